@@ -1,0 +1,68 @@
+/**
+ * `plugins.config.ts` shape and the `defineConfig()` helper (typing only; the host validates
+ * everything with `core/config/config-schema.ts` when it loads the file).
+ *
+ * ```ts
+ * import { defineConfig } from 'snaphost';
+ * export default defineConfig({
+ *   logLevel: 'info',
+ *   backends: [
+ *     { use: 'memory', options: { size: '2g' } },
+ *     { use: 'memory', name: 'memory-ci', options: {} },
+ *     { use: './my-backend.js', name: 'mine', optional: true, options: { … } },
+ *   ],
+ * });
+ * ```
+ */
+import type { DefinedBackend } from '../backend/define-backend.js';
+import type { LogLevel } from '../logger.js';
+
+/** One backend instance the daemon serves. Host keys live here; backend keys in `options`. */
+export interface BackendEntry {
+  /**
+   * Which backend: a built-in name (`memory`, …), an npm package name, a file path
+   * (relative to the config file: `./x.js`, `../y/index.mjs`, or absolute), or an
+   * imported definition object.
+   */
+  use: string | DefinedBackend;
+  /** Instance name (the containerd snapshotter name); default: the backend's own name. */
+  name?: string;
+  /** Unix socket path; default `<socketDir>/<name>.sock`. */
+  socket?: string;
+  /** State directory; default `<rootDir>/<name>`. */
+  root?: string;
+  /** Log level of this backend's child logger; default: the daemon's. */
+  logLevel?: LogLevel;
+  /** When true, a failure to load or create this backend is logged and the others serve. */
+  optional?: boolean;
+  /** Options for the backend, validated by the backend's own zod schema. */
+  options?: Record<string, unknown>;
+}
+
+/** The whole config file. */
+export interface SnaphostConfig {
+  backends: BackendEntry[];
+  /** Daemon log level; default `info`. */
+  logLevel?: LogLevel;
+  /** Directory of default sockets; default `/run/snaphost`. */
+  socketDir?: string;
+  /** Directory of default backend roots; default `/var/lib/snaphost`. */
+  rootDir?: string;
+  /** File mode of the sockets; default `0o660`. */
+  socketMode?: number;
+  /** How long a backend's `create` may take before it is a named timeout error (ms); default 30000. */
+  createTimeoutMs?: number;
+  /** How long shutdown waits for in-flight calls to finish (ms); default 10000. */
+  shutdownTimeoutMs?: number;
+}
+
+/** Identity function that types `plugins.config.ts`. */
+export function defineConfig(config: SnaphostConfig): SnaphostConfig {
+  return config;
+}
+
+export const DEFAULT_SOCKET_DIR = '/run/snaphost';
+export const DEFAULT_ROOT_DIR = '/var/lib/snaphost';
+export const DEFAULT_SOCKET_MODE = 0o660;
+export const DEFAULT_CREATE_TIMEOUT_MS = 30_000;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
