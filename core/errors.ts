@@ -132,8 +132,15 @@ export class SocketInUseError extends SnaphostError {
   }
 }
 
+/**
+ * True for our error classes, also when they come from another copy of this package (a
+ * third-party backend that bundled its own snaphost): those match by `code`.
+ */
 export function isSnaphostError(err: unknown): err is SnaphostError {
-  return err instanceof SnaphostError || (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' && err instanceof Error && KNOWN_CODES.has((err as { code: string }).code));
+  if (err instanceof SnaphostError) return true;
+  if (!(err instanceof Error)) return false;
+  const code: unknown = (err as Error & { code?: unknown }).code;
+  return typeof code === 'string' && KNOWN_CODES.has(code);
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
