@@ -1,0 +1,120 @@
+/**
+ * Test helpers: serve a snapshotter through the real adapter on a temporary unix socket and
+ * talk to it with a real grpc-js client built from the same proto definition.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { CallTracker } from '../../../../core/grpc/call-tracker.js';
+import type { Info__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/Info.js';
+import type { ListSnapshotsResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/ListSnapshotsResponse.js';
+import type { SnapshotsClient } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/Snapshots.js';
+import type { ProtoGrpcType } from '../../../../core/grpc/generated/snapshots.js';
+import { snapshotsPackageDefinition } from '../../../../core/grpc/proto.js';
+import { type UnixServer, serveUnix } from '../../../../core/grpc/serve-unix.js';
+import { fromSnapshotter } from '../../../../core/grpc/snapshots-service.js';
+import type { Logger } from '../../../../core/logger.js';
+import { NotImplementedError } from '../../../../core/errors.js';
+import type { Snapshotter } from '../../../../core/snapshots/snapshotter.js';
+
+export const silentLog: Logger = pino({ level: 'silent' });
+
+export async function tempDir(prefix = 'snaphost-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export function newClient(socket: string): SnapshotsClient {
+  const pkg = grpc.loadPackageDefinition(snapshotsPackageDefinition()) as unknown as ProtoGrpcType;
+  return new pkg.containerd.services.snapshots.v1.Snapshots(`unix:${socket}`, grpc.credentials.createInsecure());
+}
+
+export interface Served {
+  client: SnapshotsClient;
+  server: UnixServer;
+  calls: CallTracker;
+  dir: string;
+  socket: string;
+  /** Close client and server and remove the temp dir. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function serve(sn: Snapshotter, opts: { backend?: string; log?: Logger } = {}): Promise<Served> {
+  const dir = await tempDir();
+  const socket = join(dir, 'sock', 'snapshots.sock');
+  const calls = new CallTracker();
+  const log = opts.log ?? silentLog;
+  const implementation = fromSnapshotter(sn, { backend: opts.backend ?? 'test', log, calls });
+  const server = await serveUnix({ socket, mode: 0o660, implementation, log });
+  const client = newClient(socket);
+  return {
+    client,
+    server,
+    calls,
+    dir,
+    socket,
+    async close(graceMs = 1000) {
+      client.close();
+      await server.close(graceMs);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+type Callback<T> = (err: grpc.ServiceError | null, res?: T) => void;
+
+/** Promisify one unary call: `await unary<R>((cb) => client.stat({ key }, cb))`. */
+export function unary<T>(invoke: (cb: Callback<T>) => unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    invoke((err, res) => (err ? reject(err) : resolve(res as T)));
+  });
+}
+
+/** The gRPC error a promise rejects with (fails the test when it resolves). */
+export async function grpcError(p: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as grpc.ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+export interface Listed {
+  infos: Info__Output[];
+  batchSizes: number[];
+}
+
+/** Read a whole List stream. */
+export function listAll(client: SnapshotsClient, filters: string[] = [], metadata = new grpc.Metadata()): Promise<Listed> {
+  return new Promise((resolve, reject) => {
+    const out: Listed = { infos: [], batchSizes: [] };
+    const stream = client.list({ filters }, metadata);
+    stream.on('data', (m: ListSnapshotsResponse__Output) => {
+      out.batchSizes.push(m.info.length);
+      out.infos.push(...m.info);
+    });
+    stream.on('error', reject);
+    stream.on('end', () => resolve(out));
+  });
+}
+
+/** A snapshotter whose every method fails unless `overrides` provides it (cleanup/close absent). */
+export function fakeSnapshotter(overrides: Partial<Snapshotter> = {}): Snapshotter {
+  const unexpected = (m: string) => () => {
+    throw new NotImplementedError(`fake: unexpected call to ${m}`);
+  };
+  return {
+    stat: unexpected('stat'),
+    update: unexpected('update'),
+    usage: unexpected('usage'),
+    mounts: unexpected('mounts'),
+    prepare: unexpected('prepare'),
+    view: unexpected('view'),
+    commit: unexpected('commit'),
+    remove: unexpected('remove'),
+    list: unexpected('list'),
+    ...overrides,
+  };
+}
