@@ -1,0 +1,96 @@
+/**
+ * Runs a backend's `create` the way the host promises in the contract: the root directory
+ * exists (0700), the context carries a child logger and a signal, a `create` that does not
+ * settle in time is a BackendTimeoutError (its signal is aborted, and an instance that shows
+ * up late is closed), a `create` that throws is a BackendContractError with the cause, and the
+ * instance must have every required method.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { BackendContractError, BackendTimeoutError, describe } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { OPTIONAL_METHODS, REQUIRED_METHODS, type Snapshotter } from '../snapshots/snapshotter.js';
+import { inBackend } from './backend-scope.js';
+import { closeInstance } from './close-instance.js';
+import type { BackendContext, BackendDefinition } from './define-backend.js';
+
+export interface CreateBackendOptions {
+  name: string;
+  root: string;
+  definition: BackendDefinition;
+  /** Options already validated by the definition's schema. */
+  options: unknown;
+  /** The backend's child logger (`{ backend: name }` bound). */
+  log: Logger;
+  timeoutMs: number;
+  /** Lifetime signal of the instance (aborted at shutdown); `ctx.signal` follows it. */
+  signal?: AbortSignal;
+}
+
+export async function createBackend(o: CreateBackendOptions): Promise<Snapshotter> {
+  await ensureRoot(o.name, o.root);
+  const timeout = new AbortController();
+  const ctx: BackendContext = {
+    name: o.name,
+    root: o.root,
+    log: o.log,
+    signal: o.signal ? AbortSignal.any([o.signal, timeout.signal]) : timeout.signal,
+  };
+  const created = inBackend(o.name, () => Promise.resolve().then(() => o.definition.create(o.options, ctx)));
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'timeout'>((res) => {
+    timer = setTimeout(() => res('timeout'), o.timeoutMs);
+  });
+  let result: unknown;
+  try {
+    result = await Promise.race([created, expired]);
+  } catch (err) {
+    throw new BackendContractError(o.name, `create() failed: ${describe(err)}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (result === 'timeout') {
+    const error = new BackendTimeoutError(o.name, 'create', o.timeoutMs);
+    timeout.abort(error);
+    created.then(
+      (late) => {
+        o.log.warn('create() finished after its timeout; closing the late instance');
+        return closeLate(late, o);
+      },
+      () => undefined,
+    );
+    throw error;
+  }
+  await checkInstance(result, o);
+  return result as Snapshotter;
+}
+
+async function ensureRoot(name: string, root: string): Promise<void> {
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const info = await stat(root);
+  if (!info.isDirectory()) throw new BackendContractError(name, `root ${root} exists and is not a directory`);
+}
+
+async function checkInstance(instance: unknown, o: CreateBackendOptions): Promise<void> {
+  if (typeof instance !== 'object' || instance === null) {
+    throw new BackendContractError(o.name, `create() returned ${instance === null ? 'null' : typeof instance}, not a snapshotter object`);
+  }
+  const obj = instance as Record<string, unknown>;
+  const missing = REQUIRED_METHODS.filter((m) => typeof obj[m] !== 'function');
+  const wrong = OPTIONAL_METHODS.filter((m) => obj[m] !== undefined && typeof obj[m] !== 'function');
+  if (missing.length === 0 && wrong.length === 0) return;
+  const parts = [];
+  if (missing.length > 0) parts.push(`missing required method(s): ${missing.join(', ')}`);
+  if (wrong.length > 0) parts.push(`not function(s): ${wrong.join(', ')}`);
+  await closeLate(instance, o);
+  throw new BackendContractError(o.name, `create() returned an instance that is not a snapshotter: ${parts.join('; ')}`);
+}
+
+/** Close an instance the host will not use, logging (not throwing) a failure. */
+async function closeLate(instance: unknown, o: CreateBackendOptions): Promise<void> {
+  if (typeof instance !== 'object' || instance === null || typeof (instance as Snapshotter).close !== 'function') return;
+  try {
+    await closeInstance(instance as Snapshotter, o.name, o.timeoutMs);
+  } catch (err) {
+    o.log.error({ err }, 'closing a rejected instance failed');
+  }
+}

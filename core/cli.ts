@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+/**
+ * The `snaphost` command: serve, check, containerd-config. Exit codes: 0 ok, 1 an error
+ * (printed as one paragraph; with `--log-level debug` also the stack and causes), 2 bad usage.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadConfig, singleBackendConfig } from './config/load-config.js';
+import { OptionArgError, parseOptionArgs } from './config/option-args.js';
+import { registerSdkResolution } from './config/register-sdk-resolution.js';
+import { loadFailures } from './config/resolve-config.js';
+import type { ResolvedConfig } from './config/resolved-config.js';
+import { containerdConfigToml } from './containerd-config.js';
+import { runDaemon } from './daemon.js';
+import { checkEnvironment } from './environment-check.js';
+import { describe } from './errors.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
+
+export const USAGE = `Usage:
+  snaphost serve [--config FILE] [--log-level LEVEL]
+      Serve every backend of the config (default: plugins.config.{ts,mjs,js,json} in the
+      working directory), each on its own containerd proxy-plugin socket.
+  snaphost serve --backend NAME --root DIR --socket PATH [--option KEY=VALUE ...] [--log-level LEVEL]
+      Serve one backend without a config file. NAME is a built-in name, a package name or a
+      file path. --option values: true/false, numbers, JSON ({...}, [...], "..."), else text;
+      dotted keys nest (cache.size=1g).
+  snaphost check [--config FILE] [--log-level LEVEL]
+      Validate the config, load every backend module, validate its options, check the
+      machine (root, overlayfs, /dev/fuse, libfuse2, writable directories). Exit 1 on errors.
+  snaphost containerd-config [--config FILE]
+      Print the [proxy_plugins] TOML containerd needs for the configured backends.
+
+LEVEL: ${LOG_LEVELS.join(', ')}.  snaphost COMMAND --help shows this text.
+`;
+
+export interface CliIo {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+  cwd: string;
+}
+
+class UsageError extends Error {}
+
+const COMMON = {
+  config: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const SERVE = {
+  ...COMMON,
+  backend: { type: 'string' },
+  root: { type: 'string' },
+  socket: { type: 'string' },
+  option: { type: 'string', multiple: true },
+} as const satisfies ParseArgsConfig['options'];
+
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  let debug = false;
+  try {
+    const [command, ...rest] = argv;
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      (command === undefined ? io.stderr : io.stdout).write(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    if (command !== 'serve' && command !== 'check' && command !== 'containerd-config') throw new UsageError(`unknown command "${command}"`);
+    const { values } = parseFlags(rest, command === 'serve' ? SERVE : COMMON);
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    const logLevel = parseLogLevel(values['log-level']);
+    debug = logLevel === 'debug' || logLevel === 'trace';
+    const config = await configFromFlags(values, logLevel, io.cwd);
+    if (command === 'check') return await check(config, io);
+    if (command === 'containerd-config') return containerdConfig(config, io);
+    return await runDaemon(config, { log: createLogger({ level: config.logLevel }) });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`snaphost: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    io.stderr.write(`snaphost: ${describe(err)}\n`);
+    if (debug) io.stderr.write(`${explain(err)}\n`);
+    return 1;
+  }
+}
+
+type Flags = { [K in keyof typeof SERVE]?: K extends 'option' ? string[] : K extends 'help' ? boolean : string };
+
+function parseFlags(args: string[], options: ParseArgsConfig['options']): { values: Flags } {
+  try {
+    const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
+    return { values: values as Flags };
+  } catch (err) {
+    throw new UsageError(describe(err));
+  }
+}
+
+function parseLogLevel(level: string | undefined): LogLevel | undefined {
+  if (level === undefined) return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return level as LogLevel;
+}
+
+async function configFromFlags(values: Flags, logLevel: LogLevel | undefined, cwd: string): Promise<ResolvedConfig> {
+  const single = values.backend !== undefined || values.root !== undefined || values.socket !== undefined || values.option !== undefined;
+  if (!single) return loadConfig(values.config, cwd, { logLevel });
+  if (values.config !== undefined) throw new UsageError('--config cannot be combined with --backend/--root/--socket/--option');
+  const missing = (['backend', 'root', 'socket'] as const).filter((k) => values[k] === undefined || values[k] === '');
+  if (missing.length > 0) throw new UsageError(`serve without a config file needs ${missing.map((k) => `--${k}`).join(', ')}`);
+  let options: Record<string, unknown>;
+  try {
+    options = parseOptionArgs(values.option ?? []);
+  } catch (err) {
+    if (err instanceof OptionArgError) throw new UsageError(err.message);
+    throw err;
+  }
+  return singleBackendConfig({ backend: values.backend!, root: values.root!, socket: values.socket!, options }, cwd, { logLevel });
+}
+
+async function check(config: ResolvedConfig, io: CliIo): Promise<number> {
+  const out: string[] = [`config: ${config.file ?? '(command line)'}`, 'backends:'];
+  let problems = 0;
+  for (const b of config.backends) {
+    const state = b.error ? (b.optional ? 'optional-failed' : 'FAILED') : 'ok';
+    if (state === 'FAILED') problems++;
+    out.push(`  ${state.padEnd(16)} ${b.name}  use=${b.use}  socket=${b.socket}  root=${b.root}`);
+    if (b.error) out.push(`  ${''.padEnd(16)} reason: ${describe(b.error)}`);
+  }
+  out.push('environment:');
+  for (const c of await checkEnvironment(config)) {
+    const state = c.ok ? 'ok' : c.severity === 'error' ? 'FAILED' : 'warning';
+    if (state === 'FAILED') problems++;
+    out.push(`  ${state.padEnd(16)} ${c.detail}`);
+  }
+  out.push(problems === 0 ? 'result: ok' : `result: ${problems} problem(s)`);
+  io.stdout.write(`${out.join('\n')}\n`);
+  return problems === 0 ? 0 : 1;
+}
+
+function containerdConfig(config: ResolvedConfig, io: CliIo): number {
+  const { fatal } = loadFailures(config);
+  if (fatal.length > 0) {
+    io.stderr.write(fatal.map((b) => `snaphost: ${describe(b.error)}\n`).join(''));
+    return 1;
+  }
+  io.stdout.write(containerdConfigToml(config));
+  return 0;
+}
+
+/** Stack and cause chain, for --log-level debug. */
+function explain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    parts.push(depth === 0 ? String((e as Error).stack ?? e) : `caused by: ${String((e as Error).stack ?? describe(e))}`);
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join('\n');
+}
+
+function defaultIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() };
+}
+
+function isMain(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  registerSdkResolution();
+  const code = await runCli(process.argv.slice(2));
+  process.exitCode = code;
+  // Safety net: exit even if a backend left a handle open (unref: does not keep us alive).
+  setTimeout(() => process.exit(code), 5000).unref();
+}

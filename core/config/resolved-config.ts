@@ -1,0 +1,38 @@
+/** The config after validation and resolution: every default applied, every path absolute. */
+import type { BackendDefinition } from '../backend/define-backend.js';
+import type { BackendSourceKind } from '../backend/load-backend.js';
+import type { LogLevel } from '../logger.js';
+
+export interface ResolvedBackend {
+  /** Position in `backends[]`, for messages (`backends[2]`). */
+  index: number;
+  /** Instance name (the containerd snapshotter name). */
+  name: string;
+  /** `use` as written (or `inline "<name>"` for a definition object). */
+  use: string;
+  kind: BackendSourceKind;
+  /** The absolute module path, the built-in name or `inline`; undefined when it failed to load. */
+  module?: string;
+  socket: string;
+  root: string;
+  logLevel: LogLevel;
+  optional: boolean;
+  /** The checked definition; undefined when loading failed (see `error`). */
+  definition?: BackendDefinition;
+  /** Options parsed by the definition's schema (defaults applied). */
+  options?: unknown;
+  /** Why the module could not be loaded (BackendLoadError / BackendContractError). */
+  error?: Error;
+}
+
+export interface ResolvedConfig {
+  /** The config file, when there is one. */
+  file?: string;
+  logLevel: LogLevel;
+  socketDir: string;
+  rootDir: string;
+  socketMode: number;
+  createTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  backends: ResolvedBackend[];
+}
