@@ -80,10 +80,12 @@ export class ConfigError extends SnaphostError {
   constructor(
     readonly issues: ConfigIssue[],
     readonly file?: string,
+    options?: { cause?: unknown },
   ) {
     super(
       (file ? `invalid config ${file}:\n` : 'invalid config:\n') +
         issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n'),
+      options,
     );
   }
 }

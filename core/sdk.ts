@@ -45,7 +45,7 @@ export {
   MAX_LABEL_BYTES,
 } from './snapshots/labels.js';
 
-export type { Logger } from './logger.js';
+export type { Logger, LogLevel } from './logger.js';
 
 // ---- building blocks for backends (the built-ins use these too) ----------------------------
 export type { MetaStore, MetaReader, MetaWriter, SnapshotRef, StoredInfo } from './snapshots/metastore.js';

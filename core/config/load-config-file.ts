@@ -79,7 +79,5 @@ function loadFailure(err: unknown, file: string | undefined): ConfigError {
   const where = file ?? (err as { filepath?: string }).filepath;
   const first = describe(err).split('\n').find((l) => l.trim() !== '' && !l.startsWith('JSON Error in')) ?? 'unknown error';
   const at = err instanceof SyntaxError && where && /\.(m|c)?js$/.test(where) ? syntaxErrorLocation(where) : undefined;
-  const error = new ConfigError([{ path: '', message: `cannot load: ${first.trim()}${at ? ` (${at})` : ''}` }], where);
-  error.cause = err;
-  return error;
+  return new ConfigError([{ path: '', message: `cannot load: ${first.trim()}${at ? ` (${at})` : ''}` }], where, { cause: err });
 }
