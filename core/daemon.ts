@@ -13,11 +13,12 @@ import { inBackend } from './backend/backend-scope.js';
 import { closeInstance } from './backend/close-instance.js';
 import { createBackend } from './backend/create-backend.js';
 import { installProcessGuards } from './backend/process-guards.js';
+import { lockRoot, type RootLock } from './backend/root-lock.js';
 import { loadFailures } from './config/resolve-config.js';
 import type { ResolvedBackend, ResolvedConfig } from './config/resolved-config.js';
 import { describe, UnavailableError } from './errors.js';
 import { CallTracker } from './grpc/call-tracker.js';
-import { serveUnix, type UnixServer } from './grpc/serve-unix.js';
+import { claimSocket, serveUnix, type UnixServer } from './grpc/serve-unix.js';
 import { fromSnapshotter } from './grpc/snapshots-service.js';
 import type { Logger } from './logger.js';
 import type { Snapshotter } from './snapshots/snapshotter.js';
@@ -49,6 +50,7 @@ interface Running {
   calls: CallTracker;
   instance: Snapshotter;
   server: UnixServer;
+  lock: RootLock;
 }
 
 export async function startDaemon(config: ResolvedConfig, opts: { log: Logger }): Promise<Daemon> {
@@ -98,16 +100,25 @@ async function startBackend(config: ResolvedConfig, b: ResolvedBackend, status: 
   }
   // The root logger is at config.logLevel; only an entry's own logLevel changes its child's.
   const log = b.logLevel === config.logLevel ? root.child({ backend: b.name }) : root.child({ backend: b.name }, { level: b.logLevel });
+  // Before create() touches anything: refuse a socket a live process serves, and claim the root.
+  await claimSocket(b.socket, log);
+  const lock = await lockRoot(b.name, b.root);
   const calls = new CallTracker();
-  const instance = await createBackend({
-    name: b.name,
-    root: b.root,
-    definition: b.definition!,
-    options: b.options,
-    log,
-    timeoutMs: config.createTimeoutMs,
-    signal: calls.signal,
-  });
+  let instance: Snapshotter;
+  try {
+    instance = await createBackend({
+      name: b.name,
+      root: b.root,
+      definition: b.definition!,
+      options: b.options,
+      log,
+      timeoutMs: config.createTimeoutMs,
+      signal: calls.signal,
+    });
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   let server: UnixServer;
   try {
     const implementation = withBackendScope(b.name, fromSnapshotter(instance, { backend: b.name, log, calls }));
@@ -117,11 +128,12 @@ async function startBackend(config: ResolvedConfig, b: ResolvedBackend, status: 
     await closeInstance(instance, b.name, config.shutdownTimeoutMs).catch((closeErr: unknown) =>
       log.error({ err: closeErr }, 'closing the instance after a failed start failed'),
     );
+    await lock.release();
     throw err;
   }
   status.state = 'serving';
   log.info({ socket: b.socket, use: b.use, root: b.root }, `serving ${b.name} on ${b.socket}`);
-  return { backend: b, status, log, calls, instance, server };
+  return { backend: b, status, log, calls, instance, server, lock };
 }
 
 async function stopBackend(r: Running, timeoutMs: number): Promise<void> {
@@ -144,6 +156,7 @@ async function stopBackend(r: Running, timeoutMs: number): Promise<void> {
     errors.push(`close(): ${describe(err)}`);
     log.error({ err }, 'closing the backend failed');
   }
+  await r.lock.release().catch((err: unknown) => errors.push(`releasing the root lock: ${describe(err)}`));
   status.state = 'stopped';
   if (errors.length > 0) status.error = errors.join('; ');
   log.info('stopped');

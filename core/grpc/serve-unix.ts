@@ -30,14 +30,25 @@ export interface ServeUnixOptions {
 const MAX_SOCKET_PATH_BYTES = 107;
 const PROBE_TIMEOUT_MS = 1000;
 
-export async function serveUnix(o: ServeUnixOptions): Promise<UnixServer> {
-  const socket = resolve(o.socket);
+/**
+ * Make `socket` bindable: check the path, create its directory, remove a stale socket file.
+ * Throws SocketInUseError when a live process serves it. The daemon calls this before a
+ * backend's `create` runs, so a second snaphost fails before touching the first one's state;
+ * `serveUnix` calls it again right before binding.
+ */
+export async function claimSocket(path: string, log: Logger): Promise<string> {
+  const socket = resolve(path);
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
     throw new Error(`socket path ${socket} is ${Buffer.byteLength(socket)} bytes; unix sockets allow at most ${MAX_SOCKET_PATH_BYTES}`);
   }
-  if (!Number.isInteger(o.mode) || o.mode < 0 || o.mode > 0o777) throw new Error(`socket mode ${o.mode} is not a permission mode (0 to 0o777)`);
   await mkdir(dirname(socket), { recursive: true });
-  await removeStaleSocket(socket, o.log);
+  await removeStaleSocket(socket, log);
+  return socket;
+}
+
+export async function serveUnix(o: ServeUnixOptions): Promise<UnixServer> {
+  if (!Number.isInteger(o.mode) || o.mode < 0 || o.mode > 0o777) throw new Error(`socket mode ${o.mode} is not a permission mode (0 to 0o777)`);
+  const socket = await claimSocket(o.socket, o.log);
 
   const server = new grpc.Server();
   server.addService(snapshotsService(), o.implementation);
