@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Starts the snaphost daemon from a checkout (as root): installs what is missing, builds when
+# the build is missing or older than the sources, then becomes `node dist/core/cli.js serve`.
+# Without --config it serves the repository's plugins.config.ts; relative paths in the
+# arguments are relative to the caller's directory.
+#   bash scripts/serve.sh [--config FILE] [--log-level L]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+(
+  cd "$ROOT"
+  bash scripts/install-deps.sh --no-build
+  if [[ ! -f dist/core/cli.js ]] ||
+     [[ -n $(find core backends package.json tsconfig.json -newer dist/core/cli.js \( -name '*.ts' -o -name '*.json' \) -print -quit) ]]; then
+    echo "[serve] npm run build" >&2
+    npm run --silent build
+  fi
+)
+
+args=("$@")
+has_config=0
+for a in "$@"; do
+  case "$a" in --config|--config=*|--backend|--backend=*) has_config=1 ;; esac
+done
+[[ $has_config == 1 ]] || args=(--config "$ROOT/plugins.config.ts" "${args[@]}")
+exec node "$ROOT/dist/core/cli.js" serve "${args[@]}"

@@ -1,0 +1,64 @@
+# shellcheck shell=bash
+# The daemon under test, as a user runs it: `node dist/core/cli.js serve --config FILE`.
+# Sourced after common.sh.
+#   snaphost_cli ARGS...            run the built CLI (60 s timeout)
+#   snaphost_start CONFIG           start `serve`; sets SNAPHOST_PID, SNAPHOST_LOG; stopped at exit
+#   snaphost_wait_serving SOCK...   wait until every socket answers a List (30 s)
+#   snaphost_terminate SECONDS      SIGTERM, wait; sets SNAPHOST_EXIT (exit status, or "hung")
+#   snaphost_list SOCK              the backend's own snapshot list (NAME<TAB>KIND<TAB>PARENT)
+
+SNAPHOST_PID=
+SNAPHOST_LOG=
+SNAPHOST_EXIT=
+SNAPHOST_CLI=$REPO_ROOT/dist/core/cli.js
+
+snaphost_cli() { timeout 60 node "$SNAPHOST_CLI" "$@"; }
+
+snaphost_start() {
+  local config=$1
+  [[ -f $SNAPHOST_CLI ]] || e2e_die "$SNAPHOST_CLI is missing: run npm run build"
+  SNAPHOST_LOG=$E2E_WORK/snaphost.log
+  node "$SNAPHOST_CLI" serve --config "$config" --log-level "${E2E_SNAPHOST_LOG_LEVEL:-debug}" >"$SNAPHOST_LOG" 2>&1 </dev/null &
+  SNAPHOST_PID=$!
+  e2e_on_exit snaphost_stop
+  e2e_add_log snaphost "$SNAPHOST_LOG"
+  e2e_log "snaphost serve started (pid $SNAPHOST_PID, log $SNAPHOST_LOG)"
+}
+
+snaphost_wait_serving() {
+  local sock i
+  for sock in "$@"; do
+    for ((i = 0; i < 300; i++)); do
+      [[ -S $sock ]] && snaphost_list "$sock" >/dev/null 2>&1 && break
+      kill -0 "$SNAPHOST_PID" 2>/dev/null || return 1
+      sleep 0.1
+    done
+    [[ $i -lt 300 ]] || return 1
+  done
+}
+
+snaphost_list() { timeout 20 node "$E2E_LIB/list-snapshots.mjs" "$1"; }
+
+snaphost_terminate() {
+  local secs=$1 i
+  SNAPHOST_EXIT=
+  [[ -n $SNAPHOST_PID ]] || return 0
+  kill -TERM "$SNAPHOST_PID" 2>/dev/null || true
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "$SNAPHOST_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$SNAPHOST_PID" 2>/dev/null; then
+    SNAPHOST_EXIT=hung
+    return 0
+  fi
+  wait "$SNAPHOST_PID" 2>/dev/null
+  SNAPHOST_EXIT=$?
+  SNAPHOST_PID=
+}
+
+snaphost_stop() {
+  [[ -n $SNAPHOST_PID ]] || return 0
+  e2e_stop_pid "$SNAPHOST_PID" 15
+  SNAPHOST_PID=
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The whole snaphost test suite in one command (as root, on Debian 12):
+#   bash test/run-all.sh
+# Stages, in order; a failed stage does not stop the later ones:
+#   install      scripts/install-deps.sh --no-build   (skipped with SNAPHOST_SKIP_INSTALL=1)
+#   build        npm run build
+#   typecheck    npm run typecheck
+#   unit         vitest (test/unit/...)
+#   conformance  containerd's snapshotter suite against `memory` (test/conformance/run-backend.sh)
+#   e2e:<name>   each test/e2e/<name>.e2e.sh (real containerd + registry)
+# Counts: test stages report their own tests; install, build and typecheck count as one check
+# each. Ends with a per-stage summary and the line "N passed, N failed, N skipped"; exits
+# non-zero when anything failed or no test ran. Logs: $SNAPHOST_TEST_LOGS (default a temp dir).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+LOGS=${SNAPHOST_TEST_LOGS:-$(mktemp -d "${TMPDIR:-/tmp}/snaphost-tests.XXXXXX")}
+mkdir -p "$LOGS"
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+TOTAL_SKIPPED=0
+SUMMARY=()
+
+say() { echo "[run-all $(date +%T)] $*"; }
+
+record() { # STAGE STATUS PASSED FAILED SKIPPED SECONDS
+  TOTAL_PASSED=$((TOTAL_PASSED + $3))
+  TOTAL_FAILED=$((TOTAL_FAILED + $4))
+  TOTAL_SKIPPED=$((TOTAL_SKIPPED + $5))
+  SUMMARY+=("$(printf '%-22s %-5s %4s passed %4s failed %4s skipped %6ss' "$1" "$2" "$3" "$4" "$5" "$6")")
+}
+
+# run_stage NAME TIMEOUT CMD...: run CMD, output to the console and to $LOGS/NAME.log.
+# Sets STAGE_RC, STAGE_SECS, STAGE_LOG.
+run_stage() {
+  local name=$1 limit=$2 start
+  shift 2
+  STAGE_LOG=$LOGS/${name//:/-}.log
+  say "=== $name: $*"
+  start=$SECONDS
+  timeout -k 30 "$limit" "$@" </dev/null 2>&1 | tee "$STAGE_LOG"
+  STAGE_RC=${PIPESTATUS[0]}
+  STAGE_SECS=$((SECONDS - start))
+  [[ $STAGE_RC != 124 ]] || echo "(stage $name timed out after $limit)" | tee -a "$STAGE_LOG"
+  say "=== $name: exit $STAGE_RC after ${STAGE_SECS}s"
+}
+
+# A stage that is one check: PASS when it exits 0.
+step() { # NAME TIMEOUT CMD...
+  local name=$1
+  run_stage "$@"
+  if [[ $STAGE_RC == 0 ]]; then record "$name" ok 1 0 0 "$STAGE_SECS"; else record "$name" FAIL 0 1 0 "$STAGE_SECS"; fi
+}
+
+# A stage that prints "N passed, N failed[, N skipped]" as its last such line.
+counted() { # NAME TIMEOUT CMD...
+  local name=$1 line p=0 f=0 s=0
+  run_stage "$@"
+  line=$(sed 's/\x1b\[[0-9;]*m//g' "$STAGE_LOG" | grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' | tail -n 1)
+  if [[ -n $line ]]; then
+    line=${line#*: }
+    p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+    [[ $line == *skipped* ]] && s=$(sed -E 's/.* ([0-9]+) skipped$/\1/' <<<"$line")
+  fi
+  # A stage that failed without counting a failure (crash, timeout, no result line) is one.
+  if [[ $STAGE_RC != 0 && $f == 0 ]] || [[ -z $line ]]; then f=$((f + 1)); fi
+  if [[ $STAGE_RC == 0 && $f == 0 ]]; then record "$name" ok "$p" "$f" "$s" "$STAGE_SECS"; else record "$name" FAIL "$p" "$f" "$s" "$STAGE_SECS"; fi
+}
+
+unit() {
+  local json=$LOGS/vitest.json counts p=0 f=1 s=0
+  rm -f "$json"
+  run_stage unit 20m npx vitest run --reporter=default --reporter=json --outputFile="$json"
+  # failed = failed tests + test files that failed without a failed test (import errors).
+  if [[ -f $json ]] && counts=$(node -e '
+      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      const brokenFiles = r.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")).length;
+      console.log(r.numPassedTests, r.numFailedTests + brokenFiles, r.numPendingTests + r.numTodoTests);' "$json"); then
+    read -r p f s <<<"$counts"
+  fi
+  if [[ $STAGE_RC != 0 && $f == 0 ]]; then f=1; fi
+  if [[ $STAGE_RC == 0 && $f == 0 ]]; then record unit ok "$p" "$f" "$s" "$STAGE_SECS"; else record unit FAIL "$p" "$f" "$s" "$STAGE_SECS"; fi
+}
+
+if [[ ${SNAPHOST_SKIP_INSTALL:-0} == 1 ]]; then
+  say "=== install: skipped (SNAPHOST_SKIP_INSTALL=1)"
+  SUMMARY+=("$(printf '%-22s %-5s' install skip)")
+else
+  step install 30m bash scripts/install-deps.sh --no-build
+fi
+step build 10m npm run --silent build
+step typecheck 10m npm run --silent typecheck
+unit
+if [[ -f test/conformance/run-backend.sh ]]; then
+  counted conformance 30m bash test/conformance/run-backend.sh memory
+else
+  say "=== conformance: test/conformance/run-backend.sh is missing"
+  record conformance FAIL 0 1 0 0
+fi
+for script in test/e2e/*.e2e.sh; do
+  name=$(basename "$script" .e2e.sh)
+  counted "e2e:$name" 15m bash "$script"
+done
+
+echo
+echo "==== summary (logs: $LOGS)"
+printf '%s\n' "${SUMMARY[@]}"
+echo
+echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
+[[ $TOTAL_FAILED -eq 0 && $TOTAL_PASSED -gt 0 ]]
