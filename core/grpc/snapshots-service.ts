@@ -8,6 +8,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, NotImplementedError, type SnaphostError, UnavailableError, describe, isSnaphostError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { parseFilters } from '../snapshots/filters.js';
+import { checkKeyLength } from '../snapshots/key-limit.js';
 import { MAX_LABEL_BYTES } from '../snapshots/labels.js';
 import type { Call, Info, Snapshotter } from '../snapshots/snapshotter.js';
 import type { CallTracker } from './call-tracker.js';
@@ -125,11 +126,13 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
   return {
     Prepare: unary('Prepare', (r) => r.key, async (r, call) => {
       requireNonEmpty('key', r.key);
+      checkKeyLength('parent', r.parent);
       checkLabels(r.labels);
       return { mounts: mountsToProto(await sn.prepare(r.key, r.parent, labelsFromProto(r.labels), call)) };
     }),
     View: unary('View', (r) => r.key, async (r, call) => {
       requireNonEmpty('key', r.key);
+      checkKeyLength('parent', r.parent);
       checkLabels(r.labels);
       return { mounts: mountsToProto(await sn.view(r.key, r.parent, labelsFromProto(r.labels), call)) };
     }),
@@ -240,8 +243,10 @@ function describeValue(v: unknown): string {
   return v.constructor?.name ?? 'object';
 }
 
+/** A key, name or parent must be a non-empty string within MAX_KEY_BYTES. */
 function requireNonEmpty(what: string, value: string): void {
   if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(`${what} must not be empty`);
+  checkKeyLength(what, value);
 }
 
 /** containerd's labels.Validate: key + value of each label at most MAX_LABEL_BYTES bytes. */

@@ -1,0 +1,42 @@
+/**
+ * Open an `overlayfs-native` instance on its root: `<root>/metadata/` (the LMDB metadata
+ * store) and `<root>/snapshots/<id>/{fs,work}`. Everything persists: after a restart (clean or
+ * `kill -9`) every committed record is there with its directory, and running containers keep
+ * their kernel overlay mounts, which never depended on this process.
+ */
+import { mkdir, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import type { BackendContext } from '../../core/sdk.js';
+import { LmdbMetaStore, OverlaySnapshotter } from '../../core/sdk.js';
+import type { OverlayfsNativeOptions } from './options.js';
+import { checkOverlaySupport } from './overlay-support.js';
+
+export async function openSnapshotter(options: OverlayfsNativeOptions, ctx: BackendContext): Promise<OverlaySnapshotter> {
+  await mkdir(ctx.root, { recursive: true, mode: 0o700 });
+  const root = await realpath(ctx.root); // mount sources must be absolute and symlink-free
+  await checkOverlaySupport(root);
+  ctx.signal.throwIfAborted();
+  await mkdir(path.join(root, 'snapshots'), { recursive: true, mode: 0o700 });
+  const store = await LmdbMetaStore.open(path.join(root, 'metadata'), { log: ctx.log });
+  let sn: OverlaySnapshotter;
+  try {
+    sn = new OverlaySnapshotter({ store, dir: root, log: ctx.log, ...options });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  try {
+    ctx.signal.throwIfAborted();
+    // A crash may have left temp dirs of interrupted creates and directories of removed
+    // snapshots: remove them before serving, and say loudly if records lost their directories.
+    await sn.cleanup({ signal: ctx.signal, log: ctx.log });
+    const missing = await sn.findMissingDirs();
+    for (const m of missing) ctx.log.error({ key: m.key, dir: m.dir }, 'snapshot directory is missing (removed outside snaphost?); remove this snapshot');
+    const count = await store.read((tx) => tx.ids().length);
+    ctx.log.info({ root, snapshots: count, asyncRemove: options.asyncRemove }, 'opened overlayfs-native store');
+  } catch (err) {
+    await sn.close();
+    throw err;
+  }
+  return sn;
+}
