@@ -1,0 +1,233 @@
+/**
+ * Registry authorization: anonymous, Basic, and Bearer tokens from the `WWW-Authenticate`
+ * challenge (the distribution token protocol). Tokens are cached per (registry host, scope)
+ * until `expires_in` (default 60 s) minus a margin. A request that gets 401 calls
+ * `unauthorized()` with the header it sent; a fresh header comes back (fetched once however
+ * many requests ask at the same time) and the request is retried once. Because every request
+ * asks `header()` anew, a token that expires in the middle of a long read is replaced without
+ * the reader noticing.
+ */
+import type { Dispatcher } from 'undici';
+import type { Logger } from '../../../core/sdk.js';
+import { RegistryStatusError, statusError, transportError } from './registry-errors.js';
+import type { TimeoutOptions } from './options.js';
+import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Credentials for a registry host (`docker.io`, `127.0.0.1:5000`), or undefined for anonymous. */
+export type CredentialsProvider = (host: string) => Promise<Credentials | undefined> | Credentials | undefined;
+
+/** Credentials from a fixed map keyed by registry host. */
+export function staticCredentials(map: Readonly<Record<string, Credentials>>): CredentialsProvider {
+  return (host) => map[host];
+}
+
+interface CachedAuth {
+  header: string;
+  /** ms since epoch; Infinity for Basic. */
+  expiresAt: number;
+}
+
+export interface AuthorizerDeps {
+  dispatcher: Dispatcher;
+  log: Logger;
+  timeouts: TimeoutOptions;
+  credentials?: CredentialsProvider | undefined;
+  now?: () => number;
+}
+
+/** Token lifetime when the token server does not say (the token spec's default). */
+export const DEFAULT_TOKEN_SECONDS = 60;
+/** The largest token answer we read. */
+const MAX_TOKEN_RESPONSE = 1 << 20;
+
+export class Authorizer {
+  private readonly cache = new Map<string, CachedAuth>();
+  private readonly pending = new Map<string, Promise<string>>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: AuthorizerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The Authorization header to send for (host, scope), if one is cached and still valid. */
+  header(host: string, scope: string): string | undefined {
+    const key = cacheKey(host, scope);
+    const cached = this.cache.get(key);
+    if (!cached) return undefined;
+    if (cached.expiresAt > this.now()) return cached.header;
+    this.cache.delete(key);
+    return undefined;
+  }
+
+  /**
+   * A request to `host` for `scope` was answered 401 with these challenges while sending
+   * `rejected` (undefined: no Authorization). Returns the header to retry with; throws
+   * RegistryStatusError when no way to authorize is left.
+   */
+  async unauthorized(
+    host: string,
+    scope: string,
+    challengeHeader: string | string[] | undefined,
+    rejected: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const key = cacheKey(host, scope);
+    const cached = this.cache.get(key);
+    if (cached && cached.header !== rejected && cached.expiresAt > this.now()) return cached.header; // refreshed meanwhile
+    if (cached?.header === rejected) this.cache.delete(key);
+    let flight = this.pending.get(key);
+    if (!flight) {
+      // Shared by every request waiting on this key, so it does not follow one caller's signal
+      // (its own timeouts bound it); each caller stops waiting when its signal aborts.
+      flight = this.authorize(host, scope, challengeHeader, rejected).finally(() => this.pending.delete(key));
+      this.pending.set(key, flight);
+    }
+    return untilAborted(flight, signal);
+  }
+
+  /** Forgets every cached token and credential header. */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  private async authorize(
+    host: string,
+    scope: string,
+    challengeHeader: string | string[] | undefined,
+    rejected: string | undefined,
+  ): Promise<string> {
+    const challenges = parseWwwAuthenticate(challengeHeader);
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const basic = challenges.find((c) => c.scheme === 'basic');
+    const credentials = await this.deps.credentials?.(host);
+    let auth: CachedAuth;
+    if (bearer) {
+      auth = await this.fetchToken(host, scope, bearer, credentials);
+    } else if (basic) {
+      if (!credentials) {
+        throw new RegistryStatusError(`registry ${host} requires basic authentication and no credentials are configured for it`, 401);
+      }
+      auth = { header: basicHeader(credentials), expiresAt: Infinity };
+    } else {
+      const schemes = challenges.map((c) => c.scheme).join(', ') || 'none';
+      throw new RegistryStatusError(`registry ${host} answered 401 without a Bearer or Basic challenge (challenges: ${schemes})`, 401);
+    }
+    if (auth.header === rejected) {
+      throw new RegistryStatusError(`registry ${host} rejected the ${credentials ? 'configured credentials' : 'anonymous token'} for ${scope}`, 401);
+    }
+    this.cache.set(cacheKey(host, scope), auth);
+    return auth.header;
+  }
+
+  /** GET realm?service=…&scope=… (with Basic credentials if any) → a Bearer header. */
+  private async fetchToken(
+    host: string,
+    scope: string,
+    challenge: Challenge,
+    credentials: Credentials | undefined,
+  ): Promise<CachedAuth> {
+    const realm = challenge.params.realm;
+    let url: URL;
+    try {
+      url = new URL(realm ?? '');
+    } catch {
+      throw new RegistryStatusError(`registry ${host}: Bearer challenge has no valid realm URL (${JSON.stringify(realm ?? null)})`, 401);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new RegistryStatusError(`registry ${host}: Bearer realm ${url.href} is not an http(s) URL`, 401);
+    }
+    if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
+    // The challenge's scope is what this request needs; ours covers the same repository.
+    for (const s of new Set([challenge.params.scope ?? scope, scope])) url.searchParams.append('scope', s);
+    const what = `token for ${host} (${scope}) from ${url.origin}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (credentials) headers.authorization = basicHeader(credentials);
+    const started = this.now();
+    let body: string;
+    try {
+      const res = await this.deps.dispatcher.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: 'GET',
+        headers,
+        headersTimeout: this.deps.timeouts.headersMs,
+        bodyTimeout: this.deps.timeouts.bodyMs,
+      });
+      if (res.statusCode !== 200) {
+        await res.body.dump({ limit: MAX_TOKEN_RESPONSE }).catch(() => undefined);
+        if (res.statusCode === 401 || res.statusCode === 403) {
+          throw new RegistryStatusError(
+            `${what}: the token server refused ${credentials ? 'the configured credentials' : 'anonymous access'} (HTTP ${res.statusCode})`,
+            res.statusCode,
+          );
+        }
+        throw statusError(what, res.statusCode, res.headers['retry-after']);
+      }
+      body = await readText(res.body, what);
+    } catch (err) {
+      throw transportError(what, err);
+    }
+    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    try {
+      parsed = JSON.parse(body) as typeof parsed;
+    } catch {
+      throw new RegistryStatusError(`${what}: the answer is not JSON`, 200);
+    }
+    const token = typeof parsed.token === 'string' && parsed.token !== '' ? parsed.token : parsed.access_token;
+    if (typeof token !== 'string' || token === '' || /[\r\n]/.test(token)) {
+      throw new RegistryStatusError(`${what}: the answer has no token`, 200);
+    }
+    const seconds =
+      typeof parsed.expires_in === 'number' && Number.isFinite(parsed.expires_in) && parsed.expires_in > 0
+        ? parsed.expires_in
+        : DEFAULT_TOKEN_SECONDS;
+    // Renew a little before the server's expiry so a request is not sent with a dying token.
+    const marginMs = Math.min(10_000, seconds * 100);
+    this.deps.log.debug({ host, scope, expiresIn: seconds }, 'registry token issued');
+    return { header: `Bearer ${token}`, expiresAt: started + seconds * 1000 - marginMs };
+  }
+}
+
+function cacheKey(host: string, scope: string): string {
+  return `${host}\u0000${scope}`;
+}
+
+function basicHeader(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
+async function readText(body: AsyncIterable<Buffer>, what: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_TOKEN_RESPONSE) throw new RegistryStatusError(`${what}: the answer is larger than ${MAX_TOKEN_RESPONSE} bytes`, 200);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

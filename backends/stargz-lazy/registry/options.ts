@@ -1,0 +1,73 @@
+/**
+ * Options of the registry client, a zod schema the stargz-lazy backend nests in its own
+ * options (`registry: registryOptions`), so the host validates them before any code runs.
+ * Every field has a default: `{}` is a working configuration.
+ */
+import { z } from '../../../core/sdk.js';
+
+const ms = (max: number) => z.number().int().positive().max(max);
+
+export const timeoutOptions = z
+  .object({
+    /** TCP (and TLS) connect. */
+    connectMs: ms(600_000).default(5_000),
+    /** From sending a request to its complete response headers. */
+    headersMs: ms(600_000).default(10_000),
+    /** Longest silence between two pieces of a response body. */
+    bodyMs: ms(600_000).default(15_000),
+  })
+  .strict();
+
+/** Settings of one registry host (key: host as written in image references, e.g. `10.0.0.5:5000`). */
+export const hostOptions = z
+  .object({
+    /** Talk plain HTTP to this host (loopback hosts always are). */
+    plainHttp: z.boolean().default(false),
+    /** Timeouts for this host, overriding the global ones field by field. */
+    timeouts: timeoutOptions.partial().strict().default({}),
+  })
+  .strict();
+
+/** `host` or `host:port`, `[ipv6]` or `[ipv6]:port`, as image references write it. */
+export const hostKey = z
+  .string()
+  .regex(
+    /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]{1,5})?$/,
+    { message: "expected a registry host such as 'registry.example.com' or '10.0.0.5:5000' (no scheme, no path)" },
+  );
+
+export const retryOptions = z
+  .object({
+    /** Retries after the first attempt, for network errors, timeouts, 5xx and 429. */
+    retries: z.number().int().min(0).max(20).default(4),
+    /** First backoff; doubles each retry, with jitter. */
+    baseDelayMs: ms(60_000).default(100),
+    /** Longest single backoff. */
+    maxDelayMs: ms(300_000).default(2_000),
+    /** Give up once this much time has passed since the first attempt (no retry would end later). */
+    totalMs: ms(3_600_000).default(30_000),
+  })
+  .strict()
+  .refine((r) => r.maxDelayMs >= r.baseDelayMs, { message: 'maxDelayMs must be >= baseDelayMs', path: ['maxDelayMs'] });
+
+export const registryOptions = z
+  .object({
+    timeouts: timeoutOptions.default({}),
+    retry: retryOptions.default({}),
+    /** Per-host settings. */
+    hosts: z.record(hostKey, hostOptions).default({}),
+    /** Keep-alive connections per origin (registry or blob storage). */
+    connectionsPerOrigin: z.number().int().min(1).max(256).default(8),
+    /** Idle keep-alive connections are closed after this long. */
+    keepAliveMs: ms(600_000).default(30_000),
+    /** Ranges sent in one multi-range GET; more are split over several requests. */
+    maxRangesPerRequest: z.number().int().min(1).max(256).default(32),
+    /** How long the blob-storage URL a registry redirected to is reused without asking the registry again. */
+    redirectCacheMs: z.number().int().min(0).max(3_600_000).default(60_000),
+  })
+  .strict();
+
+export type RegistryOptions = z.output<typeof registryOptions>;
+export type RegistryOptionsInput = z.input<typeof registryOptions>;
+export type TimeoutOptions = z.output<typeof timeoutOptions>;
+export type RetryOptions = z.output<typeof retryOptions>;

@@ -1,0 +1,231 @@
+/**
+ * The registry client: one undici Agent (a keep-alive Pool per origin, bounded connections,
+ * connect timeout per registry host), the host table, the token cache, and `send()`, which
+ * makes one HTTP exchange for a blob with authorization and redirects handled:
+ *
+ * - Authorization is sent only to the registry's own origin; a redirect to blob storage on
+ *   another origin goes without it (pre-signed URLs carry their own credentials).
+ * - A 401 from the registry runs the challenge once (see auth.ts) and repeats the request.
+ * - The storage URL a registry redirected to is reused for `redirectCacheMs`; if it stops
+ *   working (expired signature, 404), the registry is asked again in the same call.
+ *
+ * Retries, ranges and body checks are the reader's (blob-reader.ts). One client per backend
+ * instance; `close()` ends its connections.
+ */
+import { Agent, Pool, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
+import { Authorizer, type CredentialsProvider } from './auth.js';
+import type { LayerBlob } from './blob-source.js';
+import { BlobReader } from './blob-reader.js';
+import { RegistryHosts, type RegistryEndpoint } from './hosts.js';
+import { registryOptions, type RegistryOptions, type RegistryOptionsInput, type TimeoutOptions } from './options.js';
+import { formatReference, type ImageReference } from './reference.js';
+import { drain, MAX_DRAIN } from './read-body.js';
+import { protocolError, transportError } from './registry-errors.js';
+
+/** One place a blob can be fetched from. */
+export interface BlobLocation {
+  /** Names blob and place in messages: `blob sha256:… of 127.0.0.1:5000/app`. */
+  what: string;
+  url: string;
+  /** Origin of `url`: the key of per-host memory (multi-range support). */
+  origin: string;
+  timeouts: TimeoutOptions;
+  /** Registry authorization for this location; absent for direct URLs. */
+  auth?: { host: string; scope: string };
+}
+
+export interface BlobResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that answered, after redirects. */
+  url: string;
+}
+
+export interface RegistryClientDeps {
+  log: Logger;
+  credentials?: CredentialsProvider | undefined;
+}
+
+const MAX_REDIRECTS = 5;
+/** Storage URLs remembered at most (one per blob); the oldest goes first. */
+const MAX_CACHED_REDIRECTS = 4096;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export class RegistryClient {
+  readonly options: RegistryOptions;
+  readonly hosts: RegistryHosts;
+  readonly auth: Authorizer;
+  readonly log: Logger;
+  private readonly agent: Agent;
+  private readonly connectTimeouts = new Map<string, number>();
+  private readonly redirects = new Map<string, { url: string; expiresAt: number }>();
+  private readonly singleRangeOrigins = new Set<string>();
+
+  /** `options` are validated (and defaulted) here too, so `{}` works outside a backend. */
+  constructor(options: RegistryOptionsInput | RegistryOptions, deps: RegistryClientDeps) {
+    const parsed = registryOptions.safeParse(options);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new InvalidArgumentError(`invalid registry options: ${issues.join('; ')}`);
+    }
+    this.options = parsed.data;
+    this.log = deps.log;
+    this.hosts = new RegistryHosts(this.options);
+    this.agent = new Agent({
+      connections: this.options.connectionsPerOrigin,
+      keepAliveTimeout: this.options.keepAliveMs,
+      keepAliveMaxTimeout: Math.max(this.options.keepAliveMs, 600_000),
+      factory: (origin, opts) => {
+        const key = typeof origin === 'string' ? origin : origin.origin;
+        const timeout = this.connectTimeouts.get(key) ?? this.options.timeouts.connectMs;
+        return new Pool(origin, { ...(opts as Pool.Options), connect: { timeout } });
+      },
+    });
+    this.auth = new Authorizer({
+      dispatcher: this.agent,
+      log: deps.log,
+      timeouts: this.options.timeouts,
+      credentials: deps.credentials,
+    });
+  }
+
+  /** A reader for one layer blob of an image. */
+  blob(reference: ImageReference, layer: LayerBlob): BlobReader {
+    return new BlobReader(this, layer.digest, this.locations(reference, layer));
+  }
+
+  /** Where the blob can be fetched from, in the order to try: registry endpoints, then the layer's URLs. */
+  locations(reference: ImageReference, layer: LayerBlob): BlobLocation[] {
+    const name = `${reference.host}/${reference.repository}`;
+    const fromRegistry = this.hosts.resolve(reference.host).map((ep) => this.registryLocation(ep, reference, layer.digest));
+    const direct = layer.urls.map((url): BlobLocation => {
+      const origin = new URL(url).origin;
+      return { what: `blob ${layer.digest} of ${name} at ${url}`, url, origin, timeouts: this.hosts.defaultTimeouts };
+    });
+    return [...fromRegistry, ...direct];
+  }
+
+  private registryLocation(ep: RegistryEndpoint, ref: ImageReference, digest: string): BlobLocation {
+    this.connectTimeouts.set(ep.origin, ep.timeouts.connectMs);
+    const via = ep.role === 'mirror' ? ` via mirror ${ep.origin}` : '';
+    return {
+      what: `blob ${digest} of ${formatReference({ host: ref.host, repository: ref.repository })} (${ep.origin}${via})`,
+      url: `${ep.origin}/v2/${ref.repository}/blobs/${digest}`,
+      origin: ep.origin,
+      timeouts: ep.timeouts,
+      auth: { host: ep.host, scope: `repository:${ref.repository}:pull` },
+    };
+  }
+
+  /** False once a server answered a multi-range request with anything but multipart. */
+  supportsMultiRange(loc: BlobLocation): boolean {
+    return !this.singleRangeOrigins.has(loc.origin);
+  }
+
+  markSingleRangeOnly(loc: BlobLocation, why: string): void {
+    if (this.singleRangeOrigins.has(loc.origin)) return;
+    this.singleRangeOrigins.add(loc.origin);
+    this.log.info({ origin: loc.origin, why }, 'registry does not serve multi-range requests; using single ranges');
+  }
+
+  /**
+   * One exchange for the blob at `loc` (no retries). Throws transport failures as retryable
+   * UnavailableErrors; any HTTP status is returned for the caller to judge.
+   */
+  async send(
+    loc: BlobLocation,
+    method: 'GET' | 'HEAD',
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<BlobResponse> {
+    try {
+      const cached = this.redirects.get(loc.url);
+      if (cached && cached.expiresAt > Date.now()) {
+        const res = await this.follow(cached.url, method, headers, loc, signal);
+        if (res.statusCode === 200 || res.statusCode === 206) return res;
+        await drain(res);
+        this.redirects.delete(loc.url);
+        this.log.debug({ url: loc.url, status: res.statusCode }, 'cached blob storage URL failed; asking the registry again');
+      }
+      let authorization = loc.auth ? this.auth.header(loc.auth.host, loc.auth.scope) : undefined;
+      for (let attempt = 0; ; attempt++) {
+        const withAuth = authorization ? { ...headers, authorization } : headers;
+        const res = await this.follow(loc.url, method, withAuth, loc, signal);
+        if (res.statusCode === 401 && loc.auth && attempt === 0 && new URL(res.url).origin === loc.origin) {
+          const challenge = res.headers['www-authenticate'];
+          await drain(res);
+          authorization = await this.auth.unauthorized(loc.auth.host, loc.auth.scope, challenge, authorization, signal);
+          continue;
+        }
+        if ((res.statusCode === 200 || res.statusCode === 206) && res.url !== loc.url && this.options.redirectCacheMs > 0) {
+          this.rememberRedirect(loc.url, res.url);
+        }
+        return res;
+      }
+    } catch (err) {
+      throw transportError(loc.what, err);
+    }
+  }
+
+  private rememberRedirect(from: string, to: string): void {
+    const now = Date.now();
+    if (this.redirects.size >= MAX_CACHED_REDIRECTS) {
+      for (const [key, entry] of this.redirects) if (entry.expiresAt <= now) this.redirects.delete(key);
+      if (this.redirects.size >= MAX_CACHED_REDIRECTS) this.redirects.delete(this.redirects.keys().next().value!);
+    }
+    this.redirects.set(from, { url: to, expiresAt: now + this.options.redirectCacheMs });
+  }
+
+  /** Requests `url`, following redirects; Authorization goes only to the registry's origin. */
+  private async follow(
+    url: string,
+    method: 'GET' | 'HEAD',
+    headers: Record<string, string>,
+    loc: BlobLocation,
+    signal: AbortSignal,
+  ): Promise<BlobResponse> {
+    let current = new URL(url);
+    let sendHeaders = headers;
+    for (let hop = 0; ; hop++) {
+      const timeouts = current.origin === loc.origin ? loc.timeouts : this.hosts.defaultTimeouts;
+      if (current.origin !== loc.origin && 'authorization' in sendHeaders) {
+        const { authorization: _dropped, ...rest } = sendHeaders;
+        sendHeaders = rest;
+      }
+      const res = await this.agent.request({
+        origin: current.origin,
+        path: current.pathname + current.search,
+        method,
+        headers: sendHeaders,
+        signal,
+        headersTimeout: timeouts.headersMs,
+        bodyTimeout: timeouts.bodyMs,
+      });
+      const location = res.headers.location;
+      if (!REDIRECT_STATUSES.has(res.statusCode) || typeof location !== 'string') {
+        return { statusCode: res.statusCode, headers: res.headers, body: res.body, url: current.href };
+      }
+      await res.body.dump({ limit: MAX_DRAIN }).catch(() => undefined);
+      if (hop >= MAX_REDIRECTS) throw protocolError(loc.what, `more than ${MAX_REDIRECTS} redirects`);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw protocolError(loc.what, `redirect to an invalid URL ${JSON.stringify(location.slice(0, 200))}`);
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw protocolError(loc.what, `redirect to a non-http(s) URL ${next.protocol}`);
+      }
+      this.log.debug({ from: current.href, to: next.origin + next.pathname }, 'registry redirect');
+      current = next;
+    }
+  }
+
+  /** Closes every connection; readers fail afterwards. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,69 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../../../../core/sdk.js';
+import { RegistryClient } from '../../../../../backends/stargz-lazy/registry/registry-client.js';
+import { RegistryHosts, isLoopbackHost } from '../../../../../backends/stargz-lazy/registry/hosts.js';
+import { registryOptions } from '../../../../../backends/stargz-lazy/registry/options.js';
+
+describe('isLoopbackHost (containerd docker.MatchLocalhost)', () => {
+  it.each(['localhost', 'localhost:5000', '127.0.0.1', '127.0.0.1:5000', '127.1.2.3:80', '[::1]', '[::1]:5000', '::1', '[0:0::1]:5000', '[::ffff:127.0.0.1]:5000'])(
+    '%s is loopback',
+    (h) => expect(isLoopbackHost(h)).toBe(true),
+  );
+  it.each(['docker.io', '10.0.0.1:5000', '128.0.0.1', '[::2]:5000', 'localhost.example', 'my.localhost', '[::1'])('%s is not', (h) =>
+    expect(isLoopbackHost(h)).toBe(false),
+  );
+});
+
+describe('RegistryHosts', () => {
+  const hosts = new RegistryHosts(
+    registryOptions.parse({
+      timeouts: { connectMs: 1000 },
+      hosts: { 'registry.lan:5000': { plainHttp: true, timeouts: { headersMs: 42 } } },
+    }),
+  );
+
+  it('uses plain HTTP for loopback and configured hosts, HTTPS otherwise', () => {
+    expect(hosts.resolve('127.0.0.1:5000')[0]?.origin).toBe('http://127.0.0.1:5000');
+    expect(hosts.resolve('localhost')[0]?.origin).toBe('http://localhost');
+    expect(hosts.resolve('registry.lan:5000')[0]?.origin).toBe('http://registry.lan:5000');
+    expect(hosts.resolve('ghcr.io')[0]?.origin).toBe('https://ghcr.io');
+  });
+
+  it('talks to registry-1.docker.io for docker.io', () => {
+    expect(hosts.resolve('docker.io')).toEqual([
+      { host: 'docker.io', origin: 'https://registry-1.docker.io', role: 'upstream', timeouts: { connectMs: 1000, headersMs: 10000, bodyMs: 15000 } },
+    ]);
+  });
+
+  it('merges per-host timeouts over the global ones', () => {
+    expect(hosts.resolve('registry.lan:5000')[0]?.timeouts).toEqual({ connectMs: 1000, headersMs: 42, bodyMs: 15000 });
+  });
+});
+
+describe('registryOptions', () => {
+  it('defaults everything', () => {
+    const o = registryOptions.parse({});
+    expect(o.retry).toEqual({ retries: 4, baseDelayMs: 100, maxDelayMs: 2000, totalMs: 30000 });
+    expect(o.connectionsPerOrigin).toBe(8);
+  });
+  it.each([
+    [{ hosts: { 'http://x': {} } }, 'hosts'],
+    [{ hosts: { 'x:5000': { plainhttp: true } } }, 'hosts'],
+    [{ timeouts: { connectMs: 0 } }, 'timeouts'],
+    [{ retry: { baseDelayMs: 500, maxDelayMs: 100 } }, 'retry'],
+    [{ unknown: 1 }, ''],
+  ])('rejects %j', (input, path) => {
+    const r = registryOptions.safeParse(input);
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path.join('.') ?? '').toContain(path);
+  });
+});
+
+describe('RegistryClient options', () => {
+  it('refuses invalid options with InvalidArgumentError naming the field', () => {
+    const make = () => new RegistryClient({ retry: { retries: -1 } }, { log: pino({ level: 'silent' }) });
+    expect(make).toThrow(InvalidArgumentError);
+    expect(make).toThrow(/invalid registry options: retry\.retries: /);
+  });
+});
