@@ -1,0 +1,85 @@
+/**
+ * Inflating part of a gzip stream that may span several members, as the data from a chunk's
+ * offset can (Go's reader reads it as one multistream). Each member's header is parsed here
+ * and its deflate body inflated raw, so that bytes after the last member (the next member's
+ * head in a partial fetch, anything at all) never turn a complete read into an error, and the
+ * work stops as soon as the wanted bytes are in. Member CRCs are not checked: callers verify
+ * the inflated bytes against a stronger digest.
+ */
+import { createInflateRaw } from 'node:zlib';
+
+const FTEXT_RESERVED = 0xe0;
+const FHCRC = 0x02;
+const FEXTRA = 0x04;
+const FNAME = 0x08;
+const FCOMMENT = 0x10;
+const TRAILER = 8;
+
+/** Decompressed bytes [start, end) of the gzip stream in `compressed`; throws when the stream is corrupt or ends early. */
+export async function inflateRange(compressed: Uint8Array, start: number, end: number): Promise<Buffer> {
+  const out = Buffer.alloc(end - start);
+  let seen = 0; // decompressed bytes so far
+  let pos = 0; // position in `compressed`
+  const take = (piece: Buffer): boolean => {
+    const from = Math.max(start, seen);
+    const to = Math.min(end, seen + piece.length);
+    if (to > from) piece.copy(out, from - start, from - seen, to - seen);
+    seen += piece.length;
+    return seen >= end;
+  };
+  if (end <= start) return out;
+  for (;;) {
+    if (pos >= compressed.length) throw new Error(`the gzip stream ends after ${seen} bytes, before byte ${end}`);
+    const bodyAt = pos + gzipHeaderLength(compressed, pos);
+    const { done, consumed } = await inflateMember(compressed.subarray(bodyAt), take);
+    if (done) return out;
+    pos = bodyAt + consumed + TRAILER;
+  }
+}
+
+/** Length of the gzip member header at `at`. */
+function gzipHeaderLength(b: Uint8Array, at: number): number {
+  const need = (n: number) => {
+    if (at + n > b.length) throw new Error(`gzip header at ${at} is truncated`);
+  };
+  need(10);
+  if (b[at] !== 0x1f || b[at + 1] !== 0x8b) throw new Error(`no gzip member at ${at}`);
+  if (b[at + 2] !== 8) throw new Error(`gzip member at ${at}: unknown compression method ${b[at + 2]}`);
+  const flags = b[at + 3]!;
+  if (flags & FTEXT_RESERVED) throw new Error(`gzip member at ${at}: reserved flags set`);
+  let n = 10;
+  if (flags & FEXTRA) {
+    need(n + 2);
+    n += 2 + (b[at + n]! | (b[at + n + 1]! << 8));
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if (!(flags & flag)) continue;
+    const nul = b.indexOf(0, at + n);
+    if (nul === -1) throw new Error(`gzip header at ${at} is truncated`);
+    n = nul - at + 1;
+  }
+  if (flags & FHCRC) n += 2;
+  need(n);
+  return n;
+}
+
+/** Inflate one raw deflate body, feeding `take` until it says enough. */
+function inflateMember(body: Uint8Array, take: (piece: Buffer) => boolean): Promise<{ done: boolean; consumed: number }> {
+  return new Promise((resolve, reject) => {
+    const inflate = createInflateRaw();
+    let settled = false;
+    const settle = (result: { done: boolean; consumed: number } | Error) => {
+      if (settled) return;
+      settled = true;
+      inflate.destroy();
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+    inflate.on('data', (piece: Buffer) => {
+      if (!settled && take(piece)) settle({ done: true, consumed: 0 });
+    });
+    inflate.on('end', () => settle({ done: false, consumed: inflate.bytesWritten }));
+    inflate.on('error', (err: Error) => settle(err));
+    inflate.end(body);
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * Caps that keep a hostile or broken blob from costing unbounded memory, CPU or bandwidth.
+ * The defaults fit every real image seen so far with a wide margin (a TOC compresses about
+ * 5-20×; upstream writers chunk files at 4 MiB).
+ */
+import { InvalidArgumentError, z } from '../../../core/sdk.js';
+
+const MiB = 1024 * 1024;
+
+const size = (dflt: number) => z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(dflt);
+
+/** Zod schema of the caps, for embedding in a backend's options (`limits: estargzLimitsSchema.default({})`). */
+export const estargzLimitsSchema = z
+  .object({
+    /** Compressed TOC (from the TOC offset to the footer), bytes. */
+    maxTocCompressedBytes: size(64 * MiB),
+    /** Decompressed TOC gzip member (tar header + JSON), bytes. */
+    maxTocBytes: size(256 * MiB),
+    /** Decompressed / compressed size of the TOC member (gzip bombs). */
+    maxTocRatio: size(100),
+    /** TOC entries, chunks included. */
+    maxEntries: size(1_000_000),
+    /** Decompressed bytes needed from one gzip member to read one chunk (innerOffset + chunkSize). */
+    maxChunkBytes: size(64 * MiB),
+    /** Compressed bytes of one chunk's gzip member (what a read must fetch). */
+    maxChunkCompressedBytes: size(64 * MiB),
+  })
+  .strict();
+
+export type EstargzLimits = z.output<typeof estargzLimitsSchema>;
+
+export const DEFAULT_LIMITS: Readonly<EstargzLimits> = Object.freeze(estargzLimitsSchema.parse({}));
+
+/** Defaults overridden by `partial`; InvalidArgumentError naming the bad field otherwise. */
+export function resolveLimits(partial?: Partial<EstargzLimits>): EstargzLimits {
+  if (partial === undefined) return DEFAULT_LIMITS;
+  const parsed = estargzLimitsSchema.safeParse(partial);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidArgumentError(`eStargz limits: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}

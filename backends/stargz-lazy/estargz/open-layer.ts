@@ -1,0 +1,54 @@
+/**
+ * Opening a layer blob: footer (one Range request for the last bytes), TOC (one Range request
+ * for the TOC member), then the index. The blob is read through `BlobReader`, so the same code
+ * serves a registry, a local file or a test buffer.
+ */
+import { InvalidArgumentError } from '../../../core/sdk.js';
+import { footerFetchSize, parseFooter, type Footer } from './footer.js';
+import { LayerIndex } from './layer-index.js';
+import type { EstargzLimits } from './limits.js';
+import { parseToc, tocRange } from './toc.js';
+
+export interface BlobReader {
+  /** Total size of the blob in bytes (from the descriptor or a HEAD request). */
+  readonly size: number;
+  /** Exactly `length` bytes at `offset` (fewer is an error). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+export interface OpenLayerOptions {
+  /** The layer's `containerd.io/snapshot/stargz/toc.digest` annotation; the TOC must match it. */
+  expectedTocDigest?: string;
+  limits?: Partial<EstargzLimits>;
+}
+
+export interface OpenedLayer {
+  footer: Footer;
+  /** Digest of the TOC JSON (equal to `expectedTocDigest` when given). */
+  tocDigest: string;
+  index: LayerIndex;
+}
+
+/**
+ * NotEstargzError when the blob is not eStargz (fall back to a full pull), MalformedEstargzError
+ * or EstargzLimitError when it is broken or too big, VerificationError when the TOC does not
+ * match `expectedTocDigest`.
+ */
+export async function openLayer(blob: BlobReader, options: OpenLayerOptions = {}): Promise<OpenedLayer> {
+  const tailLength = footerFetchSize(blob.size);
+  const tail = await readExactly(blob, blob.size - tailLength, tailLength);
+  const footer = parseFooter(tail, blob.size);
+  const range = tocRange(footer, blob.size, options.limits);
+  const compressed = await readExactly(blob, range.offset, range.length);
+  const { toc, digest } = await parseToc(compressed, { expectedDigest: options.expectedTocDigest, limits: options.limits });
+  const index = LayerIndex.build(toc, { tocOffset: footer.tocOffset, limits: options.limits });
+  return { footer, tocDigest: digest, index };
+}
+
+async function readExactly(blob: BlobReader, offset: number, length: number): Promise<Uint8Array> {
+  const bytes = await blob.read(offset, length);
+  if (bytes.length !== length) {
+    throw new InvalidArgumentError(`blob read at ${offset}: got ${bytes.length} bytes, want ${length}`);
+  }
+  return bytes;
+}
