@@ -23,12 +23,18 @@ export default defineConfig({
     {
       // Which backend: a built-in name, an npm package name, a file path (./x.js, relative to
       // this file) or an imported defineBackend() object.
-      use: 'memory',
-      // Instance name = containerd snapshotter name (`ctr --snapshotter memory`); default: the
-      // backend's own name. Also optional: socket, root, logLevel, and `optional: true` (a
-      // failure to start this backend is then logged and the others still serve).
-      name: 'memory',
+      use: 'overlayfs-native',
+      // Instance name = containerd snapshotter name (`ctr --snapshotter overlayfs-native`);
+      // default: the backend's own name. Also optional: socket, root, logLevel, and
+      // `optional: true` (a failure to start this backend is then logged and the others serve).
+      name: 'overlayfs-native',
       // The backend's own options, validated by its schema before it starts.
+      // overlayfs-native: containerd's overlayfs on disk, metadata in LMDB; survives restarts.
+      options: { asyncRemove: true },
+    },
+    {
+      use: 'memory',
+      name: 'memory',
       // memory: size of the tmpfs that holds every snapshot (nothing survives a restart).
       options: { size: '1g' },
     },
