@@ -4,8 +4,10 @@
 # npm dependencies already in place are kept.
 #   bash scripts/install-deps.sh [--no-build]
 # Debian packages: containerd + runc (e2e), docker-registry + skopeo + umoci + busybox-static
-# (the e2e registry and test image), golang-go + golang-github-containerd-containerd-dev
-# (containerd's snapshotter conformance suite, built from Debian's Go sources),
+# + debootstrap + attr + openssl (the e2e registry and test images: a Debian base built offline
+# from the machine's Debian mirror, a layer with user.* xattrs, seeded random data),
+# golang-go + golang-github-containerd-containerd-dev (containerd's snapshotter conformance
+# suite, built from Debian's Go sources),
 # stargz-snapshotter (ctr-remote), libfuse2 (FUSE backends), curl jq iproute2 util-linux mount
 # ca-certificates (tools the scripts use).
 set -euo pipefail
@@ -22,7 +24,7 @@ esac
 log() { echo "[install-deps] $*" >&2; }
 
 APT_PACKAGES=(
-  containerd runc docker-registry skopeo umoci busybox-static
+  containerd runc docker-registry skopeo umoci busybox-static debootstrap attr openssl
   golang-go golang-github-containerd-containerd-dev stargz-snapshotter
   libfuse2 curl jq iproute2 util-linux mount ca-certificates
 )

@@ -6,8 +6,10 @@
 #   build        npm run build
 #   typecheck    npm run typecheck
 #   unit         vitest (test/unit/...)
-#   conformance  containerd's snapshotter suite against `memory` (test/conformance/run-backend.sh)
-#   e2e:<name>   each test/e2e/<name>.e2e.sh (real containerd + registry)
+#   conformance:<backend>  containerd's snapshotter suite against each built-in backend
+#                (test/conformance/run-backend.sh): memory, overlayfs-native
+#   e2e:<name>   each test/e2e/<name>.e2e.sh (real containerd + registry): harness, memory,
+#                overlayfs-native, overlayfs-native-crash (the slow one: 20 kill -9 during unpacks)
 # Counts: test stages report their own tests; install, build and typecheck count as one check
 # each. Ends with a per-stage summary and the line "N passed, N failed, N skipped"; exits
 # non-zero when anything failed or no test ran. Logs: $SNAPHOST_TEST_LOGS (default a temp dir).
@@ -29,7 +31,7 @@ record() { # STAGE STATUS PASSED FAILED SKIPPED SECONDS
   TOTAL_PASSED=$((TOTAL_PASSED + $3))
   TOTAL_FAILED=$((TOTAL_FAILED + $4))
   TOTAL_SKIPPED=$((TOTAL_SKIPPED + $5))
-  SUMMARY+=("$(printf '%-22s %-5s %4s passed %4s failed %4s skipped %6ss' "$1" "$2" "$3" "$4" "$5" "$6")")
+  SUMMARY+=("$(printf '%-28s %-5s %4s passed %4s failed %4s skipped %6ss' "$1" "$2" "$3" "$4" "$5" "$6")")
 }
 
 # run_stage NAME TIMEOUT CMD...: run CMD, output to the console and to $LOGS/NAME.log.
@@ -87,19 +89,21 @@ unit() {
 
 if [[ ${SNAPHOST_SKIP_INSTALL:-0} == 1 ]]; then
   say "=== install: skipped (SNAPHOST_SKIP_INSTALL=1)"
-  SUMMARY+=("$(printf '%-22s %-5s' install skip)")
+  SUMMARY+=("$(printf '%-28s %-5s' install skip)")
 else
   step install 30m bash scripts/install-deps.sh --no-build
 fi
 step build 10m npm run --silent build
 step typecheck 10m npm run --silent typecheck
 unit
-if [[ -f test/conformance/run-backend.sh ]]; then
-  counted conformance 30m bash test/conformance/run-backend.sh memory
-else
-  say "=== conformance: test/conformance/run-backend.sh is missing"
-  record conformance FAIL 0 1 0 0
-fi
+for backend in memory overlayfs-native; do
+  if [[ -f test/conformance/run-backend.sh ]]; then
+    counted "conformance:$backend" 30m bash test/conformance/run-backend.sh "$backend"
+  else
+    say "=== conformance:$backend: test/conformance/run-backend.sh is missing"
+    record "conformance:$backend" FAIL 0 1 0 0
+  fi
+done
 for script in test/e2e/*.e2e.sh; do
   name=$(basename "$script" .e2e.sh)
   counted "e2e:$name" 15m bash "$script"

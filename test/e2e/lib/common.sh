@@ -90,7 +90,7 @@ e2e_pids_mentioning() {
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [[ $p == "$$" || $p == "$BASHPID" ]] && continue
-    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$dir/" && echo "$p"
+    tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "$dir/" && echo "$p"
   done
   return 0
 }
@@ -119,7 +119,7 @@ e2e_cleanup() {
   done
   if [[ -n $E2E_WORK && -d $E2E_WORK ]]; then
     for p in $(e2e_pids_mentioning "$E2E_WORK"); do
-      e2e_log "stopping leftover process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120)"
+      e2e_log "stopping leftover process $p: $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | cut -c1-120)"
       e2e_stop_pid "$p" 5 || true
     done
     e2e_unmount_below "$E2E_WORK"

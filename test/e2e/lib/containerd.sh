@@ -3,6 +3,12 @@
 # `[proxy_plugins]` under test. Sourced after common.sh.
 #   containerd_start PROXY_TOML_FILE   start it; sets CONTAINERD_ADDRESS, CONTAINERD_PID
 #   ctr_ ARGS...                        ctr against it, namespace $CTR_NAMESPACE, 120 s timeout
+#   ctr_wait_snapshotter NAME SECONDS   wait until containerd reaches proxy snapshotter NAME again
+#   ctr_rm_all_snapshots NAME           remove every snapshot of NAME, children first
+#   ctr_view_mount / ctr_view_unmount   a read-only view through containerd, mounted (GC-safe)
+#   ctr_gc IMAGE                        run containerd's GC now, synchronously (calls Cleanup)
+# Set CTR_NAMESPACE before use to a namespace of your own (runc's state dir is per namespace
+# and shared by every containerd on the machine).
 # Stopped at exit: our tasks are killed first, then containerd (by PID), then leftover mounts.
 
 CONTAINERD_DIR=
@@ -79,4 +85,88 @@ containerd_stop() {
   e2e_stop_pid "$CONTAINERD_PID" 10
   CONTAINERD_PID=
   e2e_unmount_below "$CONTAINERD_DIR"
+  # runc's per-namespace state dir, shared by every containerd: removed only when empty.
+  rmdir "/run/containerd/runc/$CTR_NAMESPACE" 2>/dev/null || true
+}
+
+# ctr_wait_snapshotter NAME SECONDS: wait until containerd reaches the proxy snapshotter NAME
+# again (after the daemon behind it restarted, containerd's gRPC channel retries with up to ~3 s
+# of backoff). Probes with a prepare + rm of a throwaway key, which always reaches the backend
+# (ls/info only do for snapshots containerd has records of).
+ctr_wait_snapshotter() {
+  local name=$1 secs=$2 i key=snaphost-probe-$$
+  for ((i = 0; i < secs * 5; i++)); do
+    if ctr_ snapshots --snapshotter "$name" prepare "$key" >/dev/null 2>&1; then
+      ctr_ snapshots --snapshotter "$name" rm "$key" >/dev/null 2>&1
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# ctr_rm_all_snapshots NAME: remove every snapshot containerd has for snapshotter NAME, children
+# before parents. Non-zero if some remain after 5 passes.
+ctr_rm_all_snapshots() {
+  local name=$1 pass k keys
+  for ((pass = 0; pass < 5; pass++)); do
+    # Leaves first: a key is printed once no remaining key names it as parent.
+    mapfile -t keys < <(ctr_ snapshots --snapshotter "$name" ls 2>/dev/null | awk '
+      NR > 1 { key[++n] = $1; parent[$1] = (NF >= 3 ? $2 : "") }
+      END {
+        left = n
+        while (left > 0) {
+          delete used; for (i = 1; i <= n; i++) if (!(key[i] in done) && parent[key[i]] != "") used[parent[key[i]]] = 1
+          progress = 0
+          for (i = 1; i <= n; i++) if (!(key[i] in done) && !(key[i] in used)) { print key[i]; done[key[i]] = 1; left--; progress = 1 }
+          if (!progress) { for (i = 1; i <= n; i++) if (!(key[i] in done)) print key[i]; break }
+        }
+      }')
+    [[ ${#keys[@]} -gt 0 ]] || return 0
+    for k in "${keys[@]}"; do ctr_ snapshots --snapshotter "$name" rm "$k" >/dev/null 2>&1 || true; done
+  done
+  return 1
+}
+
+# ctr_view_mount SNAPSHOTTER KEY PARENT MOUNTPOINT: a read-only view of the committed snapshot
+# PARENT, made through containerd (lib/containerd-view.mjs: a View labelled as a GC root) and
+# mounted at MOUNTPOINT exactly as the snapshotter's mounts say. (`ctr images mount` of
+# containerd 1.6 reads a global --snapshotter flag that does not exist, so it always unpacks into
+# and mounts the default snapshotter; `ctr snapshots view` makes a view the next GC collects.)
+# ctr_view_unmount SNAPSHOTTER KEY MOUNTPOINT: unmount it and remove the view.
+ctr_view_mount() {
+  local sn=$1 key=$2 parent=$3 mp=$4 json type src opts
+  json=$(timeout 60 node "$E2E_LIB/containerd-view.mjs" "$CONTAINERD_ADDRESS" "$CTR_NAMESPACE" "$sn" "$key" "$parent" 2>&1) ||
+    { echo "$json"; return 1; }
+  if [[ $(jq -r 'length' <<<"$json" 2>/dev/null) != 1 ]]; then
+    echo "expected one mount from the view, got: $json"
+    ctr_ snapshots --snapshotter "$sn" rm "$key" >/dev/null 2>&1
+    return 1
+  fi
+  type=$(jq -r '.[0].type' <<<"$json")
+  src=$(jq -r '.[0].source' <<<"$json")
+  opts=$(jq -r '.[0].options | join(",")' <<<"$json")
+  mkdir -p "$mp"
+  # A bind mount is told by its options (rbind, ro); any other type is passed as is.
+  if [[ $type == bind ]]; then type=none; fi
+  if ! mount -t "$type" -o "$opts" "$src" "$mp"; then
+    echo "mount -t $type -o $opts $src $mp failed"
+    ctr_ snapshots --snapshotter "$sn" rm "$key" >/dev/null 2>&1
+    return 1
+  fi
+}
+
+ctr_view_unmount() {
+  local sn=$1 key=$2 mp=$3 rc=0
+  umount "$mp" || rc=1
+  ctr_ snapshots --snapshotter "$sn" rm "$key" >/dev/null || rc=1
+  return $rc
+}
+
+# ctr_gc IMAGE: run containerd's garbage collection now and wait for it (`ctr images rm --sync`
+# of a throwaway second tag of IMAGE): what no image, container or lease references is removed,
+# in containerd and in each snapshotter (List + Remove), and each snapshotter's Cleanup is called.
+ctr_gc() {
+  local tag=gc-trigger.invalid/snaphost-e2e/gc:$$
+  ctr_ images tag --force "$1" "$tag" >/dev/null && ctr_ images rm --sync "$tag" >/dev/null
 }

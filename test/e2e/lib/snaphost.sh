@@ -5,11 +5,13 @@
 #   snaphost_start CONFIG           start `serve`; sets SNAPHOST_PID, SNAPHOST_LOG; stopped at exit
 #   snaphost_wait_serving SOCK...   wait until every socket answers a List (30 s)
 #   snaphost_terminate SECONDS      SIGTERM, wait; sets SNAPHOST_EXIT (exit status, or "hung")
+#   snaphost_kill                   SIGKILL, wait until it is gone (a crash: nothing is cleaned up)
 #   snaphost_list SOCK              the backend's own snapshot list (NAME<TAB>KIND<TAB>PARENT)
 
 SNAPHOST_PID=
 SNAPHOST_LOG=
 SNAPHOST_EXIT=
+SNAPHOST_STARTS=0
 SNAPHOST_CLI=$REPO_ROOT/dist/core/cli.js
 
 snaphost_cli() { timeout 60 node "$SNAPHOST_CLI" "$@"; }
@@ -18,10 +20,15 @@ snaphost_start() {
   local config=$1
   [[ -f $SNAPHOST_CLI ]] || e2e_die "$SNAPHOST_CLI is missing: run npm run build"
   SNAPHOST_LOG=$E2E_WORK/snaphost.log
-  node "$SNAPHOST_CLI" serve --config "$config" --log-level "${E2E_SNAPHOST_LOG_LEVEL:-debug}" >"$SNAPHOST_LOG" 2>&1 </dev/null &
+  SNAPHOST_STARTS=$((SNAPHOST_STARTS + 1))
+  # A restart appends to the same log, after a marker line.
+  echo "===== snaphost start #$SNAPHOST_STARTS $(date +%T.%N)" >>"$SNAPHOST_LOG"
+  node "$SNAPHOST_CLI" serve --config "$config" --log-level "${E2E_SNAPHOST_LOG_LEVEL:-debug}" >>"$SNAPHOST_LOG" 2>&1 </dev/null &
   SNAPHOST_PID=$!
-  e2e_on_exit snaphost_stop
-  e2e_add_log snaphost "$SNAPHOST_LOG"
+  if [[ $SNAPHOST_STARTS == 1 ]]; then
+    e2e_on_exit snaphost_stop
+    e2e_add_log snaphost "$SNAPHOST_LOG"
+  fi
   e2e_log "snaphost serve started (pid $SNAPHOST_PID, log $SNAPHOST_LOG)"
 }
 
@@ -54,6 +61,18 @@ snaphost_terminate() {
   fi
   wait "$SNAPHOST_PID" 2>/dev/null
   SNAPHOST_EXIT=$?
+  SNAPHOST_PID=
+}
+
+snaphost_kill() {
+  local i
+  [[ -n $SNAPHOST_PID ]] || return 0
+  kill -KILL "$SNAPHOST_PID" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$SNAPHOST_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  { wait "$SNAPHOST_PID"; } 2>/dev/null
   SNAPHOST_PID=
 }
 
