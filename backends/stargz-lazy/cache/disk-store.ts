@@ -1,0 +1,133 @@
+/**
+ * The files of the chunk cache: `<root>/<hex[0:2]>/<hex>` (see `chunk-path.ts`), written under
+ * a temporary name in `<root>/tmp/` and renamed into place, so a reader sees a whole file or
+ * none. No fsync: a file cut short by a power loss is caught by the digest check on read
+ * (`chunk-cache.ts`) and refetched, which costs less than syncing every chunk.
+ *
+ * Temporary names carry the writer's pid; on open, leftovers of processes that no longer run,
+ * and any older than `STALE_TEMP_MS` (a write takes milliseconds; pids get reused), are
+ * removed. Another live process may be writing into the same cache, so nothing else is.
+ *
+ * This is the seam for the size cap of issue 5: every write and removal of a chunk file goes
+ * through here.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../../../core/sdk.js';
+import { chunkPath } from './chunk-path.js';
+
+const TMP_DIR = 'tmp';
+const STALE_TEMP_MS = 10 * 60_000;
+
+/** What `read` found. */
+export type DiskRead =
+  | { kind: 'hit'; data: Buffer }
+  | { kind: 'miss' }
+  /** A file that cannot be a chunk (too large, not a regular file): the caller removes it. */
+  | { kind: 'bad'; reason: string };
+
+export class DiskStore {
+  private constructor(
+    readonly root: string,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(dir: string, log: Logger): Promise<DiskStore> {
+    const root = resolve(dir);
+    await mkdir(join(root, TMP_DIR), { recursive: true, mode: 0o700 });
+    const store = new DiskStore(root, log);
+    await store.removeStaleTemps();
+    return store;
+  }
+
+  /** The file of `digest`, at most `maxBytes` long. */
+  async read(digest: string, maxBytes: number): Promise<DiskRead> {
+    let handle;
+    try {
+      handle = await open(this.pathOf(digest), 'r');
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return { kind: 'miss' };
+      throw err;
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) return { kind: 'bad', reason: 'not a regular file' };
+      if (st.size > maxBytes) return { kind: 'bad', reason: `${st.size} bytes, more than any chunk (${maxBytes})` };
+      const data = Buffer.allocUnsafe(st.size);
+      let at = 0;
+      while (at < data.length) {
+        const { bytesRead } = await handle.read(data, at, data.length - at, at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      return { kind: 'hit', data: at === data.length ? data : data.subarray(0, at) };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Size of the file of `digest`, undefined when there is none (its content is checked only when read). */
+  async sizeOf(digest: string): Promise<number | undefined> {
+    try {
+      const st = await stat(this.pathOf(digest));
+      return st.isFile() ? st.size : undefined;
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  /** Write `data` as the file of `digest`: temp file, then rename (atomic; a concurrent write of the same digest is harmless). */
+  async write(digest: string, data: Buffer): Promise<void> {
+    const { dir, file } = chunkPath(digest);
+    await mkdir(join(this.root, dir), { recursive: true, mode: 0o700 });
+    const tmp = join(this.root, TMP_DIR, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    try {
+      await writeFile(tmp, data, { mode: 0o600 });
+      await rename(tmp, join(this.root, file));
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async remove(digest: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(digest));
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+    }
+  }
+
+  private pathOf(digest: string): string {
+    return join(this.root, chunkPath(digest).file);
+  }
+
+  private async removeStaleTemps(): Promise<void> {
+    const dir = join(this.root, TMP_DIR);
+    let removed = 0;
+    for (const name of await readdir(dir)) {
+      const path = join(dir, name);
+      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+      const mtimeMs = await stat(path).then((s) => s.mtimeMs, () => 0);
+      if (Number.isSafeInteger(pid) && isAlive(pid) && Date.now() - mtimeMs < STALE_TEMP_MS) continue;
+      await unlink(path).catch(() => undefined);
+      removed++;
+    }
+    if (removed > 0) this.log.info({ dir, removed }, 'chunk cache: removed temporary files of an earlier run');
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return isCode(err, 'EPERM');
+  }
+}
+
+function isCode(err: unknown, code: string): boolean {
+  return (err as { code?: unknown } | null)?.code === code;
+}

@@ -1,0 +1,204 @@
+/**
+ * One eStargz layer read lazily from its registry: the index (from the TOC, fetched and
+ * verified at `open`) answers every metadata question; `read` returns file bytes, taking
+ * chunks from the shared ChunkCache and fetching the missing ones (one request per read, one
+ * fetch per chunk however many reads want it), verified before anything is served or cached.
+ *
+ * Errors of `read`: VerificationError (the registry or a proxy served bad bytes; nothing was
+ * cached, a later read fetches again), UnavailableError (the registry failed), the abort
+ * reason of the caller's signal, InvalidArgumentError for a bad node or range.
+ */
+import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
+import type { Footer } from '../estargz/footer.js';
+import type { LayerIndex } from '../estargz/layer-index.js';
+import type { ChunkRef, LayerNode } from '../estargz/layer-node.js';
+import { resolveLimits, type EstargzLimits } from '../estargz/limits.js';
+import { openLayer } from '../estargz/open-layer.js';
+import type { ChunkCache } from '../cache/chunk-cache.js';
+import { fetchChunks, registryFailure, type LayerBlobReader, type WantedChunk } from './fetch-chunks.js';
+import { abortable, InFlight, ownerAborted, type Flight } from './in-flight.js';
+import { runPrefetch, type PrefetchOptions, type PrefetchResult } from './prefetch.js';
+import { SharedMembers } from './shared-members.js';
+
+export type { LayerBlobReader } from './fetch-chunks.js';
+
+export interface RemoteLayerOptions {
+  blob: LayerBlobReader;
+  /** The layer's `containerd.io/snapshot/stargz/toc.digest`: the TOC must match it. */
+  expectedTocDigest?: string | undefined;
+  cache: ChunkCache;
+  limits?: Partial<EstargzLimits> | undefined;
+  log: Logger;
+  /** Aborts the footer and TOC fetches. */
+  signal?: AbortSignal | undefined;
+}
+
+export class RemoteLayer {
+  readonly #flights = new InFlight();
+  readonly #shared: SharedMembers;
+
+  private constructor(
+    readonly blob: LayerBlobReader,
+    readonly index: LayerIndex,
+    readonly footer: Footer,
+    /** Digest of the TOC JSON (the `toc.digest` annotation). */
+    readonly tocDigest: string,
+    /** Size of the blob in bytes. */
+    readonly blobSize: number,
+    private readonly cache: ChunkCache,
+    private readonly limits: EstargzLimits,
+    private readonly log: Logger,
+  ) {
+    this.#shared = SharedMembers.of(index);
+  }
+
+  /**
+   * Fetch the footer (one range read of the tail) and the TOC (one range read), verify and
+   * index it. NotEstargzError: an ordinary layer; MalformedEstargzError / EstargzLimitError:
+   * a broken or oversized one; VerificationError: the TOC does not match `expectedTocDigest`;
+   * UnavailableError: the registry failed.
+   */
+  static async open(o: RemoteLayerOptions): Promise<RemoteLayer> {
+    const limits = resolveLimits(o.limits);
+    const { blob, signal } = o;
+    let size: number;
+    try {
+      size = await blob.size(signal);
+    } catch (err) {
+      throw registryFailure(blob.digest, err, signal);
+    }
+    const reader = {
+      size,
+      read: async (offset: number, length: number) => {
+        try {
+          const [bytes] = await blob.readRanges([{ offset, length }], signal);
+          return bytes!;
+        } catch (err) {
+          throw registryFailure(blob.digest, err, signal);
+        }
+      },
+    };
+    const opened = await openLayer(reader, { expectedTocDigest: o.expectedTocDigest, limits });
+    const log = o.log;
+    log.debug(
+      { blob: blob.digest, tocDigest: opened.tocDigest, nodes: opened.index.size, prefetch: opened.index.prefetch.landmark },
+      'eStargz layer opened',
+    );
+    return new RemoteLayer(blob, opened.index, opened.footer, opened.tocDigest, size, o.cache, limits, log);
+  }
+
+  /**
+   * Bytes [offset, offset + length) of regular file `node` (a node of this layer's index; a
+   * hard link's name resolves to its target node there), clamped at the end of the file.
+   * The buffer is the caller's own.
+   */
+  async read(node: LayerNode, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    if (this.index.byIno(node.ino) !== node) {
+      throw new InvalidArgumentError(`read: ${JSON.stringify(node.path)} is not a node of layer ${this.blob.digest}`);
+    }
+    const chunks = this.index.chunksFor(node, offset, length); // checks type and range
+    const end = Math.min(node.size, offset + length);
+    if (chunks.length === 0) return Buffer.alloc(0);
+    const data = await this.chunks(
+      chunks.map((chunk) => ({ chunk, path: node.path })),
+      signal,
+    );
+    const out = Buffer.allocUnsafe(end - offset);
+    for (const c of chunks) {
+      const bytes = data.get(c.chunkDigest)!;
+      const from = Math.max(offset, c.chunkOffset);
+      const to = Math.min(end, c.chunkOffset + c.chunkSize);
+      bytes.copy(out, from - offset, from - c.chunkOffset, to - c.chunkOffset);
+    }
+    return out;
+  }
+
+  /**
+   * Fetch the prioritized files (those before `.prefetch.landmark`) into the cache, in large
+   * coalesced range requests, at most `maxBytes` compressed bytes, for at most `timeoutMs`.
+   * Stopping at a bound, or on a registry failure, is not an error: `complete` is false and
+   * the log says why. Only the caller's `signal` makes it throw (its reason).
+   */
+  prefetch(o: PrefetchOptions): Promise<PrefetchResult> {
+    return runPrefetch(
+      {
+        index: this.index,
+        cache: this.cache,
+        log: this.log,
+        blobDigest: this.blob.digest,
+        fetch: (wanted, signal) => this.chunks(wanted, signal),
+      },
+      o,
+    );
+  }
+
+  /** Verified bytes of each wanted chunk, by digest: joining fetches in flight, starting one for the rest. */
+  private async chunks(wanted: readonly WantedChunk[], signal: AbortSignal | undefined): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    let todo = uniqueByDigest(wanted);
+    while (todo.length > 0) {
+      const joined: [WantedChunk, Flight][] = [];
+      const mine: WantedChunk[] = [];
+      for (const w of todo) {
+        const flight = this.#flights.get(w.chunk.chunkDigest);
+        if (flight) joined.push([w, flight]);
+        else mine.push(w);
+      }
+      if (mine.length > 0) {
+        const load = this.load(mine, signal);
+        for (const w of mine) {
+          const one = load.then((m) => pick(m, w.chunk));
+          joined.push([w, this.#flights.start(w.chunk.chunkDigest, one, signal)]);
+        }
+      }
+      const settled = await Promise.allSettled(joined.map(([, f]) => abortable(f.promise, signal)));
+      if (signal?.aborted) throw signal.reason;
+      todo = [];
+      let failure: unknown;
+      settled.forEach((r, i) => {
+        const [w, flight] = joined[i]!;
+        if (r.status === 'fulfilled') out.set(w.chunk.chunkDigest, r.value);
+        else if (ownerAborted(flight, signal)) todo.push(w);
+        else failure ??= r.reason;
+      });
+      if (failure !== undefined) throw failure;
+    }
+    return out;
+  }
+
+  /** Cached chunks from the cache, the others with one fetch; verified ones are put in the cache. */
+  private async load(wanted: WantedChunk[], signal: AbortSignal | undefined): Promise<Map<string, Buffer | Error>> {
+    const out = new Map<string, Buffer | Error>();
+    const cached = await Promise.all(wanted.map((w) => this.cache.get(w.chunk.chunkDigest)));
+    const missing: WantedChunk[] = [];
+    wanted.forEach((w, i) => {
+      const data = cached[i];
+      // A cached chunk of another size would mean the TOC lies about it: fetch and let verification say so.
+      if (data !== undefined && data.length === w.chunk.chunkSize) out.set(w.chunk.chunkDigest, data);
+      else missing.push(w);
+    });
+    if (missing.length === 0) return out;
+    const fetched = await fetchChunks(this.blob, missing, { limits: this.limits, signal, shared: this.#shared });
+    for (const [digest, result] of fetched) {
+      out.set(digest, result);
+      if (result instanceof Error) {
+        this.log.warn({ blob: this.blob.digest, err: result }, 'chunk failed verification; not served, not cached');
+        continue;
+      }
+      this.cache.put(digest, result).catch((err: unknown) => this.log.warn({ err }, 'chunk cache: write failed; the chunk will be fetched again'));
+    }
+    return out;
+  }
+}
+
+function pick(results: Map<string, Buffer | Error>, chunk: ChunkRef): Buffer {
+  const result = results.get(chunk.chunkDigest);
+  if (result === undefined) throw new Error(`internal: chunk ${chunk.chunkDigest} missing from its fetch`);
+  if (result instanceof Error) throw result;
+  return result;
+}
+
+function uniqueByDigest(wanted: readonly WantedChunk[]): WantedChunk[] {
+  const seen = new Set<string>();
+  return wanted.filter((w) => !seen.has(w.chunk.chunkDigest) && seen.add(w.chunk.chunkDigest));
+}
