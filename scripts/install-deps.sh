@@ -8,7 +8,9 @@
 # from the machine's Debian mirror, a layer with user.* xattrs, seeded random data),
 # golang-go + golang-github-containerd-containerd-dev (containerd's snapshotter conformance
 # suite, built from Debian's Go sources),
-# stargz-snapshotter (ctr-remote), libfuse2 (FUSE backends), curl jq iproute2 util-linux mount
+# stargz-snapshotter (ctr-remote), fuse + libfuse2 (fusermount and the library FUSE backends use;
+# stargz-lazy serves its layers with fuse-native), python3 (a test checks xattr errno values with
+# ctypes), curl jq iproute2 util-linux mount
 # ca-certificates (tools the scripts use).
 set -euo pipefail
 
@@ -26,7 +28,7 @@ log() { echo "[install-deps] $*" >&2; }
 APT_PACKAGES=(
   containerd runc docker-registry skopeo umoci busybox-static debootstrap attr openssl
   golang-go golang-github-containerd-containerd-dev stargz-snapshotter
-  libfuse2 curl jq iproute2 util-linux mount ca-certificates
+  fuse libfuse2 python3 curl jq iproute2 util-linux mount ca-certificates
 )
 
 missing_packages() {

@@ -1,0 +1,112 @@
+/**
+ * Mounting a `LayerFs` with fuse-native, with the options a lower layer of overlayfs wants:
+ *
+ * - `ro`, `allow_other`, `default_permissions`: containers run as any uid and the kernel checks
+ *   modes; `dev,suid` because libfuse otherwise adds `nodev,nosuid` and a layer holds device
+ *   nodes and setuid programs that must behave as after a normal pull.
+ * - `use_ino`, `readdir_ino`: the inode numbers of the index (hard links share one).
+ * - Long `entry_timeout`, `attr_timeout`, `negative_timeout` and `kernel_cache`: a layer is
+ *   immutable, so the kernel may keep names, attributes, misses and file pages as long as it
+ *   likes; a warm `find` or read never reaches this process.
+ * - `fsname=snaphost-stargz:<digest>`, type `fuse.snaphost-stargz`: the mount table shows which
+ *   layer is mounted where (`/proc/self/mountinfo`), also after this process is gone.
+ *
+ * fuse-native answers xattr size queries loosely (it always copies); the two handlers are
+ * replaced here so a too-small buffer gets ERANGE, as getxattr(2)/listxattr(2) promise.
+ *
+ * Unmounting is lazy (`fusermount -uz`, run as a child process): this process never touches
+ * its own mounts itself, which would deadlock (it is the one that must answer).
+ */
+import Fuse from 'fuse-native';
+import { ERANGE } from './errno.js';
+import type { LayerFs } from './layer-fs.js';
+
+export const FUSE_SUBTYPE = 'snaphost-stargz';
+/** `fsname` of a layer mount; the mount source in /proc/self/mountinfo. */
+export const fsnameOf = (digest: string): string => `${FUSE_SUBTYPE}:${digest}`;
+/** Kernel cache lifetime of names and attributes, seconds. */
+const CACHE_SECONDS = 86_400;
+const INIT_TIMEOUT_MS = 30_000;
+
+type Signal = (result: number, buffer?: ArrayBufferLike) => void;
+
+class LayerFuse extends Fuse {
+  readonly #fs: LayerFs;
+
+  constructor(mountpoint: string, fs: LayerFs, digest: string, opTimeoutMs: number) {
+    // fuse-native enables an operation only when `ops` has it; the xattr ones are answered by
+    // the `_op_*` overrides below, which see the caller's buffer size.
+    const ops: Fuse.Operations = { ...fs.operations(), getxattr: answeredByOverride, listxattr: answeredByOverride };
+    super(mountpoint, ops, {
+      timeout: opTimeoutMs,
+      allowOther: true,
+      defaultPermissions: true,
+      fsname: fsnameOf(digest),
+      subtype: FUSE_SUBTYPE,
+      entryTimeout: CACHE_SECONDS,
+      attrTimeout: CACHE_SECONDS,
+      kernelCache: true,
+    });
+    this.#fs = fs;
+  }
+
+  protected override _fuseOptions(): string {
+    return `${super._fuseOptions()},ro,dev,suid,use_ino,readdir_ino,negative_timeout=${CACHE_SECONDS}`;
+  }
+
+  _op_getxattr(signal: Signal, path: string, name: string, valueBuf: Buffer): void {
+    const value = this.#fs.getxattr(path, name);
+    if (typeof value === 'number') return signal(value, valueBuf.buffer);
+    if (valueBuf.length === 0) return signal(value.length, valueBuf.buffer);
+    if (value.length > valueBuf.length) return signal(ERANGE, valueBuf.buffer);
+    value.copy(valueBuf);
+    signal(value.length, valueBuf.buffer);
+  }
+
+  _op_listxattr(signal: Signal, path: string, listBuf: Buffer): void {
+    const names = this.#fs.listxattr(path);
+    if (typeof names === 'number') return signal(names, listBuf.buffer);
+    const list = Buffer.from(names.map((n) => `${n}\0`).join(''));
+    if (listBuf.length === 0) return signal(list.length, listBuf.buffer);
+    if (list.length > listBuf.length) return signal(ERANGE, listBuf.buffer);
+    list.copy(listBuf);
+    signal(list.length, listBuf.buffer);
+  }
+}
+
+function answeredByOverride(): void {
+  throw new Error('unreachable: xattr operations are answered by LayerFuse._op_getxattr/_op_listxattr');
+}
+
+export interface FuseMount {
+  readonly mountpoint: string;
+  /** Lazy unmount (`fusermount -uz`); the file system keeps answering open files until they close. */
+  unmount(): Promise<void>;
+}
+
+export interface MountLayerOptions {
+  /** fuse-native's own deadline per operation (a backstop; reads have their own). */
+  opTimeoutMs: number;
+}
+
+/** Mounts `fs` at `mountpoint` (an existing empty directory); resolves once the kernel sent INIT. */
+export function mountLayerFs(mountpoint: string, fs: LayerFs, digest: string, o: MountLayerOptions): Promise<FuseMount> {
+  const fuse = new LayerFuse(mountpoint, fs, digest, o.opTimeoutMs);
+  let unmounting: Promise<void> | undefined;
+  const unmount = () =>
+    (unmounting ??= new Promise<void>((done, fail) =>
+      fuse.unmount((e) => (e ? fail(new Error(`cannot unmount ${mountpoint}: ${e.message}`, { cause: e })) : done())),
+    ));
+  return new Promise((resolve, reject) => {
+    // The kernel sends INIT as soon as the mount exists; if it never comes, give up and detach.
+    const timer = setTimeout(() => {
+      reject(new Error(`FUSE at ${mountpoint} did not initialise within ${INIT_TIMEOUT_MS} ms`));
+      unmount().catch(() => undefined);
+    }, INIT_TIMEOUT_MS);
+    fuse.mount((err) => {
+      clearTimeout(timer);
+      if (err) return reject(new Error(`cannot mount FUSE at ${mountpoint}: ${err.message}`, { cause: err }));
+      resolve({ mountpoint, unmount });
+    });
+  });
+}

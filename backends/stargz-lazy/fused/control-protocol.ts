@@ -1,0 +1,101 @@
+/**
+ * The control protocol between snaphost (`FusedClient`) and the FUSE-serving process: HTTP/1.1
+ * over the unix socket `<root>/fused.sock` (mode 0600, in a 0700 directory), JSON bodies of at
+ * most 64 KiB, validated with the schemas below on the server.
+ *
+ * ```
+ * GET  /v1/status   -> 200 Status                       (liveness, pid, config digest)
+ * GET  /v1/mounts   -> 200 { mounts: MountInfo[] }
+ * POST /v1/mounts   MountRequest -> 200 { mount: MountInfo }
+ *        The layer is mounted at `mountpoint` (an existing empty directory) once the answer
+ *        comes: footer and TOC fetched and verified, FUSE mounted. Repeating the request for
+ *        the same layer and mountpoint is a no-op; another layer there is FAILED_PRECONDITION.
+ *        Closing the connection before the answer cancels the mount.
+ * POST /v1/unmount  { mountpoint } -> 200 { unmounted: boolean }
+ *        Lazy unmount; also detaches a stale mount of this file system that the process does
+ *        not serve (left by a process that died). Nothing mounted: `unmounted: false`.
+ * errors: 4xx/5xx { error: { code: WireCode, message } }
+ * ```
+ *
+ * `code` is the SDK error code, or `NOT_ESTARGZ` for a blob that is not eStargz (so the
+ * snapshotter falls back to an ordinary pull). The HTTP status only mirrors it.
+ */
+import { isAbsolute, normalize } from 'node:path';
+import { z, type ErrorCode } from '../../../core/sdk.js';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const PATH_MAX = 4095;
+
+export const mountpointSchema = z
+  .string()
+  .min(1)
+  .max(PATH_MAX)
+  .refine((p) => !p.includes('\0'), 'must not contain NUL')
+  .refine((p) => isAbsolute(p) && normalize(p) === p && (p === '/' || !p.endsWith('/')), 'must be an absolute, normalised path');
+
+export const mountRequestSchema = z
+  .object({
+    mountpoint: mountpointSchema,
+    /** Image reference (`host/repository[:tag][@digest]`) whose registry holds the blob. */
+    reference: z.string().min(1).max(1024),
+    digest: z.string().regex(DIGEST, 'expected sha256:<64 hex>'),
+    tocDigest: z.string().regex(DIGEST, 'expected sha256:<64 hex>').optional(),
+    urls: z.array(z.string().url().max(4096)).max(64).optional(),
+    /** Prefetch at most this many compressed bytes after mounting (capped by the process's config); 0/absent: none. */
+    prefetchBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  })
+  .strict();
+
+export type MountRequest = z.output<typeof mountRequestSchema>;
+
+export const unmountRequestSchema = z.object({ mountpoint: mountpointSchema }).strict();
+
+export type MountState = 'mounted' | 'unmounting';
+export type PrefetchState = 'none' | 'running' | 'complete' | 'partial' | 'failed';
+
+export interface MountInfo {
+  mountpoint: string;
+  digest: string;
+  reference: string;
+  tocDigest: string;
+  state: MountState;
+  prefetch: { state: PrefetchState; files: number; bytes: number };
+  /** ISO time the mount was made. */
+  mountedAt: string;
+  reads: number;
+  bytesRead: number;
+  readErrors: number;
+}
+
+export interface Status {
+  pid: number;
+  startedAt: string;
+  /** sha256 of the validated configuration the process runs with. */
+  configDigest: string;
+  mounts: number;
+}
+
+export type WireCode = ErrorCode | 'NOT_ESTARGZ';
+
+export interface WireError {
+  error: { code: WireCode; message: string };
+}
+
+export function httpStatusOf(code: WireCode): number {
+  switch (code) {
+    case 'INVALID_ARGUMENT':
+    case 'NOT_ESTARGZ':
+      return 400;
+    case 'NOT_FOUND':
+      return 404;
+    case 'ALREADY_EXISTS':
+    case 'FAILED_PRECONDITION':
+      return 409;
+    case 'UNAVAILABLE':
+      return 503;
+    default:
+      return 500;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The server side of the control protocol (see control-protocol.ts): node:http on the unix
+ * socket, mode 0600. The caller holds the instance lock, so a socket file found at the path is
+ * stale and replaced. A client that closes its connection before the answer cancels the
+ * request (the mount is undone).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmod, unlink } from 'node:fs/promises';
+import { InvalidArgumentError, NotFoundError, type Logger, type z } from '../../../core/sdk.js';
+import {
+  MAX_BODY_BYTES,
+  httpStatusOf,
+  mountRequestSchema,
+  unmountRequestSchema,
+  type Status,
+} from './control-protocol.js';
+import { toWireError } from './fused-errors.js';
+import type { ServedMounts } from './served-mounts.js';
+
+const CLOSE_GRACE_MS = 2_000;
+
+export interface ControlServerOptions {
+  socket: string;
+  mounts: ServedMounts;
+  status: () => Status;
+  log: Logger;
+}
+
+export interface ControlServer {
+  close(): Promise<void>;
+}
+
+export async function serveControl(o: ControlServerOptions): Promise<ControlServer> {
+  const server = createServer((req, res) => {
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
+    });
+    route(o, req, abort.signal).then(
+      (body) => send(res, 200, body),
+      (err: unknown) => {
+        const wire = toWireError(err);
+        const level = wire.error.code === 'INTERNAL' ? 'error' : 'debug';
+        o.log[level]({ err, method: req.method, url: req.url }, 'control request failed');
+        send(res, httpStatusOf(wire.error.code), wire);
+      },
+    );
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 0; // a mount may take as long as the registry does; the client bounds it
+  await unlink(o.socket).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  await listen(server, o.socket);
+  await chmod(o.socket, 0o600);
+  o.log.info({ socket: o.socket }, 'control socket listening');
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Requests still running (a mount waiting for the registry) are cut off after a grace
+        // period; cutting the connection cancels them.
+        setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+      }),
+  };
+}
+
+async function route(o: ControlServerOptions, req: IncomingMessage, signal: AbortSignal): Promise<unknown> {
+  const path = new URL(req.url ?? '/', 'http://fused').pathname;
+  const key = `${req.method ?? ''} ${path}`;
+  switch (key) {
+    case 'GET /v1/status':
+      return o.status();
+    case 'GET /v1/mounts':
+      return { mounts: o.mounts.list() };
+    case 'POST /v1/mounts': {
+      const request = parseBody(mountRequestSchema, await readBody(req));
+      return { mount: await o.mounts.mount(request, signal) };
+    }
+    case 'POST /v1/unmount': {
+      const { mountpoint } = parseBody(unmountRequestSchema, await readBody(req));
+      return { unmounted: await o.mounts.unmount(mountpoint) };
+    }
+    default:
+      throw new NotFoundError(`no such control request: ${key}`);
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new InvalidArgumentError(`request body is larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new InvalidArgumentError('request body is not JSON');
+  }
+}
+
+function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.output<T> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data as z.output<T>;
+  const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+  throw new InvalidArgumentError(`invalid request: ${issues.join('; ')}`);
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.destroyed) return;
+  const data = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': data.length });
+  res.end(data);
+}
+
+function listen(server: Server, socket: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

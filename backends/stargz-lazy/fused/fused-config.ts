@@ -1,0 +1,53 @@
+/**
+ * `<root>/fused.json`: the configuration of the FUSE-serving process, written by the backend
+ * (through `FusedClient.connect`) before it starts the process, validated here when the
+ * process starts. Every field has a default, so `{}` is a working file.
+ */
+import { createHash } from 'node:crypto';
+import { z } from '../../../core/sdk.js';
+import { estargzLimitsSchema } from '../estargz/limits.js';
+import { registryOptions } from '../registry/options.js';
+
+const MiB = 1024 * 1024;
+const ms = (dflt: number) => z.number().int().positive().max(3_600_000).default(dflt);
+
+export const fusedConfigSchema = z
+  .object({
+    /** Registry client (one per process): timeouts, retries, plain-HTTP hosts. */
+    registry: registryOptions.default({}),
+    /** Caps on TOC size, entry count and chunk sizes. */
+    estargz: estargzLimitsSchema.default({}),
+    cache: z
+      .object({
+        /** Memory LRU in front of the on-disk chunk cache (`<root>/cache`), bytes. */
+        memoryBytes: z.number().int().min(0).max(64 * 1024 * MiB).default(64 * MiB),
+      })
+      .strict()
+      .default({}),
+    prefetch: z
+      .object({
+        /** Upper bound of a mount's prefetch, compressed bytes (a mount asks for at most this). */
+        maxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(256 * MiB),
+        /** A layer's prefetch stops after this long. */
+        timeoutMs: ms(30_000),
+      })
+      .strict()
+      .default({}),
+    fs: z
+      .object({
+        /** A file read that has not been served after this long answers EIO (never hang a container). */
+        readTimeoutMs: ms(60_000),
+      })
+      .strict()
+      .default({}),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+export type FusedConfig = z.output<typeof fusedConfigSchema>;
+export type FusedConfigInput = z.input<typeof fusedConfigSchema>;
+
+/** A digest of a validated configuration, to tell whether a running process uses this one. */
+export function configDigestOf(config: FusedConfig): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(config)).digest('hex')}`;
+}

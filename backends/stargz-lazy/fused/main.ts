@@ -1,0 +1,117 @@
+/**
+ * The FUSE-serving process of the stargz-lazy backend: `node main.js --root <dir>`.
+ *
+ * It reads and validates `<root>/fused.json` (fused-config.ts), takes `<root>/fused.lock`,
+ * keeps the chunk cache in `<root>/cache`, and answers the control protocol on
+ * `<root>/fused.sock`. It logs JSON lines to stderr (the spawner points stderr at
+ * `<root>/fused.log`). It runs on its own, detached from snaphost, so that snaphost can
+ * restart while containers keep reading through its mounts.
+ *
+ * SIGTERM/SIGINT: stop answering, unmount every layer (lazily: files in use keep working until
+ * closed), exit 0. Exit status 2: bad arguments or configuration; 3: another process already
+ * serves this root.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { ChunkCache } from '../cache/chunk-cache.js';
+import { RegistryClient } from '../registry/registry-client.js';
+import { serveControl } from './control-server.js';
+import { configDigestOf, fusedConfigSchema, type FusedConfig } from './fused-config.js';
+import { lockInstance } from './instance-lock.js';
+import { fusedPaths } from './root-layout.js';
+import { ServedMounts } from './served-mounts.js';
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const root = parseArgs(argv);
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const paths = fusedPaths(root);
+  const config = await readConfig(paths.config);
+  const log = pino(
+    {
+      level: config.logLevel,
+      base: { pid: process.pid, component: 'stargz-fused' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    pino.destination({ fd: 2, sync: true }),
+  );
+  let lock;
+  try {
+    lock = await lockInstance(root);
+  } catch (err) {
+    log.error({ err }, 'not starting');
+    process.exitCode = 3;
+    return;
+  }
+  const startedAt = new Date().toISOString();
+  const registry = new RegistryClient(config.registry, { log: log.child({ component: 'registry' }) });
+  const cache = await ChunkCache.open(paths.cache, {
+    memoryBytes: config.cache.memoryBytes,
+    maxChunkBytes: config.estargz.maxChunkBytes,
+    log,
+  });
+  const mounts = new ServedMounts({ config, log, registry, cache });
+  const configDigest = configDigestOf(config);
+  const server = await serveControl({
+    socket: paths.socket,
+    mounts,
+    log,
+    status: () => ({ pid: process.pid, startedAt, configDigest, mounts: mounts.size }),
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, mounts: mounts.size }, 'stopping: unmounting every layer');
+    void (async () => {
+      await server.close();
+      await mounts.unmountAll();
+      await cache.flush();
+      await registry.close().catch(() => undefined);
+      await lock.release();
+      log.info('stopped');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => undefined);
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  log.info({ root, configDigest }, 'FUSE-serving process ready');
+}
+
+function parseArgs(argv: string[]): string {
+  if (argv.length !== 2 || argv[0] !== '--root' || !argv[1]) throw new UsageError('usage: main.js --root <dir>');
+  return resolve(argv[1]);
+}
+
+async function readConfig(file: string): Promise<FusedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file} is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = fusedConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new UsageError(`invalid ${file}:\n${issues.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`stargz-fused: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(err instanceof UsageError ? 2 : 1);
+});

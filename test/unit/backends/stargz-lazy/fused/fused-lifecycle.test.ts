@@ -1,0 +1,107 @@
+/**
+ * The FUSE-serving process outlives the process that started it (snaphost restarts while
+ * containers keep reading), and racing starts end with one process per root.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
+import { sha256 } from '../registry/servers/docker-registry.js';
+import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
+import { fixtures, fusedCommand, isAlive, mountsUnder, quietLog, repo, run, stopProcess, unmountAllUnder } from './fused-env.js';
+
+let tmp: string;
+let server: BlobServer;
+let digest: string;
+const started = new Set<number>();
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'snaphost-fused-life-'));
+  const blob = await readFile(`${fixtures}full.estargz`);
+  digest = sha256(blob);
+  server = await startBlobServer((req, res) => serveBlob(req, res, blob));
+});
+
+afterAll(async () => {
+  for (const pid of started) await stopProcess(pid);
+  if (tmp) {
+    await unmountAllUnder(tmp);
+    await rm(tmp, { recursive: true, force: true });
+  }
+  await server?.close();
+}, 30_000);
+
+function runClientProcess(root: string, mountpoint: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [`${repo}node_modules/vite-node/vite-node.mjs`, '--root', repo, `${repo}test/unit/backends/stargz-lazy/fused/connect-and-exit.ts`], {
+    env: {
+      ...process.env,
+      SNAPHOST_FUSED_ROOT: root,
+      SNAPHOST_FUSED_MOUNTPOINT: mountpoint,
+      SNAPHOST_FUSED_REFERENCE: `${server.host}/test/full:latest`,
+      SNAPHOST_FUSED_DIGEST: digest,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('the FUSE-serving process lifecycle', () => {
+  it('keeps serving after the client process that started it exits', async () => {
+    const root = join(tmp, 'root');
+    const mnt = join(tmp, 'mnt');
+    await mkdir(mnt);
+    const client = await runClientProcess(root, mnt);
+    expect(client.code, client.stderr).toBe(0);
+    const pid = Number(client.stdout.trim());
+    started.add(pid);
+    expect(isAlive(pid)).toBe(true);
+    expect(await mountsUnder(mnt)).toEqual([mnt]);
+    const cat = await run('cat', [join(mnt, 'etc', 'hostname')]);
+    expect(cat.code, cat.stderr).toBe(0);
+    expect(cat.stdout).toBe('fixture-host\n');
+
+    const again = await FusedClient.connect(root, { log: quietLog, config: {}, command: fusedCommand, spawn: false });
+    expect(again.status.pid).toBe(pid);
+    expect((await again.list()).map((m) => m.mountpoint)).toEqual([mnt]);
+    await again.unmount(mnt);
+    expect(await mountsUnder(mnt)).toEqual([]);
+    await stopProcess(pid);
+    expect(isAlive(pid)).toBe(false);
+  }, 60_000);
+
+  it('starts one process per root when clients race; a second process refuses the root', async () => {
+    const root = join(tmp, 'race-root');
+    const results = await Promise.allSettled(
+      [1, 2, 3].map(() => FusedClient.connect(root, { log: quietLog, config: {}, command: fusedCommand, startTimeoutMs: 30_000 })),
+    );
+    const clients = results.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
+    const pids = new Set(clients.map((c) => c.status.pid));
+    for (const pid of pids) started.add(pid);
+    expect(pids.size).toBe(1);
+    const [pid] = pids;
+    // A second process started by hand for the same root refuses to run (exit status 3).
+    const second = await run(fusedCommand[0]!, [...fusedCommand.slice(1), '--root', root]);
+    expect(second.code).toBe(3);
+    expect(second.stderr).toMatch(/another FUSE-serving process \(pid \d+\) already serves/);
+    const log = await readFile(join(root, 'fused.log'), 'utf8');
+    expect(log.match(/FUSE-serving process ready/g)).toHaveLength(1);
+    expect(isAlive(pid!)).toBe(true);
+    expect((await FusedClient.connect(root, { log: quietLog, config: {}, spawn: false })).status.pid).toBe(pid);
+    await stopProcess(pid!);
+  }, 60_000);
+
+  it('spawn: false does not start anything', async () => {
+    await expect(
+      FusedClient.connect(join(tmp, 'never-started'), { log: quietLog, config: {}, command: fusedCommand, spawn: false }),
+    ).rejects.toMatchObject({ code: 'UNAVAILABLE', reason: 'FUSED_UNREACHABLE' });
+  });
+});
