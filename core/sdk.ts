@@ -61,3 +61,4 @@ export { overlayMountOptionProblem } from './snapshots/overlay-mount-options.js'
 export { MAX_KEY_BYTES } from './snapshots/key-limit.js';
 export { LmdbMetaStore } from './snapshots/lmdb-metastore.js';
 export type { LmdbMetaStoreOptions } from './snapshots/lmdb-metastore.js';
+export { checkOverlaySupport } from './snapshots/overlay-support.js';

@@ -7,9 +7,9 @@
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendContext } from '../../core/sdk.js';
-import { LmdbMetaStore, OverlaySnapshotter } from '../../core/sdk.js';
+import { checkOverlaySupport, LmdbMetaStore, OverlaySnapshotter } from '../../core/sdk.js';
 import type { OverlayfsNativeOptions } from './options.js';
-import { checkOverlaySupport } from './overlay-support.js';
+
 
 export async function openSnapshotter(options: OverlayfsNativeOptions, ctx: BackendContext): Promise<OverlaySnapshotter> {
   await mkdir(ctx.root, { recursive: true, mode: 0o700 });

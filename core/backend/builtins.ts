@@ -6,6 +6,7 @@
 export const BUILTIN_BACKENDS: Record<string, () => Promise<unknown>> = {
   memory: () => import('../../backends/memory/index.js'),
   'overlayfs-native': () => import('../../backends/overlayfs-native/index.js'),
+  'stargz-lazy': () => import('../../backends/stargz-lazy/index.js'),
 };
 
 export function isBuiltinBackend(name: string): boolean {

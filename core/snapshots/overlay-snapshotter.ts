@@ -13,7 +13,8 @@
  *   the next `cleanup`; a crash in between leaves only an unrecorded directory;
  * - cleanup: every directory whose name is not a recorded id is removed.
  */
-import { access, rm } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { diskUsage } from './disk-usage.js';
@@ -143,6 +144,13 @@ export class OverlaySnapshotter implements Snapshotter {
   async remove(key: string, call: Call): Promise<void> {
     checkKeyLength('key', key);
     const { id } = await this.store.write((tx) => tx.remove(key));
+    if (this.releaseDirs) {
+      // The record is gone: release what the backend put inside (a mount) even when the
+      // directory itself waits for cleanup(); a busy one is offered again by cleanup().
+      const dir = this.layout.snapshotDir(id);
+      const busy = await this.releaseDirs([dir], call);
+      if (busy.has(dir)) return;
+    }
     if (this.#asyncRemove) return; // the next cleanup() removes the directory
     // The record is gone for good; a directory that cannot be removed now is left to cleanup().
     try {
@@ -164,7 +172,17 @@ export class OverlaySnapshotter implements Snapshotter {
    * large directory does not hold up other writes.
    */
   async cleanup(call: Call): Promise<void> {
-    const dirs = await this.store.write((tx) => takeUnknownDirs(this.layout, tx.ids()));
+    const dirs = await this.store.write(async (tx) => {
+      const ids = tx.ids();
+      if (!this.releaseDirs) return takeUnknownDirs(this.layout, ids);
+      // Release unrecorded snapshot directories BEFORE they are renamed (a mount inside
+      // would move along); the busy ones are kept as if recorded, for the next cleanup.
+      const known = new Set(ids);
+      const unknown = (await readdir(this.layout.snapshotsDir)).filter((n) => /^[0-9]+$/.test(n) && !known.has(Number(n)));
+      const busy = await this.releaseDirs(unknown.map((n) => path.join(this.layout.snapshotsDir, n)), call);
+      const keep = [...busy].map((d) => Number(path.basename(d))).filter((n) => Number.isSafeInteger(n));
+      return takeUnknownDirs(this.layout, [...ids, ...keep]);
+    });
     for (const dir of dirs) {
       call.signal.throwIfAborted();
       call.log.debug({ dir }, 'removing unreferenced snapshot directory');
@@ -175,6 +193,16 @@ export class OverlaySnapshotter implements Snapshotter {
       }
     }
   }
+
+  /**
+   * Extension point for backends that put something inside a snapshot directory that a
+   * recursive delete must not walk into (stargz-lazy mounts a FUSE file system on `fs`).
+   * When defined, it is called with snapshot directories (`<dir>/snapshots/<id>`) whose
+   * record is gone, before `remove` deletes them and before `cleanup` renames and deletes
+   * them (inside cleanup's write transaction), and returns those still busy: they are kept
+   * and offered again at the next `cleanup`. Must not throw for one directory's failure.
+   */
+  protected releaseDirs?(dirs: readonly string[], call: Call): Promise<ReadonlySet<string>>;
 
   /** Snapshots whose directory is gone (damage from outside snaphost). */
   async findMissingDirs(): Promise<MissingDir[]> {

@@ -5,7 +5,7 @@
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { runCommand } from '../../core/sdk.js';
+import { runCommand } from './run-command.js';
 
 /** True when /proc/filesystems lists `overlay` (a module that is not loaded yet is not listed). */
 async function kernelListsOverlay(): Promise<boolean> {

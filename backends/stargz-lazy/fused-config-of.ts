@@ -1,0 +1,18 @@
+/** The FUSE process's configuration (`<root>/fused.json`) from the backend's options. */
+import type { Logger, LogLevel } from '../../core/sdk.js';
+import { fusedConfigSchema, type FusedConfig } from './fused/fused-config.js';
+import type { StargzLazyOptions } from './options.js';
+
+const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] satisfies LogLevel[];
+
+/** The FUSE process logs at the backend's level. */
+export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedConfig {
+  return fusedConfigSchema.parse({
+    registry: options.registry,
+    estargz: options.estargz,
+    cache: { memoryBytes: options.cache.memoryBytes },
+    prefetch: { maxBytes: options.prefetch.maxBytes, timeoutMs: options.prefetch.timeoutMs },
+    fs: { readTimeoutMs: options.readTimeoutMs },
+    logLevel: LEVELS.includes(log.level as LogLevel) ? log.level : 'info',
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * What the snapshotter needs of the FUSE-serving process (`fused/`), and how it reaches it.
+ *
+ * The snapshotter never starts that process for local-only work: `get` connects (and starts
+ * it) at the first remote prepare; `running` only looks for one that is already there (to
+ * unmount, to list at start). The process outlives this connection on purpose: running
+ * containers read through its mounts while snaphost restarts.
+ */
+
+/** Mount one layer (the agreed `FusedClient.mount` request). */
+export interface LayerMountRequest {
+  mountpoint: string;
+  /** Image reference, `host/repository[:tag][@digest]`: where the blob lives. */
+  reference: string;
+  /** The layer blob's digest. */
+  digest: string;
+  /** Expected TOC digest (layer label `containerd.io/snapshot/stargz/toc.digest`). */
+  tocDigest?: string;
+  /** Direct URLs of the blob (foreign layers), tried after the registry. */
+  urls?: string[];
+  /** Prefetch bound for this layer, bytes (0: no prefetch). */
+  prefetchBytes?: number;
+}
+
+/** One mount the process serves. */
+export interface FusedMountInfo {
+  mountpoint: string;
+  digest: string;
+  reference: string;
+  state: string;
+}
+
+/** The calls the snapshotter makes (a subset of `FusedClient`). */
+export interface FusedMounter {
+  /** Resolves once mounted and the root answers; rejects (code `NOT_ESTARGZ`, UnavailableError, …) otherwise. */
+  mount(r: LayerMountRequest, signal?: AbortSignal): Promise<void>;
+  unmount(mountpoint: string): Promise<void>;
+  list(): Promise<FusedMountInfo[]>;
+}
+
+export interface FusedLink {
+  /** A connected client, starting the process when none answers. */
+  get(signal: AbortSignal): Promise<FusedMounter>;
+  /** A connected client when the process is already running; `undefined` otherwise (never starts it). */
+  running(): Promise<FusedMounter | undefined>;
+  /** Drop a client whose calls failed because the connection broke; the next `get` reconnects. */
+  reset(client: FusedMounter): void;
+  /** Close the connection; the process keeps serving. */
+  close(): Promise<void>;
+}

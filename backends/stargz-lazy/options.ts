@@ -1,0 +1,52 @@
+/** Options of the `stargz-lazy` backend (validated by the host before `create` runs). Every field has a default. */
+import { z } from '../../core/sdk.js';
+import { estargzLimitsSchema } from './estargz/limits.js';
+import { registryOptions } from './registry/options.js';
+
+const MiB = 1024 * 1024;
+
+export const cacheOptions = z
+  .object({
+    /** Verified chunks kept in the FUSE process's memory in front of the on-disk cache, bytes. */
+    memoryBytes: z.number().int().min(0).max(64 * 1024 * MiB).default(64 * MiB),
+  })
+  .strict();
+
+export const prefetchOptions = z
+  .object({
+    /** Fetch the files before the layer's `.prefetch.landmark` when it is mounted. */
+    enabled: z.boolean().default(true),
+    /** At most this many compressed bytes per layer. */
+    maxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(256 * MiB),
+    /** Give up a layer's prefetch after this long (the files are still fetched on first read). */
+    timeoutMs: z.number().int().positive().max(3_600_000).default(30_000),
+  })
+  .strict();
+
+export const stargzLazyOptions = z
+  .object({
+    /** Registry client: timeouts, retries, plain-HTTP hosts (loopback hosts always are). */
+    registry: registryOptions.default({}),
+    /** Caps on TOC size, entry count and chunk sizes that keep a hostile blob cheap. */
+    estargz: estargzLimitsSchema.default({}),
+    cache: cacheOptions.default({}),
+    prefetch: prefetchOptions.default({}),
+    /**
+     * Leave a removed snapshot's directory for containerd's next garbage collection
+     * (`cleanup`) instead of deleting it inside `remove`. A remote snapshot's FUSE mount is
+     * released at `remove` either way. Default true (as containerd's overlayfs).
+     */
+    asyncRemove: z.boolean().default(true),
+    /** A file read through a remote layer that is not served by then fails with EIO (a container never hangs on it). */
+    readTimeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
+    /** How long to wait for the FUSE-serving process to start and answer. */
+    fusedStartTimeoutMs: z.number().int().positive().max(600_000).default(10_000),
+    /**
+     * How long a remote `prepare` may take to mount a layer (footer and TOC fetched and
+     * verified) before it gives up and answers with an ordinary snapshot that containerd fills.
+     */
+    mountTimeoutMs: z.number().int().positive().max(600_000).default(30_000),
+  })
+  .strict();
+
+export type StargzLazyOptions = z.output<typeof stargzLazyOptions>;

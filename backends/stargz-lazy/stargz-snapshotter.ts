@@ -1,0 +1,314 @@
+/**
+ * containerd's overlay snapshotter plus the remote-snapshot protocol (stargz-snapshotter's
+ * snapshot/snapshot.go `Prepare`):
+ *
+ * ```
+ * prepare(key, parent, {containerd.io/snapshot.ref: <chain>, …/stargz.reference, …/stargz.digest, …})
+ *   1. <chain> already committed with that ref label and parent -> AlreadyExists at once
+ *   2. create active `key` (dirs <id>/{fs,work}) as any prepare
+ *   3. the FUSE process mounts the layer on <id>/fs (footer + TOC fetched and verified)
+ *   4. commit `key` as <chain>, labels + containerd.io/snapshot/remote=remote snapshot
+ *   5. AlreadyExists: containerd then finds <chain> with a filtered List and Stat
+ * ```
+ * Any failure in 3-4 (not eStargz, registry unreachable, timeout, malformed labels) answers
+ * the mounts of step 2: an ordinary snapshot that containerd fills by unpacking the layer.
+ * AlreadyExists is only ever answered when containerd's filtered List will find the target;
+ * otherwise containerd would give up (or retry) the pull.
+ *
+ * Remote snapshots are FUSE mounts inside `snapshots/<id>/fs`: `releaseDirs` unmounts them
+ * before a directory is deleted (remove) or renamed and deleted (cleanup).
+ */
+import { statfs } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  AlreadyExistsError,
+  UnavailableError,
+  LABEL_REMOTE,
+  LABEL_TARGET_REF,
+  OverlaySnapshotter,
+  type Call,
+  type Labels,
+  type Mount,
+  type OverlaySnapshotterOptions,
+} from '../../core/sdk.js';
+import { describeError, errorCode } from './error-code.js';
+import type { FusedLink, FusedMounter } from './fused-link.js';
+import { detachMount, mountsUnder } from './mount-table.js';
+import { REMOTE_LABEL_VALUE, remoteRequestFromLabels, targetOf, type RemoteRequest } from './remote-request.js';
+
+export interface StargzSnapshotterOptions extends OverlaySnapshotterOptions {
+  fused: FusedLink;
+  /** Per-layer prefetch bound sent with each mount (0: none). */
+  prefetchBytes: number;
+  /** A remote prepare that has not mounted its layer by then answers an ordinary snapshot. */
+  mountTimeoutMs: number;
+}
+
+export class StargzSnapshotter extends OverlaySnapshotter {
+  readonly #fused: FusedLink;
+  readonly #prefetchBytes: number;
+  readonly #mountTimeoutMs: number;
+  /** Remote prepares of one chain id run one after the other (the second then finds the first's). */
+  readonly #targets = new Map<string, Promise<unknown>>();
+
+  constructor(o: StargzSnapshotterOptions) {
+    super(o);
+    this.#fused = o.fused;
+    this.#prefetchBytes = o.prefetchBytes;
+    this.#mountTimeoutMs = o.mountTimeoutMs;
+  }
+
+  override async prepare(key: string, parent: string, labels: Labels, call?: Call): Promise<Mount[]> {
+    await this.#checkRemoteLayers(parent);
+    const target = targetOf(labels ?? {});
+    if (target === undefined || call === undefined) return super.prepare(key, parent, labels);
+    return this.#serialized(target, () => this.#prepareTarget(key, parent, labels, target, call));
+  }
+
+  override async view(key: string, parent: string, labels: Labels): Promise<Mount[]> {
+    await this.#checkRemoteLayers(parent);
+    return super.view(key, parent, labels);
+  }
+
+  override async mounts(key: string): Promise<Mount[]> {
+    await this.#checkRemoteLayers(key);
+    return super.mounts(key);
+  }
+
+  /** Unmount the FUSE mounts of directories whose record is gone; busy ones are kept for the next cleanup. */
+  protected override async releaseDirs(dirs: readonly string[], call: Call): Promise<ReadonlySet<string>> {
+    const busy = new Set<string>();
+    if (dirs.length === 0) return busy;
+    const mounted = new Set((await mountsUnder(this.layout.snapshotsDir)).map((m) => m.mountpoint));
+    for (const dir of dirs) {
+      const fs = path.join(dir, 'fs');
+      if (!mounted.has(fs)) continue;
+      try {
+        await this.#unmount(fs, call);
+        call.log.debug({ mountpoint: fs }, 'unmounted remote layer');
+      } catch (err) {
+        call.log.warn({ err, mountpoint: fs }, 'failed to unmount remote layer; cleanup will retry');
+        busy.add(dir);
+      }
+    }
+    return busy;
+  }
+
+  /**
+   * Also detach mounts under `snapshots/` that sit where no snapshot directory can be (a
+   * temp or gc- directory: damage from outside, or a crash in an older version), then the
+   * usual cleanup of unrecorded directories.
+   */
+  override async cleanup(call: Call): Promise<void> {
+    for (const m of await mountsUnder(this.layout.snapshotsDir)) {
+      const rel = path.relative(this.layout.snapshotsDir, m.mountpoint).split(path.sep);
+      if (/^[0-9]+$/.test(rel[0] ?? '') && rel.length === 2 && rel[1] === 'fs') continue; // releaseDirs' job
+      call.log.warn({ mountpoint: m.mountpoint, fstype: m.fstype }, 'detaching a mount no snapshot owns');
+      await this.#unmount(m.mountpoint, call).catch((err: unknown) => call.log.warn({ err, mountpoint: m.mountpoint }, 'failed to detach mount'));
+    }
+    await super.cleanup(call);
+  }
+
+  /** The FUSE process's client when the process is running (never starts it). */
+  fusedRunning(): Promise<FusedMounter | undefined> {
+    return this.#fused.running();
+  }
+
+  /** Close the connection to the FUSE process (which keeps serving running containers), then the store. */
+  override async close(): Promise<void> {
+    try {
+      await this.#fused.close();
+    } finally {
+      await super.close();
+    }
+  }
+
+  async #prepareTarget(key: string, parent: string, labels: Labels, target: string, call: Call): Promise<Mount[]> {
+    if (await this.#targetExists(target, parent, call.log)) {
+      throw new AlreadyExistsError(`target snapshot ${JSON.stringify(target)} already exists`);
+    }
+    let request: RemoteRequest | undefined;
+    try {
+      request = remoteRequestFromLabels(labels, this.#prefetchBytes);
+    } catch (err) {
+      call.log.warn({ err, target }, 'remote snapshot labels are malformed; preparing an ordinary snapshot');
+    }
+    const mounts = await super.prepare(key, parent, labels);
+    if (request === undefined) return mounts;
+
+    const id = await this.store.read((tx) => tx.getInfo(key).id);
+    const mountpoint = this.layout.upperPath(id);
+    const log = call.log.child({ target, digest: request.digest });
+    const started = Date.now();
+    try {
+      await this.#mountLayer({ ...request, mountpoint }, call);
+    } catch (err) {
+      const code = errorCode(err);
+      const msg = 'layer not mounted remotely; preparing an ordinary snapshot that containerd fills';
+      if (code === 'NOT_ESTARGZ') log.info({ reason: describeError(err) }, `${msg} (not eStargz)`);
+      else log.warn({ err, code }, msg);
+      await this.#ensureUnmounted(mountpoint, call);
+      return mounts;
+    }
+
+    try {
+      await this.store.write((tx) => tx.commit(key, target, { size: 0, inodes: 0 }, { ...labels, [LABEL_REMOTE]: REMOTE_LABEL_VALUE }));
+    } catch (err) {
+      // Not expected (prepares of one target are serialized): undo the mount, then either let
+      // containerd use the target that appeared, or hand it the ordinary snapshot.
+      log.warn({ err }, 'failed to commit remote snapshot');
+      await this.#unmount(mountpoint, call);
+      if (errorCode(err) === 'ALREADY_EXISTS' && (await this.#targetExists(target, parent))) {
+        await super.remove(key, call);
+        throw new AlreadyExistsError(`target snapshot ${JSON.stringify(target)} already exists`);
+      }
+      return mounts;
+    }
+    log.info({ ms: Date.now() - started, reference: request.reference }, 'prepared remote snapshot');
+    throw new AlreadyExistsError(`target snapshot ${JSON.stringify(target)}: prepared as a remote snapshot`);
+  }
+
+  /**
+   * True when containerd's filtered List (`labels."containerd.io/snapshot.ref"==target,parent==parent`)
+   * finds `target` and it can be used: a remote one whose layer is no longer served is not
+   * offered (containerd then unpacks the layer into an ordinary snapshot of its own name).
+   */
+  async #targetExists(target: string, parent: string, log?: Call['log']): Promise<boolean> {
+    const found = await this.store.read((tx) => {
+      try {
+        const { info } = tx.getInfo(target);
+        return info.kind === 'committed' && info.parent === parent && info.labels[LABEL_TARGET_REF] === target;
+      } catch (err) {
+        if (errorCode(err) === 'NOT_FOUND') return false;
+        throw err;
+      }
+    });
+    if (!found) return false;
+    try {
+      await this.#checkRemoteLayers(target);
+      return true;
+    } catch (err) {
+      if (errorCode(err) !== 'UNAVAILABLE') throw err;
+      log?.warn({ err, target }, 'target snapshot exists but its remote layer is not served; preparing an ordinary snapshot');
+      return false;
+    }
+  }
+
+  /**
+   * UnavailableError when a remote layer at or below snapshot `name` is not served (its FUSE
+   * process stopped, which unmounts, or died, which leaves a mount that answers ENOTCONN;
+   * statfs, unlike stat or access, is never answered from the kernel's caches):
+   * overlay would otherwise show an empty directory, or fail at mount time with an errno.
+   * A missing `name` is left to the store to report.
+   */
+  async #checkRemoteLayers(name: string): Promise<void> {
+    if (name === '') return;
+    const remote = await this.store.read((tx) => {
+      const out: { name: string; fs: string }[] = [];
+      try {
+        for (let n = name; n !== ''; ) {
+          const { id, info } = tx.getInfo(n);
+          if (info.labels[LABEL_REMOTE] === REMOTE_LABEL_VALUE) out.push({ name: n, fs: this.layout.upperPath(id) });
+          n = info.parent;
+        }
+      } catch (err) {
+        if (errorCode(err) !== 'NOT_FOUND') throw err;
+      }
+      return out;
+    });
+    if (remote.length === 0) return;
+    const mounted = new Set((await mountsUnder(this.layout.snapshotsDir)).map((m) => m.mountpoint));
+    for (const r of remote) {
+      const problem = !mounted.has(r.fs) ? 'is not mounted' : await unanswered(r.fs);
+      if (problem !== undefined) {
+        throw new UnavailableError(
+          `remote snapshot ${JSON.stringify(r.name)}: its layer ${problem} at ${r.fs}; the FUSE-serving process stopped or died. ` +
+            'Remove the snapshots on it and pull the image again',
+        );
+      }
+    }
+  }
+
+  /** Mount through the FUSE process; one that stopped answering since the last call is started again, once. */
+  async #mountLayer(request: RemoteRequest & { mountpoint: string }, call: Call): Promise<void> {
+    const signal = AbortSignal.any([call.signal, AbortSignal.timeout(this.#mountTimeoutMs)]);
+    for (let attempt = 1; ; attempt++) {
+      const fused = await this.#fused.get(signal);
+      try {
+        await fused.mount(request, signal);
+        return;
+      } catch (err) {
+        if (!isFusedUnreachable(err)) throw err;
+        this.#fused.reset(fused);
+        if (attempt >= 2) throw err;
+        call.log.warn({ err }, 'the FUSE-serving process does not answer; starting it again');
+      }
+    }
+  }
+
+  /** Unmount through the FUSE process; detach directly when it is not running or does not know the mount. */
+  async #unmount(mountpoint: string, call: Call): Promise<void> {
+    const fused = await this.#fused.running().catch(() => undefined);
+    if (fused !== undefined) {
+      try {
+        await fused.unmount(mountpoint);
+        return;
+      } catch (err) {
+        if (isFusedUnreachable(err)) this.#fused.reset(fused);
+        call.log.debug({ err, mountpoint }, 'FUSE process did not unmount; detaching directly');
+      }
+    }
+    if (!(await isMounted(mountpoint))) return;
+    await detachMount(mountpoint);
+  }
+
+  /** After a failed mount: make sure nothing is left mounted on the snapshot's directory. */
+  async #ensureUnmounted(mountpoint: string, call: Call): Promise<void> {
+    if (!(await isMounted(mountpoint))) return;
+    await this.#unmount(mountpoint, call);
+  }
+
+  async #serialized<T>(target: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#targets.get(target) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#targets.set(target, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.#targets.get(target) === settled) this.#targets.delete(target);
+    }
+  }
+}
+
+/** The FUSE process itself did not answer (fused-errors.ts `FusedUnreachableError`), as opposed to the registry. */
+function isFusedUnreachable(err: unknown): boolean {
+  return (err as { reason?: unknown } | null)?.reason === 'FUSED_UNREACHABLE';
+}
+
+/** Bound on a layer root's statfs: a live FUSE process answers at once. */
+const STATFS_TIMEOUT_MS = 5_000;
+
+/** Why the FUSE mount at `fs` does not answer statfs, `undefined` when it does. */
+async function unanswered(fs: string): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`does not answer within ${STATFS_TIMEOUT_MS} ms`), STATFS_TIMEOUT_MS);
+  });
+  const answer = statfs(fs).then(
+    () => undefined,
+    (err: unknown) => `does not answer (${errorCode(err) ?? describeError(err)})`,
+  );
+  try {
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function isMounted(mountpoint: string): Promise<boolean> {
+  return (await mountsUnder(path.dirname(mountpoint))).some((m) => m.mountpoint === mountpoint);
+}
