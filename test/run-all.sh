@@ -7,9 +7,12 @@
 #   typecheck    npm run typecheck
 #   unit         vitest (test/unit/...)
 #   conformance:<backend>  containerd's snapshotter suite against each built-in backend
-#                (test/conformance/run-backend.sh): memory, overlayfs-native
+#                (test/conformance/run-backend.sh): memory, overlayfs-native, stargz-lazy (its
+#                local, non-remote paths)
 #   e2e:<name>   each test/e2e/<name>.e2e.sh (real containerd + registry): harness, memory,
-#                overlayfs-native, overlayfs-native-crash (the slow one: 20 kill -9 during unpacks)
+#                overlayfs-native, overlayfs-native-crash (the slow one: 20 kill -9 during unpacks),
+#                stargz-lazy (lazy pulls through a byte-counting registry proxy, FUSE, a tampered
+#                chunk; its Go reference mode, E2E_STARGZ_REF=1, is not run here)
 # Counts: test stages report their own tests; install, build and typecheck count as one check
 # each. Ends with a per-stage summary and the line "N passed, N failed, N skipped"; exits
 # non-zero when anything failed or no test ran. Logs: $SNAPHOST_TEST_LOGS (default a temp dir).
@@ -96,7 +99,7 @@ fi
 step build 10m npm run --silent build
 step typecheck 10m npm run --silent typecheck
 unit
-for backend in memory overlayfs-native; do
+for backend in memory overlayfs-native stargz-lazy; do
   if [[ -f test/conformance/run-backend.sh ]]; then
     counted "conformance:$backend" 30m bash test/conformance/run-backend.sh "$backend"
   else

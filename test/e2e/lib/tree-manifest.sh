@@ -11,24 +11,27 @@
 #            file system and on the order entries were made
 # then one line per user.* extended attribute (path, name, hex value). Inode numbers are used
 # only to group hard links among the names visible in the tree.
+# Env: TREE_MANIFEST_NLINK=1 groups only names whose link count is above 1 (for an overlay of
+# lower layers on different file systems, e.g. FUSE layers, whose inode numbers can collide
+# across layers while every real hard link still shows its link count).
 
 tree_manifest() {
   local dir=$1
   (
     cd "$dir" || exit 1
     {
-      find . -printf '%p\t%y\t%m\t%U\t%G\t%i\t%T@\t%s\t%l\n'
+      find . -printf '%p\t%y\t%m\t%U\t%G\t%i\t%T@\t%s\t%l\t%n\n'
       echo '--sha256'
       find . -type f -print0 | xargs -0 -r sha256sum
       echo '--xattrs'
       getfattr -R -P -h -d -m '^user\.' -e hex . 2>/dev/null
-    } | awk -F'\t' '
+    } | awk -F'\t' -v nlink_only="${TREE_MANIFEST_NLINK:-0}" '
       /^--sha256$/ { part = 2; next }
       /^--xattrs$/ { part = 3; next }
       part == 0 {
         path[NR] = $1; type[$1] = $2; mode[$1] = $3; uid[$1] = $4; gid[$1] = $5
         ino[$1] = $6; mtime[$1] = int($7); size[$1] = $8; target[$1] = $9
-        if ($2 != "d") { n[$6]++; if (!($6 in first) || $1 < first[$6]) first[$6] = $1 }
+        if ($2 != "d" && (nlink_only != 1 || $10 > 1)) { linked[$1] = 1; n[$6]++; if (!($6 in first) || $1 < first[$6]) first[$6] = $1 }
         next
       }
       part == 2 { p = substr($0, 67); sum[p] = substr($0, 1, 64); next }
@@ -44,10 +47,10 @@ tree_manifest() {
           p = path[i]; line = p "\t" type[p] "\t" mode[p] "\t" uid[p] ":" gid[p]
           if (type[p] == "f") {
             line = line "\tsize=" size[p] "\tmtime=" mtime[p] "\tsha256=" sum[p]
-            if (n[ino[p]] > 1) line = line "\tlink=" first[ino[p]]
+            if (n[ino[p]] > 1 && (p in linked)) line = line "\tlink=" first[ino[p]]
           } else if (type[p] == "l") {
             line = line "\t-> " target[p] "\tmtime=" mtime[p]
-          } else if (type[p] != "d" && n[ino[p]] > 1) {
+          } else if (type[p] != "d" && n[ino[p]] > 1 && (p in linked)) {
             line = line "\tlink=" first[ino[p]]
           }
           print line
