@@ -18,6 +18,11 @@ export interface LayerMountRequest {
   tocDigest?: string;
   /** Direct URLs of the blob (foreign layers), tried after the registry. */
   urls?: string[];
+  /**
+   * The image's layers above this one, bottom first (label `…/stargz.layers`): the process may
+   * open them ahead (footer and TOC) so that their own mounts come quicker.
+   */
+  following?: { digest: string; urls?: string[] }[];
   /** Prefetch bound for this layer, bytes (0: no prefetch). */
   prefetchBytes?: number;
 }

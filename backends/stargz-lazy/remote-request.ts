@@ -15,6 +15,9 @@ export const LABEL_TOC_DIGEST = 'containerd.io/snapshot/stargz/toc.digest';
 /** Value of `containerd.io/snapshot/remote` on snapshots this backend committed itself (as stargz-snapshotter). */
 export const REMOTE_LABEL_VALUE = 'remote snapshot';
 
+/** Layers named to the FUSE process for opening ahead (it opens only the next few). */
+const MAX_FOLLOWING = 16;
+
 export type RemoteRequest = Omit<LayerMountRequest, 'mountpoint'>;
 
 /** The target chain id, when containerd offered this prepare to a remote snapshotter. */
@@ -38,5 +41,10 @@ export function remoteRequestFromLabels(labels: Labels, prefetchBytes: number): 
   };
   if (toc !== undefined && toc !== '') request.tocDigest = parseDigest(toc, `label ${LABEL_TOC_DIGEST}`);
   if (source.layer.urls.length > 0) request.urls = source.layer.urls;
+  if (source.neighbours.length > 0) {
+    request.following = source.neighbours
+      .slice(0, MAX_FOLLOWING)
+      .map((n) => (n.urls.length > 0 ? { digest: n.digest, urls: n.urls } : { digest: n.digest }));
+  }
   return request;
 }

@@ -16,7 +16,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { open, type RootDatabase } from 'lmdb';
+// lmdb is imported when a store is opened, not when the SDK is: processes that never open a
+// store (the stargz-lazy FUSE process, a daemon serving only `memory`) do not pay for it.
+import type { RootDatabase } from 'lmdb';
 import { describe, FailedPreconditionError, InvalidArgumentError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadState } from './lmdb/load-state.js';
@@ -67,6 +69,7 @@ export class LmdbMetaStore extends StagedMetaStore {
     try {
       const started = performance.now();
       await mkdir(abs, { recursive: true, mode: 0o700 });
+      const { open } = await import('lmdb');
       env = open({
         path: abs,
         noSubdir: false, // data.mdb + lock.mdb inside `abs`, whatever its name looks like

@@ -6,7 +6,9 @@
  * Only data that has been verified against its digest may be `put` (the remote layer verifies
  * before it puts). Data read back from disk is verified again before it is returned: a bit
  * flip, a truncated file or a file someone replaced is deleted and reported as a miss, so the
- * chunk is fetched again instead of being served wrong. Buffers returned are shared with the
+ * chunk is fetched again instead of being served wrong. A file is hashed once per process: its
+ * identity (inode, size, ctime, mtime) is remembered, and the same file read again (after the
+ * memory LRU dropped it) is trusted; any write to it changes its ctime and makes it checked again. Buffers returned are shared with the
  * cache: callers copy, never write into them.
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
@@ -15,6 +17,9 @@ import { DEFAULT_LIMITS } from '../estargz/limits.js';
 import { chunkPath } from './chunk-path.js';
 import { DiskStore } from './disk-store.js';
 import { MemoryLru } from './memory-lru.js';
+
+/** Verified disk files remembered (about 200 bytes each). */
+const MAX_VERIFIED_FILES = 65_536;
 
 export interface ChunkCacheOptions {
   /** Budget of the memory LRU in bytes; 0 turns it off. */
@@ -40,6 +45,8 @@ export class ChunkCache {
   readonly #memory: MemoryLru;
   /** Data being written to disk, served from here meanwhile. */
   readonly #writing = new Map<string, { data: Buffer; done: Promise<void> }>();
+  /** digest -> identity of its disk file when that file last verified (bounded; oldest forgotten first). */
+  readonly #verified = new Map<string, string>();
   readonly #stats = { memoryHits: 0, diskHits: 0, misses: 0, corrupt: 0, writes: 0, writeErrors: 0 };
 
   private constructor(
@@ -93,17 +100,35 @@ export class ChunkCache {
       this.#stats.misses++;
       return undefined;
     }
-    const problem = found.kind === 'bad' ? found.reason : checkDigest(found.data, digest, algorithm);
+    const trusted = found.kind === 'hit' && this.#verified.get(digest) === found.identity;
+    const problem = found.kind === 'bad' ? found.reason : trusted ? undefined : checkDigest(found.data, digest, algorithm);
     if (problem !== undefined || found.kind === 'bad') {
       this.#stats.corrupt++;
       this.#stats.misses++;
       this.log.warn({ digest, file, problem }, 'chunk cache: cached file does not match its digest; removed, fetching it again');
+      this.#verified.delete(digest);
       await this.disk.remove(digest).catch((err: unknown) => this.log.warn({ err, file }, 'chunk cache: cannot remove a corrupt file'));
       return undefined;
     }
     this.#stats.diskHits++;
+    if (!trusted) this.#remember(digest, found.identity);
     this.#memory.set(digest, found.data);
     return found.data;
+  }
+
+  /**
+   * The data of `digest` if it is held in memory (verified when it came in), else undefined;
+   * synchronous, so a read served from memory costs no promise and no disk access.
+   */
+  peek(digest: string): Buffer | undefined {
+    const held = this.#memory.get(digest) ?? this.#writing.get(digest)?.data;
+    if (held !== undefined) this.#stats.memoryHits++;
+    return held;
+  }
+
+  /** Whether `digest` is held in memory (no stats counted, no recency changed). */
+  holds(digest: string): boolean {
+    return this.#memory.has(digest) || this.#writing.has(digest);
   }
 
   /**
@@ -145,6 +170,12 @@ export class ChunkCache {
   /** Resolves once every write started so far has finished (failed writes included). */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.#writing.values()].map((w) => w.done));
+  }
+
+  #remember(digest: string, identity: string): void {
+    this.#verified.delete(digest);
+    this.#verified.set(digest, identity);
+    if (this.#verified.size > MAX_VERIFIED_FILES) this.#verified.delete(this.#verified.keys().next().value!);
   }
 
   stats(): ChunkCacheStats {

@@ -22,7 +22,8 @@ const STALE_TEMP_MS = 10 * 60_000;
 
 /** What `read` found. */
 export type DiskRead =
-  | { kind: 'hit'; data: Buffer }
+  /** `identity` tells this very file from a rewrite of it (inode, size, change and modification times). */
+  | { kind: 'hit'; data: Buffer; identity: string }
   | { kind: 'miss' }
   /** A file that cannot be a chunk (too large, not a regular file): the caller removes it. */
   | { kind: 'bad'; reason: string };
@@ -61,7 +62,8 @@ export class DiskStore {
         if (bytesRead === 0) break;
         at += bytesRead;
       }
-      return { kind: 'hit', data: at === data.length ? data : data.subarray(0, at) };
+      const identity = `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}:${st.mtimeMs}`;
+      return { kind: 'hit', data: at === data.length ? data : data.subarray(0, at), identity };
     } finally {
       await handle.close();
     }

@@ -18,6 +18,11 @@ export class MemoryLru {
     return this.#entries.size;
   }
 
+  /** Whether `key` is held (its recency is not changed). */
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
   get(key: string): Buffer | undefined {
     const data = this.#entries.get(key);
     if (data === undefined) return undefined;

@@ -45,6 +45,18 @@ export const mountRequestSchema = z
     urls: z.array(z.string().url().max(4096)).max(64).optional(),
     /** Prefetch at most this many compressed bytes after mounting (capped by the process's config); 0/absent: none. */
     prefetchBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    /** Layers above this one in the image, bottom first: the process may open them ahead. */
+    following: z
+      .array(
+        z
+          .object({
+            digest: z.string().regex(DIGEST, 'expected sha256:<64 hex>'),
+            urls: z.array(z.string().url().max(4096)).max(64).optional(),
+          })
+          .strict(),
+      )
+      .max(16)
+      .optional(),
   })
   .strict();
 

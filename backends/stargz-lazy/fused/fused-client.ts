@@ -37,6 +37,7 @@ export interface MountLayerRequest {
   tocDigest?: string;
   urls?: string[];
   prefetchBytes?: number;
+  following?: { digest: string; urls?: string[] }[];
 }
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */

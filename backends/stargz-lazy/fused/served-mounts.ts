@@ -17,11 +17,13 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError, runComman
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { FUSE_SUBTYPE, mountLayerFs, type FuseMount } from '../fs/fuse-mount.js';
 import { LayerFs, type LayerReader } from '../fs/layer-fs.js';
+import { abortable } from '../layer/in-flight.js';
 import { RemoteLayer } from '../layer/remote-layer.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import { parseReference } from '../registry/reference.js';
 import type { MountInfo, MountRequest, MountState, PrefetchState } from './control-protocol.js';
 import type { FusedConfig } from './fused-config.js';
+import { LayersAhead } from './layers-ahead.js';
 import { mountAt } from './mountinfo.js';
 
 /** What a mount needs of a layer: the file system's reader, and prefetch. */
@@ -38,6 +40,10 @@ export interface ServedMountsDeps {
   registry?: RegistryClient;
   cache?: ChunkCache;
 }
+
+/** Layers above a mounted one opened ahead at a time, and how long one waits for its mount. */
+const OPEN_AHEAD = 3;
+const OPEN_AHEAD_TTL_MS = 60_000;
 
 interface Served {
   request: MountRequest;
@@ -57,11 +63,19 @@ export class ServedMounts {
   readonly #config: FusedConfig;
   readonly #log: Logger;
   readonly #openLayer: (r: MountRequest, signal: AbortSignal) => Promise<ServedLayer>;
+  readonly #ahead: LayersAhead<ServedLayer>;
 
   constructor(deps: ServedMountsDeps) {
     this.#config = deps.config;
     this.#log = deps.log;
     this.#openLayer = deps.openLayer ?? remoteOpener(deps);
+    this.#ahead = new LayersAhead({
+      open: this.#openLayer,
+      tocDigestOf: (l) => l.tocDigest,
+      log: deps.log,
+      ahead: OPEN_AHEAD,
+      ttlMs: OPEN_AHEAD_TTL_MS,
+    });
   }
 
   get size(): number {
@@ -88,6 +102,7 @@ export class ServedMounts {
 
   /** Unmount everything (lazily); for shutdown. */
   async unmountAll(): Promise<void> {
+    this.#ahead.clear();
     await Promise.all(
       [...this.#mounts.keys()].map((mp) =>
         this.unmount(mp).catch((err: unknown) => this.#log.error({ err, mountpoint: mp }, 'unmount at shutdown failed')),
@@ -111,8 +126,11 @@ export class ServedMounts {
     await checkEmptyDir(mountpoint);
     const log = this.#log.child({ mountpoint, layer: digest });
     const started = Date.now();
-    const layer = await this.#openLayer(request, signal);
+    const ahead = await abortable(this.#ahead.take(request), signal);
+    const layer = ahead ?? (await this.#openLayer(request, signal));
     signal.throwIfAborted();
+    const openMs = Date.now() - started;
+    this.#ahead.start(request, (d) => this.#serves(request.reference, d));
     const fs = new LayerFs({ layer, digest, log, readTimeoutMs: this.#config.fs.readTimeoutMs });
     const fuse = await mountLayerFs(mountpoint, fs, digest, { opTimeoutMs: this.#config.fs.readTimeoutMs + 10_000 });
     if (signal.aborted) {
@@ -130,9 +148,17 @@ export class ServedMounts {
       stopPrefetch: new AbortController(),
     };
     this.#mounts.set(mountpoint, served);
-    log.info({ reference: request.reference, tocDigest: layer.tocDigest, nodes: layer.index.size, ms: Date.now() - started }, 'layer mounted');
+    log.info(
+      { reference: request.reference, tocDigest: layer.tocDigest, nodes: layer.index.size, openedAhead: ahead !== undefined, openMs, ms: Date.now() - started },
+      'layer mounted',
+    );
     this.#startPrefetch(served, log);
     return infoOf(served);
+  }
+
+  #serves(reference: string, digest: string): boolean {
+    for (const s of this.#mounts.values()) if (s.request.digest === digest && s.request.reference === reference) return true;
+    return false;
   }
 
   #startPrefetch(served: Served, log: Logger): void {

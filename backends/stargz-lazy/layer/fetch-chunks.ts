@@ -17,7 +17,7 @@ import type { BlobReader } from '../registry/blob-reader.js';
 import type { SharedMembers } from './shared-members.js';
 
 /** What the layer needs of a blob reader (the registry's `BlobReader` is one). */
-export type LayerBlobReader = Pick<BlobReader, 'digest' | 'size' | 'readRanges'>;
+export type LayerBlobReader = Pick<BlobReader, 'digest' | 'size' | 'readRanges'> & Partial<Pick<BlobReader, 'readTail'>>;
 
 /** A chunk to fetch, with the file it belongs to (for messages). */
 export interface WantedChunk {

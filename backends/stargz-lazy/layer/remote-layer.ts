@@ -33,6 +33,12 @@ export interface RemoteLayerOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * How much of a blob's end `open` fetches at once: the footer, and the TOC of a layer of up to
+ * a few thousand files (a larger TOC costs one more request). Small next to a layer's size.
+ */
+const OPEN_TAIL_BYTES = 128 * 1024;
+
 export class RemoteLayer {
   readonly #flights = new InFlight();
   readonly #shared: SharedMembers;
@@ -53,23 +59,27 @@ export class RemoteLayer {
   }
 
   /**
-   * Fetch the footer (one range read of the tail) and the TOC (one range read), verify and
-   * index it. NotEstargzError: an ordinary layer; MalformedEstargzError / EstargzLimitError:
+   * Fetch the size, footer and TOC (one suffix-range read of the tail; one more range read when
+   * the TOC does not fit in it), verify and index it. NotEstargzError: an ordinary layer; MalformedEstargzError / EstargzLimitError:
    * a broken or oversized one; VerificationError: the TOC does not match `expectedTocDigest`;
    * UnavailableError: the registry failed.
    */
   static async open(o: RemoteLayerOptions): Promise<RemoteLayer> {
     const limits = resolveLimits(o.limits);
     const { blob, signal } = o;
-    let size: number;
+    // Size, footer and (for most layers) the whole TOC in one request: the blob's tail.
+    let tail: { size: number; data: Buffer };
     try {
-      size = await blob.size(signal);
+      tail = blob.readTail ? await blob.readTail(OPEN_TAIL_BYTES, signal) : { size: await blob.size(signal), data: Buffer.alloc(0) };
     } catch (err) {
       throw registryFailure(blob.digest, err, signal);
     }
+    const { size } = tail;
+    const tailStart = size - tail.data.length;
     const reader = {
       size,
       read: async (offset: number, length: number) => {
+        if (offset >= tailStart && offset + length <= size) return tail.data.subarray(offset - tailStart, offset - tailStart + length);
         try {
           const [bytes] = await blob.readRanges([{ offset, length }], signal);
           return bytes!;
@@ -99,6 +109,7 @@ export class RemoteLayer {
     const chunks = this.index.chunksFor(node, offset, length); // checks type and range
     const end = Math.min(node.size, offset + length);
     if (chunks.length === 0) return Buffer.alloc(0);
+    this.#readAhead(node, chunks[chunks.length - 1]!, end);
     const data = await this.chunks(
       chunks.map((chunk) => ({ chunk, path: node.path })),
       signal,
@@ -111,6 +122,48 @@ export class RemoteLayer {
       bytes.copy(out, from - offset, from - c.chunkOffset, to - c.chunkOffset);
     }
     return out;
+  }
+
+  /**
+   * Copies bytes [offset, offset + length) of regular file `node` (clamped at its end) into
+   * `target` when every chunk they need is in the memory cache, and answers how many; answers
+   * undefined (copying nothing) otherwise, and `read` is then the way. No promise, no copy but
+   * the one into `target`: this is the path of warm reads.
+   */
+  readCached(node: LayerNode, offset: number, length: number, target: Buffer): number | undefined {
+    if (this.index.byIno(node.ino) !== node) return undefined;
+    const chunks = this.index.chunksFor(node, offset, length);
+    const end = Math.min(node.size, offset + length);
+    if (chunks.length === 0) return 0;
+    const held: Buffer[] = [];
+    for (const c of chunks) {
+      const bytes = this.cache.peek(c.chunkDigest);
+      // A held chunk of another size would mean the TOC lies about it: let `read` say so.
+      if (bytes === undefined || bytes.length !== c.chunkSize) return undefined;
+      held.push(bytes);
+    }
+    chunks.forEach((c, i) => {
+      const from = Math.max(offset, c.chunkOffset);
+      const to = Math.min(end, c.chunkOffset + c.chunkSize);
+      held[i]!.copy(target, from - offset, from - c.chunkOffset, to - c.chunkOffset);
+    });
+    this.#readAhead(node, chunks[chunks.length - 1]!, end);
+    return end - offset;
+  }
+
+  /**
+   * A read that reached the second half of a chunk makes the file's next chunk come into memory
+   * in the background (from the disk cache, else the registry), so a sequential reader does not
+   * wait for it chunk after chunk. One chunk ahead per read, one fetch per chunk (in flight).
+   */
+  #readAhead(node: LayerNode, last: ChunkRef, end: number): void {
+    if (end < last.chunkOffset + last.chunkSize / 2 || last.chunkOffset + last.chunkSize >= node.size) return;
+    const i = node.chunks.indexOf(last);
+    const next = i < 0 ? undefined : node.chunks[i + 1];
+    if (next === undefined || this.#flights.get(next.chunkDigest) || this.cache.holds(next.chunkDigest)) return;
+    this.chunks([{ chunk: next, path: node.path }], undefined).catch((err: unknown) =>
+      this.log.debug({ err, blob: this.blob.digest, path: node.path }, 'read-ahead of the next chunk failed; a read will fetch it'),
+    );
   }
 
   /**

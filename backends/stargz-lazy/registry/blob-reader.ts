@@ -54,6 +54,24 @@ export class BlobReader {
     return size;
   }
 
+  /**
+   * The blob's size and its last `length` bytes (all of it when it is shorter), in ONE request
+   * when the server takes a suffix range (`Range: bytes=-N`: the Content-Range says the size);
+   * otherwise, or when the size is known already, `size()` then a range read.
+   */
+  async readTail(length: number, signal?: AbortSignal): Promise<{ size: number; data: Buffer }> {
+    if (!Number.isSafeInteger(length) || length <= 0) {
+      throw new InvalidArgumentError(`blob ${this.digest}: tail length must be a positive integer, got ${length}`);
+    }
+    if (this.knownSize === undefined) {
+      const got = await this.onLocations(signal, (loc, s) => this.fetchSuffix(loc, length, s));
+      if (got !== undefined) return got;
+    }
+    const size = await this.size(signal);
+    const n = Math.min(length, size);
+    return { size, data: n === 0 ? Buffer.alloc(0) : await this.readRange(size - n, n, signal) };
+  }
+
   /** Exactly `length` bytes from `offset`. */
   async readRange(offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     const [buf] = await this.readRanges([{ offset, length }], signal);
@@ -133,6 +151,32 @@ export class BlobReader {
         if (total === undefined) throw protocolError(loc.what, `HTTP ${res.statusCode} without a Content-Range total`);
         return Number(total);
       }
+      throw statusError(loc.what, res.statusCode, res.headers['retry-after']);
+    });
+  }
+
+  /** A suffix-range GET; undefined when the server does not answer it with the tail (206). */
+  private async fetchSuffix(loc: BlobLocation, length: number, signal: AbortSignal): Promise<{ size: number; data: Buffer } | undefined> {
+    return this.exchange(loc, async () => {
+      const res = await this.client.send(loc, 'GET', { range: `bytes=-${length}` }, signal);
+      if (res.statusCode === 206) {
+        const cr = parseContentRange(res.headers['content-range']);
+        if (!cr || cr.total === undefined || cr.last !== cr.total - 1 || contentRangeLength(cr) !== Math.min(length, cr.total)) {
+          // Not the tail (a server that misreads suffix ranges): ask the usual way.
+          discard(res);
+          this.client.log.debug({ blob: this.digest, url: loc.url, contentRange: res.headers['content-range'] }, 'suffix range not understood');
+          return undefined;
+        }
+        this.checkDigestHeader(loc, res);
+        this.learnTotal(cr, loc);
+        return { size: cr.total, data: await readExactly(res, contentRangeLength(cr)) };
+      }
+      // 200 (suffix ranges ignored), 416 (an empty blob, or not understood): ask the usual way.
+      if (res.statusCode === 200 || res.statusCode === 416) {
+        discard(res);
+        return undefined;
+      }
+      await drain(res);
       throw statusError(loc.what, res.statusCode, res.headers['retry-after']);
     });
   }

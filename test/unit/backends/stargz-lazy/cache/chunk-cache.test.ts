@@ -45,6 +45,21 @@ describe('ChunkCache', () => {
     expect((await t.cache.get(digest))?.equals(data)).toBe(true);
   });
 
+  it('trusts a file it verified only while it is that very file: a rewrite in place (same size) is caught', async () => {
+    const t = await tempCache(0); // no memory: every get reads the disk
+    await t.cache.put(digest, data);
+    const again = await t.reopen(0);
+    expect((await again.get(digest))?.equals(data)).toBe(true); // hashed, remembered
+    expect((await again.get(digest))?.equals(data)).toBe(true); // the same file: trusted
+    const file = fileOf(t.dir, digest);
+    const bad = Buffer.from(data);
+    bad[42] = bad[42]! ^ 0x80;
+    await writeFile(file, bad); // same inode and size; its ctime changes
+    expect(await again.get(digest)).toBeUndefined();
+    expect(again.stats()).toMatchObject({ diskHits: 2, corrupt: 1 });
+    await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('treats a truncated file and an oversized file as corrupt', async () => {
     const t = await tempCache();
     await t.cache.put(digest, data);

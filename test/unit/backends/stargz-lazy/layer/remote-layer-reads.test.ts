@@ -240,3 +240,34 @@ describe('RemoteLayer.open', () => {
     await expect(RemoteLayer.open({ blob: dead.reader(), cache: c.cache, log: c.log })).rejects.toThrow(UnavailableError);
   });
 });
+
+describe('RemoteLayer.readCached', () => {
+  it('copies into the target only when every chunk is held in memory, with no request; otherwise copies nothing', async () => {
+    const b = prioritizedBlob();
+    const { server, layer } = await setup(b.blob, 1 << 20);
+    const big = layer.index.lookup('data/big')!;
+    const target = Buffer.alloc(10_000, 0xee);
+    expect(layer.readCached(big, 3000, 10_000, target)).toBeUndefined();
+    expect(target.every((x) => x === 0xee)).toBe(true);
+    await layer.read(big, 0, 8000); // brings the first chunks only
+    const gets = server.gets();
+    expect(layer.readCached(big, 3000, 10_000, target)).toBeUndefined(); // the range needs more chunks
+    await layer.read(big, 0, big.size);
+    expect(layer.readCached(big, 3000, 10_000, target)).toBe(10_000);
+    expect(target.equals(b.files['data/big'].subarray(3000, 13_000))).toBe(true);
+    // Clamped at the end of the file; past it, nothing.
+    expect(layer.readCached(big, big.size - 10, 4096, target)).toBe(10);
+    expect(target.subarray(0, 10).equals(b.files['data/big'].subarray(big.size - 10))).toBe(true);
+    expect(layer.readCached(big, big.size, 4096, target)).toBe(0);
+    expect(server.gets() - gets).toBe(1); // only the full read above fetched
+  });
+
+  it('answers undefined for a node of another layer', async () => {
+    const b = prioritizedBlob();
+    const { layer } = await setup(b.blob, 1 << 20);
+    const other = await setup(b.blob, 1 << 20);
+    const node = other.layer.index.lookup('data/big')!;
+    await other.layer.read(node, 0, node.size);
+    expect(layer.readCached(node, 0, 10, Buffer.alloc(10))).toBeUndefined();
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * Layers opened ahead of their mount. A pull prepares an image's layers one after the other,
+ * and each mount waits for its layer's footer and TOC (requests, inflating, indexing). The
+ * mount request of one layer names the layers above it (`following`), so while containerd
+ * commits this one and comes back for the next, the next few are opened here in the background,
+ * and their mounts only have to mount.
+ *
+ * Bounded (issue 5 cares about memory): at most `ahead` layers are opened or held at a time,
+ * each for at most `ttlMs` unless its mount takes it; the oldest goes first. An opened layer is
+ * handed out only to a mount of the same reference and digest, and only when its TOC digest is
+ * the one the mount expects (the TOC is verified against the label as on a normal open);
+ * otherwise, or when opening ahead failed, the mount opens the layer itself.
+ */
+import type { Logger } from '../../../core/sdk.js';
+import type { MountRequest } from './control-protocol.js';
+
+export interface LayersAheadOptions<L> {
+  /** Opens a layer (footer and TOC, not verified against a label: none is known yet). */
+  open: (r: MountRequest, signal: AbortSignal) => Promise<L>;
+  tocDigestOf: (layer: L) => string;
+  log: Logger;
+  /** Layers opened ahead at most at a time. */
+  ahead: number;
+  /** How long an opened layer waits for its mount. */
+  ttlMs: number;
+}
+
+interface Held<L> {
+  promise: Promise<L>;
+  stop: AbortController;
+  timer: NodeJS.Timeout;
+}
+
+export class LayersAhead<L> {
+  readonly #held = new Map<string, Held<L>>();
+
+  constructor(private readonly o: LayersAheadOptions<L>) {}
+
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /**
+   * Make sure the next `ahead` layers of `request.following` that are not `skip`ped (already
+   * served) are opened or being opened; the ones further up wait for a later mount.
+   */
+  start(request: MountRequest, skip: (digest: string) => boolean): void {
+    let window = 0;
+    for (const next of request.following ?? []) {
+      if (window >= this.o.ahead) break;
+      if (skip(next.digest)) continue;
+      window++;
+      const key = keyOf(request.reference, next.digest);
+      if (this.#held.has(key)) continue;
+      this.#evictFor(1);
+      const stop = new AbortController();
+      const r: MountRequest = { mountpoint: '/', reference: request.reference, digest: next.digest, ...(next.urls ? { urls: next.urls } : {}) };
+      const promise = this.o.open(r, stop.signal);
+      // A failure here is only logged: the mount opens the layer itself and reports its own error.
+      promise.catch((err: unknown) => {
+        if (!stop.signal.aborted) this.o.log.debug({ err, layer: next.digest }, 'opening a layer ahead failed');
+      });
+      const timer = setTimeout(() => this.#drop(key), this.o.ttlMs);
+      timer.unref();
+      this.#held.set(key, { promise, stop, timer });
+    }
+  }
+
+  /** The layer opened ahead for this mount, if any and if it is the one the mount expects. */
+  async take(request: MountRequest): Promise<L | undefined> {
+    const key = keyOf(request.reference, request.digest);
+    const held = this.#held.get(key);
+    if (!held) return undefined;
+    this.#held.delete(key);
+    clearTimeout(held.timer);
+    let layer: L;
+    try {
+      layer = await held.promise;
+    } catch {
+      return undefined;
+    }
+    if (request.tocDigest !== undefined && this.o.tocDigestOf(layer) !== request.tocDigest) return undefined;
+    return layer;
+  }
+
+  /** Forget every layer held (their opens are aborted). */
+  clear(): void {
+    for (const key of [...this.#held.keys()]) this.#drop(key);
+  }
+
+  #evictFor(n: number): void {
+    for (const key of this.#held.keys()) {
+      if (this.#held.size + n <= this.o.ahead) break;
+      this.#drop(key);
+    }
+  }
+
+  #drop(key: string): void {
+    const held = this.#held.get(key);
+    if (!held) return;
+    this.#held.delete(key);
+    clearTimeout(held.timer);
+    held.stop.abort(new Error('layer opened ahead was not mounted in time'));
+  }
+}
+
+function keyOf(reference: string, digest: string): string {
+  return `${reference}@${digest}`;
+}
