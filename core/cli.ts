@@ -1,21 +1,26 @@
 #!/usr/bin/env node
 /**
- * The `snaphost` command: serve, check, containerd-config. Exit codes: 0 ok, 1 an error
+ * The `snaphost` command: serve, check, containerd-config, wait-ready, install-unit. Exit codes: 0 ok, 1 an error
  * (printed as one paragraph; with `--log-level debug` also the stack and causes), 2 bad usage.
  */
 import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, singleBackendConfig } from './config/load-config.js';
 import { OptionArgError, parseOptionArgs } from './config/option-args.js';
 import { registerSdkResolution } from './config/register-sdk-resolution.js';
 import { loadFailures } from './config/resolve-config.js';
 import type { ResolvedConfig } from './config/resolved-config.js';
-import { containerdConfigToml } from './containerd-config.js';
+import { containerdConfigToml, parseContainerdMajor } from './containerd-config.js';
 import { runDaemon } from './daemon.js';
 import { checkEnvironment } from './environment-check.js';
 import { describe } from './errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
+import { DEFAULT_UNIT_PREFIX, installUnit, nextSteps, snaphostCommand } from './systemd/install-unit.js';
+import { DEFAULT_READY_TIMEOUT_S } from './systemd/unit-file.js';
+import { TEST_BACKEND_USAGE, testBackendCommand } from './test-backend/test-backend-command.js';
+import { formatWaitReady, notReadyError, waitReady } from './systemd/wait-ready.js';
 
 export const USAGE = `Usage:
   snaphost serve [--config FILE] [--log-level LEVEL]
@@ -28,9 +33,17 @@ export const USAGE = `Usage:
   snaphost check [--config FILE] [--log-level LEVEL]
       Validate the config, load every backend module, validate its options, check the
       machine (root, overlayfs, /dev/fuse, libfuse2, writable directories). Exit 1 on errors.
-  snaphost containerd-config [--config FILE]
-      Print the [proxy_plugins] TOML containerd needs for the configured backends.
-
+  snaphost containerd-config [--config FILE] [--containerd 1|2] [--fragment]
+      Print the containerd config for the configured backends: for containerd 1.x (default;
+      config version 2) or 2.x (version 3, with [proxy_plugins.NAME.exports]), CRI settings
+      as commented choices. --fragment: only the [proxy_plugins] tables, to merge.
+  snaphost wait-ready [--config FILE] [--timeout SECONDS]
+      Wait until every backend's socket accepts connections (default ${DEFAULT_READY_TIMEOUT_S} s);
+      exit 1 if one does not. systemd's ExecStartPost: readiness before containerd starts.
+  snaphost install-unit [--config FILE] [--prefix DIR] [--bin PATH] [--timeout SECONDS]
+      Write snaphost.service (default ${DEFAULT_UNIT_PREFIX}) running this install on the
+      config, and print what to run next. It does not call systemctl.
+${TEST_BACKEND_USAGE}
 LEVEL: ${LOG_LEVELS.join(', ')}.  snaphost COMMAND --help shows this text.
 `;
 
@@ -48,6 +61,14 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
+const OPS = {
+  'containerd-config': { ...COMMON, containerd: { type: 'string' }, fragment: { type: 'boolean' } },
+  'wait-ready': { ...COMMON, timeout: { type: 'string' } },
+  'install-unit': { ...COMMON, prefix: { type: 'string' }, bin: { type: 'string' }, timeout: { type: 'string' } },
+} as const satisfies Record<string, ParseArgsConfig['options']>;
+type OpsCommand = keyof typeof OPS;
+const isOps = (c: string): c is OpsCommand => Object.hasOwn(OPS, c);
+
 const SERVE = {
   ...COMMON,
   backend: { type: 'string' },
@@ -64,8 +85,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       (command === undefined ? io.stderr : io.stdout).write(USAGE);
       return command === undefined ? 2 : 0;
     }
-    if (command !== 'serve' && command !== 'check' && command !== 'containerd-config') throw new UsageError(`unknown command "${command}"`);
-    const { values } = parseFlags(rest, command === 'serve' ? SERVE : COMMON);
+    if (command === 'test-backend') return await testBackendCommand(rest, io);
+    if (command !== 'serve' && command !== 'check' && !isOps(command)) throw new UsageError(`unknown command "${command}"`);
+    const { values } = parseFlags(rest, command === 'serve' ? SERVE : isOps(command) ? OPS[command] : COMMON);
     if (values.help) {
       io.stdout.write(USAGE);
       return 0;
@@ -74,7 +96,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     debug = logLevel === 'debug' || logLevel === 'trace';
     const config = await configFromFlags(values, logLevel, io.cwd);
     if (command === 'check') return await check(config, io);
-    if (command === 'containerd-config') return containerdConfig(config, io);
+    if (command === 'containerd-config') return containerdConfig(config, values, io);
+    if (command === 'wait-ready') return await waitReadyCommand(config, values, io);
+    if (command === 'install-unit') return await installUnitCommand(config, values, io);
     return await runDaemon(config, { log: createLogger({ level: config.logLevel }) });
   } catch (err) {
     if (err instanceof UsageError) {
@@ -87,7 +111,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
   }
 }
 
-type Flags = { [K in keyof typeof SERVE]?: K extends 'option' ? string[] : K extends 'help' ? boolean : string };
+type Flags = { [K in keyof typeof SERVE]?: K extends 'option' ? string[] : K extends 'help' ? boolean : string } & OpsFlags;
+type OpsFlags = { containerd?: string; fragment?: boolean; timeout?: string; prefix?: string; bin?: string };
 
 function parseFlags(args: string[], options: ParseArgsConfig['options']): { values: Flags } {
   try {
@@ -140,13 +165,44 @@ async function check(config: ResolvedConfig, io: CliIo): Promise<number> {
   return problems === 0 ? 0 : 1;
 }
 
-function containerdConfig(config: ResolvedConfig, io: CliIo): number {
+function containerdConfig(config: ResolvedConfig, values: OpsFlags, io: CliIo): number {
+  const containerd = values.containerd === undefined ? 1 : parseContainerdMajor(values.containerd);
+  if (containerd === undefined) throw new UsageError(`--containerd must be 1 or 2 (the containerd major version), got "${values.containerd}"`);
+  if (refuseLoadFailures(config, io)) return 1;
+  io.stdout.write(containerdConfigToml(config, { containerd, fragment: values.fragment === true }));
+  return 0;
+}
+
+/** Print why required backends do not load; true when there are any. */
+function refuseLoadFailures(config: ResolvedConfig, io: CliIo): boolean {
   const { fatal } = loadFailures(config);
-  if (fatal.length > 0) {
-    io.stderr.write(fatal.map((b) => `snaphost: ${describe(b.error)}\n`).join(''));
-    return 1;
-  }
-  io.stdout.write(containerdConfigToml(config));
+  io.stderr.write(fatal.map((b) => `snaphost: ${describe(b.error)}\n`).join(''));
+  return fatal.length > 0;
+}
+
+function timeoutFlag(value: string | undefined, wholeSeconds: boolean): number {
+  if (value === undefined) return DEFAULT_READY_TIMEOUT_S;
+  const n = /^[0-9]+(\.[0-9]+)?$/.test(value) ? Number(value) : NaN;
+  if (!(n > 0) || (wholeSeconds && !Number.isInteger(n))) throw new UsageError(`--timeout must be ${wholeSeconds ? 'a whole number of seconds' : 'a number of seconds'} > 0, got "${value}"`);
+  return n;
+}
+
+async function waitReadyCommand(config: ResolvedConfig, values: OpsFlags, io: CliIo): Promise<number> {
+  const timeoutMs = Math.round(timeoutFlag(values.timeout, false) * 1000);
+  const result = await waitReady(config, { timeoutMs });
+  io.stdout.write(`${formatWaitReady(result, timeoutMs).join('\n')}\n`);
+  if (result.ok) return 0;
+  io.stderr.write(`snaphost: ${describe(notReadyError(result, timeoutMs))}\n`);
+  return 1;
+}
+
+async function installUnitCommand(config: ResolvedConfig, values: OpsFlags, io: CliIo): Promise<number> {
+  const readyTimeoutS = timeoutFlag(values.timeout, true);
+  if (values.prefix === '') throw new UsageError('--prefix must not be empty');
+  if (refuseLoadFailures(config, io)) return 1;
+  const command = await snaphostCommand(values.bin, realpathSync(fileURLToPath(import.meta.url)), io.cwd);
+  const unit = await installUnit({ prefix: resolve(io.cwd, values.prefix ?? DEFAULT_UNIT_PREFIX), command, config: config.file!, readyTimeoutS });
+  io.stdout.write(`${nextSteps(unit, command, config.file!)}\n`);
   return 0;
 }
 

@@ -6,7 +6,7 @@
 export { z } from 'zod';
 
 export { defineBackend, API_VERSION, SUPPORTED_API_VERSIONS } from './backend/define-backend.js';
-export type { BackendContext, BackendDefinition, DefinedBackend } from './backend/define-backend.js';
+export type { BackendCapabilities, BackendContext, BackendDefinition, DefinedBackend } from './backend/define-backend.js';
 
 export { defineConfig } from './config/define-config.js';
 export type { SnaphostConfig, BackendEntry } from './config/define-config.js';

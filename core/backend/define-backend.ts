@@ -35,6 +35,18 @@ export interface BackendContext {
   signal: AbortSignal;
 }
 
+/** Optional facts about a backend that the host and its tooling act on. */
+export interface BackendCapabilities {
+  /**
+   * The backend makes remote snapshots (containerd's remote-snapshot protocol: `prepare` with a
+   * target ref answers ALREADY_EXISTS once the layer is mounted from elsewhere, e.g. lazily from
+   * a registry). It needs the layer annotations containerd adds only when told to:
+   * `snaphost containerd-config` then prints `enable_remote_snapshot_annotations = "true"`
+   * and the CRI `disable_snapshot_annotations = false` choice for it.
+   */
+  remoteSnapshots?: boolean;
+}
+
 export interface BackendDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
   /** The backend's name; the default instance name and socket name. */
   name: string;
@@ -42,6 +54,8 @@ export interface BackendDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
   apiVersion: number;
   /** One line for `snaphost check` and docs. */
   description?: string;
+  /** What the backend can do beyond the contract, for tooling (e.g. `snaphost containerd-config`). */
+  capabilities?: BackendCapabilities;
   /** zod schema of `options`. Make objects `.strict()` so a typo is an error, not ignored. */
   options: S;
   /** Build the snapshotter from validated options. */
