@@ -15,9 +15,12 @@
  * replaced here so a too-small buffer gets ERANGE, as getxattr(2)/listxattr(2) promise.
  *
  * Unmounting is lazy (`fusermount -uz`, run as a child process): this process never touches
- * its own mounts itself, which would deadlock (it is the one that must answer).
+ * its own mounts itself, which would deadlock (it is the one that must answer). It is bounded
+ * (detach-mount.ts): one that does not finish in time falls back to `umount -l`.
  */
 import Fuse from 'fuse-native';
+import type { Logger } from '../../../core/sdk.js';
+import { detachMount } from './detach-mount.js';
 import { ERANGE } from './errno.js';
 import type { LayerFs } from './layer-fs.js';
 
@@ -27,6 +30,8 @@ export const fsnameOf = (digest: string): string => `${FUSE_SUBTYPE}:${digest}`;
 /** Kernel cache lifetime of names and attributes, seconds. */
 const CACHE_SECONDS = 86_400;
 const INIT_TIMEOUT_MS = 30_000;
+/** Deadline of each unmount step (see detach-mount.ts); the control client waits 30 s in all. */
+const DETACH_TIMEOUT_MS = 8_000;
 
 type Signal = (result: number, buffer?: ArrayBufferLike) => void;
 
@@ -80,23 +85,38 @@ function answeredByOverride(): void {
 
 export interface FuseMount {
   readonly mountpoint: string;
-  /** Lazy unmount (`fusermount -uz`); the file system keeps answering open files until they close. */
+  /**
+   * Lazy unmount (`fusermount -uz`, else `umount -l`); the file system keeps answering open
+   * files until they close. Settles within a bounded time; rejects (UnavailableError) only when
+   * the mount could not be detached.
+   */
   unmount(): Promise<void>;
 }
 
 export interface MountLayerOptions {
   /** fuse-native's own deadline per operation (a backstop; reads have their own). */
   opTimeoutMs: number;
+  log: Logger;
+  /** Deadline of each unmount step; default 8 s. */
+  detachTimeoutMs?: number;
 }
 
 /** Mounts `fs` at `mountpoint` (an existing empty directory); resolves once the kernel sent INIT. */
 export function mountLayerFs(mountpoint: string, fs: LayerFs, digest: string, o: MountLayerOptions): Promise<FuseMount> {
   const fuse = new LayerFuse(mountpoint, fs, digest, o.opTimeoutMs);
+  const closeFuse = () =>
+    new Promise<void>((done, fail) => fuse.unmount((e) => (e ? fail(new Error(`fusermount -uz ${mountpoint}: ${e.message}`, { cause: e })) : done())));
   let unmounting: Promise<void> | undefined;
   const unmount = () =>
-    (unmounting ??= new Promise<void>((done, fail) =>
-      fuse.unmount((e) => (e ? fail(new Error(`cannot unmount ${mountpoint}: ${e.message}`, { cause: e })) : done())),
-    ));
+    (unmounting ??= detachMount(mountpoint, closeFuse, {
+      fstype: `fuse.${FUSE_SUBTYPE}`,
+      source: fsnameOf(digest),
+      timeoutMs: o.detachTimeoutMs ?? DETACH_TIMEOUT_MS,
+      log: o.log,
+    }).catch((err: unknown) => {
+      unmounting = undefined; // not detached: a later unmount tries again
+      throw err;
+    }));
   return new Promise((resolve, reject) => {
     // The kernel sends INIT as soon as the mount exists; if it never comes, give up and detach.
     const timer = setTimeout(() => {

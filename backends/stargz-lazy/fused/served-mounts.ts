@@ -132,7 +132,7 @@ export class ServedMounts {
     const openMs = Date.now() - started;
     this.#ahead.start(request, (d) => this.#serves(request.reference, d));
     const fs = new LayerFs({ layer, digest, log, readTimeoutMs: this.#config.fs.readTimeoutMs });
-    const fuse = await mountLayerFs(mountpoint, fs, digest, { opTimeoutMs: this.#config.fs.readTimeoutMs + 10_000 });
+    const fuse = await mountLayerFs(mountpoint, fs, digest, { opTimeoutMs: this.#config.fs.readTimeoutMs + 10_000, log });
     if (signal.aborted) {
       await fuse.unmount().catch((err: unknown) => log.error({ err }, 'unmount after a cancelled mount failed'));
       throw signal.reason;
