@@ -1,0 +1,155 @@
+# shellcheck shell=bash
+# The two lazy snapshotters of the stargz benchmark, each started on a fresh, empty root for
+# every measurement, and containerd restarted on an empty root with them. Sourced after
+# bench/lib/common.sh, test/e2e/lib/{containerd,stargz-lazy,stargz-ref,debian-base}.sh and
+# bench/lib/stargz-registry.sh.
+#   sbench_contenders_init          write the snaphost config and containerd's [proxy_plugins]
+#   sbench_fresh CONTENDER          stop everything, wipe every root (caches included) and
+#                                   containerd's content and state, start CONTENDER (none for
+#                                   `overlayfs`, containerd's built-in) and containerd
+#   sbench_stop_all                 stop both snapshotters and containerd, unmount what is left
+#   sbench_rss CONTENDER            prints "DAEMON_KIB FUSE_KIB": resident memory of the gRPC
+#                                   daemon and of the FUSE-serving process (the same process for
+#                                   the Go reference, so FUSE_KIB is 0)
+#   sbench_cpu CONTENDER            prints the CPU seconds (user + system) its processes used so far
+# Contenders:
+#   stargz-lazy   `snaphost serve` with the stargz-lazy backend, prefetch off (purely on demand);
+#                 its FUSE-serving process (fused) starts at the first remote prepare, i.e. inside
+#                 the first rpull, and is stopped (SIGTERM) and its root wiped between steps
+#   stargz-go     the Go reference (stargz-snapshotter v0.12 from Debian's sources,
+#                 test/e2e/lib/stargz-ref.sh), noprefetch + no_background_fetch, log level info
+# Env: BENCH_PROFILE=1 profiles snaphost and fused (bench/lib/stargz-cpu-prof.cjs; profiles in
+# $E2E_WORK/profile, written when each process exits on SIGTERM).
+
+SBENCH_LAZY_PID=
+SBENCH_GO_PID=
+SBENCH_PROXY_TOML=
+SBENCH_SNAPHOST_CONFIG=
+
+sbench_root() { echo "$E2E_WORK/state/$1"; }
+sbench_socket() { echo "$E2E_WORK/sockets/$1.sock"; }
+
+sbench_contenders_init() {
+  mkdir -p "$E2E_WORK/state" "$E2E_WORK/sockets"
+  SBENCH_SNAPHOST_CONFIG=$E2E_WORK/plugins.config.json
+  printf '{"socketDir":"%s","rootDir":"%s","backends":[{"use":"stargz-lazy","options":{"prefetch":{"enabled":false}}}]}\n' \
+    "$E2E_WORK/sockets" "$E2E_WORK/state" >"$SBENCH_SNAPHOST_CONFIG"
+  SBENCH_PROXY_TOML=$E2E_WORK/proxy-plugins.toml
+  local c
+  for c in stargz-lazy stargz-go; do
+    printf '[proxy_plugins."%s"]\n  type = "snapshot"\n  address = "%s"\n' "$c" "$(sbench_socket "$c")"
+  done >"$SBENCH_PROXY_TOML"
+  e2e_on_exit sbench_stop_all
+}
+
+sbench_lazy_start() {
+  local log=$E2E_WORK/snaphost.log env=()
+  if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
+    mkdir -p "$E2E_WORK/profile"
+    env=(NODE_OPTIONS="--require $BENCH_LIB/stargz-cpu-prof.cjs" SNAPHOST_BENCH_PROFILE_DIR="$E2E_WORK/profile")
+  fi
+  echo "===== start $(date +%T.%N)" >>"$log"
+  env "${env[@]}" node "$SNAPHOST_CLI" serve --config "$SBENCH_SNAPHOST_CONFIG" --log-level info >>"$log" 2>&1 </dev/null &
+  SBENCH_LAZY_PID=$!
+  bench_wait_socket "$(sbench_socket stargz-lazy)" "$SBENCH_LAZY_PID"
+}
+
+sbench_lazy_stop() {
+  local root
+  root=$(sbench_root stargz-lazy)
+  if [[ -n $SBENCH_LAZY_PID ]]; then
+    e2e_stop_pid "$SBENCH_LAZY_PID" 20 || e2e_log "snaphost (pid $SBENCH_LAZY_PID) needed SIGKILL"
+    SBENCH_LAZY_PID=
+  fi
+  # fused outlives snaphost on purpose: stop it explicitly (it unmounts its layers).
+  if [[ -d $root ]]; then
+    [[ -f $root/fused.log ]] && cat "$root/fused.log" >>"$E2E_WORK/fused.log"
+    fused_stop "$root"
+    e2e_unmount_below "$root"
+  fi
+}
+
+sbench_go_start() {
+  local root config
+  root=$(sbench_root stargz-go)
+  config=$E2E_WORK/stargz-go.toml
+  [[ -n $STARGZ_REF_BIN ]] || stargz_ref_build
+  mkdir -p "$root"
+  cat >"$config" <<EOF
+# purely on demand, like stargz-lazy with prefetch off (the reference benchmark's BG_FETCH=0)
+noprefetch = true
+no_background_fetch = true
+[[resolver.host."$REGISTRY".mirrors]]
+host = "$REGISTRY"
+insecure = true
+EOF
+  echo "===== start $(date +%T.%N)" >>"$E2E_WORK/stargz-go.log"
+  "$STARGZ_REF_BIN" --address "$(sbench_socket stargz-go)" --root "$root" --config "$config" --log-level info \
+    >>"$E2E_WORK/stargz-go.log" 2>&1 </dev/null &
+  SBENCH_GO_PID=$!
+  bench_wait_socket "$(sbench_socket stargz-go)" "$SBENCH_GO_PID"
+}
+
+# SIGTERM: the Go reference unmounts every FUSE layer it made on Close.
+sbench_go_stop() {
+  if [[ -n $SBENCH_GO_PID ]]; then
+    e2e_stop_pid "$SBENCH_GO_PID" 20 || e2e_log "the Go reference (pid $SBENCH_GO_PID) needed SIGKILL"
+    SBENCH_GO_PID=
+  fi
+  e2e_unmount_below "$(sbench_root stargz-go)"
+}
+
+sbench_stop_all() {
+  e2e_unmount_below "$E2E_WORK/mnt"
+  containerd_stop
+  sbench_lazy_stop
+  sbench_go_stop
+}
+
+sbench_fresh() {
+  local c=$1
+  sbench_stop_all
+  rm -rf "$E2E_WORK/state/stargz-lazy" "$E2E_WORK/state/stargz-go" "$E2E_WORK/containerd/root" "$E2E_WORK/containerd/state" ||
+    e2e_die "cannot wipe the roots"
+  rm -f "$E2E_WORK/sockets/"*.sock
+  case $c in
+    stargz-lazy) sbench_lazy_start ;;
+    stargz-go) sbench_go_start ;;
+    overlayfs) ;;
+    *) e2e_die "unknown contender $c" ;;
+  esac
+  E2E_CONTAINERD_LOG_LEVEL=warn containerd_start "$SBENCH_PROXY_TOML" 2>/dev/null
+  [[ $c == overlayfs ]] || ctr_wait_snapshotter "$c" 20 || e2e_die "containerd cannot reach $c"
+}
+
+sbench_pids() { # CONTENDER: its processes
+  case $1 in
+    stargz-lazy)
+      echo "$SBENCH_LAZY_PID"
+      fused_pids "$(sbench_root stargz-lazy)"
+      ;;
+    stargz-go) echo "$SBENCH_GO_PID" ;;
+  esac
+}
+
+sbench_rss_of() { awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+sbench_rss() {
+  case $1 in
+    stargz-lazy)
+      local fused
+      fused=$(fused_pids "$(sbench_root stargz-lazy)" | head -n 1)
+      echo "$(sbench_rss_of "$SBENCH_LAZY_PID") $([[ -n $fused ]] && sbench_rss_of "$fused" || echo 0)"
+      ;;
+    stargz-go) echo "$(sbench_rss_of "$SBENCH_GO_PID") 0" ;;
+  esac
+}
+
+sbench_cpu() {
+  local p total=0 hz
+  hz=$(getconf CLK_TCK)
+  for p in $(sbench_pids "$1"); do
+    total=$(awk -v t="$total" -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.2f", t + ($12 + $13) / hz }' "/proc/$p/stat" 2>/dev/null || echo "$total")
+  done
+  echo "$total"
+}
