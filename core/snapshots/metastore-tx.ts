@@ -53,11 +53,16 @@ export class StagedTx implements MetaWriter {
   staged(): MetaState {
     if (this.#changes.size === 0) return { records: this.#base.records, nextId: this.#nextId };
     const records = new Map(this.#base.records);
+    this.applyTo(records);
+    return { records, nextId: this.#nextId };
+  }
+
+  /** Apply this transaction's changes to `records` in place: O(changes), synchronous. */
+  applyTo(records: Map<string, SnapshotRecord>): void {
     for (const [key, rec] of this.#changes) {
       if (rec) records.set(key, rec);
       else records.delete(key);
     }
-    return { records, nextId: this.#nextId };
   }
 
   finish(): void {

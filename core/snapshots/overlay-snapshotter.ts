@@ -13,6 +13,7 @@
  *   the next `cleanup`; a crash in between leaves only an unrecorded directory;
  * - cleanup: every directory whose name is not a recorded id is removed.
  */
+import { statSync } from 'node:fs';
 import { access, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFoundError } from '../errors.js';
@@ -103,16 +104,17 @@ export class OverlaySnapshotter implements Snapshotter {
     }
   }
 
+  /**
+   * From the metadata, as containerd's. Only the snapshot's own directory is checked (one
+   * local stat): a missing one is named clearly; a parent's missing layer surfaces as the
+   * kernel's ENOENT when the overlay is mounted, as with containerd (`findMissingDirs` and
+   * prepare name it).
+   */
   async mounts(key: string): Promise<Mount[]> {
     checkKeyLength('key', key);
     const s = await this.store.read((tx) => tx.getSnapshot(key));
-    // The kernel would only say ENOENT at mount time: name the snapshot whose directory is gone.
-    const dirs = [this.layout.snapshotDir(s.id), ...s.parentIds.map((id) => this.layout.upperPath(id))];
-    const i = await firstMissing(dirs);
-    if (i >= 0) {
-      const owner = i === 0 ? key : ((await this.store.read((tx) => ancestorKeys(tx, key)))[i - 1] ?? key);
-      throw new MissingSnapshotDirError(owner, dirs[i]!);
-    }
+    const dir = this.layout.snapshotDir(s.id);
+    if (!statSync(dir, { throwIfNoEntry: false })) throw new MissingSnapshotDirError(key, dir);
     return this.#mountsOf(s);
   }
 
@@ -238,21 +240,4 @@ export class OverlaySnapshotter implements Snapshotter {
     const id = tx.getInfo(info.name).id;
     return { ...info, labels: { ...info.labels, [LABEL_OVERLAY_UPPERDIR]: this.layout.upperPath(id) } };
   }
-}
-
-/** Names of `key`'s committed ancestors, nearest first (to name a damaged one). */
-function ancestorKeys(tx: MetaReader, key: string): string[] {
-  const out: string[] = [];
-  let parent = tx.getInfo(key).info.parent;
-  while (parent !== '') {
-    out.push(parent);
-    parent = tx.getInfo(parent).info.parent;
-  }
-  return out;
-}
-
-/** Index of the first of `dirs` that does not exist, or -1. */
-async function firstMissing(dirs: string[]): Promise<number> {
-  const exists = await Promise.all(dirs.map((d) => access(d).then(() => true, (err: unknown) => (isErrno(err, 'ENOENT') ? false : Promise.reject(err)))));
-  return exists.indexOf(false);
 }

@@ -4,11 +4,17 @@
  * applied together when its callback resolves. A store that keeps its data elsewhere passes a
  * `persist` hook: it receives the change set of each write before the write becomes visible,
  * and a throw there fails the write with nothing applied.
+ *
+ * A write costs O(its changes), not O(snapshots): its change set is applied to the committed
+ * records in place, in one synchronous loop once it is persisted, so no transaction ever sees
+ * half of it. Readers see a stable state: a read whose callback returns synchronously (the
+ * usual case) is over before any write can apply; when one that awaits is still running on
+ * the records, the commit copies them first (O(snapshots), once) and leaves it the old map.
  */
 import { UnavailableError } from '../errors.js';
 import type { MetaReader, MetaStore, MetaWriter } from './metastore.js';
 import { StagedTx } from './metastore-tx.js';
-import type { MetaState } from './snapshot-record.js';
+import type { MetaState, SnapshotRecord } from './snapshot-record.js';
 
 export interface StagedStoreHooks {
   /** Make `tx`'s changes durable (one atomic write); called only when it changed something. */
@@ -18,24 +24,47 @@ export interface StagedStoreHooks {
 }
 
 export class StagedMetaStore implements MetaStore {
+  /** The committed records, owned by the store: changed in place when no reader holds them. */
+  #records: Map<string, SnapshotRecord>;
   #state: MetaState;
+  /** Read transactions running on `#records` (the current map). */
+  #readers = 0;
   readonly #hooks: StagedStoreHooks;
   #writer: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
   constructor(initial: MetaState, hooks: StagedStoreHooks = {}) {
-    this.#state = initial;
+    this.#records = new Map(initial.records);
+    this.#state = { records: this.#records, nextId: initial.nextId };
     this.#hooks = hooks;
   }
 
-  async read<T>(fn: (tx: MetaReader) => T | Promise<T>): Promise<T> {
-    this.#checkOpen();
-    const tx = new StagedTx(this.#state, false);
+  read<T>(fn: (tx: MetaReader) => T | Promise<T>): Promise<T> {
     try {
-      return await fn(tx);
-    } finally {
-      tx.finish();
+      this.#checkOpen();
+    } catch (err) {
+      return Promise.reject(err);
     }
+    const records = this.#records;
+    const tx = new StagedTx(this.#state, false);
+    this.#readers++;
+    const done = (): void => {
+      tx.finish();
+      if (records === this.#records) this.#readers--;
+    };
+    let out: T | Promise<T>;
+    try {
+      out = fn(tx);
+    } catch (err) {
+      done();
+      return Promise.reject(err);
+    }
+    if (!isPromiseLike(out)) {
+      // Finished synchronously (the usual case): release the records before any write can run.
+      done();
+      return Promise.resolve(out);
+    }
+    return Promise.resolve(out).finally(done);
   }
 
   write<T>(fn: (tx: MetaWriter) => T | Promise<T>): Promise<T> {
@@ -47,7 +76,7 @@ export class StagedMetaStore implements MetaStore {
         tx.finish();
         if (!tx.unchanged) {
           await this.#hooks.persist?.(tx);
-          this.#state = tx.staged();
+          this.#apply(tx);
         }
         return result;
       } finally {
@@ -57,6 +86,16 @@ export class StagedMetaStore implements MetaStore {
     const result = this.#writer.then(run, run);
     this.#writer = result.catch(() => undefined);
     return result;
+  }
+
+  /** Make `tx`'s persisted changes the committed state (synchronous: all or nothing is seen). */
+  #apply(tx: StagedTx): void {
+    if (this.#readers > 0) {
+      this.#records = new Map(this.#records);
+      this.#readers = 0;
+    }
+    tx.applyTo(this.#records);
+    this.#state = { records: this.#records, nextId: tx.nextId };
   }
 
   close(): Promise<void> {
@@ -70,4 +109,8 @@ export class StagedMetaStore implements MetaStore {
   #checkOpen(): void {
     if (this.#closing) throw new UnavailableError('snapshot metadata store is closed');
   }
+}
+
+function isPromiseLike<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }

@@ -76,6 +76,22 @@ describe('diskUsage', () => {
     expect(u).toEqual({ size: await allocated(dir), inodes: 1 });
   });
 
+  it('counts a directory bind-mounted inside the tree (same file system) once', async () => {
+    await mkdir(path.join(dir, 'a'));
+    await mkdir(path.join(dir, 'b'));
+    await writeFile(path.join(dir, 'a', 'f'), Buffer.alloc(64 * 1024, 1));
+    await writeFile(path.join(dir, 'a', 'g'), Buffer.alloc(8 * 1024, 1));
+    const bIno = (await stat(path.join(dir, 'b'))).ino;
+    const bSize = await allocated(path.join(dir, 'b'));
+    const before = await diskUsage(dir);
+    expect(before.inodes).toBe(5);
+    execFileSync('mount', ['--bind', path.join(dir, 'a'), path.join(dir, 'b')]);
+    mounted.push(path.join(dir, 'b'));
+    expect((await stat(path.join(dir, 'b'))).ino).not.toBe(bIno);
+    const after = await diskUsage(dir);
+    expect(after).toEqual({ size: before.size - bSize, inodes: 4 }); // b's own inode is hidden, a's tree counted once
+  });
+
   it('measures a single file, rejects a missing root, and stops on abort', async () => {
     const f = path.join(dir, 'f');
     await writeFile(f, 'x');

@@ -245,6 +245,29 @@ export function metastoreContract(name: string, factory: StoreFactory): void {
         expect(order).toEqual(['first:start', 'first:end', 'second']);
       });
 
+      it('keeps a running reader on the state it started from while writes commit', async () => {
+        const store = await chain();
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        const reader = store.read(async (tx) => {
+          const before = tx.list().map((i) => i.name).sort();
+          await gate; // writes commit meanwhile
+          return { before, after: tx.list().map((i) => i.name).sort(), top: tx.getInfo('top').info.kind };
+        });
+        await w(store, (tx) => tx.create('active', 'new', 'mid', {}));
+        await w(store, (tx) => tx.commit('top', 'top-c', NO_USAGE, {}));
+        release();
+        const seen = await reader;
+        expect(seen.after).toEqual(seen.before);
+        expect(seen.before).toEqual(['base', 'mid', 'top']);
+        expect(seen.top).toBe('active');
+        // a reader started now sees both writes, and later writes apply on top of them
+        expect((await store.read((tx) => tx.list().map((i) => i.name))).sort()).toEqual(['base', 'mid', 'new', 'top-c']);
+        await w(store, (tx) => tx.remove('new'));
+        expect((await store.read((tx) => tx.list().map((i) => i.name))).sort()).toEqual(['base', 'mid', 'top-c']);
+        expect((await store.read((tx) => tx.getInfo('mid'))).info.kind).toBe('committed');
+      });
+
       it('sees its own writes inside the transaction: getInfo, getSnapshot, list, ids', async () => {
         const store = await fresh();
         const seen = await w(store, (tx) => {
