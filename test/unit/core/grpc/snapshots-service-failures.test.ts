@@ -291,17 +291,22 @@ describe('List streaming', () => {
     const stream = s.client.list({ filters: [] });
     await once(stream, 'data');
     stream.pause();
-    await new Promise((r) => setTimeout(r, 300));
-    const whilePaused = produced;
+    // The transport buffers fill first; wait (bounded) until production stops, which on a
+    // loaded machine can take longer than on an idle one, then check it stays stopped.
+    let whilePaused = -1;
+    for (let waited = 0; waited < 10_000 && produced !== whilePaused; waited += 300) {
+      whilePaused = produced;
+      await new Promise((r) => setTimeout(r, 300));
+    }
     expect(whilePaused).toBeLessThan(total / 4);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 300));
     expect(produced).toBe(whilePaused); // nothing more is pulled while the client does not read
     stream.on('error', () => {}); // the CANCELLED status
     stream.cancel();
     await expect.poll(() => finished).toBe(true);
     expect(produced).toBeLessThan(total);
     await expect.poll(() => s.calls.inFlight).toBe(0);
-  });
+  }, 30_000);
 
   it('also cuts batches at about 1 MiB so large labels never exceed client message limits', async () => {
     const labels = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`l${i}`, 'x'.repeat(3000)]));
