@@ -62,3 +62,5 @@ export { MAX_KEY_BYTES } from './snapshots/key-limit.js';
 export { LmdbMetaStore } from './snapshots/lmdb-metastore.js';
 export type { LmdbMetaStoreOptions } from './snapshots/lmdb-metastore.js';
 export { checkOverlaySupport } from './snapshots/overlay-support.js';
+export { acquirePidLock, LockHeldError } from './pid-lock.js';
+export type { PidLock } from './pid-lock.js';
