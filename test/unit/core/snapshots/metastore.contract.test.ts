@@ -13,7 +13,7 @@ import { metastoreContract } from './metastore-contract.js';
 let tmp: string;
 let n = 0;
 beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'snaphost-lmdb-contract-'));
+  tmp = await mkdtemp(join(tmpdir(), 'snaphost-metastore-contract-'));
 });
 afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
