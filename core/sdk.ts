@@ -64,3 +64,4 @@ export type { LmdbMetaStoreOptions } from './snapshots/lmdb-metastore.js';
 export { checkOverlaySupport } from './snapshots/overlay-support.js';
 export { acquirePidLock, LockHeldError } from './pid-lock.js';
 export type { PidLock } from './pid-lock.js';
+export { openOverlayRoot } from './snapshots/open-overlay-root.js';

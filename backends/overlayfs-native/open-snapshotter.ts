@@ -4,20 +4,13 @@
  * `kill -9`) every committed record is there with its directory, and running containers keep
  * their kernel overlay mounts, which never depended on this process.
  */
-import { mkdir, realpath } from 'node:fs/promises';
-import path from 'node:path';
 import type { BackendContext } from '../../core/sdk.js';
-import { checkOverlaySupport, LmdbMetaStore, OverlaySnapshotter } from '../../core/sdk.js';
+import { OverlaySnapshotter, openOverlayRoot } from '../../core/sdk.js';
 import type { OverlayfsNativeOptions } from './options.js';
 
 
 export async function openSnapshotter(options: OverlayfsNativeOptions, ctx: BackendContext): Promise<OverlaySnapshotter> {
-  await mkdir(ctx.root, { recursive: true, mode: 0o700 });
-  const root = await realpath(ctx.root); // mount sources must be absolute and symlink-free
-  await checkOverlaySupport(root);
-  ctx.signal.throwIfAborted();
-  await mkdir(path.join(root, 'snapshots'), { recursive: true, mode: 0o700 });
-  const store = await LmdbMetaStore.open(path.join(root, 'metadata'), { log: ctx.log });
+  const { root, store } = await openOverlayRoot(ctx);
   let sn: OverlaySnapshotter;
   try {
     sn = new OverlaySnapshotter({ store, dir: root, log: ctx.log, ...options });

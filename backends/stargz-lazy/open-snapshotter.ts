@@ -9,10 +9,9 @@
  * reading. Here, at start, mounts it serves that no snapshot owns are reported (and released
  * by the cleanup), and remote snapshots whose mount is gone are named.
  */
-import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendContext, Call, Logger } from '../../core/sdk.js';
-import { checkOverlaySupport, LABEL_REMOTE, LmdbMetaStore } from '../../core/sdk.js';
+import { LABEL_REMOTE, openOverlayRoot, type LmdbMetaStore } from '../../core/sdk.js';
 import type { FusedLink } from './fused-link.js';
 import { mountsUnder } from './mount-table.js';
 import type { StargzLazyOptions } from './options.js';
@@ -23,12 +22,7 @@ import { StargzSnapshotter } from './stargz-snapshotter.js';
 export type FusedLinkFactory = (root: string, options: StargzLazyOptions, log: Logger) => FusedLink;
 
 export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendContext, makeLink: FusedLinkFactory): Promise<StargzSnapshotter> {
-  await mkdir(ctx.root, { recursive: true, mode: 0o700 });
-  const root = await realpath(ctx.root); // mount sources must be absolute and symlink-free
-  await checkOverlaySupport(root);
-  ctx.signal.throwIfAborted();
-  await mkdir(path.join(root, 'snapshots'), { recursive: true, mode: 0o700 });
-  const store = await LmdbMetaStore.open(path.join(root, 'metadata'), { log: ctx.log });
+  const { root, store } = await openOverlayRoot(ctx);
   let sn: StargzSnapshotter;
   try {
     sn = new StargzSnapshotter({
