@@ -48,6 +48,17 @@ export async function waitReady(config: ResolvedConfig, o: WaitReadyOptions): Pr
   const interval = o.intervalMs ?? 100;
   const reports: SocketReport[] = config.backends.map((b) => initialReport(b));
   const pending = () => reports.filter((r) => r.state === 'not-ready');
+  /** One connection attempt; records the socket as ready, or why not. */
+  const probe = async (r: SocketReport, timeoutMs: number): Promise<void> => {
+    const err = await tryConnect(r.socket, timeoutMs);
+    if (err === undefined) {
+      r.state = 'ready';
+      r.afterMs = Date.now() - started;
+      delete r.reason;
+    } else {
+      r.reason = err;
+    }
+  };
   const required = reports.filter((r) => !r.optional);
   // A required backend that does not load stops the daemon: nothing to wait for.
   const hopeless = required.some((r) => r.state === 'not-loaded');
@@ -61,32 +72,14 @@ export async function waitReady(config: ResolvedConfig, o: WaitReadyOptions): Pr
   for (let batch = waitingFor(); batch.length > 0; batch = waitingFor()) {
     o.signal?.throwIfAborted();
     await Promise.all(
-      batch.map(async (r) => {
-        const err = await tryConnect(r.socket, Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now())));
-        if (err === undefined) {
-          r.state = 'ready';
-          r.afterMs = Date.now() - started;
-          delete r.reason;
-        } else {
-          r.reason = err;
-        }
-      }),
+      batch.map((r) => probe(r, Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now())))),
     );
     if (waitingFor().length === 0 || Date.now() >= deadline) break;
     await sleep(Math.min(interval, Math.max(0, deadline - Date.now())), o.signal);
   }
   // The ones not waited for get one look, so the report says how they are.
   await Promise.all(
-    pending().map(async (r) => {
-      const err = await tryConnect(r.socket, 200);
-      if (err === undefined) {
-        r.state = 'ready';
-        r.afterMs = Date.now() - started;
-        delete r.reason;
-      } else {
-        r.reason = err;
-      }
-    }),
+    pending().map((r) => probe(r, 200)),
   );
   const ok = required.length > 0 ? required.every((r) => r.state === 'ready') : reports.some((r) => r.state === 'ready');
   return { ok, backends: reports };
