@@ -22,6 +22,9 @@ export type {
   Call,
   SnapshotFilter,
   Timestamp,
+  SnapshotterStatus,
+  LayerStatus,
+  BackendMetric,
 } from './snapshots/snapshotter.js';
 
 export {

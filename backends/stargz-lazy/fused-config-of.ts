@@ -10,7 +10,8 @@ export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedCon
   return fusedConfigSchema.parse({
     registry: options.registry,
     estargz: options.estargz,
-    cache: { memoryBytes: options.cache.memoryBytes },
+    cache: { memoryBytes: options.cache.memoryBytes, diskBytes: options.cache.diskBytes },
+    backgroundFetch: options.backgroundFetch,
     prefetch: { maxBytes: options.prefetch.maxBytes, timeoutMs: options.prefetch.timeoutMs },
     fs: { readTimeoutMs: options.readTimeoutMs },
     logLevel: LEVELS.includes(log.level as LogLevel) ? log.level : 'info',

@@ -9,6 +9,24 @@ export const cacheOptions = z
   .object({
     /** Verified chunks kept in the FUSE process's memory in front of the on-disk cache, bytes. */
     memoryBytes: z.number().int().min(0).max(64 * 1024 * MiB).default(64 * MiB),
+    /**
+     * Cap of the on-disk chunk cache, bytes; least recently used chunks are evicted beyond it
+     * (0: no cap). Chunks of a layer whose registry cannot be reached are kept while it is mounted.
+     */
+    diskBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(10 * 1024 * MiB),
+  })
+  .strict();
+
+export const backgroundFetchOptions = z
+  .object({
+    /** Fetch whole mounted layers into the cache in the background, so they no longer need the registry. */
+    enabled: z.boolean().default(true),
+    /** Layers fetched at the same time. */
+    concurrency: z.number().int().min(1).max(64).default(2),
+    /** Pause while a container read needed the registry within this many ms (foreground reads first). */
+    quietMs: z.number().int().min(0).max(600_000).default(1_000),
+    /** Start a layer's background fetch this long after it was mounted (a pull and the container's start come first). */
+    startDelayMs: z.number().int().min(0).max(3_600_000).default(30_000),
   })
   .strict();
 
@@ -31,6 +49,7 @@ export const stargzLazyOptions = z
     estargz: estargzLimitsSchema.default({}),
     cache: cacheOptions.default({}),
     prefetch: prefetchOptions.default({}),
+    backgroundFetch: backgroundFetchOptions.default({}),
     /**
      * Leave a removed snapshot's directory for containerd's next garbage collection
      * (`cleanup`) instead of deleting it inside `remove`. A remote snapshot's FUSE mount is

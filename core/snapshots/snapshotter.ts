@@ -118,8 +118,9 @@ export interface Call {
 
 /**
  * The snapshotter a backend's `create()` returns. Every method may be sync or async.
- * `cleanup` and `close` are optional: a missing `cleanup` answers UNIMPLEMENTED (containerd
- * ignores that), a missing `close` does nothing.
+ * `cleanup`, `status` and `close` are optional: a missing `cleanup` answers UNIMPLEMENTED
+ * (containerd ignores that), a missing `status` is filled in by the host, a missing `close`
+ * does nothing.
  */
 export interface Snapshotter {
   /** Info of the snapshot `key` (active, view or committed). NotFoundError when missing. */
@@ -174,9 +175,65 @@ export interface Snapshotter {
   /** Remove what is no longer referenced (directories of removed snapshots and the like). */
   cleanup?(call: Call): Promise<void> | void;
 
+  /**
+   * What this backend reports to `snaphost status` and to the metrics endpoint (all fields
+   * optional: the host counts snapshots with `list` and measures the root's disk use itself
+   * when they are left out). Must be cheap: no registry traffic, no walk of every file.
+   */
+  status?(call: Call): Promise<SnapshotterStatus> | SnapshotterStatus;
+
   /** Release everything (unmount, close files). Called once when the host stops this backend. */
   close?(): Promise<void> | void;
 }
+
+/** A backend's own report (see `Snapshotter.status`). */
+export interface SnapshotterStatus {
+  /** Number of snapshots of every kind. */
+  snapshots?: number;
+  /** Bytes the backend uses on disk (its root, caches included). */
+  diskBytes?: number;
+  /** Lazily fetched layers (remote snapshots), for lazy backends. */
+  layers?: LayerStatus[];
+  /**
+   * Backend-specific series for the metrics endpoint. `name` is snake_case without a prefix
+   * (the host adds `snaphost_backend_` and the label `backend`).
+   */
+  metrics?: BackendMetric[];
+}
+
+/** One lazily fetched layer. */
+export interface LayerStatus {
+  /** The snapshot's name (containerd's chain id key). */
+  snapshot: string;
+  /** Compressed layer digest. */
+  digest: string;
+  /** Image reference it is fetched from. */
+  reference?: string;
+  /** `available`: served and readable; `unavailable`: not served or its registry cannot be reached and it is not fully cached. */
+  state: 'available' | 'unavailable';
+  /** Why it is unavailable. */
+  reason?: string;
+  /** Bytes of the layer's file contents held locally (verified, cached) and in total. */
+  fetchedBytes: number;
+  totalBytes: number;
+  /** Progress of prefetch / background fetch, e.g. `running`, `complete`. */
+  prefetch?: string;
+  background?: string;
+}
+
+/** One series a backend reports (see `SnapshotterStatus.metrics`). */
+export type BackendMetric =
+  | { name: string; help: string; type: 'counter' | 'gauge'; value: number; labels?: Record<string, string> }
+  | {
+      name: string;
+      help: string;
+      type: 'histogram';
+      /** Cumulative counts per upper bound (seconds or bytes, as `name` says), ascending; `+Inf` is `count`. */
+      buckets: { le: number; count: number }[];
+      sum: number;
+      count: number;
+      labels?: Record<string, string>;
+    };
 
 /** Names of the methods a snapshotter must have (checked when the host loads a backend). */
 export const REQUIRED_METHODS = [
@@ -192,4 +249,4 @@ export const REQUIRED_METHODS = [
 ] as const satisfies readonly (keyof Snapshotter)[];
 
 /** Names of the methods a snapshotter may leave out. */
-export const OPTIONAL_METHODS = ['cleanup', 'close'] as const satisfies readonly (keyof Snapshotter)[];
+export const OPTIONAL_METHODS = ['cleanup', 'status', 'close'] as const satisfies readonly (keyof Snapshotter)[];

@@ -21,6 +21,8 @@ export const fusedConfigSchema = z
       .object({
         /** Memory LRU in front of the on-disk chunk cache (`<root>/cache`), bytes. */
         memoryBytes: z.number().int().min(0).max(64 * 1024 * MiB).default(64 * MiB),
+        /** Cap of `<root>/cache` in bytes, LRU eviction beyond it; 0: no cap. */
+        diskBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(10 * 1024 * MiB),
       })
       .strict()
       .default({}),
@@ -30,6 +32,15 @@ export const fusedConfigSchema = z
         maxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(256 * MiB),
         /** A layer's prefetch stops after this long. */
         timeoutMs: ms(30_000),
+      })
+      .strict()
+      .default({}),
+    backgroundFetch: z
+      .object({
+        enabled: z.boolean().default(true),
+        concurrency: z.number().int().min(1).max(64).default(2),
+        quietMs: z.number().int().min(0).max(600_000).default(1_000),
+        startDelayMs: z.number().int().min(0).max(3_600_000).default(30_000),
       })
       .strict()
       .default({}),
