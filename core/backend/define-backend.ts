@@ -60,6 +60,13 @@ export interface BackendDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
   options: S;
   /** Build the snapshotter from validated options. */
   create(options: z.output<S>, ctx: BackendContext): Promise<Snapshotter> | Snapshotter;
+  /**
+   * Stop, on purpose, whatever the backend keeps running outside the daemon so that a daemon
+   * restart is harmless (for a lazy backend: the process serving its FUSE mounts). Called by
+   * `snaphost shutdown` after the daemon has stopped, never by a daemon stop or restart.
+   * Resolves to a short description of what was stopped (or that nothing was running).
+   */
+  shutdown?(options: z.output<S>, ctx: BackendContext): Promise<string> | string;
 }
 
 /** Marks objects made by `defineBackend` (works across copies of this package). */
