@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
+import { parseHostPort } from '../metrics/host-port.js';
 
 const logLevel = z.enum(LOG_LEVELS as [LogLevel, ...LogLevel[]]);
 
@@ -14,6 +15,13 @@ const path = z
   .string()
   .min(1, 'must not be empty')
   .refine((p) => !p.includes('\0'), 'must not contain a NUL byte');
+
+const hostPort = z.string({ invalid_type_error: 'expected host:port as a string, e.g. "127.0.0.1:9100"' }).superRefine((address, ctx) => {
+  const r = parseHostPort(address);
+  if ('error' in r) ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.error });
+});
+
+const metrics = z.object({ address: hostPort }, { invalid_type_error: 'expected { address: "host:port" }' }).strict();
 
 export const hostSchema = z
   .object({
@@ -24,6 +32,7 @@ export const hostSchema = z
     socketMode: z.number().int().min(0).max(0o777, 'must be a file mode between 0 and 0o777').optional(),
     createTimeoutMs: z.number().int().positive().optional(),
     shutdownTimeoutMs: z.number().int().nonnegative().optional(),
+    metrics: metrics.optional(),
   })
   .strict();
 

@@ -54,6 +54,17 @@ export interface SnaphostConfig {
   createTimeoutMs?: number;
   /** How long shutdown waits for in-flight calls to finish (ms); default 10000. */
   shutdownTimeoutMs?: number;
+  /** Serve Prometheus metrics; off when absent. */
+  metrics?: MetricsConfig;
+}
+
+/** The opt-in metrics endpoint (`GET /metrics`, Prometheus text format, no authentication). */
+export interface MetricsConfig {
+  /**
+   * `host:port` to listen on, e.g. `127.0.0.1:9100` (port 0: any free port). The host is
+   * required; `0.0.0.0:9100` or `[::]:9100` exposes the endpoint on every interface.
+   */
+  address: string;
 }
 
 /** Identity function that types `plugins.config.ts`. */

@@ -69,7 +69,9 @@ function readSettings(raw: Record<string, unknown>, baseDir: string): Settings {
     const r = hostSchema.shape[key].safeParse(raw[key]);
     return r.success ? r.data : undefined;
   };
+  const metrics = pick('metrics');
   return {
+    ...(metrics ? { metrics: { address: metrics.address } } : {}),
     logLevel: pick('logLevel') ?? 'info',
     socketDir: resolve(baseDir, pick('socketDir') ?? DEFAULT_SOCKET_DIR),
     rootDir: resolve(baseDir, pick('rootDir') ?? DEFAULT_ROOT_DIR),

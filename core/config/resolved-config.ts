@@ -34,5 +34,7 @@ export interface ResolvedConfig {
   socketMode: number;
   createTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** The metrics endpoint, when configured (`address` checked to be `host:port`). */
+  metrics?: { address: string };
   backends: ResolvedBackend[];
 }

@@ -2,9 +2,11 @@
  * `fromSnapshotter(sn)`: the one adapter from the backend contract to the
  * `containerd.services.snapshots.v1.Snapshots` gRPC service. Per call it validates the
  * request, builds the `Call` (signal, namespace, logger), runs the backend method under the
- * backend's CallTracker, converts the result and maps any error through `status.ts`.
+ * backend's CallTracker, converts the result, maps any error through `status.ts` and, when
+ * it ends, tells `observe` (metrics) the method, final status and duration.
  */
-import type * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, NotImplementedError, type SnaphostError, UnavailableError, describe, isSnaphostError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { parseFilters } from '../snapshots/filters.js';
@@ -25,7 +27,16 @@ export interface AdapterOptions {
   /** The backend's logger; each call logs through `log.child({ method, key })`. */
   log: Logger;
   calls: CallTracker;
+  /**
+   * Told once per RPC, when it ends: the method (`Prepare`, …, `List` at the end of its
+   * stream), the final gRPC status name (`OK`, `NOT_FOUND`, …; `CANCELLED` when the client
+   * cancelled or its deadline passed) and the duration in seconds. Must not throw.
+   */
+  observe?: RpcObserver;
 }
+
+/** See `AdapterOptions.observe` (the metrics endpoint's per-RPC counters and histograms). */
+export type RpcObserver = (method: string, code: string, seconds: number) => void;
 
 /** Infos per List message (containerd's own snapshots service sends 100). */
 export const LIST_BATCH_SIZE = 100;
@@ -47,13 +58,15 @@ interface OpenCall {
   call: Call;
   /** Log the failure once and turn it into the status to answer with. */
   fail(err: unknown): Partial<grpc.StatusObject>;
-  close(): void;
+  /** The call is over: report it to `observe` (once) and detach its listeners. */
+  close(status: grpc.status): void;
 }
 
 export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): SnapshotsHandlers {
   const { backend, calls } = opts;
 
   function open(server: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, key: string): OpenCall {
+    const started = performance.now();
     const controller = new AbortController();
     const onCancel = () => controller.abort(new UnavailableError(`${method}: cancelled by the client or its deadline`));
     const onHostAbort = () => {
@@ -84,9 +97,16 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
         else log[LOG_LEVEL[e.code] ?? 'warn']({ code: e.code }, e.message);
         return toServiceError(e);
       },
-      close() {
+      close(status) {
         server.off('cancelled', onCancel);
         calls.signal.removeEventListener('abort', onHostAbort);
+        if (!opts.observe) return;
+        const code = server.cancelled ? 'CANCELLED' : (grpc.status[status] ?? 'UNKNOWN');
+        try {
+          opts.observe(method, code, (performance.now() - started) / 1000);
+        } catch (err) {
+          log.error({ err }, 'the RPC observer threw');
+        }
       },
     };
   }
@@ -94,6 +114,7 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
   function unary<Req, Res>(method: string, keyOf: (req: Req) => string, body: (req: Req, call: Call) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (server, callback) => {
       const c = open(server, method, keyOf(server.request));
+      let status = grpc.status.OK;
       calls
         .run(() => body(server.request, c.call))
         .then(
@@ -101,15 +122,20 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
             c.call.log.trace('ok');
             callback(null, res);
           },
-          (err: unknown) => callback(c.fail(err)),
+          (err: unknown) => {
+            const e = c.fail(err);
+            status = e.code ?? grpc.status.UNKNOWN;
+            callback(e);
+          },
         )
         .catch((err: unknown) => c.call.log.error({ err }, 'cannot send the answer'))
-        .finally(() => c.close());
+        .finally(() => c.close(status));
     };
   }
 
   const list: grpc.handleServerStreamingCall<ListSnapshotsRequest__Output, ListSnapshotsResponse> = (server) => {
     const c = open(server, 'List', '');
+    let status = grpc.status.OK;
     calls
       .run(() => streamList(sn, server, c.call))
       .then(
@@ -117,10 +143,14 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
           c.call.log.trace('ok');
           server.end();
         },
-        (err: unknown) => server.emit('error', c.fail(err)),
+        (err: unknown) => {
+          const e = c.fail(err);
+          status = e.code ?? grpc.status.UNKNOWN;
+          server.emit('error', e);
+        },
       )
       .catch((err: unknown) => c.call.log.error({ err }, 'cannot end the stream'))
-      .finally(() => c.close());
+      .finally(() => c.close(status));
   };
 
   return {

@@ -14,7 +14,7 @@ import type { SnapshotsClient } from '../../../../core/grpc/generated/containerd
 import type { ProtoGrpcType } from '../../../../core/grpc/generated/snapshots.js';
 import { snapshotsPackageDefinition } from '../../../../core/grpc/proto.js';
 import { type UnixServer, serveUnix } from '../../../../core/grpc/serve-unix.js';
-import { fromSnapshotter } from '../../../../core/grpc/snapshots-service.js';
+import { type RpcObserver, fromSnapshotter } from '../../../../core/grpc/snapshots-service.js';
 import type { Logger } from '../../../../core/logger.js';
 import { NotImplementedError } from '../../../../core/errors.js';
 import type { Snapshotter } from '../../../../core/snapshots/snapshotter.js';
@@ -40,12 +40,12 @@ export interface Served {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function serve(sn: Snapshotter, opts: { backend?: string; log?: Logger } = {}): Promise<Served> {
+export async function serve(sn: Snapshotter, opts: { backend?: string; log?: Logger; observe?: RpcObserver } = {}): Promise<Served> {
   const dir = await tempDir();
   const socket = join(dir, 'sock', 'snapshots.sock');
   const calls = new CallTracker();
   const log = opts.log ?? silentLog;
-  const implementation = fromSnapshotter(sn, { backend: opts.backend ?? 'test', log, calls });
+  const implementation = fromSnapshotter(sn, { backend: opts.backend ?? 'test', log, calls, ...(opts.observe ? { observe: opts.observe } : {}) });
   const server = await serveUnix({ socket, mode: 0o660, implementation, log });
   const client = newClient(socket);
   return {

@@ -292,9 +292,11 @@ describe('List streaming', () => {
     await once(stream, 'data');
     stream.pause();
     // The transport buffers fill first; wait (bounded) until production stops, which on a
-    // loaded machine can take longer than on an idle one, then check it stays stopped.
+    // loaded machine can take longer than on an idle one (a quiet 300 ms there can be a stall,
+    // so it must stay stopped for three checks in a row), then check it stays stopped.
     let whilePaused = -1;
-    for (let waited = 0; waited < 10_000 && produced !== whilePaused; waited += 300) {
+    for (let waited = 0, quiet = 0; waited < 15_000 && quiet < 3; waited += 300) {
+      quiet = produced === whilePaused ? quiet + 1 : 0;
       whilePaused = produced;
       await new Promise((r) => setTimeout(r, 300));
     }

@@ -1,0 +1,77 @@
+/**
+ * The opt-in metrics endpoint: `GET /metrics` (and HEAD) on the `host:port` the operator
+ * configured, Prometheus text format. Anything else is 404, other methods 405. There is no
+ * authentication: bind it to loopback, or to an address only the scraper can reach.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, describe } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { formatHostPort, isLoopback, parseHostPort } from './host-port.js';
+import type { SnaphostMetrics } from './snaphost-metrics.js';
+
+export interface MetricsServer {
+  /** The address it listens on (`host:port`, the real port when 0 was asked for). */
+  readonly address: string;
+  /** Stop listening and close open connections. */
+  close(): Promise<void>;
+}
+
+export const METRICS_PATH = '/metrics';
+
+export async function serveMetrics(metrics: Pick<SnaphostMetrics, 'render'>, address: string, log: Logger): Promise<MetricsServer> {
+  const parsed = parseHostPort(address);
+  if ('error' in parsed) throw new ConfigError([{ path: 'metrics.address', message: parsed.error }]);
+  const server = createServer((req, res) => {
+    handle(metrics, req, res).catch((err: unknown) => {
+      log.error({ err }, 'metrics: cannot render');
+      if (!res.headersSent) answer(res, 500, `cannot render metrics: ${describe(err)}\n`);
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    const fail = (err: NodeJS.ErrnoException) => reject(new Error(`metrics: cannot listen on ${address}: ${err.code ?? ''} ${err.message}`.replace(/ {2,}/g, ' '), { cause: err }));
+    server.once('error', fail);
+    server.listen({ host: parsed.host, port: parsed.port, exclusive: true }, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log.error({ err }, 'metrics: server error'));
+  const bound = server.address() as AddressInfo;
+  const listening = formatHostPort(parsed.host, bound.port);
+  if (isLoopback(parsed.host)) log.info({ address: listening }, `serving metrics on http://${listening}${METRICS_PATH}`);
+  else log.warn({ address: listening }, `serving metrics on http://${listening}${METRICS_PATH}, beyond loopback and without authentication`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    address: listening,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+async function handle(metrics: Pick<SnaphostMetrics, 'render'>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '').split('?', 1)[0];
+  if (path !== METRICS_PATH) return answer(res, 404, `not found; metrics are at ${METRICS_PATH}\n`);
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    return answer(res, 405, `method ${req.method ?? ''} not allowed; use GET\n`);
+  }
+  const { contentType, body } = await metrics.render();
+  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function answer(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
