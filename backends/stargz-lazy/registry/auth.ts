@@ -1,11 +1,13 @@
 /**
  * Registry authorization: anonymous, Basic, and Bearer tokens from the `WWW-Authenticate`
- * challenge (the distribution token protocol). Tokens are cached per (registry host, scope)
- * until `expires_in` (default 60 s) minus a margin. A request that gets 401 calls
- * `unauthorized()` with the header it sent; a fresh header comes back (fetched once however
- * many requests ask at the same time) and the request is retried once. Because every request
- * asks `header()` anew, a token that expires in the middle of a long read is replaced without
- * the reader noticing.
+ * challenge (the distribution token protocol: GET with Basic credentials, or the OAuth2 POST
+ * form for identity tokens; a `registrytoken` is sent as the Bearer token itself). Tokens are
+ * cached per (registry host, scope) until `expires_in` (default 60 s) minus a margin. A
+ * request that gets 401 calls `unauthorized()` with the header it sent; a fresh header comes
+ * back (fetched once however many requests ask at the same time) and the request is retried
+ * once. Every request asks `headerFor()` anew, which renews an expired Bearer token before
+ * the request from the challenge remembered for (host, scope), so a token that expires in the
+ * middle of a long read is replaced without the reader noticing and without a 401 round trip.
  */
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../core/sdk.js';
@@ -13,10 +15,24 @@ import { RegistryStatusError, statusError, transportError } from './registry-err
 import type { TimeoutOptions } from './options.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 
-export interface Credentials {
+/** A user name and password (or access token used as one): Basic auth, or Basic at the token endpoint. */
+export interface PasswordCredentials {
   username: string;
   password: string;
 }
+
+/** An OAuth2 refresh token (`identitytoken`, or a helper's `<token>` user): POSTed to the token endpoint. */
+export interface IdentityTokenCredentials {
+  identityToken: string;
+  username?: string;
+}
+
+/** A bearer token sent to the registry as is (`registrytoken`). */
+export interface RegistryTokenCredentials {
+  registryToken: string;
+}
+
+export type Credentials = PasswordCredentials | IdentityTokenCredentials | RegistryTokenCredentials;
 
 /** Credentials for a registry host (`docker.io`, `127.0.0.1:5000`), or undefined for anonymous. */
 export type CredentialsProvider = (host: string) => Promise<Credentials | undefined> | Credentials | undefined;
@@ -42,12 +58,16 @@ export interface AuthorizerDeps {
 
 /** Token lifetime when the token server does not say (the token spec's default). */
 export const DEFAULT_TOKEN_SECONDS = 60;
+/** `client_id` of OAuth2 token requests (the spec requires one; registries log it). */
+const CLIENT_ID = 'snaphost';
 /** The largest token answer we read. */
 const MAX_TOKEN_RESPONSE = 1 << 20;
 
 export class Authorizer {
   private readonly cache = new Map<string, CachedAuth>();
   private readonly pending = new Map<string, Promise<string>>();
+  /** The last Bearer challenge per (host, scope), to renew an expired token before a request instead of after its 401. */
+  private readonly challenges = new Map<string, string | string[]>();
   private readonly now: () => number;
 
   constructor(private readonly deps: AuthorizerDeps) {
@@ -62,6 +82,19 @@ export class Authorizer {
     if (cached.expiresAt > this.now()) return cached.header;
     this.cache.delete(key);
     return undefined;
+  }
+
+  /**
+   * The header to send for (host, scope): the cached one while valid; once a Bearer token has
+   * expired, a new one fetched from the token endpoint the registry named before (so a long
+   * read never pays a 401 round trip per token lifetime); undefined when nothing is known yet.
+   */
+  async headerFor(host: string, scope: string, signal?: AbortSignal): Promise<string | undefined> {
+    const cached = this.header(host, scope);
+    if (cached !== undefined) return cached;
+    const challenge = this.challenges.get(cacheKey(host, scope));
+    if (challenge === undefined) return undefined;
+    return this.unauthorized(host, scope, challenge, undefined, signal);
   }
 
   /**
@@ -90,9 +123,10 @@ export class Authorizer {
     return untilAborted(flight, signal);
   }
 
-  /** Forgets every cached token and credential header. */
+  /** Forgets every cached token, credential header and challenge. */
   clear(): void {
     this.cache.clear();
+    this.challenges.clear();
   }
 
   private async authorize(
@@ -104,13 +138,19 @@ export class Authorizer {
     const challenges = parseWwwAuthenticate(challengeHeader);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
+    if (bearer && challengeHeader !== undefined) this.challenges.set(cacheKey(host, scope), challengeHeader);
     const credentials = await this.deps.credentials?.(host);
     let auth: CachedAuth;
-    if (bearer) {
+    if (bearer && credentials && 'registryToken' in credentials) {
+      auth = { header: `Bearer ${credentials.registryToken}`, expiresAt: Infinity };
+    } else if (bearer) {
       auth = await this.fetchToken(host, scope, bearer, credentials);
     } else if (basic) {
       if (!credentials) {
         throw new RegistryStatusError(`registry ${host} requires basic authentication and no credentials are configured for it`, 401);
+      }
+      if (!('password' in credentials)) {
+        throw new RegistryStatusError(`registry ${host} requires basic authentication and its configured credentials are a token, not a password`, 401);
       }
       auth = { header: basicHeader(credentials), expiresAt: Infinity };
     } else {
@@ -124,7 +164,11 @@ export class Authorizer {
     return auth.header;
   }
 
-  /** GET realm?service=…&scope=… (with Basic credentials if any) → a Bearer header. */
+  /**
+   * A Bearer header from the challenge's token endpoint: `GET realm?service=…&scope=…` (with
+   * Basic credentials if any), or for an identity token the OAuth2 form
+   * `POST realm` `grant_type=refresh_token&refresh_token=…&service=…&scope=…&client_id=…`.
+   */
   private async fetchToken(
     host: string,
     scope: string,
@@ -141,40 +185,59 @@ export class Authorizer {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new RegistryStatusError(`registry ${host}: Bearer realm ${url.href} is not an http(s) URL`, 401);
     }
-    if (challenge.params.service !== undefined) url.searchParams.set('service', challenge.params.service);
     // The challenge's scope is what this request needs; ours covers the same repository.
-    for (const s of new Set([challenge.params.scope ?? scope, scope])) url.searchParams.append('scope', s);
+    const scopes = [...new Set([challenge.params.scope ?? scope, scope])];
+    const service = challenge.params.service;
     const what = `token for ${host} (${scope}) from ${url.origin}`;
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (credentials) headers.authorization = basicHeader(credentials);
+    let method: 'GET' | 'POST' = 'GET';
+    let body: string | undefined;
+    let presented = 'anonymous access';
+    if (credentials && 'identityToken' in credentials) {
+      method = 'POST';
+      presented = 'the configured identity token';
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: credentials.identityToken, client_id: CLIENT_ID });
+      if (service !== undefined) form.set('service', service);
+      form.set('scope', scopes.join(' '));
+      body = form.toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    } else {
+      if (service !== undefined) url.searchParams.set('service', service);
+      for (const s of scopes) url.searchParams.append('scope', s);
+      if (credentials && 'password' in credentials) {
+        headers.authorization = basicHeader(credentials);
+        presented = 'the configured credentials';
+      }
+    }
     const started = this.now();
-    let body: string;
+    let text: string;
     try {
       const res = await this.deps.dispatcher.request({
         origin: url.origin,
         path: url.pathname + url.search,
-        method: 'GET',
+        method,
         headers,
+        ...(body !== undefined ? { body } : {}),
         headersTimeout: this.deps.timeouts.headersMs,
         bodyTimeout: this.deps.timeouts.bodyMs,
       });
       if (res.statusCode !== 200) {
         await res.body.dump({ limit: MAX_TOKEN_RESPONSE }).catch(() => undefined);
-        if (res.statusCode === 401 || res.statusCode === 403) {
-          throw new RegistryStatusError(
-            `${what}: the token server refused ${credentials ? 'the configured credentials' : 'anonymous access'} (HTTP ${res.statusCode})`,
-            res.statusCode,
-          );
+        if (res.statusCode === 400 || res.statusCode === 401 || res.statusCode === 403) {
+          throw new RegistryStatusError(`${what}: the token server refused ${presented} (HTTP ${res.statusCode})`, res.statusCode);
+        }
+        if (method === 'POST' && (res.statusCode === 404 || res.statusCode === 405)) {
+          throw new RegistryStatusError(`${what}: the token server does not take OAuth2 POST requests (HTTP ${res.statusCode}), which an identity token needs`, res.statusCode);
         }
         throw statusError(what, res.statusCode, res.headers['retry-after']);
       }
-      body = await readText(res.body, what);
+      text = await readText(res.body, what);
     } catch (err) {
       throw transportError(what, err);
     }
     let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
-      parsed = JSON.parse(body) as typeof parsed;
+      parsed = JSON.parse(text) as typeof parsed;
     } catch {
       throw new RegistryStatusError(`${what}: the answer is not JSON`, 200);
     }
@@ -188,7 +251,7 @@ export class Authorizer {
         : DEFAULT_TOKEN_SECONDS;
     // Renew a little before the server's expiry so a request is not sent with a dying token.
     const marginMs = Math.min(10_000, seconds * 100);
-    this.deps.log.debug({ host, scope, expiresIn: seconds }, 'registry token issued');
+    this.deps.log.debug({ host, scope, expiresIn: seconds, grant: method === 'POST' ? 'refresh_token' : 'basic' }, 'registry token issued');
     return { header: `Bearer ${token}`, expiresAt: started + seconds * 1000 - marginMs };
   }
 }
@@ -197,7 +260,7 @@ function cacheKey(host: string, scope: string): string {
   return `${host}\u0000${scope}`;
 }
 
-function basicHeader(c: Credentials): string {
+function basicHeader(c: PasswordCredentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
 }
 

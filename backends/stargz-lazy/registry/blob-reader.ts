@@ -8,7 +8,8 @@
  * - Every Content-Range is checked against what was asked; a reader never returns more or
  *   fewer bytes than asked, it throws instead.
  * - Network errors, timeouts, 5xx and 429 are retried with backoff (options.retry), then the
- *   next location (mirror, then the layer's URLs) is tried; the last failure is thrown:
+ *   next location (mirrors in order, the registry, then the layer's URLs) is tried, and the
+ *   one that served is logged; the first failure is thrown:
  *   UnavailableError (unreachable, timeouts, bad answers), NotFoundError (404),
  *   InvalidArgumentError (a range past the end), RegistryStatusError (401/403/other 4xx).
  * - Each call takes an optional AbortSignal and rejects with its reason when it aborts.
@@ -37,6 +38,8 @@ const BODY_OVERHEAD = 8192;
 export class BlobReader {
   private knownSize: number | undefined;
   private preferred = 0;
+  /** The location that served last, to log when it changes. */
+  private servedBy: number | undefined;
 
   constructor(
     private readonly client: RegistryClient,
@@ -115,6 +118,7 @@ export class BlobReader {
             this.client.log.warn({ blob: this.digest, url: loc.url, attempt, delayMs, reason: err.message }, 'registry request failed; retrying'),
         });
         this.preferred = index;
+        if (this.servedBy !== index) this.logServed(index, i);
         return result;
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
@@ -124,6 +128,15 @@ export class BlobReader {
       }
     }
     throw first;
+  }
+
+  /** Which endpoint serves this blob: info when there was a choice (mirrors, URLs), else debug. */
+  private logServed(index: number, passedOver: number): void {
+    this.servedBy = index;
+    const loc = this.locations[index]!;
+    const fields = { blob: this.digest, endpoint: loc.origin, role: loc.role ?? 'upstream', passedOver };
+    if (this.locations.length > 1) this.client.log.info(fields, `blob served by ${loc.role ?? 'upstream'} ${loc.origin}`);
+    else this.client.log.debug(fields, 'blob served');
   }
 
   private async fetchSize(loc: BlobLocation, signal: AbortSignal): Promise<number> {

@@ -3,9 +3,12 @@
  * options (`registry: registryOptions`), so the host validates them before any code runs.
  * Every field has a default: `{}` is a working configuration.
  */
+import { isAbsolute } from 'node:path';
 import { z } from '../../../core/sdk.js';
 
 const ms = (max: number) => z.number().int().positive().max(max);
+/** Files are named by absolute path: the FUSE-serving process runs in another directory. */
+const filePath = z.string().min(1).refine(isAbsolute, { message: 'expected an absolute file path' });
 
 export const timeoutOptions = z
   .object({
@@ -18,16 +21,6 @@ export const timeoutOptions = z
   })
   .strict();
 
-/** Settings of one registry host (key: host as written in image references, e.g. `10.0.0.5:5000`). */
-export const hostOptions = z
-  .object({
-    /** Talk plain HTTP to this host (loopback hosts always are). */
-    plainHttp: z.boolean().default(false),
-    /** Timeouts for this host, overriding the global ones field by field. */
-    timeouts: timeoutOptions.partial().strict().default({}),
-  })
-  .strict();
-
 /** `host` or `host:port`, `[ipv6]` or `[ipv6]:port`, as image references write it. */
 export const hostKey = z
   .string()
@@ -35,6 +28,54 @@ export const hostKey = z
     /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]{1,5})?$/,
     { message: "expected a registry host such as 'registry.example.com' or '10.0.0.5:5000' (no scheme, no path)" },
   );
+
+/** A mirror of a registry host, tried before the host itself. */
+export const mirrorOptions = z
+  .object({
+    /** `host[:port]` of the mirror; it serves the same `/v2/<repository>/…` paths. */
+    host: hostKey,
+    /**
+     * Plain HTTP to the mirror. Default: the mirror's own `hosts` entry, else loopback hosts
+     * plain and others HTTPS. TLS settings (`ca`, `certFile`, `keyFile`) and timeouts come
+     * from the mirror's own `hosts` entry.
+     */
+    plainHttp: z.boolean().optional(),
+  })
+  .strict();
+
+/** Settings of one registry host (key: host as written in image references, e.g. `10.0.0.5:5000`). */
+export const hostOptions = z
+  .object({
+    /** Talk plain HTTP to this host (loopback hosts always are). */
+    plainHttp: z.boolean().default(false),
+    /** Timeouts for this host, overriding the global ones field by field. */
+    timeouts: timeoutOptions.partial().strict().default({}),
+    /**
+     * Mirrors tried in this order before the host itself; a mirror that answers 404, 5xx or
+     * cannot be reached is passed over for the next (credentials are looked up per mirror host).
+     */
+    mirrors: z.array(mirrorOptions).max(16).default([]),
+    /**
+     * PEM files of CAs trusted for TLS to this host, in addition to the system's; read at
+     * start. A loopback host with `ca` or `certFile` is HTTPS (loopback is plain otherwise).
+     */
+    ca: z.array(filePath).max(64).default([]),
+    /** PEM client certificate for TLS to this host (needs `keyFile`). */
+    certFile: filePath.optional(),
+    /** PEM private key of `certFile`. */
+    keyFile: filePath.optional(),
+  })
+  .strict()
+  .superRefine((h, ctx) => {
+    if ((h.certFile === undefined) !== (h.keyFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [h.certFile === undefined ? 'certFile' : 'keyFile'], message: 'certFile and keyFile go together' });
+    }
+    const seen = new Set<string>();
+    h.mirrors.forEach((m, i) => {
+      if (seen.has(m.host)) ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'host'], message: `mirror ${m.host} is listed twice` });
+      seen.add(m.host);
+    });
+  });
 
 export const retryOptions = z
   .object({
@@ -53,9 +94,26 @@ export const retryOptions = z
 export const registryOptions = z
   .object({
     timeouts: timeoutOptions.default({}),
+    /**
+     * Docker config file with registry credentials (`auths`, `credHelpers`, `credsStore`).
+     * Default: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`; a missing default
+     * file means anonymous access. Re-read when it changes.
+     */
+    dockerConfig: filePath.optional(),
+    /** Longest run of a `docker-credential-<helper> get`. */
+    credentialHelperTimeoutMs: ms(600_000).default(10_000),
     retry: retryOptions.default({}),
     /** Per-host settings. */
-    hosts: z.record(hostKey, hostOptions).default({}),
+    hosts: z
+      .record(hostKey, hostOptions)
+      .default({})
+      .superRefine((hosts, ctx) => {
+        for (const [host, h] of Object.entries(hosts)) {
+          h.mirrors.forEach((m, i) => {
+            if (m.host === host) ctx.addIssue({ code: 'custom', path: [host, 'mirrors', i, 'host'], message: 'a host cannot be its own mirror' });
+          });
+        }
+      }),
     /** Keep-alive connections per origin (registry or blob storage). */
     connectionsPerOrigin: z.number().int().min(1).max(256).default(8),
     /** Idle keep-alive connections are closed after this long. */
@@ -71,3 +129,5 @@ export type RegistryOptions = z.output<typeof registryOptions>;
 export type RegistryOptionsInput = z.input<typeof registryOptions>;
 export type TimeoutOptions = z.output<typeof timeoutOptions>;
 export type RetryOptions = z.output<typeof retryOptions>;
+export type HostOptions = z.output<typeof hostOptions>;
+export type MirrorOptions = z.output<typeof mirrorOptions>;

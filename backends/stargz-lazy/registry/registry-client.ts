@@ -1,6 +1,7 @@
 /**
  * The registry client: one undici Agent (a keep-alive Pool per origin, bounded connections,
- * connect timeout per registry host), the host table, the token cache, and `send()`, which
+ * connect timeout and TLS (custom CAs, client certificate) per registry host), the host table
+ * (mirrors first), the credentials (docker config unless given), the token cache, and `send()`, which
  * makes one HTTP exchange for a blob with authorization and redirects handled:
  *
  * - Authorization is sent only to the registry's own origin; a redirect to blob storage on
@@ -16,6 +17,7 @@ import { Agent, Pool, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import { Authorizer, type CredentialsProvider } from './auth.js';
+import { DockerCredentials } from './docker-credentials.js';
 import type { LayerBlob } from './blob-source.js';
 import { BlobReader } from './blob-reader.js';
 import { RegistryHosts, type RegistryEndpoint } from './hosts.js';
@@ -34,6 +36,8 @@ export interface BlobLocation {
   timeouts: TimeoutOptions;
   /** Registry authorization for this location; absent for direct URLs. */
   auth?: { host: string; scope: string };
+  /** A mirror, the upstream registry, or a URL from the layer's labels. */
+  role?: 'mirror' | 'upstream' | 'url';
 }
 
 export interface BlobResponse {
@@ -46,6 +50,7 @@ export interface BlobResponse {
 
 export interface RegistryClientDeps {
   log: Logger;
+  /** Default: the docker config file (`options.dockerConfig`, `$DOCKER_CONFIG`, `~/.docker`). */
   credentials?: CredentialsProvider | undefined;
 }
 
@@ -60,11 +65,13 @@ export class RegistryClient {
   readonly auth: Authorizer;
   readonly log: Logger;
   private readonly agent: Agent;
-  private readonly connectTimeouts = new Map<string, number>();
   private readonly redirects = new Map<string, { url: string; expiresAt: number }>();
   private readonly singleRangeOrigins = new Set<string>();
 
-  /** `options` are validated (and defaulted) here too, so `{}` works outside a backend. */
+  /**
+   * `options` are validated (and defaulted) here too, so `{}` works outside a backend; TLS
+   * files are read here. Throws InvalidArgumentError naming the option.
+   */
   constructor(options: RegistryOptionsInput | RegistryOptions, deps: RegistryClientDeps) {
     const parsed = registryOptions.safeParse(options);
     if (!parsed.success) {
@@ -80,15 +87,25 @@ export class RegistryClient {
       keepAliveMaxTimeout: Math.max(this.options.keepAliveMs, 600_000),
       factory: (origin, opts) => {
         const key = typeof origin === 'string' ? origin : origin.origin;
-        const timeout = this.connectTimeouts.get(key) ?? this.options.timeouts.connectMs;
-        return new Pool(origin, { ...(opts as Pool.Options), connect: { timeout } });
+        const { timeout, tls } = this.hosts.connectFor(key);
+        return new Pool(origin, { ...(opts as Pool.Options), connect: { timeout, ...tls } });
       },
     });
+    let credentials = deps.credentials;
+    if (credentials === undefined) {
+      const docker = new DockerCredentials({
+        file: this.options.dockerConfig,
+        helperTimeoutMs: this.options.credentialHelperTimeoutMs,
+        log: deps.log,
+      });
+      void docker.check();
+      credentials = docker.provider;
+    }
     this.auth = new Authorizer({
       dispatcher: this.agent,
       log: deps.log,
       timeouts: this.options.timeouts,
-      credentials: deps.credentials,
+      credentials,
     });
   }
 
@@ -103,20 +120,20 @@ export class RegistryClient {
     const fromRegistry = this.hosts.resolve(reference.host).map((ep) => this.registryLocation(ep, reference, layer.digest));
     const direct = layer.urls.map((url): BlobLocation => {
       const origin = new URL(url).origin;
-      return { what: `blob ${layer.digest} of ${name} at ${url}`, url, origin, timeouts: this.hosts.defaultTimeouts };
+      return { what: `blob ${layer.digest} of ${name} at ${url}`, url, origin, timeouts: this.hosts.defaultTimeouts, role: 'url' };
     });
     return [...fromRegistry, ...direct];
   }
 
   private registryLocation(ep: RegistryEndpoint, ref: ImageReference, digest: string): BlobLocation {
-    this.connectTimeouts.set(ep.origin, ep.timeouts.connectMs);
-    const via = ep.role === 'mirror' ? ` via mirror ${ep.origin}` : '';
+    const via = ep.role === 'mirror' ? 'mirror ' : '';
     return {
-      what: `blob ${digest} of ${formatReference({ host: ref.host, repository: ref.repository })} (${ep.origin}${via})`,
+      what: `blob ${digest} of ${formatReference({ host: ref.host, repository: ref.repository })} (${via}${ep.origin})`,
       url: `${ep.origin}/v2/${ref.repository}/blobs/${digest}`,
       origin: ep.origin,
       timeouts: ep.timeouts,
       auth: { host: ep.host, scope: `repository:${ref.repository}:pull` },
+      role: ep.role,
     };
   }
 
@@ -150,7 +167,7 @@ export class RegistryClient {
         this.redirects.delete(loc.url);
         this.log.debug({ url: loc.url, status: res.statusCode }, 'cached blob storage URL failed; asking the registry again');
       }
-      let authorization = loc.auth ? this.auth.header(loc.auth.host, loc.auth.scope) : undefined;
+      let authorization = loc.auth ? await this.auth.headerFor(loc.auth.host, loc.auth.scope, signal) : undefined;
       for (let attempt = 0; ; attempt++) {
         const withAuth = authorization ? { ...headers, authorization } : headers;
         const res = await this.follow(loc.url, method, withAuth, loc, signal);

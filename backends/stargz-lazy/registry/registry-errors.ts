@@ -2,7 +2,8 @@
  * Registry answers and transport failures turned into snaphost errors, in one place:
  * 404 → NotFoundError; 416 → InvalidArgumentError; 5xx, 429, network errors and timeouts →
  * UnavailableError (retried first); 401/403 and other 4xx → RegistryStatusError (a
- * FailedPreconditionError carrying the status). Messages name the blob and the host.
+ * FailedPreconditionError carrying the status); credential failures → CredentialsError.
+ * Messages name the blob and the host.
  */
 import {
   FailedPreconditionError,
@@ -22,6 +23,12 @@ export class RegistryStatusError extends FailedPreconditionError {
     super(message);
   }
 }
+
+/**
+ * Credentials for a registry could not be found out: a malformed docker config, a credential
+ * helper that is missing, fails or hangs. Names the file or helper and the registry host.
+ */
+export class CredentialsError extends FailedPreconditionError {}
 
 /** Statuses worth another try: the server is overloaded or briefly broken. */
 export function isRetryableStatus(status: number): boolean {

@@ -41,6 +41,32 @@ describe('RegistryHosts', () => {
   });
 });
 
+describe('mirrors', () => {
+  const hosts = new RegistryHosts(
+    registryOptions.parse({
+      hosts: {
+        'docker.io': { mirrors: [{ host: 'mirror.lan:5000', plainHttp: true }, { host: 'mirror.example' }, { host: '127.0.0.1:6000' }] },
+        'mirror.example': { timeouts: { connectMs: 77 } },
+      },
+    }),
+  );
+
+  it('puts the mirrors first, in order, then the registry', () => {
+    expect(hosts.resolve('docker.io').map((e) => [e.host, e.origin, e.role])).toEqual([
+      ['mirror.lan:5000', 'http://mirror.lan:5000', 'mirror'],
+      ['mirror.example', 'https://mirror.example', 'mirror'],
+      ['127.0.0.1:6000', 'http://127.0.0.1:6000', 'mirror'],
+      ['docker.io', 'https://registry-1.docker.io', 'upstream'],
+    ]);
+  });
+
+  it("takes a mirror's timeouts and connect settings from its own hosts entry", () => {
+    expect(hosts.resolve('docker.io')[1]?.timeouts.connectMs).toBe(77);
+    expect(hosts.connectFor('https://mirror.example')).toEqual({ timeout: 77 });
+    expect(hosts.connectFor('https://unknown.example')).toEqual({ timeout: 5000 });
+  });
+});
+
 describe('registryOptions', () => {
   it('defaults everything', () => {
     const o = registryOptions.parse({});
@@ -53,6 +79,14 @@ describe('registryOptions', () => {
     [{ timeouts: { connectMs: 0 } }, 'timeouts'],
     [{ retry: { baseDelayMs: 500, maxDelayMs: 100 } }, 'retry'],
     [{ unknown: 1 }, ''],
+    [{ hosts: { 'a.example': { mirrors: [{ host: 'a.example' }] } } }, 'hosts.a.example.mirrors.0.host'],
+    [{ hosts: { 'a.example': { mirrors: [{ host: 'm.example' }, { host: 'm.example' }] } } }, 'hosts.a.example.mirrors.1.host'],
+    [{ hosts: { 'a.example': { mirrors: [{ host: 'https://m.example' }] } } }, 'hosts.a.example.mirrors.0.host'],
+    [{ hosts: { 'a.example': { mirrors: [{ host: 'm.example', ca: ['/x'] }] } } }, 'hosts.a.example.mirrors.0'],
+    [{ hosts: { 'a.example': { keyFile: '/k.pem' } } }, 'hosts.a.example.certFile'],
+    [{ hosts: { 'a.example': { ca: ['relative.pem'] } } }, 'hosts.a.example.ca.0'],
+    [{ dockerConfig: 'config.json' }, 'dockerConfig'],
+    [{ credentialHelperTimeoutMs: 0 }, 'credentialHelperTimeoutMs'],
   ])('rejects %j', (input, path) => {
     const r = registryOptions.safeParse(input);
     expect(r.success).toBe(false);

@@ -19,6 +19,8 @@ export interface AuthProxyOptions {
   sendExpiresIn?: boolean;
   /** Credentials required: at /token for bearer, on every request for basic. */
   credentials?: { username: string; password: string };
+  /** A refresh token the OAuth2 form (`POST /token`, grant_type=refresh_token) accepts. */
+  refreshToken?: string;
   service?: string;
 }
 
@@ -32,10 +34,12 @@ export interface RecordedRequest {
 
 export interface AuthProxy extends TestServer {
   requests: RecordedRequest[];
-  /** Token requests seen: query and authorization. */
-  tokenRequests: { query: URLSearchParams; authorization: string | undefined }[];
+  /** Token requests seen: method, query (GET) or form (POST), and authorization. */
+  tokenRequests: { method: string; query: URLSearchParams; authorization: string | undefined }[];
   /** Invalidates every issued token at once (a server that rotates its keys). */
   revokeAll(): void;
+  /** Accepts only these credentials from now on (a rotated password). */
+  setCredentials(c: { username: string; password: string }): void;
 }
 
 export async function startAuthProxy(opts: AuthProxyOptions): Promise<AuthProxy> {
@@ -44,9 +48,8 @@ export async function startAuthProxy(opts: AuthProxyOptions): Promise<AuthProxy>
   const tokens = new Map<string, number>(); // token -> expiry (ms)
   const requests: RecordedRequest[] = [];
   const tokenRequests: AuthProxy['tokenRequests'] = [];
-  const basic = opts.credentials
-    ? `Basic ${Buffer.from(`${opts.credentials.username}:${opts.credentials.password}`).toString('base64')}`
-    : undefined;
+  const encode = (c: { username: string; password: string }) => `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+  let basic = opts.credentials ? encode(opts.credentials) : undefined;
   let origin = '';
 
   const server = await listen((req, res) => {
@@ -60,8 +63,28 @@ export async function startAuthProxy(opts: AuthProxyOptions): Promise<AuthProxy>
         status,
       });
 
+    if (url.pathname === '/token' && req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+        tokenRequests.push({ method: 'POST', query: form, authorization: req.headers.authorization });
+        const ok =
+          req.headers['content-type'] === 'application/x-www-form-urlencoded' &&
+          form.get('grant_type') === 'refresh_token' &&
+          opts.refreshToken !== undefined &&
+          form.get('refresh_token') === opts.refreshToken &&
+          form.get('client_id') !== null;
+        if (!ok) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
+        const token = randomBytes(16).toString('hex');
+        tokens.set(token, Date.now() + ttl * 1000);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, expires_in: ttl }));
+      });
+      return;
+    }
+
     if (url.pathname === '/token') {
-      tokenRequests.push({ query: url.searchParams, authorization: req.headers.authorization });
+      tokenRequests.push({ method: 'GET', query: url.searchParams, authorization: req.headers.authorization });
       if (basic !== undefined && req.headers.authorization !== basic) {
         res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
         return;
@@ -103,6 +126,9 @@ export async function startAuthProxy(opts: AuthProxyOptions): Promise<AuthProxy>
     requests,
     tokenRequests,
     revokeAll: () => tokens.clear(),
+    setCredentials: (c) => {
+      basic = encode(c);
+    },
   };
 }
 

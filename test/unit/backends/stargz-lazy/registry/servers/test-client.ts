@@ -25,7 +25,8 @@ export function testClient(options: RegistryOptionsInput = {}, credentials?: Cre
   const log = pino({ level: 'debug' }, sink);
   const client = new RegistryClient(
     { ...options, retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 50, totalMs: 10_000, ...options.retry } },
-    { log, credentials },
+    // Anonymous unless given: never the docker config of the machine running the tests.
+    { log, credentials: credentials ?? (() => undefined) },
   );
   return {
     client,

@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# A registry behind expiring-token auth (lib/token-auth-proxy.mjs in front of the private
+# registry) and an image with one big file, for the credentials e2e test. Sourced after
+# common.sh, registry.sh and image.sh.
+#   auth_proxy_start USER PASSWORD TTL RATE
+#                        start the token auth proxy on 127.0.0.1 (a free port): tokens for
+#                        USER:PASSWORD valid TTL seconds, blob bodies throttled to RATE bytes/s;
+#                        sets AUTH_PROXY (host:port), AUTH_PROXY_PID, AUTH_PROXY_LOG (JSON lines,
+#                        see the .mjs); stopped at exit
+#   auth_log_since ISO_TIME [JQ_FILTER]
+#                        the proxy's log lines at or after ISO_TIME, filtered with jq -c
+#   bigfile_build        an image: busybox + /data/big.bin (BIGFILE_SIZE seeded random bytes);
+#                        sets BIGFILE_OCI (OCI layout, tag $BIGFILE_TAG); built once, cached
+#   bigfile_bytes        prints /data/big.bin
+
+AUTH_PROXY=
+AUTH_PROXY_PID=
+AUTH_PROXY_LOG=
+BIGFILE_RECIPE=1
+BIGFILE_OCI=
+BIGFILE_TAG=bigfile
+BIGFILE_SIZE=$((40 * 1024 * 1024))
+
+auth_proxy_start() {
+  local user=$1 password=$2 ttl=$3 rate=$4 dir=$E2E_WORK/auth-proxy i
+  mkdir -p "$dir"
+  AUTH_PROXY_LOG=$dir/events.jsonl
+  : >"$AUTH_PROXY_LOG"
+  node "$E2E_LIB/token-auth-proxy.mjs" --upstream "$REGISTRY" --port-file "$dir/port" --log "$AUTH_PROXY_LOG" \
+    --user "$user" --password "$password" --ttl "$ttl" --rate "$rate" >"$dir/proxy.log" 2>&1 </dev/null &
+  AUTH_PROXY_PID=$!
+  e2e_on_exit auth_proxy_stop
+  e2e_add_log auth-proxy "$dir/proxy.log"
+  for ((i = 0; i < 100; i++)); do
+    if [[ -s $dir/port ]]; then
+      AUTH_PROXY=127.0.0.1:$(cat "$dir/port")
+      # Anonymous: a 401 with a Bearer challenge is the sign of life.
+      if [[ $(curl -sS -o /dev/null -w '%{http_code}' "http://$AUTH_PROXY/v2/" 2>/dev/null) == 401 ]]; then
+        e2e_log "token auth proxy on http://$AUTH_PROXY -> $REGISTRY (pid $AUTH_PROXY_PID, tokens ${ttl}s, $rate B/s)"
+        return 0
+      fi
+    fi
+    kill -0 "$AUTH_PROXY_PID" 2>/dev/null || e2e_die "the token auth proxy exited: $(tail -n 5 "$dir/proxy.log" | tr '\n' ' ')"
+    sleep 0.1
+  done
+  e2e_die "the token auth proxy did not answer within 10 s"
+}
+
+auth_proxy_stop() {
+  [[ -n $AUTH_PROXY_PID ]] || return 0
+  e2e_stop_pid "$AUTH_PROXY_PID" 5
+  AUTH_PROXY_PID=
+}
+
+auth_log_since() {
+  jq -c --arg since "$1" "select(.t >= \$since) | ${2:-.}" "$AUTH_PROXY_LOG"
+}
+
+bigfile_bytes() {
+  openssl enc -aes-128-ctr -nosalt -K 6269672d66696c652d6f662d61757468 -iv 0 </dev/zero 2>/dev/null | head -c "$BIGFILE_SIZE"
+}
+
+bigfile_build_layout() {
+  local dir=$1 oci=$1/oci
+  image_busybox_rootfs "$dir/rootfs" || return 1
+  mkdir -p "$dir/data"
+  bigfile_bytes >"$dir/data/big.bin"
+  find "$dir/data" -exec touch -h -d '2024-01-01 00:00:00Z' {} +
+  umoci init --layout "$oci" &&
+    umoci new --image "$oci:$BIGFILE_TAG" &&
+    umoci insert --image "$oci:$BIGFILE_TAG" --history.created_by "1 busybox-static rootfs" "$dir/rootfs" / &&
+    umoci insert --image "$oci:$BIGFILE_TAG" --history.created_by "2 big file" "$dir/data" /data &&
+    umoci config --image "$oci:$BIGFILE_TAG" --no-history \
+      --config.env 'PATH=/usr/sbin:/usr/bin:/sbin:/bin' --config.workingdir / --config.cmd /bin/sh &&
+    umoci gc --layout "$oci"
+}
+
+bigfile_build() {
+  local cached=$E2E_CACHE/bigfile-r$BIGFILE_RECIPE
+  mkdir -p "$E2E_CACHE" || e2e_die "cannot create $E2E_CACHE"
+  (
+    flock -w 600 9 || exit 1
+    [[ -f $cached/oci/index.json ]] && exit 0
+    tmp=$(mktemp -d "$E2E_CACHE/bigfile-build.XXXXXX") || exit 1
+    if bigfile_build_layout "$tmp" >"$tmp.log" 2>&1; then
+      rm -rf "$cached" && mkdir -p "$cached" && mv "$tmp/oci" "$cached/oci"
+      rc=$?
+    else
+      rc=1
+      e2e_log "bigfile image build failed: $(tail -n 5 "$tmp.log" | tr '\n' ' ')"
+    fi
+    rm -rf "$tmp" "$tmp.log"
+    exit "$rc"
+  ) 9>"$E2E_CACHE/.lock-bigfile" || e2e_die "could not build the bigfile image"
+  BIGFILE_OCI=$cached/oci
+}
