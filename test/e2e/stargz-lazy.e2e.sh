@@ -16,7 +16,8 @@
 #   - `find` over the whole lazily pulled tree downloads no file data (metadata is the TOC's);
 #   - a tampered chunk (the proxy flips one byte of the probe's victim.bin, 2nd chunk, before the
 #     first read): reading it fails with EIO, every byte that was returned is right, the log
-#     names the file, the other files of the layer read fine;
+#     names the file, the other files of the layer read fine; once the proxy serves clean data
+#     again, the same file reads whole and right (through the mount, and in a container);
 #   - `ctr run` sees each layer's effect; the read-only view is identical to a normal pull of the
 #     same :esgz image with containerd's built-in overlayfs (content, modes, owners, mtimes,
 #     links, user.* xattrs; minus the TOC and landmark files that lazy snapshotters hide);
@@ -265,6 +266,21 @@ if range=$(esgz_toc_entry "$REGISTRY/snaphost-e2e/probe:esgz" "$DATA_LAYER" data
       e2e_pass corrupt-other-files-read-fine
     else
       e2e_fail corrupt-other-files-read-fine "read: $(head -c 200 <<<"$others"); busybox: $busybox_ok"
+    fi
+    # The registry serves clean data again: the same file now reads whole and right, through the
+    # same mount and in a container (nothing bad was cached, nothing needs a restart).
+    proxy_clean
+    if cmp -s "$MP/data/victim.bin" "$VICTIM_REF"; then
+      e2e_pass corrupt-then-clean-reads
+    else
+      e2e_fail corrupt-then-clean-reads "after the proxy served clean data: $(cmp "$MP/data/victim.bin" "$VICTIM_REF" 2>&1 | head -n 1)"
+    fi
+    out=$(ctr_ run --rm --snapshotter "$SN" "$PROBE_ESGZ" "sgz-clean-$$" /bin/sh -c 'sha256sum </data/victim.bin' 2>&1)
+    want="$(sha256sum <"$VICTIM_REF" | cut -d' ' -f1)  -"
+    if [[ $out == "$want" ]]; then
+      e2e_pass corrupt-then-clean-reads-in-container
+    else
+      e2e_fail corrupt-then-clean-reads-in-container "want '$want', got: $(tail -n 3 <<<"$out" | tr '\n' '|')"
     fi
     ctr_view_unmount "$SN" "view-probe-$$" "$MP" || e2e_fail corrupt-view-unmount "could not unmount $MP or remove its view"
   else

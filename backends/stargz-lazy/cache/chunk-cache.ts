@@ -8,13 +8,19 @@
  * flip, a truncated file or a file someone replaced is deleted and reported as a miss, so the
  * chunk is fetched again instead of being served wrong. A file is hashed once per process: its
  * identity (inode, size, ctime, mtime) is remembered, and the same file read again (after the
- * memory LRU dropped it) is trusted; any write to it changes its ctime and makes it checked again. Buffers returned are shared with the
- * cache: callers copy, never write into them.
+ * memory LRU dropped it) is trusted; any write to it changes its ctime and makes it checked
+ * again. Buffers returned are shared with the cache: callers copy, never write into them.
+ *
+ * The disk is capped (`diskBytes`, `disk-cap.ts`): least recently used chunks are removed after
+ * a put crosses the cap (and at open, when the directory is over it already); a hit, from
+ * memory or disk, makes a chunk the most recently used. A chunk being read from disk or
+ * written is never removed. `has` answers from the index, without I/O.
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import { digestOf } from '../estargz/digest.js';
 import { DEFAULT_LIMITS } from '../estargz/limits.js';
 import { chunkPath } from './chunk-path.js';
+import { DiskCap } from './disk-cap.js';
 import { DiskStore } from './disk-store.js';
 import { MemoryLru } from './memory-lru.js';
 
@@ -24,6 +30,8 @@ const MAX_VERIFIED_FILES = 65_536;
 export interface ChunkCacheOptions {
   /** Budget of the memory LRU in bytes; 0 turns it off. */
   memoryBytes: number;
+  /** Cap of the cache directory's chunk files in bytes; 0 (the default) turns it off. */
+  diskBytes?: number | undefined;
   log: Logger;
   /** Files larger than this are not chunks: removed on read. Default: the eStargz `maxChunkBytes` limit. */
   maxChunkBytes?: number;
@@ -39,6 +47,12 @@ export interface ChunkCacheStats {
   corrupt: number;
   writes: number;
   writeErrors: number;
+  /** Bytes of the chunk files on disk now. */
+  diskBytes: number;
+  /** The cap of `diskBytes`; 0: none. */
+  diskLimitBytes: number;
+  /** Chunk files removed by the cap so far. */
+  evictions: number;
 }
 
 export class ChunkCache {
@@ -48,14 +62,28 @@ export class ChunkCache {
   /** digest -> identity of its disk file when that file last verified (bounded; oldest forgotten first). */
   readonly #verified = new Map<string, string>();
   readonly #stats = { memoryHits: 0, diskHits: 0, misses: 0, corrupt: 0, writes: 0, writeErrors: 0 };
+  /** digest -> reads of its disk file in progress: the cap never removes those. */
+  readonly #reading = new Map<string, number>();
+  readonly #cap: DiskCap;
 
   private constructor(
     private readonly disk: DiskStore,
     memoryBytes: number,
+    diskBytes: number,
     private readonly maxChunkBytes: number,
     private readonly log: Logger,
   ) {
     this.#memory = new MemoryLru(memoryBytes);
+    this.#cap = new DiskCap({
+      store: disk,
+      limitBytes: diskBytes,
+      isPinned: (digest) => this.#reading.has(digest) || this.#writing.has(digest),
+      onEvicted: (digest) => {
+        this.#memory.delete(digest);
+        this.#verified.delete(digest);
+      },
+      log,
+    });
   }
 
   /** Open (creating it if needed) the cache in `dir`. */
@@ -70,8 +98,21 @@ export class ChunkCache {
     if (!Number.isSafeInteger(maxChunkBytes) || maxChunkBytes <= 0) {
       throw new InvalidArgumentError(`chunk cache: maxChunkBytes must be a positive integer, got ${maxChunkBytes}`);
     }
+    const diskBytes = opts.diskBytes ?? 0;
+    if (!Number.isSafeInteger(diskBytes) || diskBytes < 0) {
+      throw new InvalidArgumentError(`chunk cache: diskBytes must be a non-negative integer (0: no cap), got ${diskBytes}`);
+    }
     const log = opts.log.child({ component: 'chunk-cache' });
-    return new ChunkCache(await DiskStore.open(dir, log), opts.memoryBytes, maxChunkBytes, log);
+    const disk = await DiskStore.open(dir, log);
+    const cache = new ChunkCache(disk, opts.memoryBytes, diskBytes, maxChunkBytes, log);
+    const found = { chunks: disk.index.size, bytes: disk.index.bytes };
+    if (cache.#cap.over()) {
+      await cache.#cap.enforce();
+      log.info({ ...found, diskBytes: disk.index.bytes, diskLimitBytes: diskBytes }, 'chunk cache: over its cap at open; trimmed');
+    } else {
+      log.info({ ...found, diskLimitBytes: diskBytes }, 'chunk cache opened');
+    }
+    return cache;
   }
 
   /** Directory of the cache. */
@@ -85,8 +126,20 @@ export class ChunkCache {
     const held = this.#memory.get(digest) ?? this.#writing.get(digest)?.data;
     if (held !== undefined) {
       this.#stats.memoryHits++;
+      this.disk.index.touch(digest);
       return held;
     }
+    this.#reading.set(digest, (this.#reading.get(digest) ?? 0) + 1);
+    try {
+      return await this.#fromDisk(digest, file, algorithm);
+    } finally {
+      const n = this.#reading.get(digest)! - 1;
+      if (n === 0) this.#reading.delete(digest);
+      else this.#reading.set(digest, n);
+    }
+  }
+
+  async #fromDisk(digest: string, file: string, algorithm: ReturnType<typeof chunkPath>['algorithm']): Promise<Buffer | undefined> {
     let found;
     try {
       found = await this.disk.read(digest, this.maxChunkBytes);
@@ -122,7 +175,10 @@ export class ChunkCache {
    */
   peek(digest: string): Buffer | undefined {
     const held = this.#memory.get(digest) ?? this.#writing.get(digest)?.data;
-    if (held !== undefined) this.#stats.memoryHits++;
+    if (held !== undefined) {
+      this.#stats.memoryHits++;
+      this.disk.index.touch(digest);
+    }
     return held;
   }
 
@@ -133,15 +189,17 @@ export class ChunkCache {
 
   /**
    * Keep verified `data` of `digest`: in memory at once, on disk when the returned promise
-   * resolves. Putting a digest that is being written or already on disk does nothing more.
+   * resolves (and the cap enforced). Putting a digest that is being written or already on disk
+   * does nothing more. `memory: false` keeps it out of the memory LRU (bulk fetches that are
+   * not being read now must not push out what is).
    */
-  async put(digest: string, data: Buffer): Promise<void> {
+  async put(digest: string, data: Buffer, opts: { memory?: boolean } = {}): Promise<void> {
     const { file } = chunkPath(digest);
     if (!Buffer.isBuffer(data)) throw new InvalidArgumentError('chunk cache: data must be a Buffer');
     if (data.length > this.maxChunkBytes) {
       throw new InvalidArgumentError(`chunk cache: ${digest} has ${data.length} bytes, more than any chunk (${this.maxChunkBytes})`);
     }
-    this.#memory.set(digest, data);
+    if (opts.memory !== false) this.#memory.set(digest, data);
     const writing = this.#writing.get(digest);
     if (writing) return writing.done;
     const done = (async () => {
@@ -157,19 +215,27 @@ export class ChunkCache {
       }
     })();
     this.#writing.set(digest, { data, done });
-    return done;
+    await done;
+    await this.#cap.enforce();
   }
 
-  /** Whether `digest` is held (memory, or a disk file that will be verified when read). */
-  async has(digest: string): Promise<boolean> {
-    chunkPath(digest);
-    if (this.#memory.get(digest) !== undefined || this.#writing.has(digest)) return true;
-    return (await this.disk.sizeOf(digest).catch(() => undefined)) !== undefined;
+  /**
+   * Whether `digest` is held: in memory, being written, or a file in the disk index (verified
+   * when read). Synchronous, no I/O; a hit does not count as a use.
+   */
+  has(digest: string): boolean {
+    return this.#memory.has(digest) || this.#writing.has(digest) || this.disk.index.has(digest);
   }
 
-  /** Resolves once every write started so far has finished (failed writes included). */
+  /** Resolves once every write started so far has finished (failed writes included), and the cap with them. */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.#writing.values()].map((w) => w.done));
+    await this.#cap.enforce();
+  }
+
+  /** Log the eviction summary not logged yet (the cache stays usable). */
+  close(): void {
+    this.#cap.close();
   }
 
   #remember(digest: string, identity: string): void {
@@ -179,7 +245,14 @@ export class ChunkCache {
   }
 
   stats(): ChunkCacheStats {
-    return { memoryBytes: this.#memory.bytes, memoryChunks: this.#memory.size, ...this.#stats };
+    return {
+      memoryBytes: this.#memory.bytes,
+      memoryChunks: this.#memory.size,
+      ...this.#stats,
+      diskBytes: this.disk.index.bytes,
+      diskLimitBytes: this.#cap.limitBytes,
+      evictions: this.#cap.evictions,
+    };
   }
 }
 

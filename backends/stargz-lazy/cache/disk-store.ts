@@ -8,14 +8,18 @@
  * and any older than `STALE_TEMP_MS` (a write takes milliseconds; pids get reused), are
  * removed. Another live process may be writing into the same cache, so nothing else is.
  *
- * This is the seam for the size cap of issue 5: every write and removal of a chunk file goes
- * through here.
+ * Every write and removal of a chunk file goes through here, so the LRU index (`lru-index.ts`:
+ * sizes and recency, rebuilt from the directory at open) stays what is on disk; the size cap
+ * (`disk-cap.ts`) works from it. A file found on read that the index does not know (written by
+ * another instance on the same directory) is indexed then; one found missing is dropped.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../../core/sdk.js';
 import { chunkPath } from './chunk-path.js';
+import { LruIndex } from './lru-index.js';
+import { scanCacheDir } from './scan-cache-dir.js';
 
 const TMP_DIR = 'tmp';
 const STALE_TEMP_MS = 10 * 60_000;
@@ -29,6 +33,11 @@ export type DiskRead =
   | { kind: 'bad'; reason: string };
 
 export class DiskStore {
+  /** Chunk files on disk: sizes, least recently used first. */
+  readonly index = new LruIndex();
+  /** Digests whose file is being removed: a read that still finds it does not index it again. */
+  readonly #removing = new Set<string>();
+
   private constructor(
     readonly root: string,
     private readonly log: Logger,
@@ -39,6 +48,7 @@ export class DiskStore {
     await mkdir(join(root, TMP_DIR), { recursive: true, mode: 0o700 });
     const store = new DiskStore(root, log);
     await store.removeStaleTemps();
+    for (const c of await scanCacheDir(root)) store.index.add(c.digest, c.size);
     return store;
   }
 
@@ -48,7 +58,10 @@ export class DiskStore {
     try {
       handle = await open(this.pathOf(digest), 'r');
     } catch (err) {
-      if (isCode(err, 'ENOENT')) return { kind: 'miss' };
+      if (isCode(err, 'ENOENT')) {
+        this.index.delete(digest);
+        return { kind: 'miss' };
+      }
       throw err;
     }
     try {
@@ -63,19 +76,29 @@ export class DiskStore {
         at += bytesRead;
       }
       const identity = `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}:${st.mtimeMs}`;
+      // nlink 0: removed (evicted) while this read had it open; the data is fine, the file is gone.
+      if (!this.index.touch(digest) && !this.#removing.has(digest) && st.nlink > 0) this.index.add(digest, st.size);
       return { kind: 'hit', data: at === data.length ? data : data.subarray(0, at), identity };
     } finally {
       await handle.close();
     }
   }
 
-  /** Size of the file of `digest`, undefined when there is none (its content is checked only when read). */
+  /**
+   * Size of the file of `digest`, undefined when there is none (its content is checked only
+   * when read); a file found is indexed (another instance may have written it).
+   */
   async sizeOf(digest: string): Promise<number | undefined> {
     try {
       const st = await stat(this.pathOf(digest));
-      return st.isFile() ? st.size : undefined;
+      if (!st.isFile()) return undefined;
+      if (!this.index.touch(digest) && !this.#removing.has(digest)) this.index.add(digest, st.size);
+      return st.size;
     } catch (err) {
-      if (isCode(err, 'ENOENT')) return undefined;
+      if (isCode(err, 'ENOENT')) {
+        this.index.delete(digest);
+        return undefined;
+      }
       throw err;
     }
   }
@@ -88,17 +111,24 @@ export class DiskStore {
     try {
       await writeFile(tmp, data, { mode: 0o600 });
       await rename(tmp, join(this.root, file));
+      this.index.add(digest, data.length);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
   }
 
+  /** Remove the file of `digest` (gone already is fine); its bytes leave the index at once. */
   async remove(digest: string): Promise<void> {
+    const path = this.pathOf(digest);
+    this.index.delete(digest);
+    this.#removing.add(digest);
     try {
-      await unlink(this.pathOf(digest));
+      await unlink(path);
     } catch (err) {
       if (!isCode(err, 'ENOENT')) throw err;
+    } finally {
+      this.#removing.delete(digest);
     }
   }
 

@@ -116,7 +116,7 @@ async function plan(deps: PrefetchDeps, maxBytes: number): Promise<{ batches: Ba
   let cachedFiles = 0;
   let current: Batch = { wanted: [], bytes: 0, filesDone: 0 };
   for (const file of deps.index.prefetch.files) {
-    const held = await Promise.all(file.chunks.map((c) => deps.cache.has(c.chunkDigest)));
+    const held = file.chunks.map((c) => deps.cache.has(c.chunkDigest));
     const missing = file.chunks.filter((c, i) => !held[i] && !chunks.has(c.chunkDigest));
     if (missing.length === 0) {
       cachedFiles++;

@@ -4,6 +4,10 @@
  * chunks from the shared ChunkCache and fetching the missing ones (one request per read, one
  * fetch per chunk however many reads want it), verified before anything is served or cached.
  *
+ * How much of the layer is cached (`progress`) is asked of the cache's index; a layer seen fully
+ * cached that later has to go to the registry again (the cache cap evicted some of it) says so
+ * once, as a warning naming the layer: data a layer needs is never dropped silently.
+ *
  * Errors of `read`: VerificationError (the registry or a proxy served bad bytes; nothing was
  * cached, a later read fetches again), UnavailableError (the registry failed), the abort
  * reason of the caller's signal, InvalidArgumentError for a bad node or range.
@@ -22,6 +26,13 @@ import { SharedMembers } from './shared-members.js';
 
 export type { LayerBlobReader } from './fetch-chunks.js';
 
+/**
+ * Why chunks are fetched: a container's read (or its read-ahead; it calls `onRegistryFetch`),
+ * prefetch at mount, or background fetch (it does not push chunks through the memory cache,
+ * which belongs to what containers read now).
+ */
+type FetchKind = 'read' | 'prefetch' | 'background';
+
 export interface RemoteLayerOptions {
   blob: LayerBlobReader;
   /** The layer's `containerd.io/snapshot/stargz/toc.digest`: the TOC must match it. */
@@ -31,6 +42,8 @@ export interface RemoteLayerOptions {
   log: Logger;
   /** Aborts the footer and TOC fetches. */
   signal?: AbortSignal | undefined;
+  /** Called each time a read (or its read-ahead) has to fetch from the registry; prefetch and background fetch do not count. */
+  onRegistryFetch?: (() => void) | undefined;
 }
 
 /**
@@ -42,6 +55,15 @@ const OPEN_TAIL_BYTES = 128 * 1024;
 export class RemoteLayer {
   readonly #flights = new InFlight();
   readonly #shared: SharedMembers;
+  /**
+   * Every chunk of the layer once, in blob order, and the path of a file it belongs to (built
+   * on first need; two flat arrays of references, not an object per chunk).
+   */
+  #all: { chunks: ChunkRef[]; paths: string[] } | undefined;
+  #totalBytes = 0;
+  /** Seen fully cached; cleared (with one warning) when that stops being so. */
+  #complete = false;
+  #evictionWarned = false;
 
   private constructor(
     readonly blob: LayerBlobReader,
@@ -54,6 +76,7 @@ export class RemoteLayer {
     private readonly cache: ChunkCache,
     private readonly limits: EstargzLimits,
     private readonly log: Logger,
+    private readonly onRegistryFetch: (() => void) | undefined,
   ) {
     this.#shared = SharedMembers.of(index);
   }
@@ -94,7 +117,7 @@ export class RemoteLayer {
       { blob: blob.digest, tocDigest: opened.tocDigest, nodes: opened.index.size, prefetch: opened.index.prefetch.landmark },
       'eStargz layer opened',
     );
-    return new RemoteLayer(blob, opened.index, opened.footer, opened.tocDigest, size, o.cache, limits, log);
+    return new RemoteLayer(blob, opened.index, opened.footer, opened.tocDigest, size, o.cache, limits, log, o.onRegistryFetch);
   }
 
   /**
@@ -113,6 +136,7 @@ export class RemoteLayer {
     const data = await this.chunks(
       chunks.map((chunk) => ({ chunk, path: node.path })),
       signal,
+      'read',
     );
     const out = Buffer.allocUnsafe(end - offset);
     for (const c of chunks) {
@@ -161,7 +185,7 @@ export class RemoteLayer {
     const i = node.chunks.indexOf(last);
     const next = i < 0 ? undefined : node.chunks[i + 1];
     if (next === undefined || this.#flights.get(next.chunkDigest) || this.cache.holds(next.chunkDigest)) return;
-    this.chunks([{ chunk: next, path: node.path }], undefined).catch((err: unknown) =>
+    this.chunks([{ chunk: next, path: node.path }], undefined, 'read').catch((err: unknown) =>
       this.log.debug({ err, blob: this.blob.digest, path: node.path }, 'read-ahead of the next chunk failed; a read will fetch it'),
     );
   }
@@ -179,14 +203,87 @@ export class RemoteLayer {
         cache: this.cache,
         log: this.log,
         blobDigest: this.blob.digest,
-        fetch: (wanted, signal) => this.chunks(wanted, signal),
+        fetch: (wanted, signal) => this.chunks(wanted, signal, 'prefetch'),
       },
       o,
     );
   }
 
+  /**
+   * Uncompressed bytes of the layer's chunks (each distinct chunk once) that the cache holds,
+   * and of all of them. O(chunks), no I/O.
+   */
+  progress(): { fetchedBytes: number; totalBytes: number } {
+    const { chunks } = this.#chunkList();
+    let fetchedBytes = 0;
+    for (const c of chunks) if (this.cache.has(c.chunkDigest)) fetchedBytes += c.chunkSize;
+    if (fetchedBytes === this.#totalBytes) this.#complete = true;
+    else if (this.#complete) this.#lostChunks();
+    return { fetchedBytes, totalBytes: this.#totalBytes };
+  }
+
+  /** The chunks the cache does not hold, each once, in blob order (for fetching the whole layer). */
+  missingChunks(): WantedChunk[] {
+    const { chunks, paths } = this.#chunkList();
+    const out: WantedChunk[] = [];
+    chunks.forEach((chunk, i) => {
+      if (!this.cache.has(chunk.chunkDigest)) out.push({ chunk, path: paths[i]! });
+    });
+    return out;
+  }
+
+  /**
+   * Fetch those of `wanted` the cache does not hold into it (joining fetches in flight),
+   * verified as every read is; not a foreground read. Rejects like `read`.
+   */
+  async fetchIntoCache(wanted: readonly WantedChunk[], signal?: AbortSignal): Promise<void> {
+    const todo = wanted.filter((w) => !this.cache.has(w.chunk.chunkDigest));
+    if (todo.length > 0) await this.chunks(todo, signal, 'background');
+  }
+
+  /** The cap of the chunk cache's disk in bytes (0: none). */
+  get cacheLimitBytes(): number {
+    return this.cache.stats().diskLimitBytes;
+  }
+
+  #chunkList(): { chunks: ChunkRef[]; paths: string[] } {
+    if (this.#all) return this.#all;
+    const seen = new Set<string>();
+    const all: WantedChunk[] = [];
+    for (const node of this.index.nodes()) {
+      for (const chunk of node.chunks) {
+        if (seen.has(chunk.chunkDigest)) continue;
+        seen.add(chunk.chunkDigest);
+        all.push({ chunk, path: node.path });
+        this.#totalBytes += chunk.chunkSize;
+      }
+    }
+    all.sort((a, b) => a.chunk.offset - b.chunk.offset || a.chunk.innerOffset - b.chunk.innerOffset);
+    this.#all = { chunks: all.map((w) => w.chunk), paths: all.map((w) => w.path) };
+    return this.#all;
+  }
+
+  #noteRegistryFetch(): void {
+    try {
+      this.onRegistryFetch?.();
+    } catch (err) {
+      this.log.warn({ err, layer: this.blob.digest }, 'onRegistryFetch hook failed');
+    }
+  }
+
+  /** A layer seen fully cached is not anymore: once per layer, say that it needs the registry again. */
+  #lostChunks(): void {
+    this.#complete = false;
+    if (this.#evictionWarned) return;
+    this.#evictionWarned = true;
+    this.log.warn(
+      { layer: this.blob.digest, diskLimitBytes: this.cacheLimitBytes },
+      'layer was fully cached, but some of its chunks left the chunk cache (evicted by the cache cap, or found corrupt): it needs the registry again',
+    );
+  }
+
   /** Verified bytes of each wanted chunk, by digest: joining fetches in flight, starting one for the rest. */
-  private async chunks(wanted: readonly WantedChunk[], signal: AbortSignal | undefined): Promise<Map<string, Buffer>> {
+  private async chunks(wanted: readonly WantedChunk[], signal: AbortSignal | undefined, kind: FetchKind): Promise<Map<string, Buffer>> {
     const out = new Map<string, Buffer>();
     let todo = uniqueByDigest(wanted);
     while (todo.length > 0) {
@@ -198,7 +295,7 @@ export class RemoteLayer {
         else mine.push(w);
       }
       if (mine.length > 0) {
-        const load = this.load(mine, signal);
+        const load = this.load(mine, signal, kind);
         for (const w of mine) {
           const one = load.then((m) => pick(m, w.chunk));
           joined.push([w, this.#flights.start(w.chunk.chunkDigest, one, signal)]);
@@ -220,7 +317,7 @@ export class RemoteLayer {
   }
 
   /** Cached chunks from the cache, the others with one fetch; verified ones are put in the cache. */
-  private async load(wanted: WantedChunk[], signal: AbortSignal | undefined): Promise<Map<string, Buffer | Error>> {
+  private async load(wanted: WantedChunk[], signal: AbortSignal | undefined, kind: FetchKind): Promise<Map<string, Buffer | Error>> {
     const out = new Map<string, Buffer | Error>();
     const cached = await Promise.all(wanted.map((w) => this.cache.get(w.chunk.chunkDigest)));
     const missing: WantedChunk[] = [];
@@ -231,6 +328,8 @@ export class RemoteLayer {
       else missing.push(w);
     });
     if (missing.length === 0) return out;
+    if (this.#complete) this.#lostChunks();
+    if (kind === 'read') this.#noteRegistryFetch();
     const fetched = await fetchChunks(this.blob, missing, { limits: this.limits, signal, shared: this.#shared });
     for (const [digest, result] of fetched) {
       out.set(digest, result);
@@ -238,7 +337,7 @@ export class RemoteLayer {
         this.log.warn({ blob: this.blob.digest, err: result }, 'chunk failed verification; not served, not cached');
         continue;
       }
-      this.cache.put(digest, result).catch((err: unknown) => this.log.warn({ err }, 'chunk cache: write failed; the chunk will be fetched again'));
+      this.cache.put(digest, result, { memory: kind !== 'background' }).catch((err: unknown) => this.log.warn({ err }, 'chunk cache: write failed; the chunk will be fetched again'));
     }
     return out;
   }
