@@ -75,9 +75,9 @@ CONFIG=$W/plugins.config.ts
 if [[ $REFMODE == 1 ]]; then
   LAZY_BACKEND=
 else
-  # Prefetch off: what rpull downloads is then only what mounting needs (footer + TOC).
-  LAZY_BACKEND="{ use: '$SN', options: { prefetch: { enabled: false } } },
-    { use: '$SN', name: '$PF', options: { prefetch: { enabled: true } } },"
+  # Prefetch and background fetch off: what rpull downloads is then only what mounting needs (footer + TOC).
+  LAZY_BACKEND="{ use: '$SN', options: { prefetch: { enabled: false }, backgroundFetch: { enabled: false } } },
+    { use: '$SN', name: '$PF', options: { prefetch: { enabled: true }, backgroundFetch: { enabled: false } } },"
 fi
 cat >"$CONFIG" <<EOF
 import { defineConfig } from 'snaphost';
