@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `snaphost` command: serve, check, containerd-config, wait-ready, install-unit. Exit codes: 0 ok, 1 an error
+ * The `snaphost` command: serve, check, containerd-config, wait-ready, install-unit, reload,
+ * status, shutdown, test-backend. Exit codes: 0 ok, 1 an error
  * (printed as one paragraph; with `--log-level debug` also the stack and causes), 2 bad usage.
  */
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ADMIN_USAGE, adminCommand, isAdminCommand } from './admin/admin-commands.js';
 import { loadConfig, singleBackendConfig } from './config/load-config.js';
 import { OptionArgError, parseOptionArgs } from './config/option-args.js';
 import { registerSdkResolution } from './config/register-sdk-resolution.js';
@@ -43,7 +45,7 @@ export const USAGE = `Usage:
   snaphost install-unit [--config FILE] [--prefix DIR] [--bin PATH] [--timeout SECONDS]
       Write snaphost.service (default ${DEFAULT_UNIT_PREFIX}) running this install on the
       config, and print what to run next. It does not call systemctl.
-${TEST_BACKEND_USAGE}
+${ADMIN_USAGE}${TEST_BACKEND_USAGE}
 LEVEL: ${LOG_LEVELS.join(', ')}.  snaphost COMMAND --help shows this text.
 `;
 
@@ -86,6 +88,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       return command === undefined ? 2 : 0;
     }
     if (command === 'test-backend') return await testBackendCommand(rest, io);
+    if (isAdminCommand(command)) return await adminCommand(command, rest, io);
     if (command !== 'serve' && command !== 'check' && !isOps(command)) throw new UsageError(`unknown command "${command}"`);
     const { values } = parseFlags(rest, command === 'serve' ? SERVE : isOps(command) ? OPS[command] : COMMON);
     if (values.help) {
@@ -99,7 +102,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     if (command === 'containerd-config') return containerdConfig(config, values, io);
     if (command === 'wait-ready') return await waitReadyCommand(config, values, io);
     if (command === 'install-unit') return await installUnitCommand(config, values, io);
-    return await runDaemon(config, { log: createLogger({ level: config.logLevel }) });
+    const reloadConfig = config.file !== undefined ? () => loadConfig(config.file, io.cwd, { logLevel }) : undefined;
+    return await runDaemon(config, { log: createLogger({ level: config.logLevel }), reloadConfig });
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`snaphost: ${err.message}\n\n${USAGE}`);

@@ -60,6 +60,13 @@ export function fallbackName(use: string | object): string {
 }
 
 export async function loadBackend(use: string | object, opts: LoadBackendOptions): Promise<LoadedBackend> {
+  const loaded = await loadDefinition(use, opts);
+  const label = loaded.kind === 'builtin' ? `built-in backend "${loaded.module}"` : loaded.kind === 'inline' ? 'the inline definition' : loaded.module;
+  checkOptionalHooks(loaded.definition, opts.backend, label);
+  return loaded;
+}
+
+async function loadDefinition(use: string | object, opts: LoadBackendOptions): Promise<LoadedBackend> {
   const kind = sourceKind(use);
   if (typeof use !== 'string') return { definition: checkDefinition(use, opts.backend, 'the inline definition'), kind, module: 'inline' };
   if (kind === 'builtin') {
@@ -67,8 +74,37 @@ export async function loadBackend(use: string | object, opts: LoadBackendOptions
     return { definition: checkDefinition(mod, opts.backend, `built-in backend "${use}"`), kind, module: use };
   }
   const file = kind === 'file' ? await resolveFile(use, opts) : resolveFromPackage(use, opts);
-  const mod = await importOrFail(() => import(pathToFileURL(file).href), opts.backend, file, file);
+  const url = await moduleUrl(file);
+  const mod = await importOrFail(() => import(url), opts.backend, file, file);
   return { definition: checkDefinition(mod, opts.backend, file), kind, module: file };
+}
+
+/** Optional members of a definition, when present, must have the right type too (like `create`). */
+function checkOptionalHooks(def: BackendDefinition, backend: string, moduleLabel: string): void {
+  const shutdown: unknown = (def as { shutdown?: unknown }).shutdown;
+  if (shutdown !== undefined && typeof shutdown !== 'function') {
+    throw new BackendLoadError(backend, `${moduleLabel} is not a valid backend definition: \`shutdown\` must be a function when present (got ${shutdown === null ? 'null' : typeof shutdown})`);
+  }
+}
+
+/**
+ * The URL to import `file` from. Node caches ES modules by URL for the life of the process,
+ * so a reload would get the old code of an edited file: when the file's modification time or
+ * size differs from the last import, a query string makes a new URL (the old module stays in
+ * memory; reloads of edited backends are rare). Only the entry file is tracked: files it
+ * imports itself are still cached.
+ */
+const imported = new Map<string, string>();
+async function moduleUrl(file: string): Promise<string> {
+  const base = pathToFileURL(file).href;
+  const info = await stat(file).catch(() => undefined);
+  const version = info ? `${info.mtimeMs}-${info.size}` : '';
+  const first = imported.get(file);
+  if (first === undefined) {
+    imported.set(file, version);
+    return base;
+  }
+  return first === version ? base : `${base}?snaphost-reload=${encodeURIComponent(version)}`;
 }
 
 async function resolveFile(use: string, opts: LoadBackendOptions): Promise<string> {

@@ -44,6 +44,10 @@ Wants=network-online.target
 Type=exec
 ExecStart=${exec('serve', '--config', o.config)}
 ExecStartPost=${exec('wait-ready', '--config', o.config, '--timeout', String(ready))}
+# \`systemctl reload snaphost\`: re-read the config; added backends start, removed ones drain
+# and stop, changed ones restart, the others (and their calls in flight) are not touched. An
+# invalid config is rejected whole, and the reload fails with its problems in the journal.
+ExecReload=${exec('reload', '--config', o.config)}
 TimeoutStartSec=${ready + 30}
 # SIGTERM lets calls in flight finish (shutdownTimeoutMs in the config), then closes every
 # backend and removes the sockets.

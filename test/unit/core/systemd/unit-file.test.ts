@@ -53,7 +53,8 @@ describe('unitFile', () => {
     expect(d.get('Service.Restart')).toEqual(['on-failure']);
     expect(d.get('Service.KillMode')).toEqual(['process']);
     expect(d.get('Service.LimitNOFILE')).toEqual(['1048576']);
-    expect(d.has('Service.ExecReload')).toBe(false);
+    // systemctl reload: the daemon re-reads the config through its admin socket.
+    expect(d.get('Service.ExecReload')).toEqual(['/usr/bin/node /opt/snaphost/dist/core/cli.js reload --config /etc/snaphost/plugins.config.ts']);
     expect(d.get('Install.WantedBy')).toEqual(['multi-user.target']);
   });
 
