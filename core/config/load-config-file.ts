@@ -22,7 +22,19 @@ export interface ConfigFile {
   config: unknown;
 }
 
-const loadModule: Loader = async (file) => ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+/**
+ * Node keeps an imported module for the life of the process: a config file edited since its
+ * first import is imported again under a URL naming its version, so a reload sees the edit.
+ */
+const moduleVersions = new Map<string, string>();
+const loadModule: Loader = async (file) => {
+  const { mtimeMs, size } = await stat(file);
+  const version = `${mtimeMs}-${size}`;
+  const first = moduleVersions.get(file) ?? version;
+  moduleVersions.set(file, first);
+  const url = pathToFileURL(file).href + (first === version ? '' : `?snaphost-reload=${encodeURIComponent(version)}`);
+  return ((await import(url)) as { default?: unknown }).default;
+};
 const loadTs: Loader = (file, content) => loadTypeScriptConfig(file, content);
 
 function explorer() {
