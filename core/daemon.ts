@@ -35,7 +35,7 @@ import { serveMetrics, type MetricsServer } from './metrics/serve-metrics.js';
 import { SnaphostMetrics } from './metrics/snaphost-metrics.js';
 import { diffConfig } from './reload/diff-config.js';
 import { formatReloadResult, rejectedReload, type ReloadResult } from './reload/reload-result.js';
-import type { Snapshotter } from './snapshots/snapshotter.js';
+import type { Snapshotter, SnapshotterStatus } from './snapshots/snapshotter.js';
 import { collectStatus } from './status/collect-status.js';
 import type { BackendReport, DaemonReport } from './status/status-report.js';
 
@@ -320,11 +320,27 @@ async function startBackend(config: ResolvedConfig, b: ResolvedBackend, status: 
   status.state = 'serving';
   log.info({ socket: b.socket, use: b.use, root: b.root }, `serving ${b.name} on ${b.socket}`);
   const unregisterMetrics =
-    metrics?.addBackend(b.name, async (signal) => {
-      const c = await inBackend(b.name, () => collectStatus({ instance, root: b.root, log, signal, run: (fn) => calls.run(fn) }));
-      return { snapshots: c.snapshots, diskBytes: c.diskBytes, layers: c.layers, metrics: c.metrics };
-    }) ?? (() => undefined);
+    metrics?.addBackend(b.name, metricsSource(b.name, instance, b.root, log, calls)) ?? (() => undefined);
   return { backend: b, status, log, calls, instance, server, lock, unregisterMetrics };
+}
+
+/** A measured root size is reused for this long by the metrics endpoint (a walk of the root per scrape is too much). */
+const METRICS_DISK_REUSE_MS = 60_000;
+
+/**
+ * What the metrics endpoint asks of a backend at each scrape: its status, filled in by the
+ * host; it throws when the backend's own `status()` failed, so `snaphost_backend_up` is 0.
+ */
+function metricsSource(name: string, instance: Snapshotter, root: string, log: Logger, calls: CallTracker): (signal: AbortSignal) => Promise<SnapshotterStatus> {
+  let disk: { at: number; bytes: number } | undefined;
+  return async (signal) => {
+    const fresh = disk !== undefined && Date.now() - disk.at < METRICS_DISK_REUSE_MS;
+    const c = await inBackend(name, () => collectStatus({ instance, root, log, signal, run: (fn) => calls.run(fn), measureDisk: !fresh }));
+    if (c.statusFailed !== undefined) throw new Error(c.statusFailed);
+    if (c.diskSource === 'measured' && c.diskBytes !== undefined) disk = { at: Date.now(), bytes: c.diskBytes };
+    const diskBytes = c.diskBytes ?? (fresh ? disk?.bytes : undefined);
+    return { snapshots: c.snapshots, diskBytes, layers: c.layers, metrics: c.metrics };
+  };
 }
 
 async function stopBackend(r: Running, timeoutMs: number): Promise<void> {

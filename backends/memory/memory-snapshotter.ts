@@ -4,9 +4,9 @@
  * Nothing survives a restart: at start a tmpfs left mounted by a crashed run is unmounted and
  * a new one mounted.
  */
-import { mkdir, realpath } from 'node:fs/promises';
+import { mkdir, realpath, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import type { BackendContext, Logger } from '../../core/sdk.js';
+import type { BackendContext, Logger, SnapshotterStatus } from '../../core/sdk.js';
 import { MemoryMetaStore, OverlaySnapshotter } from '../../core/sdk.js';
 import type { MemoryOptions } from './options.js';
 import { isMountPoint, mountTmpfs, unmountAll } from './tmpfs.js';
@@ -59,6 +59,12 @@ export class MemorySnapshotter extends OverlaySnapshotter {
     }
     ctx.log.info({ tmpfs, size: options.size }, 'mounted tmpfs');
     return sn;
+  }
+
+  /** The RAM the snapshots take: the tmpfs's used blocks (the host counts the snapshots). */
+  async status(): Promise<SnapshotterStatus> {
+    const fs = await statfs(this.#tmpfs);
+    return { diskBytes: (fs.blocks - fs.bfree) * fs.bsize };
   }
 
   /** Forget every snapshot and unmount the tmpfs (lazily when busy). Idempotent. */

@@ -25,6 +25,8 @@ export interface CollectStatusOptions {
   timeoutMs?: number;
   /** Runs backend calls (the daemon passes its CallTracker's `run`, so a stop waits for them). */
   run?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Measure the root when the backend does not report `diskBytes` (default true; a walk of the root). */
+  measureDisk?: boolean;
 }
 
 export interface CollectedStatus {
@@ -35,6 +37,8 @@ export interface CollectedStatus {
   layers?: LayerReport[];
   /** The backend's own series, for the metrics endpoint. */
   metrics?: BackendMetric[];
+  /** Why the backend's own `status()` gave nothing usable (it threw, timed out or answered a non-object). */
+  statusFailed?: string;
   problems: string[];
 }
 
@@ -69,10 +73,11 @@ export async function collectStatus(o: CollectStatusOptions): Promise<CollectedS
   const late = (what: string) => (signal.aborted && deadline.aborted ? `${what} did not finish within ${timeoutMs} ms` : undefined);
 
   const own = await ownStatus(o.instance, call, run, signal, out.problems);
-  if (own.snapshots !== undefined) Object.assign(out, { snapshots: own.snapshots, snapshotsSource: 'backend' });
-  if (own.diskBytes !== undefined) Object.assign(out, { diskBytes: own.diskBytes, diskSource: 'backend' });
-  if (own.layers !== undefined) out.layers = own.layers;
-  if (own.metrics !== undefined) out.metrics = own.metrics;
+  if (own === undefined) out.statusFailed = out.problems[out.problems.length - 1];
+  if (own?.snapshots !== undefined) Object.assign(out, { snapshots: own.snapshots, snapshotsSource: 'backend' });
+  if (own?.diskBytes !== undefined) Object.assign(out, { diskBytes: own.diskBytes, diskSource: 'backend' });
+  if (own?.layers !== undefined) out.layers = own.layers;
+  if (own?.metrics !== undefined) out.metrics = own.metrics;
 
   if (out.snapshots === undefined) {
     try {
@@ -82,7 +87,7 @@ export async function collectStatus(o: CollectStatusOptions): Promise<CollectedS
       out.problems.push(late('counting snapshots with list') ?? `counting snapshots with list failed: ${describe(err)}`);
     }
   }
-  if (out.diskBytes === undefined) {
+  if (out.diskBytes === undefined && o.measureDisk !== false) {
     try {
       out.diskBytes = (await diskUsage(o.root, signal)).size;
       out.diskSource = 'measured';
@@ -93,25 +98,25 @@ export async function collectStatus(o: CollectStatusOptions): Promise<CollectedS
   return out;
 }
 
-/** The backend's `status()` answer, bounded and checked field by field. */
+/** The backend's `status()` answer, bounded and checked field by field; `undefined` when it failed (named in `problems`). */
 async function ownStatus(
   instance: Snapshotter,
   call: Call,
   run: NonNullable<CollectStatusOptions['run']>,
   signal: AbortSignal,
   problems: string[],
-): Promise<SnapshotterStatus> {
+): Promise<SnapshotterStatus | undefined> {
   if (typeof instance.status !== 'function') return {};
   let raw: unknown;
   try {
     raw = await run(() => untilAborted(Promise.resolve().then(() => instance.status!(call)), signal));
   } catch (err) {
     problems.push(`status() failed: ${describe(err)}`);
-    return {};
+    return undefined;
   }
   if (typeof raw !== 'object' || raw === null) {
     problems.push(`status() returned ${raw === null ? 'null' : typeof raw}, not an object`);
-    return {};
+    return undefined;
   }
   const r = raw as Record<string, unknown>;
   const out: SnapshotterStatus = {};

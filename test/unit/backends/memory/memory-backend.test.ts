@@ -132,6 +132,8 @@ describe('memory backend', () => {
     expect(active.inodes).toBe(3);
     await s.commit('ns/2/sha256:L1', 'ns/1/extract-1 sha256:L1', { c: '2' }, call);
     expect(await s.usage('ns/2/sha256:L1', call)).toEqual(active);
+    // status() reports the RAM the tmpfs holds: at least the file just written.
+    expect((await s.status!(call)).diskBytes).toBeGreaterThanOrEqual(1024 * 1024);
     const info = await s.stat('ns/2/sha256:L1', call);
     expect(info).toMatchObject({ name: 'ns/2/sha256:L1', parent: '', kind: 'committed', labels: { c: '2' } });
 

@@ -3,7 +3,7 @@
  * are counted per backend, each running backend's status is a series, and a backend a
  * reload removes leaves the scrape.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -63,5 +63,35 @@ describe('daemon metrics', () => {
     const second = await scrape();
     expect(second).toMatch(/^snaphost_backend_snapshots\{backend="m1"\} 1$/m);
     expect(second).not.toMatch(/^snaphost_backend_snapshots\{backend="m2"\}/m);
+  });
+
+  it("marks a backend down when its own status() fails, and keeps scraping the others", async () => {
+    const failing = join(dir, 'failing-status.mjs');
+    await writeFile(
+      failing,
+      `import memory from ${JSON.stringify(new URL('../../../../backends/memory/index.ts', import.meta.url).pathname)};
+export default { ...memory, name: 'failing-status', create: async (o, ctx) => {
+  const sn = await memory.create(o, ctx);
+  return new Proxy(sn, { get: (t, p) => (p === 'status' ? () => { throw new Error('status is broken'); } : typeof t[p] === 'function' ? t[p].bind(t) : t[p]) });
+} };
+`,
+    );
+    const metrics = new SnaphostMetrics({ log });
+    endpoint = await serveMetrics(metrics, '127.0.0.1:0', log);
+    const resolved = await resolveConfig(
+      {
+        socketDir: join(dir, 'run'),
+        rootDir: join(dir, 'lib'),
+        backends: [
+          { use: 'memory', name: 'm1', options: { size: '16m' } },
+          { use: failing, name: 'broken', options: { size: '16m' } },
+        ],
+      },
+      { baseDir: dir },
+    );
+    daemon = await startDaemon(resolved, { log, metrics });
+    const text = await scrape();
+    expect(text).toMatch(/^snaphost_backend_up\{backend="m1"\} 1$/m);
+    expect(text).toMatch(/^snaphost_backend_up\{backend="broken"\} 0$/m);
   });
 });
