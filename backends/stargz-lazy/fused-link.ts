@@ -33,6 +33,32 @@ export interface FusedMountInfo {
   digest: string;
   reference: string;
   state: string;
+  /** Uncompressed bytes of the layer's file contents in the chunk cache, and in total (absent from an older process). */
+  fetchedBytes?: number;
+  totalBytes?: number;
+  prefetch?: { state: string; files: number; bytes: number };
+  background?: { state: string; fetchedBytes: number; totalBytes: number };
+}
+
+/** Whether one layer can be read in full now (`POST /v1/check`). */
+export interface FusedLayerCheck {
+  mountpoint: string;
+  served: boolean;
+  digest?: string;
+  reference?: string;
+  available: boolean;
+  reason?: string;
+  fetchedBytes: number;
+  totalBytes: number;
+}
+
+/** The process's counters and gauges (`GET /v1/metrics`). */
+export interface FusedMetrics {
+  registryBytes: number;
+  registryReads: number;
+  cache: { hits: number; misses: number; memoryBytes: number; diskBytes: number; diskLimitBytes: number; evictions: number };
+  readLatency: { buckets: { le: number; count: number }[]; sum: number; count: number };
+  probes: number;
 }
 
 /** The calls the snapshotter makes (a subset of `FusedClient`). */
@@ -41,6 +67,14 @@ export interface FusedMounter {
   mount(r: LayerMountRequest, signal?: AbortSignal): Promise<void>;
   unmount(mountpoint: string): Promise<void>;
   list(): Promise<FusedMountInfo[]>;
+  /**
+   * Availability of the layers at `mountpoints` (same order), answered within a few seconds
+   * (a memoized, bounded registry probe). A process too old to know the request answers
+   * NotFoundError.
+   */
+  check(mountpoints: string[], signal?: AbortSignal): Promise<FusedLayerCheck[]>;
+  /** Counters and gauges; no registry traffic. */
+  metrics(): Promise<FusedMetrics>;
 }
 
 export interface FusedLink {

@@ -48,3 +48,17 @@ export function remoteRequestFromLabels(labels: Labels, prefetchBytes: number): 
   }
   return request;
 }
+
+/**
+ * The layer digest and image reference a remote snapshot's labels name (ctr-remote's or CRI's
+ * label set), for messages and status; fields the labels do not name well are left out.
+ */
+export function remoteLayerOfLabels(labels: Labels): { digest?: string; reference?: string } {
+  try {
+    const source = blobSourceFromLabels(labels);
+    if (source === undefined) return {};
+    return { digest: source.layer.digest, reference: formatReference(source.reference) };
+  } catch {
+    return {};
+  }
+}

@@ -17,6 +17,11 @@
  *
  * Remote snapshots are FUSE mounts inside `snapshots/<id>/fs`: `releaseDirs` unmounts them
  * before a directory is deleted (remove) or renamed and deleted (cleanup).
+ *
+ * Availability: `mounts`, `view` and `prepare` on a parent check every remote layer at or below
+ * it: mounted, answering, and (asked of the FUSE process, bounded, memoized per blob) either
+ * fully cached or its registry reachable. Otherwise they answer UNAVAILABLE naming the
+ * snapshot, the layer, the image and why: a container started then would fail reads with EIO.
  */
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,11 +35,14 @@ import {
   type Labels,
   type Mount,
   type OverlaySnapshotterOptions,
+  type SnapshotterStatus,
 } from '../../core/sdk.js';
 import { describeError, errorCode } from './error-code.js';
-import type { FusedLink, FusedMounter } from './fused-link.js';
+import type { FusedLayerCheck, FusedLink, FusedMetrics, FusedMounter, FusedMountInfo } from './fused-link.js';
+import { backendMetrics, layerStatuses, type RemoteSnapshot } from './layer-status.js';
 import { detachMount, mountsUnder } from './mount-table.js';
-import { REMOTE_LABEL_VALUE, remoteRequestFromLabels, targetOf, type RemoteRequest } from './remote-request.js';
+import { REMOTE_LABEL_VALUE, remoteLayerOfLabels, remoteRequestFromLabels, targetOf, type RemoteRequest } from './remote-request.js';
+import { cacheDiskBytes, localDiskBytes } from './root-disk-usage.js';
 
 export interface StargzSnapshotterOptions extends OverlaySnapshotterOptions {
   fused: FusedLink;
@@ -59,20 +67,62 @@ export class StargzSnapshotter extends OverlaySnapshotter {
   }
 
   override async prepare(key: string, parent: string, labels: Labels, call?: Call): Promise<Mount[]> {
-    await this.#checkRemoteLayers(parent);
+    await this.#checkRemoteLayers(parent, call?.signal);
     const target = targetOf(labels ?? {});
     if (target === undefined || call === undefined) return super.prepare(key, parent, labels);
     return this.#serialized(target, () => this.#prepareTarget(key, parent, labels, target, call));
   }
 
-  override async view(key: string, parent: string, labels: Labels): Promise<Mount[]> {
-    await this.#checkRemoteLayers(parent);
+  override async view(key: string, parent: string, labels: Labels, call?: Call): Promise<Mount[]> {
+    await this.#checkRemoteLayers(parent, call?.signal);
     return super.view(key, parent, labels);
   }
 
-  override async mounts(key: string): Promise<Mount[]> {
-    await this.#checkRemoteLayers(key);
+  override async mounts(key: string, call?: Call): Promise<Mount[]> {
+    await this.#checkRemoteLayers(key, call?.signal);
     return super.mounts(key);
+  }
+
+  /**
+   * Snapshot count, disk use (snapshot directories, metadata and the chunk cache), one entry
+   * per remote layer, and the backend's series. Costs a few requests to the FUSE process and
+   * at most one memoized, bounded registry probe per remote layer; never starts the process.
+   */
+  async status(call: Call): Promise<SnapshotterStatus> {
+    const { snapshots, remote } = await this.store.read((tx) => {
+      const infos = tx.list();
+      const out: RemoteSnapshot[] = [];
+      for (const info of infos) {
+        if (info.labels[LABEL_REMOTE] !== REMOTE_LABEL_VALUE) continue;
+        const { id } = tx.getInfo(info.name);
+        out.push({ name: info.name, id, mountpoint: this.layout.upperPath(id), ...remoteLayerOfLabels(info.labels) });
+      }
+      return { snapshots: infos.length, remote: out };
+    });
+    const fused = await this.#fused.running().catch(() => undefined);
+    let mounts: FusedMountInfo[] | undefined;
+    let checks: FusedLayerCheck[] | undefined;
+    let metrics: FusedMetrics | undefined;
+    let why = 'the FUSE-serving process is not running';
+    if (fused !== undefined) {
+      try {
+        [mounts, checks, metrics] = await Promise.all([
+          fused.list(),
+          remote.length > 0 ? fused.check(remote.map((r) => r.mountpoint), call.signal) : Promise.resolve([]),
+          fused.metrics(),
+        ]);
+      } catch (err) {
+        if (isFusedUnreachable(err)) this.#fused.reset(fused);
+        why = `the FUSE-serving process did not answer: ${describeError(err)}`;
+        call.log.warn({ err }, 'status: the FUSE-serving process did not answer');
+      }
+    }
+    const layers = layerStatuses(remote, mounts, checks, why);
+    const root = path.dirname(this.layout.snapshotsDir);
+    const remoteIds = new Set(remote.map((r) => String(r.id)));
+    const local = await localDiskBytes(root, this.layout.snapshotsDir, remoteIds, call.signal);
+    const diskBytes = local + (metrics?.cache.diskBytes ?? (await cacheDiskBytes(root, call.signal)));
+    return { snapshots, diskBytes, layers, metrics: backendMetrics(layers, metrics) };
   }
 
   /** Unmount the FUSE mounts of directories whose record is gone; busy ones are kept for the next cleanup. */
@@ -199,16 +249,20 @@ export class StargzSnapshotter extends OverlaySnapshotter {
    * process stopped, which unmounts, or died, which leaves a mount that answers ENOTCONN;
    * statfs, unlike stat or access, is never answered from the kernel's caches):
    * overlay would otherwise show an empty directory, or fail at mount time with an errno.
+   * Then the FUSE process says whether each can be read in full (fully cached, or its
+   * registry reachable): reads of a layer that is neither would fail with EIO.
    * A missing `name` is left to the store to report.
    */
-  async #checkRemoteLayers(name: string): Promise<void> {
+  async #checkRemoteLayers(name: string, signal?: AbortSignal): Promise<void> {
     if (name === '') return;
     const remote = await this.store.read((tx) => {
-      const out: { name: string; fs: string }[] = [];
+      const out: { name: string; fs: string; digest?: string | undefined; reference?: string | undefined }[] = [];
       try {
         for (let n = name; n !== ''; ) {
           const { id, info } = tx.getInfo(n);
-          if (info.labels[LABEL_REMOTE] === REMOTE_LABEL_VALUE) out.push({ name: n, fs: this.layout.upperPath(id) });
+          if (info.labels[LABEL_REMOTE] === REMOTE_LABEL_VALUE) {
+            out.push({ name: n, fs: this.layout.upperPath(id), ...remoteLayerOfLabels(info.labels) });
+          }
           n = info.parent;
         }
       } catch (err) {
@@ -226,6 +280,36 @@ export class StargzSnapshotter extends OverlaySnapshotter {
             'Remove the snapshots on it and pull the image again',
         );
       }
+    }
+    const checks = await this.#availability(remote.map((r) => r.fs), signal);
+    if (checks === undefined) return;
+    const problems = remote.flatMap((r, i) => {
+      const c = checks[i]!;
+      if (c.available) return [];
+      const layer = c.digest ?? r.digest ?? 'unknown digest';
+      const image = c.reference ?? r.reference;
+      return [`remote snapshot ${JSON.stringify(r.name)}: layer ${layer}${image ? ` of ${image}` : ''} is unavailable: ${c.reason ?? 'no reason given'}`];
+    });
+    if (problems.length === 0) return;
+    const more = problems.length > MAX_NAMED_PROBLEMS ? `; and ${problems.length - MAX_NAMED_PROBLEMS} more remote layers` : '';
+    throw new UnavailableError(problems.slice(0, MAX_NAMED_PROBLEMS).join('; ') + more);
+  }
+
+  /**
+   * The FUSE process's availability answer for `mountpoints`; undefined when it cannot give one
+   * that means anything: not running (the statfs check passed, so a process serves the mounts;
+   * a restarted link finds it next time) or too old to know the request.
+   */
+  async #availability(mountpoints: string[], signal?: AbortSignal): Promise<FusedLayerCheck[] | undefined> {
+    const fused = await this.#fused.running().catch(() => undefined);
+    if (fused === undefined) return undefined;
+    try {
+      return await fused.check(mountpoints, signal);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (errorCode(err) === 'NOT_FOUND') return undefined;
+      if (isFusedUnreachable(err)) this.#fused.reset(fused);
+      throw new UnavailableError(`cannot tell whether the remote layers are available: ${describeError(err)}`, { cause: err });
     }
   }
 
@@ -288,6 +372,9 @@ export class StargzSnapshotter extends OverlaySnapshotter {
 function isFusedUnreachable(err: unknown): boolean {
   return (err as { reason?: unknown } | null)?.reason === 'FUSED_UNREACHABLE';
 }
+
+/** Unavailable layers named in one UNAVAILABLE message; the rest are counted. */
+const MAX_NAMED_PROBLEMS = 3;
 
 /** Bound on a layer root's statfs: a live FUSE process answers at once. */
 const STATFS_TIMEOUT_MS = 5_000;

@@ -14,6 +14,11 @@
  * POST /v1/unmount  { mountpoint } -> 200 { unmounted: boolean }
  *        Lazy unmount; also detaches a stale mount of this file system that the process does
  *        not serve (left by a process that died). Nothing mounted: `unmounted: false`.
+ * POST /v1/check    { mountpoints } -> 200 { layers: LayerCheck[] }   (same order)
+ *        Can each layer be read in full now? Available = served AND (every chunk cached OR
+ *        its registry answers a HEAD of the blob). Probes are memoized per blob and host for
+ *        a few seconds and bounded (a hung registry costs a few seconds, once).
+ * GET  /v1/metrics  -> 200 Metrics   (counters since the process started; no registry traffic)
  * errors: 4xx/5xx { error: { code: WireCode, message } }
  * ```
  *
@@ -64,6 +69,28 @@ export type MountRequest = z.output<typeof mountRequestSchema>;
 
 export const unmountRequestSchema = z.object({ mountpoint: mountpointSchema }).strict();
 
+/** Layers checked in one request at most (an image has at most a few hundred). */
+export const MAX_CHECK_MOUNTPOINTS = 1024;
+
+export const checkRequestSchema = z.object({ mountpoints: z.array(mountpointSchema).max(MAX_CHECK_MOUNTPOINTS) }).strict();
+
+/** One layer's answer to `POST /v1/check`. */
+export interface LayerCheck {
+  mountpoint: string;
+  /** False when the process serves nothing there. */
+  served: boolean;
+  digest?: string;
+  reference?: string;
+  available: boolean;
+  /** Why it is not available, e.g. `registry 127.0.0.1:5000 unreachable: connect ECONNREFUSED …; 37 percent of the layer is cached`. */
+  reason?: string;
+  /** Uncompressed bytes of the layer's file contents held in the chunk cache, and in total. */
+  fetchedBytes: number;
+  totalBytes: number;
+}
+
+export type BackgroundState = 'waiting' | 'running' | 'complete' | 'failed' | 'paused';
+
 export type MountState = 'mounted' | 'unmounting';
 export type PrefetchState = 'none' | 'running' | 'complete' | 'partial' | 'failed';
 
@@ -79,6 +106,32 @@ export interface MountInfo {
   reads: number;
   bytesRead: number;
   readErrors: number;
+  /** Uncompressed bytes of the layer's file contents held in the chunk cache, and in total. */
+  fetchedBytes: number;
+  totalBytes: number;
+  /** The layer's background fetch; absent when background fetch is off. */
+  background?: { state: BackgroundState; fetchedBytes: number; totalBytes: number };
+}
+
+/** `GET /v1/metrics`: counters since the process started, gauges now. */
+export interface Metrics {
+  /** Compressed blob bytes received from registries (mount, reads, prefetch, background). */
+  registryBytes: number;
+  /** File reads that had to wait for the registry. */
+  registryReads: number;
+  cache: {
+    hits: number;
+    misses: number;
+    memoryBytes: number;
+    diskBytes: number;
+    /** 0: no cap. */
+    diskLimitBytes: number;
+    evictions: number;
+  };
+  /** FUSE read latency in seconds (cumulative buckets). */
+  readLatency: { buckets: { le: number; count: number }[]; sum: number; count: number };
+  /** Registry probes sent by availability checks. */
+  probes: number;
 }
 
 export interface Status {

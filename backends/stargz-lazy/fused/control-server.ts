@@ -9,19 +9,20 @@ import { chmod, unlink } from 'node:fs/promises';
 import { InvalidArgumentError, NotFoundError, type Logger, type z } from '../../../core/sdk.js';
 import {
   MAX_BODY_BYTES,
+  checkRequestSchema,
   httpStatusOf,
   mountRequestSchema,
   unmountRequestSchema,
   type Status,
 } from './control-protocol.js';
 import { toWireError } from './fused-errors.js';
-import type { ServedMounts } from './served-mounts.js';
+import type { ServedLayer, ServedMounts } from './served-mounts.js';
 
 const CLOSE_GRACE_MS = 2_000;
 
 export interface ControlServerOptions {
   socket: string;
-  mounts: ServedMounts;
+  mounts: Pick<ServedMounts<ServedLayer>, 'mount' | 'unmount' | 'list' | 'check' | 'metrics'>;
   status: () => Status;
   log: Logger;
 }
@@ -82,6 +83,12 @@ async function route(o: ControlServerOptions, req: IncomingMessage, signal: Abor
       const { mountpoint } = parseBody(unmountRequestSchema, await readBody(req));
       return { unmounted: await o.mounts.unmount(mountpoint) };
     }
+    case 'POST /v1/check': {
+      const { mountpoints } = parseBody(checkRequestSchema, await readBody(req));
+      return { layers: await o.mounts.check(mountpoints, signal) };
+    }
+    case 'GET /v1/metrics':
+      return o.mounts.metrics();
     default:
       throw new NotFoundError(`no such control request: ${key}`);
   }

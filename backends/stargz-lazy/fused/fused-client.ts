@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, type Logger } from '../../../core/sdk.js';
-import type { MountInfo, Status } from './control-protocol.js';
+import type { LayerCheck, Metrics, MountInfo, Status } from './control-protocol.js';
 import { controlRequest } from './control-request.js';
 import { checkMounted } from './check-mounted.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig, type FusedConfigInput } from './fused-config.js';
@@ -47,6 +47,9 @@ const UNMOUNT_TIMEOUT_MS = 30_000;
 /** A mount waits for the registry (retries included); the caller's signal usually ends it sooner. */
 const MOUNT_TIMEOUT_MS = 300_000;
 const ROOT_CHECK_TIMEOUT_MS = 10_000;
+/** The process bounds its registry probes (2 s); this bounds the whole check, the connection included. */
+const CHECK_TIMEOUT_MS = 5_000;
+const METRICS_TIMEOUT_MS = 5_000;
 const POLL_MS = 50;
 const LOG_TAIL_BYTES = 4096;
 /** Exit status of main.js when another process already serves the root. */
@@ -134,6 +137,31 @@ export class FusedClient {
     };
     if (!Array.isArray(answer.mounts)) throw new FusedUnreachableError(`FUSE process at ${this.paths.socket}: malformed mount list`);
     return answer.mounts as MountInfo[];
+  }
+
+  /**
+   * Whether each layer can be read in full now (served, and fully cached or its registry
+   * reachable), in the order asked. NotFoundError from a process too old to know the request.
+   */
+  async check(mountpoints: string[], signal?: AbortSignal): Promise<LayerCheck[]> {
+    this.#checkOpen();
+    const answer = (await controlRequest(this.paths.socket, 'POST', '/v1/check', { mountpoints }, { timeoutMs: CHECK_TIMEOUT_MS, signal })) as {
+      layers?: unknown;
+    };
+    if (!Array.isArray(answer.layers) || answer.layers.length !== mountpoints.length) {
+      throw new FusedUnreachableError(`FUSE process at ${this.paths.socket}: malformed availability answer`);
+    }
+    return answer.layers as LayerCheck[];
+  }
+
+  /** The process's counters and gauges (no registry traffic). */
+  async metrics(): Promise<Metrics> {
+    this.#checkOpen();
+    const answer = (await controlRequest(this.paths.socket, 'GET', '/v1/metrics', undefined, { timeoutMs: METRICS_TIMEOUT_MS })) as Metrics;
+    if (typeof answer !== 'object' || answer === null || typeof answer.cache !== 'object' || typeof answer.readLatency !== 'object') {
+      throw new FusedUnreachableError(`FUSE process at ${this.paths.socket}: malformed metrics`);
+    }
+    return answer;
   }
 
   /** Closes the client only; the process keeps serving. */

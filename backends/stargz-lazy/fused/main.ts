@@ -2,7 +2,9 @@
  * The FUSE-serving process of the stargz-lazy backend: `node main.js --root <dir>`.
  *
  * It reads and validates `<root>/fused.json` (fused-config.ts), takes `<root>/fused.lock`,
- * keeps the chunk cache in `<root>/cache`, and answers the control protocol on
+ * keeps the chunk cache in `<root>/cache` (capped at `cache.diskBytes`), fetches mounted layers
+ * whole in the background when `backgroundFetch.enabled` (quiet while container reads need the
+ * registry), and answers the control protocol on
  * `<root>/fused.sock`. It logs JSON lines to stderr (the spawner points stderr at
  * `<root>/fused.log`). It runs on its own, detached from snaphost, so that snaphost can
  * restart while containers keep reading through its mounts.
@@ -15,12 +17,15 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { ChunkCache } from '../cache/chunk-cache.js';
+import { BackgroundFetcher } from '../layer/background-fetcher.js';
+import type { RemoteLayer } from '../layer/remote-layer.js';
 import { RegistryClient } from '../registry/registry-client.js';
 import { serveControl } from './control-server.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig } from './fused-config.js';
 import { lockInstance } from './instance-lock.js';
+import { registryProbe, remoteOpener } from './remote-opener.js';
 import { fusedPaths } from './root-layout.js';
-import { ServedMounts } from './served-mounts.js';
+import { ServedMounts, type ServedCounters } from './served-mounts.js';
 
 class UsageError extends Error {}
 
@@ -51,10 +56,22 @@ async function main(argv: string[]): Promise<void> {
   const registry = new RegistryClient(config.registry, { log: log.child({ component: 'registry' }) });
   const cache = await ChunkCache.open(paths.cache, {
     memoryBytes: config.cache.memoryBytes,
+    diskBytes: config.cache.diskBytes,
     maxChunkBytes: config.estargz.maxChunkBytes,
     log,
   });
-  const mounts = new ServedMounts({ config, log, registry, cache });
+  const counters: ServedCounters = { registryBytes: 0, registryReads: 0 };
+  const { enabled, concurrency, quietMs, startDelayMs } = config.backgroundFetch;
+  const background = enabled ? new BackgroundFetcher({ concurrency, quietMs, startDelayMs, log }) : undefined;
+  const mounts = new ServedMounts<RemoteLayer>({
+    config,
+    log,
+    cache,
+    counters,
+    openLayer: remoteOpener({ config, log, registry, cache, counters, onForegroundFetch: () => background?.noteForeground() }),
+    probe: registryProbe(registry),
+    background,
+  });
   const configDigest = configDigestOf(config);
   const server = await serveControl({
     socket: paths.socket,
@@ -70,6 +87,7 @@ async function main(argv: string[]): Promise<void> {
     log.info({ signal, mounts: mounts.size }, 'stopping: unmounting every layer');
     void (async () => {
       await server.close();
+      background?.close();
       await mounts.unmountAll();
       await cache.flush();
       await registry.close().catch(() => undefined);

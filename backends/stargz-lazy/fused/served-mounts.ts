@@ -11,6 +11,11 @@
  *
  * `snapshot()` is the seam for persistence (issue 5): the requests of every mount as plain
  * JSON, enough to mount them all again after a restart.
+ *
+ * `check()` answers whether each layer can be read in full now (every chunk cached, or its
+ * registry reachable: a memoized, bounded probe); `metrics()` what the process did so far.
+ * A mounted layer is handed to the background fetcher (when there is one), which fetches the
+ * whole layer into the cache while no foreground read needs the registry.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, runCommand, type Logger } from '../../../core/sdk.js';
@@ -18,37 +23,65 @@ import type { ChunkCache } from '../cache/chunk-cache.js';
 import { FUSE_SUBTYPE, mountLayerFs, type FuseMount } from '../fs/fuse-mount.js';
 import { LayerFs, type LayerReader } from '../fs/layer-fs.js';
 import { abortable } from '../layer/in-flight.js';
-import { RemoteLayer } from '../layer/remote-layer.js';
-import type { RegistryClient } from '../registry/registry-client.js';
 import { parseReference } from '../registry/reference.js';
-import type { MountInfo, MountRequest, MountState, PrefetchState } from './control-protocol.js';
+import type { ProbeResult } from '../registry/probe-blob.js';
+import type { BackgroundState, LayerCheck, Metrics, MountInfo, MountRequest, MountState, PrefetchState } from './control-protocol.js';
 import type { FusedConfig } from './fused-config.js';
+import { LatencyHistogram } from './latency-histogram.js';
 import { LayersAhead } from './layers-ahead.js';
 import { mountAt } from './mountinfo.js';
+import { Reachability } from './reachability.js';
+import { timedReader } from './timed-reader.js';
 
-/** What a mount needs of a layer: the file system's reader, and prefetch. */
+/** What a mount needs of a layer: the file system's reader, prefetch, and how much of it is cached. */
 export interface ServedLayer extends LayerReader {
   readonly tocDigest: string;
   prefetch(o: { maxBytes: number; timeoutMs: number; signal?: AbortSignal }): Promise<{ files: number; bytes: number; complete: boolean }>;
+  /** Uncompressed bytes of file contents whose chunks are in the cache, and in total. */
+  progress(): { fetchedBytes: number; totalBytes: number };
 }
 
-export interface ServedMountsDeps {
+/** What the mount table needs of the background fetcher (`layer/background-fetcher.ts`). */
+export interface BackgroundFetch<L> {
+  add(key: string, layer: L): void;
+  remove(key: string): void;
+  progress(key: string): { state: BackgroundState; fetchedBytes: number; totalBytes: number } | undefined;
+}
+
+/** Counters the layer opener feeds (remote-opener.ts), reported by `metrics()`. */
+export interface ServedCounters {
+  /** Blob bytes received from registries. */
+  registryBytes: number;
+  /** File reads that had to wait for the registry. */
+  registryReads: number;
+}
+
+export interface ServedMountsDeps<L extends ServedLayer> {
   config: FusedConfig;
   log: Logger;
-  /** Opens a layer; the default reads it from the registry through the chunk cache. */
-  openLayer?: (r: MountRequest, signal: AbortSignal) => Promise<ServedLayer>;
-  registry?: RegistryClient;
-  cache?: ChunkCache;
+  /** Opens a layer (remote-opener.ts: from the registry through the chunk cache). */
+  openLayer: (r: MountRequest, signal: AbortSignal) => Promise<L>;
+  /** Is the blob of a mount reachable now? (remote-opener.ts: one bounded HEAD.) */
+  probe: (r: MountRequest) => Promise<ProbeResult>;
+  /** The chunk cache, for its statistics. */
+  cache?: Pick<ChunkCache, 'stats'> | undefined;
+  counters?: ServedCounters | undefined;
+  /** Fetches whole layers in the background; absent: off. */
+  background?: BackgroundFetch<L> | undefined;
+  /** How long a probe's answer is reused (default 3 s). */
+  reachabilityTtlMs?: number;
 }
 
 /** Layers above a mounted one opened ahead at a time, and how long one waits for its mount. */
 const OPEN_AHEAD = 3;
 const OPEN_AHEAD_TTL_MS = 60_000;
+/** A registry probe's answer is reused this long. */
+const REACHABILITY_TTL_MS = 3_000;
 
-interface Served {
+interface Served<L extends ServedLayer> {
   request: MountRequest;
   state: MountState;
-  layer: ServedLayer;
+  layer: L;
   fs: LayerFs;
   fuse: FuseMount;
   mountedAt: Date;
@@ -56,19 +89,30 @@ interface Served {
   stopPrefetch: AbortController;
 }
 
-export class ServedMounts {
-  readonly #mounts = new Map<string, Served>();
+export class ServedMounts<L extends ServedLayer> {
+  readonly #mounts = new Map<string, Served<L>>();
   /** The last operation queued per mountpoint. */
   readonly #queues = new Map<string, Promise<unknown>>();
   readonly #config: FusedConfig;
   readonly #log: Logger;
-  readonly #openLayer: (r: MountRequest, signal: AbortSignal) => Promise<ServedLayer>;
-  readonly #ahead: LayersAhead<ServedLayer>;
+  readonly #openLayer: (r: MountRequest, signal: AbortSignal) => Promise<L>;
+  readonly #ahead: LayersAhead<L>;
+  readonly #cache: Pick<ChunkCache, 'stats'> | undefined;
+  readonly #probe: (r: MountRequest) => Promise<ProbeResult>;
+  readonly #reachability: Reachability;
+  readonly #background: BackgroundFetch<L> | undefined;
+  readonly #counters: ServedCounters;
+  readonly #readLatency = new LatencyHistogram();
 
-  constructor(deps: ServedMountsDeps) {
+  constructor(deps: ServedMountsDeps<L>) {
     this.#config = deps.config;
     this.#log = deps.log;
-    this.#openLayer = deps.openLayer ?? remoteOpener(deps);
+    this.#cache = deps.cache;
+    this.#openLayer = deps.openLayer;
+    this.#probe = deps.probe;
+    this.#counters = deps.counters ?? { registryBytes: 0, registryReads: 0 };
+    this.#reachability = new Reachability({ ttlMs: deps.reachabilityTtlMs ?? REACHABILITY_TTL_MS });
+    this.#background = deps.background;
     this.#ahead = new LayersAhead({
       open: this.#openLayer,
       tocDigestOf: (l) => l.tocDigest,
@@ -92,7 +136,34 @@ export class ServedMounts {
   }
 
   list(): MountInfo[] {
-    return [...this.#mounts.values()].map(infoOf);
+    return [...this.#mounts.values()].map((s) => this.#infoOf(s));
+  }
+
+  /**
+   * Whether each layer can be read in full now: served, and every chunk cached or its
+   * registry reachable (memoized probe, see reachability.ts). Answers in the order asked.
+   */
+  check(mountpoints: readonly string[], signal: AbortSignal): Promise<LayerCheck[]> {
+    return Promise.all(mountpoints.map((mp) => this.#checkOne(mp, signal)));
+  }
+
+  /** Counters and gauges of the process (cheap: no registry traffic, no walk of the cache). */
+  metrics(): Metrics {
+    const stats = this.#cache?.stats();
+    return {
+      registryBytes: this.#counters.registryBytes,
+      registryReads: this.#counters.registryReads,
+      cache: {
+        hits: (stats?.memoryHits ?? 0) + (stats?.diskHits ?? 0),
+        misses: stats?.misses ?? 0,
+        memoryBytes: stats?.memoryBytes ?? 0,
+        diskBytes: stats?.diskBytes ?? 0,
+        diskLimitBytes: stats?.diskLimitBytes ?? 0,
+        evictions: stats?.evictions ?? 0,
+      },
+      readLatency: this.#readLatency.snapshot(),
+      probes: this.#reachability.probes,
+    };
   }
 
   /** The requests of every mount, as plain JSON (to restore them after a restart). */
@@ -110,11 +181,29 @@ export class ServedMounts {
     );
   }
 
+  async #checkOne(mountpoint: string, signal: AbortSignal): Promise<LayerCheck> {
+    const s = this.#mounts.get(mountpoint);
+    if (!s || s.state !== 'mounted') {
+      return { mountpoint, served: false, available: false, reason: 'not served by the FUSE-serving process', fetchedBytes: 0, totalBytes: 0 };
+    }
+    const { digest, reference } = s.request;
+    const { fetchedBytes, totalBytes } = s.layer.progress();
+    const base = { mountpoint, served: true, digest, reference, fetchedBytes, totalBytes };
+    if (fetchedBytes >= totalBytes) return { ...base, available: true };
+    const ref = parseReference(reference, 'reference');
+    const target = { host: ref.host, key: `${ref.host}/${ref.repository}@${digest}` };
+    const r = await this.#reachability.check(target, () => this.#probe(s.request), signal);
+    if (r.reachable) return { ...base, available: true };
+    // "percent", not "%": containerd formats an error's text as a format string (errdefs.FromGRPC).
+    const cached = Math.floor((fetchedBytes * 100) / totalBytes);
+    return { ...base, available: false, reason: `${r.reason}; ${cached} percent of the layer is cached` };
+  }
+
   async #mount(request: MountRequest, signal: AbortSignal): Promise<MountInfo> {
     const { mountpoint, digest } = request;
     const existing = this.#mounts.get(mountpoint);
     if (existing) {
-      if (existing.request.digest === digest && existing.request.reference === request.reference) return infoOf(existing);
+      if (existing.request.digest === digest && existing.request.reference === request.reference) return this.#infoOf(existing);
       throw new FailedPreconditionError(`${mountpoint} already serves layer ${existing.request.digest} of ${existing.request.reference}`);
     }
     const mounted = await mountAt(mountpoint);
@@ -131,13 +220,13 @@ export class ServedMounts {
     signal.throwIfAborted();
     const openMs = Date.now() - started;
     this.#ahead.start(request, (d) => this.#serves(request.reference, d));
-    const fs = new LayerFs({ layer, digest, log, readTimeoutMs: this.#config.fs.readTimeoutMs });
+    const fs = new LayerFs({ layer: timedReader(layer, this.#readLatency), digest, log, readTimeoutMs: this.#config.fs.readTimeoutMs });
     const fuse = await mountLayerFs(mountpoint, fs, digest, { opTimeoutMs: this.#config.fs.readTimeoutMs + 10_000, log });
     if (signal.aborted) {
       await fuse.unmount().catch((err: unknown) => log.error({ err }, 'unmount after a cancelled mount failed'));
       throw signal.reason;
     }
-    const served: Served = {
+    const served: Served<L> = {
       request: { ...request },
       state: 'mounted',
       layer,
@@ -153,7 +242,8 @@ export class ServedMounts {
       'layer mounted',
     );
     this.#startPrefetch(served, log);
-    return infoOf(served);
+    this.#background?.add(mountpoint, layer);
+    return this.#infoOf(served);
   }
 
   #serves(reference: string, digest: string): boolean {
@@ -161,7 +251,7 @@ export class ServedMounts {
     return false;
   }
 
-  #startPrefetch(served: Served, log: Logger): void {
+  #startPrefetch(served: Served<L>, log: Logger): void {
     const maxBytes = Math.min(served.request.prefetchBytes ?? 0, this.#config.prefetch.maxBytes);
     if (maxBytes <= 0 || served.layer.index.prefetch.landmark !== 'prefetch') return;
     served.prefetch.state = 'running';
@@ -191,6 +281,7 @@ export class ServedMounts {
         served.state = 'mounted';
         throw err;
       }
+      this.#background?.remove(mountpoint);
       this.#mounts.delete(mountpoint);
       this.#log.info({ mountpoint, layer: served.request.digest, openFiles: served.fs.openFiles }, 'layer unmounted');
       return true;
@@ -220,23 +311,25 @@ export class ServedMounts {
     });
     return run;
   }
-}
 
-function remoteOpener(deps: ServedMountsDeps): (r: MountRequest, signal: AbortSignal) => Promise<ServedLayer> {
-  const { registry, cache } = deps;
-  if (!registry || !cache) throw new InvalidArgumentError('ServedMounts needs a registry client and a chunk cache (or openLayer)');
-  return (r, signal) => {
-    const reference = parseReference(r.reference, 'reference');
-    const blob = registry.blob(reference, { digest: r.digest, urls: r.urls ?? [] });
-    return RemoteLayer.open({
-      blob,
-      expectedTocDigest: r.tocDigest,
-      cache,
-      limits: deps.config.estargz,
-      log: deps.log.child({ layer: r.digest }),
-      signal,
-    });
-  };
+  #infoOf(s: Served<L>): MountInfo {
+    const info: MountInfo = {
+      mountpoint: s.request.mountpoint,
+      digest: s.request.digest,
+      reference: s.request.reference,
+      tocDigest: s.layer.tocDigest,
+      state: s.state,
+      prefetch: { ...s.prefetch },
+      mountedAt: s.mountedAt.toISOString(),
+      reads: s.fs.counters.reads,
+      bytesRead: s.fs.counters.bytesRead,
+      readErrors: s.fs.counters.readErrors,
+      ...s.layer.progress(),
+    };
+    const background = this.#background?.progress(s.request.mountpoint);
+    if (background) info.background = { state: background.state, fetchedBytes: background.fetchedBytes, totalBytes: background.totalBytes };
+    return info;
+  }
 }
 
 async function checkEmptyDir(mountpoint: string): Promise<void> {
@@ -251,19 +344,3 @@ async function checkEmptyDir(mountpoint: string): Promise<void> {
   const entries = await readdir(mountpoint);
   if (entries.length > 0) throw new FailedPreconditionError(`mountpoint ${mountpoint} is not empty`);
 }
-
-function infoOf(s: Served): MountInfo {
-  return {
-    mountpoint: s.request.mountpoint,
-    digest: s.request.digest,
-    reference: s.request.reference,
-    tocDigest: s.layer.tocDigest,
-    state: s.state,
-    prefetch: { ...s.prefetch },
-    mountedAt: s.mountedAt.toISOString(),
-    reads: s.fs.counters.reads,
-    bytesRead: s.fs.counters.bytesRead,
-    readErrors: s.fs.counters.readErrors,
-  };
-}
-

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LABEL_TOC_DIGEST, remoteRequestFromLabels, targetOf } from '../../../../backends/stargz-lazy/remote-request.js';
+import { LABEL_TOC_DIGEST, remoteLayerOfLabels, remoteRequestFromLabels, targetOf } from '../../../../backends/stargz-lazy/remote-request.js';
 import {
   LABEL_CRI_IMAGE_REF,
   LABEL_CRI_LAYER_DIGEST,
@@ -51,5 +51,23 @@ describe('remoteRequestFromLabels', () => {
     expect(() => remoteRequestFromLabels({ ...base, [LABEL_TOC_DIGEST]: 'md5:x' }, 0)).toThrow(/toc\.digest/);
     expect(() => remoteRequestFromLabels({ ...base, [LABEL_STARGZ_DIGEST]: 'nope' }, 0)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => remoteRequestFromLabels({ [LABEL_STARGZ_DIGEST]: d('b') }, 0)).toThrow(/stargz\.reference/);
+  });
+});
+
+describe('remoteLayerOfLabels', () => {
+  it("names the layer and image of ctr-remote's and of CRI's label sets", () => {
+    expect(remoteLayerOfLabels({ [LABEL_STARGZ_REFERENCE]: 'reg:5000/app:v1', [LABEL_STARGZ_DIGEST]: d('a') })).toEqual({
+      digest: d('a'),
+      reference: 'reg:5000/app:v1',
+    });
+    expect(remoteLayerOfLabels({ [LABEL_CRI_IMAGE_REF]: 'reg:5000/app:v1', [LABEL_CRI_LAYER_DIGEST]: d('b') })).toEqual({
+      digest: d('b'),
+      reference: 'reg:5000/app:v1',
+    });
+  });
+
+  it('is empty for labels that name no blob, or name one badly (it is for messages, never throws)', () => {
+    expect(remoteLayerOfLabels({})).toEqual({});
+    expect(remoteLayerOfLabels({ [LABEL_STARGZ_REFERENCE]: 'reg:5000/app:v1', [LABEL_STARGZ_DIGEST]: 'not-a-digest' })).toEqual({});
   });
 });
