@@ -3,6 +3,7 @@ import { fusedConfigOf } from './fused-config-of.js';
 import { FusedClientLink } from './fused-client-link.js';
 import { openSnapshotter } from './open-snapshotter.js';
 import { stargzLazyOptions } from './options.js';
+import { describeStop, shutdownFused } from './stop-fused.js';
 
 export default defineBackend({
   name: 'stargz-lazy',
@@ -11,4 +12,7 @@ export default defineBackend({
   capabilities: { remoteSnapshots: true },
   options: stargzLazyOptions,
   create: (options, ctx) => openSnapshotter(options, ctx, (root, opts, log) => new FusedClientLink(root, fusedConfigOf(opts, log), log, opts.fusedStartTimeoutMs)),
+  // The FUSE-serving process outlives snaphost on purpose; only this stops it (and the layer
+  // mounts of running containers with it).
+  shutdown: async (_options, ctx) => describeStop(ctx.root, await shutdownFused(ctx.root)),
 });
