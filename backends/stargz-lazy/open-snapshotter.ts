@@ -23,9 +23,6 @@ import type { StargzSnapshotter } from './stargz-snapshotter.js';
 /** Builds the link to the FUSE process of `root` (the real one, or a test's). */
 export type FusedLinkFactory = (root: string, options: StargzLazyOptions, log: Logger) => FusedLink;
 
-/** Layers mounted at the same time by the restore at start. */
-const RESTORE_CONCURRENCY = 4;
-
 export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendContext, makeLink: FusedLinkFactory): Promise<RestoreGatedSnapshotter> {
   const { root, store } = await openOverlayRoot(ctx);
   const prefetchBytes = options.prefetch.enabled ? options.prefetch.maxBytes : 0;
@@ -70,7 +67,7 @@ export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendCo
       log: ctx.log,
       mountTimeoutMs: options.mountTimeoutMs,
       prefetchBytes,
-      concurrency: RESTORE_CONCURRENCY,
+      concurrency: options.restore.concurrency,
       signal,
     }),
   );

@@ -58,6 +58,8 @@ export const stargzLazyOptions = z
     asyncRemove: z.boolean().default(true),
     /** A file read through a remote layer that is not served by then fails with EIO (a container never hangs on it). */
     readTimeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
+    /** Restore at start of remote snapshots whose FUSE process died: layers mounted at a time. */
+    restore: z.object({ concurrency: z.number().int().min(1).max(64).default(4) }).strict().default({}),
     /** How long to wait for the FUSE-serving process to start and answer. */
     fusedStartTimeoutMs: z.number().int().positive().max(600_000).default(10_000),
     /**
