@@ -14,8 +14,8 @@
 #       snaphost restarted: the log names each snapshot that could not be restored and why, and
 #       a summary line; the snapshots stay listed; snaphost still serves (a container on
 #       overlayfs-native runs); `ctr run` on the lazily pulled image fails cleanly, in bounded time;
-#   then the explicit full stop (the backend's `shutdown`, lib/stargz-shutdown.mjs): no FUSE
-#   process and no mount is left.
+#   then the explicit full stop (`snaphost shutdown`, which calls the backend's `shutdown`): no
+#   FUSE process and no mount is left.
 #   bash test/e2e/stargz-lazy-restart.e2e.sh     (root; needs `npm run build` and scripts/install-deps.sh)
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
@@ -284,7 +284,7 @@ containerd_stop
 snaphost_terminate 20
 if [[ $SNAPHOST_EXIT == 0 ]]; then e2e_pass sigterm-exit-0; else e2e_fail sigterm-exit-0 "snaphost exit status ${SNAPHOST_EXIT:-?}"; fi
 pid=$(fused_pids "$ROOT" | head -n 1)
-if out=$(timeout 60 node "$E2E_LIB/stargz-shutdown.mjs" "$ROOT" 2>&1) && [[ -n $pid && $out == "stopped the FUSE-serving process $pid of $ROOT"* ]]; then
+if out=$(snaphost_cli shutdown --config "$CONFIG" --backend "$SN" 2>&1) && [[ -n $pid && $out == "$SN: stopped the FUSE-serving process $pid of $ROOT"* ]]; then
   e2e_pass shutdown-stops-fused
   e2e_log "shutdown: $out"
 else
