@@ -26,21 +26,10 @@ e2e_init containerd-config
 W=$E2E_WORK
 sock() { echo "$W/sockets/$1.sock"; }
 
-mkdir -p "$W/node_modules"
-ln -s "$REPO_ROOT" "$W/node_modules/snaphost"
-CONFIG=$W/plugins.config.ts
-cat >"$CONFIG" <<EOF
-import { defineConfig } from 'snaphost';
-
-export default defineConfig({
-  socketDir: '$W/sockets',
-  rootDir: '$W/state',
-  backends: [
+snaphost_user_config <<EOF
     { use: 'memory', options: { size: '64m' } },
     { use: 'overlayfs-native', options: {} },
     { use: 'stargz-lazy', options: {} },
-  ],
-});
 EOF
 # stargz-lazy starts its FUSE-serving process only for a remote prepare (none here); stopped
 # anyway, should one be there.

@@ -29,22 +29,11 @@ registry_start
 image_build_push
 
 # ---- the config a user would write -----------------------------------------------------
-mkdir -p "$W/node_modules"
-ln -s "$REPO_ROOT" "$W/node_modules/snaphost"
 cp -r "$REPO_ROOT/test/fixtures/backends/third-party-copy" "$W/third-party-copy"
-CONFIG=$W/plugins.config.ts
-cat >"$CONFIG" <<EOF
-import { defineConfig } from 'snaphost';
-
-export default defineConfig({
-  socketDir: '$W/sockets',
-  rootDir: '$W/state',
-  backends: [
+snaphost_user_config <<EOF
     { use: 'memory', options: {} },
     { use: 'memory', name: 'memory-b', options: {} },
     { use: './third-party-copy/index.mjs', name: 'copy', options: { reflink: 'auto' } },
-  ],
-});
 EOF
 
 E2E_CURRENT=check-config

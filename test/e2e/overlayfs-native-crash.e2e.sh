@@ -57,17 +57,8 @@ REF=$W/reference/rootfs
 REF_BIG=$(sha256sum <"$REF/e2e/special/big.bin" | cut -c1-64)
 REF_ENTRIES=$(find "$REF" | wc -l)
 
-mkdir -p "$W/node_modules"
-ln -s "$REPO_ROOT" "$W/node_modules/snaphost"
-CONFIG=$W/plugins.config.ts
-cat >"$CONFIG" <<EOF
-import { defineConfig } from 'snaphost';
-
-export default defineConfig({
-  socketDir: '$W/sockets',
-  rootDir: '$W/state',
-  backends: [{ use: '$SN', options: {} }],
-});
+snaphost_user_config <<EOF
+    { use: '$SN', options: {} },
 EOF
 E2E_CURRENT=setup
 snaphost_cli containerd-config --config "$CONFIG" >"$W/proxy-plugins.toml" 2>"$W/containerd-config.err" ||

@@ -41,20 +41,9 @@ REF=$W/reference/rootfs
 
 # ---- config, [proxy_plugins], daemon, containerd -----------------------------------------
 # As a user's config: `snaphost` resolved from node_modules.
-mkdir -p "$W/node_modules"
-ln -s "$REPO_ROOT" "$W/node_modules/snaphost"
-CONFIG=$W/plugins.config.ts
-cat >"$CONFIG" <<EOF
-import { defineConfig } from 'snaphost';
-
-export default defineConfig({
-  socketDir: '$W/sockets',
-  rootDir: '$W/state',
-  backends: [
+snaphost_user_config <<EOF
     { use: '$SN', options: {} },
     { use: 'memory', options: { size: '1g' } },
-  ],
-});
 EOF
 E2E_CURRENT=check-config
 e2e_check check-config snaphost_cli check --config "$CONFIG"

@@ -56,17 +56,8 @@ write_docker_config() { # PASSWORD: written whole, then renamed into place (as d
 write_docker_config "$PASSWORD"
 export DOCKER_CONFIG=$W/docker
 
-mkdir -p "$W/node_modules"
-ln -s "$REPO_ROOT" "$W/node_modules/snaphost"
-CONFIG=$W/plugins.config.ts
 # Prefetch and background fetch off: every byte of big.bin is fetched by the container's read.
-cat >"$CONFIG" <<EOF
-import { defineConfig } from 'snaphost';
-
-export default defineConfig({
-  socketDir: '$W/sockets',
-  rootDir: '$W/state',
-  backends: [
+snaphost_user_config <<EOF
     {
       use: '$SN',
       options: {
@@ -75,8 +66,6 @@ export default defineConfig({
         readTimeoutMs: 120000,
       },
     },
-  ],
-});
 EOF
 E2E_CURRENT=containerd-config
 PROXY_TOML=$W/proxy-plugins.toml

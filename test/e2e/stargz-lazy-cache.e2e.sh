@@ -85,16 +85,7 @@ proxy_start
 cache_image_build
 
 # ---- config, daemon, containerd ------------------------------------------------------------------
-mkdir -p "$W/node_modules"
-ln -s "$REPO_ROOT" "$W/node_modules/snaphost"
-CONFIG=$W/plugins.config.ts
-cat >"$CONFIG" <<EOF
-import { defineConfig } from 'snaphost';
-
-export default defineConfig({
-  socketDir: '$W/sockets',
-  rootDir: '$W/state',
-  backends: [
+snaphost_user_config <<EOF
     {
       use: '$SN',
       options: {
@@ -103,8 +94,6 @@ export default defineConfig({
         prefetch: { enabled: false },
       },
     },
-  ],
-});
 EOF
 E2E_CURRENT=containerd-config
 PROXY_TOML=$W/proxy-plugins.toml

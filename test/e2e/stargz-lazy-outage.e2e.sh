@@ -60,23 +60,12 @@ registry_restart() {
   return 1
 }
 
-mkdir -p "$W/node_modules"
-ln -s "$REPO_ROOT" "$W/node_modules/snaphost"
-CONFIG=$W/plugins.config.ts
-cat >"$CONFIG" <<EOF
-import { defineConfig } from 'snaphost';
-
-export default defineConfig({
-  socketDir: '$W/sockets',
-  rootDir: '$W/state',
-  backends: [
+snaphost_user_config <<EOF
     {
       use: '$SN',
       options: { readTimeoutMs: $READ_TIMEOUT_MS, prefetch: { enabled: false }, backgroundFetch: { enabled: false } },
     },
     { use: '$OFN', options: {} },
-  ],
-});
 EOF
 E2E_CURRENT=containerd-config
 PROXY_TOML=$W/proxy-plugins.toml

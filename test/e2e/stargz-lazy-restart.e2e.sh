@@ -43,21 +43,10 @@ registry_start
 probe_build
 
 # ---- config, daemon, containerd ----------------------------------------------------------------
-mkdir -p "$W/node_modules"
-ln -s "$REPO_ROOT" "$W/node_modules/snaphost"
-CONFIG=$W/plugins.config.ts
 # Prefetch and background fetch off: what is cached is only what the containers read.
-cat >"$CONFIG" <<EOF
-import { defineConfig } from 'snaphost';
-
-export default defineConfig({
-  socketDir: '$W/sockets',
-  rootDir: '$W/state',
-  backends: [
+snaphost_user_config <<EOF
     { use: '$SN', options: { prefetch: { enabled: false }, backgroundFetch: { enabled: false }, mountTimeoutMs: $MOUNT_TIMEOUT_MS } },
     { use: 'overlayfs-native', options: {} },
-  ],
-});
 EOF
 PROXY_TOML=$W/proxy-plugins.toml
 E2E_CURRENT=containerd-config

@@ -69,9 +69,6 @@ REF=$W/reference/rootfs
 [[ $REFMODE == 1 ]] && stargz_ref_build
 
 # ---- config, [proxy_plugins], daemon(s), containerd -------------------------------------------
-mkdir -p "$W/node_modules"
-ln -s "$REPO_ROOT" "$W/node_modules/snaphost"
-CONFIG=$W/plugins.config.ts
 if [[ $REFMODE == 1 ]]; then
   LAZY_BACKEND=
 else
@@ -79,17 +76,9 @@ else
   LAZY_BACKEND="{ use: '$SN', options: { prefetch: { enabled: false }, backgroundFetch: { enabled: false } } },
     { use: '$SN', name: '$PF', options: { prefetch: { enabled: true }, backgroundFetch: { enabled: false } } },"
 fi
-cat >"$CONFIG" <<EOF
-import { defineConfig } from 'snaphost';
-
-export default defineConfig({
-  socketDir: '$W/sockets',
-  rootDir: '$W/state',
-  backends: [
+snaphost_user_config <<EOF
     $LAZY_BACKEND
     { use: 'overlayfs-native', options: {} },
-  ],
-});
 EOF
 E2E_CURRENT=check-config
 e2e_check check-config snaphost_cli check --config "$CONFIG"

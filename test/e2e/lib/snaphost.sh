@@ -2,6 +2,9 @@
 # The daemon under test, as a user runs it: `node dist/core/cli.js serve --config FILE`.
 # Sourced after common.sh.
 #   snaphost_cli ARGS...            run the built CLI (60 s timeout)
+#   snaphost_user_config <<EOF      write $E2E_WORK/plugins.config.ts as a user's config (`snaphost`
+#     ENTRIES                       resolved from node_modules; sockets and roots under $E2E_WORK)
+#   EOF                             with stdin as the `backends` entries; sets CONFIG
 #   snaphost_start CONFIG           start `serve`; sets SNAPHOST_PID, SNAPHOST_LOG; stopped at exit
 #   snaphost_wait_serving SOCK...   wait until every socket answers a List (30 s)
 #   snaphost_terminate SECONDS      SIGTERM, wait; sets SNAPHOST_EXIT (exit status, or "hung")
@@ -15,6 +18,25 @@ SNAPHOST_STARTS=0
 SNAPHOST_CLI=$REPO_ROOT/dist/core/cli.js
 
 snaphost_cli() { timeout 60 node "$SNAPHOST_CLI" "$@"; }
+
+snaphost_user_config() {
+  local entries
+  entries=$(cat)
+  mkdir -p "$E2E_WORK/node_modules"
+  ln -sfn "$REPO_ROOT" "$E2E_WORK/node_modules/snaphost"
+  CONFIG=$E2E_WORK/plugins.config.ts
+  cat >"$CONFIG" <<EOF
+import { defineConfig } from 'snaphost';
+
+export default defineConfig({
+  socketDir: '$E2E_WORK/sockets',
+  rootDir: '$E2E_WORK/state',
+  backends: [
+$entries
+  ],
+});
+EOF
+}
 
 snaphost_start() {
   local config=$1
