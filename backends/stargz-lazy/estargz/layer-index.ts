@@ -2,9 +2,16 @@
  * The read-only view of one eStargz layer that the FUSE layer serves from: lookups by path or
  * inode, directory listings, and for a byte range of a file the chunks to fetch and verify.
  * Built from a parsed TOC (`parseToc`); holds no blob bytes.
+ *
+ * The tree is kept packed (`PackedTree`: typed arrays and byte tables, ~4× smaller than one
+ * object per file) and `LayerNode` objects are made when asked for. One object per inode is
+ * handed out for as long as anything holds it (a weak map), so callers may compare nodes by
+ * identity (`byIno(node.ino) === node`) and key caches by node.
  */
 import { InvalidArgumentError } from '../../../core/sdk.js';
 import { buildTree, type Prefetch } from './build-tree.js';
+import { PackedNode } from './packed-node.js';
+import { PackedTree } from './packed-tree.js';
 import { tryNormalizeEntryName } from './entry-name.js';
 import { EstargzLimitError } from './errors.js';
 import { resolveLimits, type EstargzLimits } from './limits.js';
@@ -19,14 +26,19 @@ export interface LayerIndexOptions {
 
 export class LayerIndex {
   readonly root: LayerNode;
-  /** The prioritized files to fetch at mount time. */
-  readonly prefetch: Prefetch;
-  readonly #nodes: LayerNode[];
+  readonly #tree: PackedTree;
+  readonly #prefetch: { landmark: Prefetch['landmark']; files: Uint32Array; endOffset: number };
+  /** Nodes handed out and still held by someone, by inode. */
+  readonly #live = new Map<number, WeakRef<LayerNode>>();
+  readonly #nodeOf = (ino: number): LayerNode => this.#node(ino);
+  readonly #released = new FinalizationRegistry<number>((ino) => {
+    if (this.#live.get(ino)?.deref() === undefined) this.#live.delete(ino);
+  });
 
-  private constructor(root: LayerNode, nodes: LayerNode[], prefetch: Prefetch) {
-    this.root = root;
-    this.#nodes = nodes;
-    this.prefetch = prefetch;
+  private constructor(tree: PackedTree, prefetch: Prefetch) {
+    this.#tree = tree;
+    this.#prefetch = { landmark: prefetch.landmark, files: Uint32Array.from(prefetch.files, (f) => f.ino), endOffset: prefetch.endOffset };
+    this.root = this.#node(1);
   }
 
   /** Build and check the tree; MalformedEstargzError (or EstargzLimitError) when the TOC is unsafe. */
@@ -38,13 +50,37 @@ export class LayerIndex {
     if (toc.entries.length > limits.maxEntries) {
       throw new EstargzLimitError('maxEntries', toc.entries.length, limits.maxEntries, 'TOC entry count');
     }
-    const { root, nodes, prefetch } = buildTree(toc, options.tocOffset, limits);
-    return new LayerIndex(root, nodes, prefetch);
+    const { nodes, prefetch } = buildTree(toc, options.tocOffset, limits);
+    return new LayerIndex(new PackedTree(nodes), prefetch);
   }
 
   /** Number of inodes (files, directories, whiteouts). */
   get size(): number {
-    return this.#nodes.length;
+    return this.#tree.count;
+  }
+
+  /** Sum of the sizes of the layer's regular files (hard-linked ones once). */
+  get fileBytes(): number {
+    return this.#tree.fileBytes;
+  }
+
+  /**
+   * Whether some gzip member holds more than one chunk (a chunk with `innerOffset > 0`): when
+   * false, there is no need to walk `nodes()` looking for such members.
+   */
+  get sharesMembers(): boolean {
+    return this.#tree.sharesMembers;
+  }
+
+  /** Bytes the packed tree holds (typed arrays and tables; the nodes handed out are extra). */
+  get byteLength(): number {
+    return this.#tree.byteLength;
+  }
+
+  /** The prioritized files to fetch at mount time. */
+  get prefetch(): Prefetch {
+    const p = this.#prefetch;
+    return { landmark: p.landmark, files: Array.from(p.files, (ino) => this.#node(ino)), endOffset: p.endOffset };
   }
 
   /** The node at `path` ('/a/b', 'a/b' and '' for the root all work), or undefined. */
@@ -68,12 +104,12 @@ export class LayerIndex {
 
   /** The node with inode number `ino`, or undefined. */
   byIno(ino: number): LayerNode | undefined {
-    return this.#nodes[ino - 1];
+    return Number.isInteger(ino) && ino >= 1 && ino <= this.#tree.count ? this.#node(ino) : undefined;
   }
 
-  /** Every node, in inode order. */
-  nodes(): Iterable<LayerNode> {
-    return this.#nodes.values();
+  /** Every node, in inode order (made one by one: holding them all is the caller's choice). */
+  *nodes(): IterableIterator<LayerNode> {
+    for (let ino = 1; ino <= this.#tree.count; ino++) yield this.#node(ino);
   }
 
   /**
@@ -101,5 +137,14 @@ export class LayerIndex {
     const out: ChunkRef[] = [];
     for (let i = lo; i < chunks.length && chunks[i]!.chunkOffset < end; i++) out.push(chunks[i]!);
     return out;
+  }
+
+  #node(ino: number): LayerNode {
+    const held = this.#live.get(ino)?.deref();
+    if (held !== undefined) return held;
+    const node = new PackedNode(this.#tree, ino, this.#nodeOf);
+    this.#live.set(ino, new WeakRef(node));
+    this.#released.register(node, ino);
+    return node;
   }
 }

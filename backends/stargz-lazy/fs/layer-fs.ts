@@ -52,7 +52,6 @@ export class LayerFs {
   readonly #log: Logger;
   readonly #readTimeoutMs: number;
   readonly #handles = new FileHandles();
-  #totalBytes: number | undefined;
   /** Counters for the mount table's listing. */
   readonly counters = { reads: 0, bytesRead: 0, readErrors: 0 };
 
@@ -183,12 +182,7 @@ export class LayerFs {
   }
 
   #statfs(): Fuse.Statfs {
-    if (this.#totalBytes === undefined) {
-      let total = 0;
-      for (const node of this.#layer.index.nodes()) if (node.type === 'reg') total += node.size;
-      this.#totalBytes = total;
-    }
-    const blocks = Math.min(UINT32_MAX, Math.ceil(this.#totalBytes / BLOCK_SIZE));
+    const blocks = Math.min(UINT32_MAX, Math.ceil(this.#layer.index.fileBytes / BLOCK_SIZE));
     const files = Math.min(UINT32_MAX, this.#layer.index.size);
     return { bsize: BLOCK_SIZE, frsize: BLOCK_SIZE, blocks, bfree: 0, bavail: 0, files, ffree: 0, favail: 0, fsid: 0, flag: ST_RDONLY, namemax: NAME_MAX };
   }

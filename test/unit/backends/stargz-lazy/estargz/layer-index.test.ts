@@ -3,7 +3,7 @@ import { EstargzLimitError, MalformedEstargzError } from '../../../../../backend
 import { LayerIndex } from '../../../../../backends/stargz-lazy/estargz/layer-index.js';
 import type { LayerNode } from '../../../../../backends/stargz-lazy/estargz/layer-node.js';
 import { openLayer } from '../../../../../backends/stargz-lazy/estargz/open-layer.js';
-import { tocSchema } from '../../../../../backends/stargz-lazy/estargz/toc-schema.js';
+import { checkToc } from '../../../../../backends/stargz-lazy/estargz/toc-schema.js';
 import { InvalidArgumentError } from '../../../../../core/sdk.js';
 import { bufferReader, buildBlob, loadFixture, type RawEntry, type SynthFile } from './make-blob.js';
 
@@ -15,11 +15,11 @@ async function indexOf(name: 'full' | 'plain') {
 
 function index(files: SynthFile[], mutate?: (t: { entries: RawEntry[] }) => void): LayerIndex {
   const built = buildBlob(files, { mutateToc: mutate });
-  return LayerIndex.build(tocSchema.parse(built.toc), { tocOffset: built.tocOffset });
+  return LayerIndex.build(checkToc(built.toc), { tocOffset: built.tocOffset });
 }
 
 const entriesOnly = (entries: RawEntry[], tocOffset = 1000) =>
-  LayerIndex.build(tocSchema.parse({ version: 1, entries }), { tocOffset });
+  LayerIndex.build(checkToc({ version: 1, entries }), { tocOffset });
 
 const clean = (name: string) => name.replace(/\/$/, '');
 
@@ -163,7 +163,7 @@ describe('LayerIndex refuses unsafe TOCs', () => {
     ).toThrow(/not before the TOC/);
     const built = buildBlob([{ name: 'f', data: Buffer.from('data') }]);
     expect(() =>
-      LayerIndex.build(tocSchema.parse(built.toc), { tocOffset: (built.toc.entries[0]!.offset as number) }),
+      LayerIndex.build(checkToc(built.toc), { tocOffset: (built.toc.entries[0]!.offset as number) }),
     ).toThrow(/not before the TOC/);
   });
 
@@ -192,16 +192,16 @@ describe('LayerIndex refuses unsafe TOCs', () => {
 
   it('caps the bytes one chunk may need', () => {
     expect(() =>
-      LayerIndex.build(tocSchema.parse(buildBlob([{ name: 'f', data: Buffer.alloc(5000) }]).toc), {
+      LayerIndex.build(checkToc(buildBlob([{ name: 'f', data: Buffer.alloc(5000) }]).toc), {
         tocOffset: 10 ** 6,
         limits: { maxChunkBytes: 4096 },
       }),
     ).toThrow(EstargzLimitError);
     const built = buildBlob([{ name: 'f', data: Buffer.alloc(10) }]);
     expect(() =>
-      LayerIndex.build(tocSchema.parse(built.toc), { tocOffset: 10 ** 9, limits: { maxChunkCompressedBytes: 10 ** 6 } }),
+      LayerIndex.build(checkToc(built.toc), { tocOffset: 10 ** 9, limits: { maxChunkCompressedBytes: 10 ** 6 } }),
     ).toThrow(/maxChunkCompressedBytes/);
-    expect(() => LayerIndex.build(tocSchema.parse(built.toc), { tocOffset: 10 ** 9, limits: { maxEntries: 0 } })).toThrow(
+    expect(() => LayerIndex.build(checkToc(built.toc), { tocOffset: 10 ** 9, limits: { maxEntries: 0 } })).toThrow(
       InvalidArgumentError,
     );
   });
