@@ -2,8 +2,9 @@
  * The real `FusedLink`: a `FusedClient` to the FUSE-serving process of the backend root,
  * connected on first use. `get` starts the process when none answers (the first remote
  * prepare); `running` connects only to one that is already there (its socket exists), so
- * local-only use never starts a FUSE process. One connect at a time; a client whose
- * connection broke is dropped and the next call connects again.
+ * local-only use never starts a FUSE process. `warm` starts it ahead of use, in the
+ * background, for a root that served remote layers before. One connect at a time; a client
+ * whose connection broke is dropped and the next call connects again.
  */
 import { access } from 'node:fs/promises';
 import type { Logger } from '../../core/sdk.js';
@@ -17,13 +18,16 @@ export class FusedClientLink implements FusedLink {
   readonly #config: FusedConfig;
   readonly #log: Logger;
   readonly #startTimeoutMs: number;
+  readonly #command: readonly string[] | undefined;
   #client: Promise<FusedClient> | undefined;
   /** What `#client` resolved to (to recognise it in `reset`). */
   #current: FusedClient | undefined;
   #closed = false;
 
-  constructor(root: string, config: FusedConfig, log: Logger, startTimeoutMs: number) {
+  /** `command`: what runs the process's main.js (default: `defaultFusedCommand()`; tests run it from source). */
+  constructor(root: string, config: FusedConfig, log: Logger, startTimeoutMs: number, command?: readonly string[]) {
     this.#root = root;
+    this.#command = command;
     this.#config = config;
     this.#log = log;
     this.#startTimeoutMs = startTimeoutMs;
@@ -32,6 +36,28 @@ export class FusedClientLink implements FusedLink {
   async get(signal: AbortSignal): Promise<FusedMounter> {
     signal.throwIfAborted();
     return this.#connect(true);
+  }
+
+  /**
+   * Start (or connect to) the FUSE-serving process in the background when this root has served
+   * remote layers before (`<root>/fused.json` exists: it is written at the first remote
+   * prepare), so that the next remote prepare does not pay the process's start-up (a few
+   * hundred ms of Node start and module loading). A root that never had a remote snapshot
+   * never starts one. Never throws and never fails a later call: a start that fails is logged
+   * and forgotten, and the next `get` tries again.
+   */
+  warm(): void {
+    if (this.#closed || this.#client !== undefined) return;
+    void access(fusedPaths(this.#root).config).then(
+      () => {
+        if (this.#closed || this.#client !== undefined) return;
+        this.#connect(true).then(
+          () => this.#log.debug('FUSE-serving process ready ahead of use'),
+          (err: unknown) => this.#log.warn({ err }, 'could not start the FUSE-serving process ahead of use; the next remote prepare tries again'),
+        );
+      },
+      () => undefined,
+    );
   }
 
   async running(): Promise<FusedMounter | undefined> {
@@ -71,7 +97,7 @@ export class FusedClientLink implements FusedLink {
   #connect(spawn: boolean): Promise<FusedClient> {
     if (this.#closed) return Promise.reject(new Error('stargz-lazy: the connection to the FUSE process is closed'));
     if (this.#client !== undefined) return this.#client;
-    const pending = FusedClient.connect(this.#root, { log: this.#log, config: this.#config, spawn, startTimeoutMs: this.#startTimeoutMs });
+    const pending = FusedClient.connect(this.#root, { log: this.#log, config: this.#config, spawn, startTimeoutMs: this.#startTimeoutMs, ...(this.#command ? { command: this.#command } : {}) });
     this.#client = pending;
     // A failed connect is not kept: the next call tries again (and may start the process).
     pending.then(
