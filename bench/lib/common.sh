@@ -17,6 +17,7 @@
 #   bench_load_at_end              the load average line to append after the measurement
 # Results go to $BENCH_RESULTS (default bench/results in the repo).
 # Env: BENCH_SKIP_INSTALL=1 skips scripts/install-deps.sh (dist/ must be current then),
+#      SNAPHOST_CLI (default dist/core/cli.js: another build of snaphost, e.g. to compare),
 #      E2E_KEEP_WORK=1 keeps the work dir; BENCH_QUIET_IDLE / BENCH_QUIET_TIMEOUT (see
 #      bench_wait_quiet).
 
@@ -24,7 +25,7 @@
 BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_RESULTS=${BENCH_RESULTS:-$REPO_ROOT/bench/results}
 BENCH_PID=
-SNAPHOST_CLI=$REPO_ROOT/dist/core/cli.js
+SNAPHOST_CLI=${SNAPHOST_CLI:-$REPO_ROOT/dist/core/cli.js}
 
 bench_init() {
   local name=$1

@@ -4,6 +4,8 @@
 # bench/lib/common.sh, test/e2e/lib/{containerd,stargz-lazy,stargz-ref,debian-base}.sh and
 # bench/lib/stargz-registry.sh.
 #   sbench_contenders_init          write the snaphost config and containerd's [proxy_plugins]
+#   sbench_lazy_options JSON        stargz-lazy's backend options from the next start on (default:
+#                                   prefetch and background fetch off, like the Go peer's config)
 #   sbench_fresh CONTENDER          stop everything, wipe every root (caches included) and
 #                                   containerd's content and state, start CONTENDER (none for
 #                                   `overlayfs`, containerd's built-in) and containerd
@@ -13,12 +15,15 @@
 #                                   the Go reference, so FUSE_KIB is 0)
 #   sbench_cpu CONTENDER            prints the CPU seconds (user + system) its processes used so far
 # Contenders:
-#   stargz-lazy   `snaphost serve` with the stargz-lazy backend, prefetch off (purely on demand);
+#   stargz-lazy   `snaphost serve` with the stargz-lazy backend, prefetch and background fetch off
+#                 (purely on demand);
 #                 its FUSE-serving process (fused) starts at the first remote prepare, i.e. inside
 #                 the first rpull, and is stopped (SIGTERM) and its root wiped between steps
 #   stargz-go     the Go reference (stargz-snapshotter v0.12 from Debian's sources,
 #                 test/e2e/lib/stargz-ref.sh), noprefetch + no_background_fetch, log level info
-# Env: BENCH_PROFILE=1 profiles snaphost and fused (bench/lib/stargz-cpu-prof.cjs; profiles in
+# Env: SBENCH_LAZY_OPTIONS='{...}' stargz-lazy's backend options instead of the default (JSON),
+# SBENCH_LAZY_ENV="VAR=value ..." extra environment of snaphost (and so of fused, which it
+# starts), e.g. MALLOC_ARENA_MAX=2; BENCH_PROFILE=1 profiles snaphost and fused (bench/lib/stargz-cpu-prof.cjs; profiles in
 # $E2E_WORK/profile, written when each process exits on SIGTERM).
 
 SBENCH_LAZY_PID=
@@ -32,8 +37,8 @@ sbench_socket() { echo "$E2E_WORK/sockets/$1.sock"; }
 sbench_contenders_init() {
   mkdir -p "$E2E_WORK/state" "$E2E_WORK/sockets"
   SBENCH_SNAPHOST_CONFIG=$E2E_WORK/plugins.config.json
-  printf '{"socketDir":"%s","rootDir":"%s","backends":[{"use":"stargz-lazy","options":{"prefetch":{"enabled":false}}}]}\n' \
-    "$E2E_WORK/sockets" "$E2E_WORK/state" >"$SBENCH_SNAPHOST_CONFIG"
+  local options='{"prefetch":{"enabled":false},"backgroundFetch":{"enabled":false}}'
+  sbench_lazy_options "${SBENCH_LAZY_OPTIONS:-$options}"
   SBENCH_PROXY_TOML=$E2E_WORK/proxy-plugins.toml
   local c
   for c in stargz-lazy stargz-go; do
@@ -42,11 +47,19 @@ sbench_contenders_init() {
   e2e_on_exit sbench_stop_all
 }
 
+# The stargz-lazy backend's options (JSON) for the next sbench_lazy_start.
+sbench_lazy_options() {
+  printf '{"socketDir":"%s","rootDir":"%s","backends":[{"use":"stargz-lazy","options":%s}]}\n' \
+    "$E2E_WORK/sockets" "$E2E_WORK/state" "$1" >"$SBENCH_SNAPHOST_CONFIG"
+}
+
 sbench_lazy_start() {
   local log=$E2E_WORK/snaphost.log env=()
+  # shellcheck disable=SC2206 # VAR=value words on purpose
+  [[ -n ${SBENCH_LAZY_ENV:-} ]] && env=($SBENCH_LAZY_ENV)
   if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
     mkdir -p "$E2E_WORK/profile"
-    env=(NODE_OPTIONS="--require $BENCH_LIB/stargz-cpu-prof.cjs" SNAPHOST_BENCH_PROFILE_DIR="$E2E_WORK/profile")
+    env+=(NODE_OPTIONS="--require $BENCH_LIB/stargz-cpu-prof.cjs" SNAPHOST_BENCH_PROFILE_DIR="$E2E_WORK/profile")
   fi
   echo "===== start $(date +%T.%N)" >>"$log"
   env "${env[@]}" node "$SNAPHOST_CLI" serve --config "$SBENCH_SNAPHOST_CONFIG" --log-level info >>"$log" 2>&1 </dev/null &
