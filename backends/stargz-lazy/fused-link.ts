@@ -86,4 +86,6 @@ export interface FusedLink {
   reset(client: FusedMounter): void;
   /** Close the connection; the process keeps serving. */
   close(): Promise<void>;
+  /** Start the process in the background if this root served remote layers before; never throws. */
+  warm?(): void;
 }

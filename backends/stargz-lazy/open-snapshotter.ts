@@ -71,6 +71,8 @@ export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendCo
       signal,
     }),
   );
+  // The first remote prepare after a reboot then need not wait for the process to start.
+  fused.warm?.();
   return sn;
 }
 

@@ -5,7 +5,8 @@
  * a directory of small packed files then costs one fetch per member, not one per file.
  *
  * Found without a map of every member: only a chunk with `innerOffset > 0` can share one, so
- * layers without packing (the upstream writer's default) cost one scan and no memory.
+ * layers without packing (the upstream writer's default; `LayerIndex.sharesMembers` false) cost
+ * nothing.
  */
 import type { LayerIndex } from '../estargz/layer-index.js';
 import type { WantedChunk } from './fetch-chunks.js';
@@ -14,6 +15,8 @@ export class SharedMembers {
   private constructor(readonly members: ReadonlyMap<number, readonly WantedChunk[]>) {}
 
   static of(index: LayerIndex): SharedMembers {
+    // The index knows without building a node per entry.
+    if (!index.sharesMembers) return new SharedMembers(new Map());
     const packed = new Set<number>();
     for (const node of index.nodes()) {
       for (const c of node.chunks) if (c.innerOffset > 0) packed.add(c.offset);
