@@ -68,6 +68,15 @@ export class Reachability {
     return abortable(running, signal);
   }
 
+  /**
+   * The registry just served `t`'s blob (e.g. its footer and TOC at mount): remembered as a
+   * probe answer would be, so the check of a layer mounted a moment ago costs no request.
+   */
+  noteReachable(t: ReachabilityTarget): void {
+    this.#remember(this.#blobs, t.key, { reachable: true });
+    this.#hostsDown.delete(t.host);
+  }
+
   #remember(map: Map<string, Remembered>, key: string, result: ProbeResult): void {
     map.delete(key);
     map.set(key, { result, at: this.#now() });

@@ -30,7 +30,7 @@ import type { FusedConfig } from './fused-config.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { LayersAhead } from './layers-ahead.js';
 import { mountAt } from './mountinfo.js';
-import { Reachability } from './reachability.js';
+import { Reachability, type ReachabilityTarget } from './reachability.js';
 import { timedReader } from './timed-reader.js';
 
 /** What a mount needs of a layer: the file system's reader, prefetch, and how much of it is cached. */
@@ -190,9 +190,7 @@ export class ServedMounts<L extends ServedLayer> {
     const { fetchedBytes, totalBytes } = s.layer.progress();
     const base = { mountpoint, served: true, digest, reference, fetchedBytes, totalBytes };
     if (fetchedBytes >= totalBytes) return { ...base, available: true };
-    const ref = parseReference(reference, 'reference');
-    const target = { host: ref.host, key: `${ref.host}/${ref.repository}@${digest}` };
-    const r = await this.#reachability.check(target, () => this.#probe(s.request), signal);
+    const r = await this.#reachability.check(reachabilityTarget(s.request), () => this.#probe(s.request), signal);
     if (r.reachable) return { ...base, available: true };
     // "percent", not "%": containerd formats an error's text as a format string (errdefs.FromGRPC).
     const cached = Math.floor((fetchedBytes * 100) / totalBytes);
@@ -217,6 +215,9 @@ export class ServedMounts<L extends ServedLayer> {
     const started = Date.now();
     const ahead = await abortable(this.#ahead.take(request), signal);
     const layer = ahead ?? (await this.#openLayer(request, signal));
+    // Its footer and TOC just came from the registry: the check of the next prepare (on this
+    // layer as its parent) need not ask again.
+    if (ahead === undefined) this.#reachability.noteReachable(reachabilityTarget(request));
     signal.throwIfAborted();
     const openMs = Date.now() - started;
     this.#ahead.start(request, (d) => this.#serves(request.reference, d));
@@ -343,4 +344,10 @@ async function checkEmptyDir(mountpoint: string): Promise<void> {
   if (!st.isDirectory()) throw new InvalidArgumentError(`mountpoint ${mountpoint} is not a directory`);
   const entries = await readdir(mountpoint);
   if (entries.length > 0) throw new FailedPreconditionError(`mountpoint ${mountpoint} is not empty`);
+}
+
+/** The key under which a layer's blob reachability is remembered (see reachability.ts). */
+function reachabilityTarget(r: MountRequest): ReachabilityTarget {
+  const ref = parseReference(r.reference, 'reference');
+  return { host: ref.host, key: `${ref.host}/${ref.repository}@${r.digest}` };
 }

@@ -33,6 +33,23 @@ describe('Reachability', () => {
     expect(r.probes).toBe(2);
   });
 
+  it('a blob the registry just served counts as reachable until the answer expires, and clears its host being down', async () => {
+    const c = clock();
+    const r = new Reachability({ ttlMs: 3_000, now: c.now });
+    let sent = 0;
+    const down = async (): Promise<ProbeResult> => {
+      sent++;
+      return { reachable: false, reason: 'connect ECONNREFUSED', answered: false };
+    };
+    expect(await r.check(b, down, never)).toMatchObject({ reachable: false });
+    r.noteReachable(a);
+    expect(await r.check(a, down, never)).toEqual({ reachable: true });
+    expect(sent).toBe(1);
+    c.advance(3_000);
+    expect(await r.check(a, down, never)).toMatchObject({ reachable: false });
+    expect(sent).toBe(2);
+  });
+
   it('a host that did not answer is down for every blob until the answer expires; nothing is sticky', async () => {
     const c = clock();
     const r = new Reachability({ ttlMs: 3_000, now: c.now });
