@@ -4,7 +4,8 @@
  * `mount` opens the layer (blob reader from reference/digest/urls, footer and TOC fetched and
  * verified by `RemoteLayer.open`), mounts its file system on an existing empty directory and
  * starts the prefetch in the background; `unmount` detaches it lazily (open files keep working
- * until closed) and forgets it. Operations on one mountpoint run one after the other.
+ * until closed) and keeps the opened layer a while for a re-pull (recent-layers.ts).
+ * Operations on one mountpoint run one after the other.
  *
  * This process serves the mounts, so it never stats or lists a mountpoint once something may
  * be mounted there: what is mounted where comes from /proc/self/mountinfo.
@@ -31,6 +32,7 @@ import { LatencyHistogram } from './latency-histogram.js';
 import { LayersAhead } from './layers-ahead.js';
 import { mountAt } from './mountinfo.js';
 import { Reachability, type ReachabilityTarget } from './reachability.js';
+import { RecentLayers } from './recent-layers.js';
 import { timedReader } from './timed-reader.js';
 
 /** What a mount needs of a layer: the file system's reader, prefetch, and how much of it is cached. */
@@ -75,6 +77,9 @@ export interface ServedMountsDeps<L extends ServedLayer> {
 /** Layers above a mounted one opened ahead at a time, and how long one waits for its mount. */
 const OPEN_AHEAD = 3;
 const OPEN_AHEAD_TTL_MS = 60_000;
+/** Layers kept opened after their unmount (for a re-pull), and for how long. */
+const RECENT_LAYERS = 16;
+const RECENT_LAYERS_TTL_MS = 10 * 60_000;
 /** A registry probe's answer is reused this long. */
 const REACHABILITY_TTL_MS = 3_000;
 
@@ -97,6 +102,7 @@ export class ServedMounts<L extends ServedLayer> {
   readonly #log: Logger;
   readonly #openLayer: (r: MountRequest, signal: AbortSignal) => Promise<L>;
   readonly #ahead: LayersAhead<L>;
+  readonly #recent: RecentLayers<L>;
   readonly #cache: Pick<ChunkCache, 'stats'> | undefined;
   readonly #probe: (r: MountRequest) => Promise<ProbeResult>;
   readonly #reachability: Reachability;
@@ -120,6 +126,7 @@ export class ServedMounts<L extends ServedLayer> {
       ahead: OPEN_AHEAD,
       ttlMs: OPEN_AHEAD_TTL_MS,
     });
+    this.#recent = new RecentLayers({ tocDigestOf: (l) => l.tocDigest, max: RECENT_LAYERS, ttlMs: RECENT_LAYERS_TTL_MS });
   }
 
   get size(): number {
@@ -174,6 +181,7 @@ export class ServedMounts<L extends ServedLayer> {
   /** Unmount everything (lazily); for shutdown. */
   async unmountAll(): Promise<void> {
     this.#ahead.clear();
+    this.#recent.clear();
     await Promise.all(
       [...this.#mounts.keys()].map((mp) =>
         this.unmount(mp).catch((err: unknown) => this.#log.error({ err, mountpoint: mp }, 'unmount at shutdown failed')),
@@ -213,14 +221,14 @@ export class ServedMounts<L extends ServedLayer> {
     await checkEmptyDir(mountpoint);
     const log = this.#log.child({ mountpoint, layer: digest });
     const started = Date.now();
-    const ahead = await abortable(this.#ahead.take(request), signal);
+    const ahead = (await abortable(this.#ahead.take(request), signal)) ?? this.#recent.take(request);
     const layer = ahead ?? (await this.#openLayer(request, signal));
     // Its footer and TOC just came from the registry: the check of the next prepare (on this
     // layer as its parent) need not ask again.
     if (ahead === undefined) this.#reachability.noteReachable(reachabilityTarget(request));
     signal.throwIfAborted();
     const openMs = Date.now() - started;
-    this.#ahead.start(request, (d) => this.#serves(request.reference, d));
+    this.#ahead.start(request, (d) => this.#serves(request.reference, d) || this.#recent.has(request.reference, d));
     const fs = new LayerFs({ layer: timedReader(layer, this.#readLatency), digest, log, readTimeoutMs: this.#config.fs.readTimeoutMs });
     const fuse = await mountLayerFs(mountpoint, fs, digest, { opTimeoutMs: this.#config.fs.readTimeoutMs + 10_000, log });
     if (signal.aborted) {
@@ -284,6 +292,7 @@ export class ServedMounts<L extends ServedLayer> {
       }
       this.#background?.remove(mountpoint);
       this.#mounts.delete(mountpoint);
+      this.#recent.put(served.request, served.layer);
       this.#log.info({ mountpoint, layer: served.request.digest, openFiles: served.fs.openFiles }, 'layer unmounted');
       return true;
     }
