@@ -8,7 +8,12 @@
 #                                   prefetch and background fetch off, like the Go peer's config)
 #   sbench_fresh CONTENDER          stop everything, wipe every root (caches included) and
 #                                   containerd's content and state, start CONTENDER (none for
-#                                   `overlayfs`, containerd's built-in) and containerd
+#                                   `overlayfs`, containerd's built-in) and containerd;
+#                                   SBENCH_LAZY_UP=1: for stargz-lazy, the root is one that
+#                                   served remote layers before (`fused.json` only: caches and
+#                                   snapshots empty), so snaphost starts fused at open, and the
+#                                   function returns once fused answers (the Go reference's
+#                                   serving process is up after a fresh start by construction)
 #   sbench_stop_all                 stop both snapshotters and containerd, unmount what is left
 #   sbench_rss CONTENDER            prints "DAEMON_KIB FUSE_KIB": resident memory of the gRPC
 #                                   daemon and of the FUSE-serving process (the same process for
@@ -61,10 +66,23 @@ sbench_lazy_start() {
     mkdir -p "$E2E_WORK/profile"
     env+=(NODE_OPTIONS="--require $BENCH_LIB/stargz-cpu-prof.cjs" SNAPHOST_BENCH_PROFILE_DIR="$E2E_WORK/profile")
   fi
+  local root i
+  root=$(sbench_root stargz-lazy)
+  if [[ ${SBENCH_LAZY_UP:-0} == 1 ]]; then
+    mkdir -p "$root"
+    echo '{}' >"$root/fused.json"
+  fi
   echo "===== start $(date +%T.%N)" >>"$log"
   env "${env[@]}" node "$SNAPHOST_CLI" serve --config "$SBENCH_SNAPHOST_CONFIG" --log-level info >>"$log" 2>&1 </dev/null &
   SBENCH_LAZY_PID=$!
   bench_wait_socket "$(sbench_socket stargz-lazy)" "$SBENCH_LAZY_PID"
+  if [[ ${SBENCH_LAZY_UP:-0} == 1 ]]; then
+    for ((i = 0; i < 200; i++)); do
+      [[ -S $root/fused.sock ]] && curl -sf --unix-socket "$root/fused.sock" http://fused/v1/status >/dev/null && return 0
+      sleep 0.05
+    done
+    e2e_die "stargz-lazy: the FUSE-serving process did not come up at open (SBENCH_LAZY_UP=1)"
+  fi
 }
 
 sbench_lazy_stop() {
