@@ -50,7 +50,8 @@ const ROOT_CHECK_TIMEOUT_MS = 10_000;
 /** The process bounds its registry probes (2 s); this bounds the whole check, the connection included. */
 const CHECK_TIMEOUT_MS = 5_000;
 const METRICS_TIMEOUT_MS = 5_000;
-const POLL_MS = 50;
+/** How often a starting process is asked whether it answers (a failed connect to a missing socket is cheap). */
+const POLL_MS = 10;
 const LOG_TAIL_BYTES = 4096;
 /** Exit status of main.js when another process already serves the root. */
 const EXIT_ALREADY_RUNNING = 3;
