@@ -61,23 +61,8 @@ cache_image_layout() {
 }
 
 cache_image_build() { # sets CACHE_OCI
-  local cached=$E2E_CACHE/cap-r$CACHE_RECIPE
-  mkdir -p "$E2E_CACHE" || e2e_die "cannot create $E2E_CACHE"
-  (
-    flock -w 600 9 || exit 1
-    [[ -f $cached/oci/index.json ]] && exit 0
-    tmp=$(mktemp -d "$E2E_CACHE/cap-build.XXXXXX") || exit 1
-    if cache_image_layout "$tmp" >"$tmp.log" 2>&1; then
-      rm -rf "$cached" && mkdir -p "$cached" && mv "$tmp/oci" "$cached/oci"
-      rc=$?
-    else
-      rc=1
-      e2e_log "cache image build failed: $(tail -n 5 "$tmp.log" | tr '\n' ' ')"
-    fi
-    rm -rf "$tmp" "$tmp.log"
-    exit "$rc"
-  ) 9>"$E2E_CACHE/.lock-cap" || e2e_die "could not build the cache image"
-  CACHE_OCI=$cached/oci
+  image_cached_oci cap "$CACHE_RECIPE" cache_image_layout
+  CACHE_OCI=$IMAGE_CACHED_OCI
 }
 
 registry_start

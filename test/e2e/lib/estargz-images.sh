@@ -57,23 +57,8 @@ probe_build_layout() {
 }
 
 probe_build() {
-  local cached=$E2E_CACHE/probe-r$PROBE_RECIPE
-  mkdir -p "$E2E_CACHE" || e2e_die "cannot create $E2E_CACHE"
-  (
-    flock -w 600 9 || exit 1
-    [[ -f $cached/oci/index.json ]] && exit 0
-    tmp=$(mktemp -d "$E2E_CACHE/probe-build.XXXXXX") || exit 1
-    if probe_build_layout "$tmp" >"$tmp.log" 2>&1; then
-      rm -rf "$cached" && mkdir -p "$cached" && mv "$tmp/oci" "$cached/oci"
-      rc=$?
-    else
-      rc=1
-      e2e_log "probe image build failed: $(tail -n 5 "$tmp.log" | tr '\n' ' ')"
-    fi
-    rm -rf "$tmp" "$tmp.log"
-    exit "$rc"
-  ) 9>"$E2E_CACHE/.lock-probe" || e2e_die "could not build the probe image"
-  PROBE_OCI=$cached/oci
+  image_cached_oci probe "$PROBE_RECIPE" probe_build_layout
+  PROBE_OCI=$IMAGE_CACHED_OCI
 }
 
 # esgz_convert_into NAME DIR TAG [CONVERT_ARGS...]: convert $REGISTRY/NAME:gzip into

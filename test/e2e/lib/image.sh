@@ -3,11 +3,37 @@
 # common.sh and registry.sh.
 #   image_build_push   sets IMAGE (the pullable ref) and IMAGE_CHAIN_ID (its one layer's chain
 #                      id = diff id, which is how containerd names the committed snapshot)
+#   image_cached_oci NAME RECIPE LAYOUT_FN
+#                      an OCI layout built once per NAME and RECIPE under $E2E_CACHE by
+#                      `LAYOUT_FN DIR` (which writes DIR/oci), shared by concurrent runs (flock);
+#                      sets IMAGE_CACHED_OCI
 # The rootfs is busybox-static plus its applet links and /etc/passwd; every timestamp is fixed,
 # so the layer (and so its diff id) is the same on every run. No network but the local registry.
 
 IMAGE=
 IMAGE_CHAIN_ID=
+IMAGE_CACHED_OCI=
+
+image_cached_oci() {
+  local name=$1 recipe=$2 layout=$3
+  local cached=$E2E_CACHE/$name-r$recipe
+  mkdir -p "$E2E_CACHE" || e2e_die "cannot create $E2E_CACHE"
+  (
+    flock -w 600 9 || exit 1
+    [[ -f $cached/oci/index.json ]] && exit 0
+    tmp=$(mktemp -d "$E2E_CACHE/$name-build.XXXXXX") || exit 1
+    if "$layout" "$tmp" >"$tmp.log" 2>&1; then
+      rm -rf "$cached" && mkdir -p "$cached" && mv "$tmp/oci" "$cached/oci"
+      rc=$?
+    else
+      rc=1
+      e2e_log "$name image build failed: $(tail -n 5 "$tmp.log" | tr '\n' ' ')"
+    fi
+    rm -rf "$tmp" "$tmp.log"
+    exit "$rc"
+  ) 9>"$E2E_CACHE/.lock-$name" || e2e_die "could not build the $name image"
+  IMAGE_CACHED_OCI=$cached/oci
+}
 
 # A busybox rootfs in DIR.
 image_busybox_rootfs() {

@@ -76,21 +76,6 @@ bigfile_build_layout() {
 }
 
 bigfile_build() {
-  local cached=$E2E_CACHE/bigfile-r$BIGFILE_RECIPE
-  mkdir -p "$E2E_CACHE" || e2e_die "cannot create $E2E_CACHE"
-  (
-    flock -w 600 9 || exit 1
-    [[ -f $cached/oci/index.json ]] && exit 0
-    tmp=$(mktemp -d "$E2E_CACHE/bigfile-build.XXXXXX") || exit 1
-    if bigfile_build_layout "$tmp" >"$tmp.log" 2>&1; then
-      rm -rf "$cached" && mkdir -p "$cached" && mv "$tmp/oci" "$cached/oci"
-      rc=$?
-    else
-      rc=1
-      e2e_log "bigfile image build failed: $(tail -n 5 "$tmp.log" | tr '\n' ' ')"
-    fi
-    rm -rf "$tmp" "$tmp.log"
-    exit "$rc"
-  ) 9>"$E2E_CACHE/.lock-bigfile" || e2e_die "could not build the bigfile image"
-  BIGFILE_OCI=$cached/oci
+  image_cached_oci bigfile "$BIGFILE_RECIPE" bigfile_build_layout
+  BIGFILE_OCI=$IMAGE_CACHED_OCI
 }
