@@ -13,7 +13,7 @@ export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedCon
     cache: { memoryBytes: options.cache.memoryBytes, diskBytes: options.cache.diskBytes },
     backgroundFetch: options.backgroundFetch,
     prefetch: { maxBytes: options.prefetch.maxBytes, timeoutMs: options.prefetch.timeoutMs },
-    fs: { readTimeoutMs: options.readTimeoutMs },
+    fs: { readTimeoutMs: options.readTimeoutMs, regionBytes: options.regionBytes },
     logLevel: LEVELS.includes(log.level as LogLevel) ? log.level : 'info',
   });
 }

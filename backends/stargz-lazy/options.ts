@@ -58,6 +58,12 @@ export const stargzLazyOptions = z
     asyncRemove: z.boolean().default(true),
     /** A file read through a remote layer that is not served by then fails with EIO (a container never hangs on it). */
     readTimeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
+    /**
+     * A read that has to fetch a small file from the registry also fetches the other small
+     * files of the same aligned region of this many bytes of the blob, in the same request
+     * (each verified and cached); 0 turns it off.
+     */
+    regionBytes: z.number().int().min(0).max(4 * MiB).default(64 * 1024),
     /** Restore at start of remote snapshots whose FUSE process died: layers mounted at a time. */
     restore: z.object({ concurrency: z.number().int().min(1).max(64).default(4) }).strict().default({}),
     /** How long to wait for the FUSE-serving process to start and answer. */

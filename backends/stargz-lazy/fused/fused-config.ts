@@ -48,6 +48,11 @@ export const fusedConfigSchema = z
       .object({
         /** A file read that has not been served after this long answers EIO (never hang a container). */
         readTimeoutMs: ms(60_000),
+        /**
+         * A read that fetches a small gzip member also fetches (and verifies, caches) the other
+         * members of its aligned region of this many bytes, in the same request; 0: off.
+         */
+        regionBytes: z.number().int().min(0).max(4 * MiB).default(64 * 1024),
       })
       .strict()
       .default({}),

@@ -38,6 +38,7 @@ export function remoteOpener(deps: RemoteOpenerDeps): (r: MountRequest, signal: 
       expectedTocDigest: r.tocDigest,
       cache,
       limits: deps.config.estargz,
+      regionBytes: deps.config.fs.regionBytes,
       log: deps.log.child({ layer: r.digest }),
       signal,
       onRegistryFetch: () => {

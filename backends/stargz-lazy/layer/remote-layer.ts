@@ -3,6 +3,9 @@
  * verified at `open`) answers every metadata question; `read` returns file bytes, taking
  * chunks from the shared ChunkCache and fetching the missing ones (one request per read, one
  * fetch per chunk however many reads want it), verified before anything is served or cached.
+ * A read that fetches a small gzip member fetches the other members of its aligned region of
+ * the blob in the same request and caches them (`region-neighbours.ts`), so a walk of small
+ * files costs a request per region, not per file.
  *
  * How much of the layer is cached (`progress`) is asked of the cache's index; a layer seen fully
  * cached that later has to go to the registry again (the cache cap evicted some of it) says so
@@ -22,6 +25,7 @@ import type { ChunkCache } from '../cache/chunk-cache.js';
 import { fetchChunks, registryFailure, type LayerBlobReader, type WantedChunk } from './fetch-chunks.js';
 import { abortable, InFlight, ownerAborted, type Flight } from './in-flight.js';
 import { runPrefetch, type PrefetchOptions, type PrefetchResult } from './prefetch.js';
+import { MAX_REGION_BYTES, RegionNeighbours, REGION_BYTES } from './region-neighbours.js';
 import { SharedMembers } from './shared-members.js';
 
 export type { LayerBlobReader } from './fetch-chunks.js';
@@ -44,6 +48,11 @@ export interface RemoteLayerOptions {
   signal?: AbortSignal | undefined;
   /** Called each time a read (or its read-ahead) has to fetch from the registry; prefetch and background fetch do not count. */
   onRegistryFetch?: (() => void) | undefined;
+  /**
+   * Size of the aligned regions of the blob whose small members a read fetches together
+   * (`region-neighbours.ts`); 0: a read fetches only its own chunks. Default REGION_BYTES.
+   */
+  regionBytes?: number | undefined;
 }
 
 /**
@@ -55,6 +64,7 @@ const OPEN_TAIL_BYTES = 128 * 1024;
 export class RemoteLayer {
   readonly #flights = new InFlight();
   readonly #shared: SharedMembers;
+  readonly #neighbours: RegionNeighbours;
   /**
    * Every chunk of the layer once, in blob order, and the path of a file it belongs to (built
    * on first need; two flat arrays of references, not an object per chunk).
@@ -77,8 +87,10 @@ export class RemoteLayer {
     private readonly limits: EstargzLimits,
     private readonly log: Logger,
     private readonly onRegistryFetch: (() => void) | undefined,
+    regionBytes: number,
   ) {
     this.#shared = SharedMembers.of(index);
+    this.#neighbours = new RegionNeighbours(index, regionBytes);
   }
 
   /**
@@ -89,6 +101,10 @@ export class RemoteLayer {
    */
   static async open(o: RemoteLayerOptions): Promise<RemoteLayer> {
     const limits = resolveLimits(o.limits);
+    const regionBytes = o.regionBytes ?? REGION_BYTES;
+    if (!Number.isSafeInteger(regionBytes) || regionBytes < 0 || regionBytes > MAX_REGION_BYTES) {
+      throw new InvalidArgumentError(`regionBytes must be an integer from 0 to ${MAX_REGION_BYTES}, got ${o.regionBytes}`);
+    }
     const { blob, signal } = o;
     // Size, footer and (for most layers) the whole TOC in one request: the blob's tail.
     let tail: { size: number; data: Buffer };
@@ -117,7 +133,7 @@ export class RemoteLayer {
       { blob: blob.digest, tocDigest: opened.tocDigest, nodes: opened.index.size, prefetch: opened.index.prefetch.landmark },
       'eStargz layer opened',
     );
-    return new RemoteLayer(blob, opened.index, opened.footer, opened.tocDigest, size, o.cache, limits, log, o.onRegistryFetch);
+    return new RemoteLayer(blob, opened.index, opened.footer, opened.tocDigest, size, o.cache, limits, log, o.onRegistryFetch, regionBytes);
   }
 
   /**
@@ -282,6 +298,16 @@ export class RemoteLayer {
     );
   }
 
+  /**
+   * The members next to the small ones a read fetches (same aligned region of the blob; see
+   * `region-neighbours.ts`) that are neither cached nor being fetched: fetched, verified and
+   * cached with the read's own, never returned as its data. One that fails verification is
+   * only not cached (and logged); the read fails only for its own chunks.
+   */
+  #neighboursOf(missing: readonly WantedChunk[]): WantedChunk[] {
+    return this.#neighbours.around(missing, (digest) => this.cache.has(digest) || this.#flights.get(digest) !== undefined);
+  }
+
   /** Verified bytes of each wanted chunk, by digest: joining fetches in flight, starting one for the rest. */
   private async chunks(wanted: readonly WantedChunk[], signal: AbortSignal | undefined, kind: FetchKind): Promise<Map<string, Buffer>> {
     const out = new Map<string, Buffer>();
@@ -330,7 +356,11 @@ export class RemoteLayer {
     if (missing.length === 0) return out;
     if (this.#complete) this.#lostChunks();
     if (kind === 'read') this.#noteRegistryFetch();
-    const fetched = await fetchChunks(this.blob, missing, { limits: this.limits, signal, shared: this.#shared });
+    const extra = kind === 'read' ? this.#neighboursOf(missing) : [];
+    const fetching = fetchChunks(this.blob, extra.length > 0 ? [...missing, ...extra] : missing, { limits: this.limits, signal, shared: this.#shared });
+    // Reads of a neighbour that start meanwhile join this fetch instead of sending their own.
+    for (const w of extra) this.#flights.start(w.chunk.chunkDigest, fetching.then((m) => pick(m, w.chunk)), signal);
+    const fetched = await fetching;
     for (const [digest, result] of fetched) {
       out.set(digest, result);
       if (result instanceof Error) {

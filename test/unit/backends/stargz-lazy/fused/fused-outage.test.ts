@@ -77,7 +77,7 @@ beforeAll(async () => {
   client = await FusedClient.connect(join(tmp, 'root'), {
     log: quietLog,
     // Default registry retries (4, up to 30 s in all): the read's deadline must still win.
-    config: { fs: { readTimeoutMs: READ_TIMEOUT_MS }, backgroundFetch: { enabled: false } },
+    config: { fs: { readTimeoutMs: READ_TIMEOUT_MS, regionBytes: 0 }, backgroundFetch: { enabled: false } },
     command: fusedCommand,
     startTimeoutMs: 30_000,
   });

@@ -30,7 +30,7 @@ async function setup(o: { diskBytes?: number; fetcher?: Partial<ConstructorParam
   const cache = await ChunkCache.open(c.dir, { memoryBytes: 0, diskBytes: o.diskBytes ?? 0, log: c.log });
   const fetcher = new BackgroundFetcher({ concurrency: 1, quietMs: 0, startDelayMs: 0, log: c.log, retryBaseMs: 50, retryMaxMs: 200, ...o.fetcher });
   cleanup.push(async () => fetcher.close());
-  const open = () => RemoteLayer.open({ blob: t.reader(), cache, log: c.log, onRegistryFetch: () => fetcher.noteForeground() });
+  const open = () => RemoteLayer.open({ blob: t.reader(), cache, log: c.log, onRegistryFetch: () => fetcher.noteForeground(), regionBytes: 0 });
   const layer = await open();
   return { server, c, cache, fetcher, layer, open };
 }

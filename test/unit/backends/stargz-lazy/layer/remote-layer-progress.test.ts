@@ -28,7 +28,7 @@ async function setup(diskBytes = 0) {
   const c = await tempCache();
   const cache = await ChunkCache.open(c.dir, { memoryBytes: 0, diskBytes, log: c.log });
   let registryFetches = 0;
-  const layer = await RemoteLayer.open({ blob: t.reader(), cache, log: c.log, onRegistryFetch: () => registryFetches++ });
+  const layer = await RemoteLayer.open({ blob: t.reader(), cache, log: c.log, onRegistryFetch: () => registryFetches++, regionBytes: 0 });
   return { server, c, cache, layer, registryFetches: () => registryFetches };
 }
 

@@ -35,7 +35,7 @@ async function setup(blob: Buffer, memoryBytes = 0) {
   const t = clientFor(server, sha256(blob));
   cleanup.push(() => t.client.close());
   const c = await tempCache(memoryBytes);
-  const layer = await RemoteLayer.open({ blob: t.reader(), cache: c.cache, log: c.log });
+  const layer = await RemoteLayer.open({ blob: t.reader(), cache: c.cache, log: c.log, regionBytes: 0 });
   return { server, t, c, layer };
 }
 

@@ -1,0 +1,129 @@
+/**
+ * The gzip members of a layer by blob offset, so that a read that has to fetch a small member
+ * can fetch the other members of the same aligned region of the blob with it (one request, no
+ * more round trips) and cache them: a directory of small files written next to each other
+ * (the usual eStargz order) then costs one GET per region, not one per file.
+ *
+ * Regions are aligned, as in the Go stargz-snapshotter (whose reader fetches 50,000-byte
+ * aligned regions): a cold walk of small files asks for each region once, whichever file of it
+ * is read first. 64 KiB because one request's cost is its round trip, not 64 KiB more or less
+ * of transfer, while the waste of a miss (bytes of files never read) stays bounded; a member of
+ * 64 KiB or more is a large file's chunk, fetched alone as before.
+ *
+ * Built on first need from the index (nodes made one by one, none kept): per chunk, its member
+ * offset and size and where to find it again (inode, chunk number), in flat typed arrays sorted
+ * by offset — 24 bytes per chunk.
+ */
+import type { LayerIndex } from '../estargz/layer-index.js';
+import type { WantedChunk } from './fetch-chunks.js';
+
+/** Default size and alignment of a region; a member at least this large is not a small one. */
+export const REGION_BYTES = 64 * 1024;
+/** Largest region a layer may be configured with (a read must stay a small request). */
+export const MAX_REGION_BYTES = 4 * 1024 * 1024;
+/**
+ * At most this many neighbour members are added to one read's fetch (each is inflated and
+ * verified, so this bounds the CPU a read spends on files it did not ask for).
+ */
+export const MAX_NEIGHBOUR_MEMBERS = 256;
+/** At most this many regions' worth of compressed neighbour bytes are added to one read's fetch. */
+export const MAX_NEIGHBOUR_REGIONS = 2;
+
+interface Table {
+  offset: Float64Array;
+  size: Float64Array;
+  ino: Uint32Array;
+  chunk: Uint32Array;
+}
+
+export class RegionNeighbours {
+  #table: Table | undefined;
+
+  /** `regionBytes`: size and alignment of the regions (0: no neighbours, ever). */
+  constructor(
+    private readonly index: LayerIndex,
+    private readonly regionBytes: number = REGION_BYTES,
+  ) {}
+
+  /**
+   * The chunks of the members that lie entirely in the regions of the small members of
+   * `missing` (the chunks a read fetches), that are not in `missing` and for which `skip`
+   * (cached, being fetched) is false; each digest once, members in blob order, within the caps.
+   */
+  around(missing: readonly WantedChunk[], skip: (digest: string) => boolean): WantedChunk[] {
+    const r = this.regionBytes;
+    if (r === 0) return [];
+    const regions = new Set<number>();
+    for (const w of missing) {
+      if (w.chunk.compressedSize < r) regions.add(Math.floor(w.chunk.offset / r) * r);
+    }
+    if (regions.size === 0) return [];
+    const t = (this.#table ??= this.#build());
+    const taken = new Set(missing.map((w) => w.chunk.chunkDigest));
+    const out: WantedChunk[] = [];
+    let members = 0;
+    let bytes = 0;
+    for (const start of [...regions].sort((a, b) => a - b)) {
+      const end = start + r;
+      for (let i = lowerBound(t.offset, start); i < t.offset.length && t.offset[i]! < end; ) {
+        const offset = t.offset[i]!;
+        const size = t.size[i]!;
+        const first = i;
+        while (i < t.offset.length && t.offset[i] === offset) i++;
+        if (offset + size > end) continue;
+        const added: WantedChunk[] = [];
+        for (let j = first; j < i; j++) {
+          const node = this.index.byIno(t.ino[j]!);
+          const chunk = node?.chunks[t.chunk[j]!];
+          if (!node || !chunk || taken.has(chunk.chunkDigest) || skip(chunk.chunkDigest)) continue;
+          taken.add(chunk.chunkDigest);
+          added.push({ chunk, path: node.path });
+        }
+        if (added.length === 0) continue;
+        if (members + 1 > MAX_NEIGHBOUR_MEMBERS || bytes + size > MAX_NEIGHBOUR_REGIONS * r) return out;
+        members++;
+        bytes += size;
+        out.push(...added);
+      }
+    }
+    return out;
+  }
+
+  #build(): Table {
+    const offsets: number[] = [];
+    const sizes: number[] = [];
+    const inos: number[] = [];
+    const numbers: number[] = [];
+    for (const node of this.index.nodes()) {
+      if (node.type !== 'reg') continue;
+      node.chunks.forEach((c, k) => {
+        offsets.push(c.offset);
+        sizes.push(c.compressedSize);
+        inos.push(node.ino);
+        numbers.push(k);
+      });
+    }
+    const order = Uint32Array.from(offsets.keys()).sort((a, b) => offsets[a]! - offsets[b]!);
+    const n = order.length;
+    const t: Table = { offset: new Float64Array(n), size: new Float64Array(n), ino: new Uint32Array(n), chunk: new Uint32Array(n) };
+    order.forEach((from, to) => {
+      t.offset[to] = offsets[from]!;
+      t.size[to] = sizes[from]!;
+      t.ino[to] = inos[from]!;
+      t.chunk[to] = numbers[from]!;
+    });
+    return t;
+  }
+}
+
+/** First position of `sorted` holding a value >= `value`. */
+function lowerBound(sorted: Float64Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
