@@ -5,6 +5,7 @@
  */
 import type { BackendMetric, LayerStatus } from '../../core/sdk.js';
 import type { FusedLayerCheck, FusedMetrics, FusedMountInfo } from './fused-link.js';
+import { percent } from './percent.js';
 
 /** A remote snapshot as the store records it. */
 export interface RemoteSnapshot {
@@ -85,10 +86,4 @@ export function backendMetrics(layers: readonly LayerStatus[], metrics: FusedMet
     },
   );
   return out;
-}
-
-/** Whole percent, never 100 before everything is there. */
-export function percent(part: number, total: number): number {
-  if (total <= 0) return 100;
-  return Math.floor((part * 100) / total);
 }

@@ -34,6 +34,7 @@ import { mountAt } from './mountinfo.js';
 import { Reachability, type ReachabilityTarget } from './reachability.js';
 import { RecentLayers } from './recent-layers.js';
 import { timedReader } from './timed-reader.js';
+import { percent } from '../percent.js';
 
 /** What a mount needs of a layer: the file system's reader, prefetch, and how much of it is cached. */
 export interface ServedLayer extends LayerReader {
@@ -201,7 +202,7 @@ export class ServedMounts<L extends ServedLayer> {
     const r = await this.#reachability.check(reachabilityTarget(s.request), () => this.#probe(s.request), signal);
     if (r.reachable) return { ...base, available: true };
     // "percent", not "%": containerd formats an error's text as a format string (errdefs.FromGRPC).
-    const cached = Math.floor((fetchedBytes * 100) / totalBytes);
+    const cached = percent(fetchedBytes, totalBytes);
     return { ...base, available: false, reason: `${r.reason}; ${cached} percent of the layer is cached` };
   }
 

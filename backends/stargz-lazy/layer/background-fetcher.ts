@@ -19,6 +19,7 @@
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import type { WantedChunk } from './fetch-chunks.js';
+import { percent } from '../percent.js';
 
 export type BackgroundState = 'waiting' | 'running' | 'paused' | 'complete' | 'failed';
 
@@ -287,9 +288,6 @@ function batches(wanted: readonly WantedChunk[], maxBytes: number): WantedChunk[
   return out;
 }
 
-function percent(done: number, total: number): number {
-  return total === 0 ? 100 : Math.floor((done * 100) / total);
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -11,6 +11,7 @@ import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import type { LayerIndex } from '../estargz/layer-index.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import type { WantedChunk } from './fetch-chunks.js';
+import { percent } from '../percent.js';
 
 /** Compressed bytes asked for in one request. */
 const BATCH_BYTES = 32 * 1024 * 1024;
@@ -147,6 +148,3 @@ async function plan(deps: PrefetchDeps, maxBytes: number): Promise<{ batches: Ba
   return { batches, cachedFiles, fits: true };
 }
 
-function percent(done: number, total: number): number {
-  return total === 0 ? 100 : Math.floor((done * 100) / total);
-}

@@ -1,6 +1,7 @@
 /** What `status()` reports per remote layer and as series, from the FUSE process's answers. */
 import { describe, expect, it } from 'vitest';
-import { backendMetrics, layerStatuses, percent, type RemoteSnapshot } from '../../../../backends/stargz-lazy/layer-status.js';
+import { backendMetrics, layerStatuses, type RemoteSnapshot } from '../../../../backends/stargz-lazy/layer-status.js';
+import { percent } from '../../../../backends/stargz-lazy/percent.js';
 import type { FusedLayerCheck, FusedMetrics, FusedMountInfo } from '../../../../backends/stargz-lazy/fused-link.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
