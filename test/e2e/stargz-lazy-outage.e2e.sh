@@ -68,9 +68,7 @@ snaphost_user_config <<EOF
     { use: '$OFN', options: {} },
 EOF
 E2E_CURRENT=containerd-config
-PROXY_TOML=$W/proxy-plugins.toml
-snaphost_cli containerd-config --config "$CONFIG" >"$PROXY_TOML" 2>"$W/containerd-config.err" ||
-  e2e_die "snaphost containerd-config failed: $(tail -n 3 "$W/containerd-config.err" | tr '\n' ' ')"
+snaphost_proxy_toml
 
 E2E_CURRENT=serve
 e2e_on_exit fused_stop "$ROOT"

@@ -5,6 +5,8 @@
 #   snaphost_user_config <<EOF      write $E2E_WORK/plugins.config.ts as a user's config (`snaphost`
 #     ENTRIES                       resolved from node_modules; sockets and roots under $E2E_WORK)
 #   EOF                             with stdin as the `backends` entries; sets CONFIG
+#   snaphost_proxy_toml             `containerd-config` of $CONFIG into $E2E_WORK/proxy-plugins.toml;
+#                                   sets PROXY_TOML (dies on failure)
 #   snaphost_start CONFIG           start `serve`; sets SNAPHOST_PID, SNAPHOST_LOG; stopped at exit
 #   snaphost_wait_serving SOCK...   wait until every socket answers a List (30 s)
 #   snaphost_terminate SECONDS      SIGTERM, wait; sets SNAPHOST_EXIT (exit status, or "hung")
@@ -36,6 +38,12 @@ $entries
   ],
 });
 EOF
+}
+
+snaphost_proxy_toml() {
+  PROXY_TOML=$E2E_WORK/proxy-plugins.toml
+  snaphost_cli containerd-config --config "$CONFIG" >"$PROXY_TOML" 2>"$E2E_WORK/containerd-config.err" ||
+    e2e_die "snaphost containerd-config failed: $(tail -n 3 "$E2E_WORK/containerd-config.err" | tr '\n' ' ')"
 }
 
 snaphost_start() {
