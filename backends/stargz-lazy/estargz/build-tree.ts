@@ -1,24 +1,24 @@
 /**
- * TOC entries -> the file tree of a layer. Names are normalised (see `entry-name.ts`), parent
- * directories are implied when the TOC has no entry for them, a later entry for the same
- * name replaces the earlier one (a directory over a directory keeps its children, as
- * extracting the tar would), hard links become extra names of their target, whiteouts,
- * opaque markers and landmarks are recorded instead of listed. Inode numbers are assigned
- * by a depth-first walk in TOC order, so they are stable for a given TOC.
+ * TOC entries -> the packed file tree of a layer (`PackedTree`). Names are normalised (see
+ * `entry-name.ts`), parent directories are implied when the TOC has no entry for them, a later
+ * entry for the same name replaces the earlier one (a directory over a directory keeps its
+ * children, as extracting the tar would), hard links become extra names of their target,
+ * whiteouts, opaque markers and landmarks are recorded instead of listed. Inode numbers are
+ * assigned by a depth-first walk in TOC order, so they are stable for a given TOC.
+ *
+ * Built for speed in a freshly started fused (JIT cold): one pass over the entries into flat
+ * per-node arrays (a node is a number; only directories hold Maps, of child name -> node),
+ * then the walk that numbers the inodes, then one pass that packs them. No object per file.
  */
+import { layoutChunks, type ChunkTable } from './chunk-layout.js';
+import { normalizeEntryName } from './entry-name.js';
 import { MalformedEstargzError } from './errors.js';
-import { baseName, normalizeEntryName, parentPath } from './entry-name.js';
 import type { EstargzLimits } from './limits.js';
-import type { ChunkRef, LayerNode, NodeType } from './layer-node.js';
-import { layoutChunks } from './chunk-layout.js';
+import type { LayerNode } from './layer-node.js';
 import { parseModtime } from './modtime.js';
+import { FLAG_IMPLICIT, FLAG_OPAQUE, NO_DIGEST, PackedTree } from './packed-tree.js';
 import { classifyName } from './special-names.js';
 import type { Toc, TocEntry } from './toc-schema.js';
-
-type MutableNode = { -readonly [K in Exclude<keyof LayerNode, 'children' | 'whiteouts'>]: LayerNode[K] } & {
-  children: Map<string, MutableNode>;
-  whiteouts: Map<string, MutableNode>;
-};
 
 /** The prioritized files of a layer (eStargz landmarks). */
 export interface Prefetch {
@@ -30,169 +30,455 @@ export interface Prefetch {
   readonly endOffset: number;
 }
 
+/** `Prefetch` with the files as inode numbers. */
+export interface PackedPrefetch {
+  readonly landmark: Prefetch['landmark'];
+  readonly files: Uint32Array;
+  readonly endOffset: number;
+}
+
 export interface BuiltTree {
-  root: LayerNode;
-  /** Nodes by `ino - 1`. */
-  nodes: LayerNode[];
-  prefetch: Prefetch;
+  tree: PackedTree;
+  prefetch: PackedPrefetch;
 }
 
 const XATTR_NAME_MAX = 255;
 const XATTR_SIZE_MAX = 65536;
 const SYMLINK_MAX = 4095;
 
+// Type codes: the index in NODE_TYPES.
+const DIR = 0;
+const REG = 1;
+const SYMLINK = 2;
+const CHAR = 3;
+const BLOCK = 4;
+/** A whiteout of type `hardlink` is a plain (empty) file. */
+const TYPE_CODE: Readonly<Record<string, number>> = { dir: 0, reg: 1, hardlink: 1, symlink: 2, char: 3, block: 4, fifo: 5 };
+/** Build-time only: the node is a whiteout (never listed among children, never has chunks). */
+const FLAG_WHITEOUT = 4;
+const ROOT = 0;
+
 export function buildTree(toc: Toc, tocOffset: number, limits: EstargzLimits): BuiltTree {
-  const entries = toc.entries;
-  const chunks = layoutChunks(entries, tocOffset, limits);
-  const root = newNode('', 'dir', true);
-  const userNames = new Map<number, string>();
-  const groupNames = new Map<number, string>();
-  const hardlinks: { parent: MutableNode; base: string; target: string; index: number }[] = [];
-  const dataFiles: { index: number; node: MutableNode }[] = [];
-  let landmark: { index: number; prefetch: boolean } | undefined;
+  const chunks = layoutChunks(toc.entries, tocOffset, limits);
+  const b = new TreeBuilder(toc.entries);
+  b.addEntries();
+  b.resolveHardlinks();
+  const order = b.numberInodes();
+  return b.pack(order, chunks);
+}
 
-  const ensureDir = (path: string, index: number): MutableNode => {
-    if (path === '') return root;
-    const parent = ensureDir(parentPath(path), index);
-    const base = baseName(path);
-    const existing = parent.children.get(base);
-    if (existing) {
-      if (existing.type !== 'dir') throw bad(index, entries, `parent ${JSON.stringify(path)} is not a directory`);
-      return existing;
-    }
-    const dir = newNode(path, 'dir', true);
-    parent.children.set(base, dir);
-    return dir;
-  };
+class TreeBuilder {
+  // Per node (by build-time id; the root is 0).
+  readonly #entry: number[] = []; // the entry that gave the attributes; -1: implied
+  readonly #type: number[] = [];
+  readonly #flags: number[] = [];
+  readonly #home: number[] = []; // the directory holding it under its own name; -1 for the root
+  readonly #name: string[] = []; // its own base name there (`.wh.x` for a whiteout)
+  readonly #user: number[] = [];
+  readonly #group: number[] = [];
+  readonly #size: number[] = [];
+  readonly #mtime: bigint[] = [];
+  readonly #children: (Map<string, number> | undefined)[] = [];
+  readonly #whiteouts: (Map<string, number> | undefined)[] = [];
+  readonly #xattrs = new Map<number, Map<string, Buffer>>();
+  /** Directories by clean path; cleared whenever a directory is replaced by another node. */
+  readonly #dirs = new Map<string, number>();
+  readonly #owners = new Map<string, number>();
+  readonly #userNames = new Map<number, string>();
+  readonly #groupNames = new Map<number, string>();
+  readonly #links: { dir: number; base: string; target: string; index: number }[] = [];
+  /** Pairs (entry index, node) of the non-empty regular files, in TOC order. */
+  readonly #dataFiles: number[] = [];
+  #landmark: { index: number; prefetch: boolean } | undefined;
+  #ino = new Uint32Array(0);
+  #nlink = new Uint32Array(0);
 
-  entries.forEach((e, index) => {
-    if (e.type === 'chunk') return;
-    const path = normalizeEntryName(e.name);
-    // userName/groupName appear only on the first entry of each id.
-    if (e.userName) userNames.set(e.uid ?? 0, e.userName);
-    if (e.groupName) groupNames.set(e.gid ?? 0, e.groupName);
-    if (path === '') {
-      if (e.type !== 'dir') throw bad(index, entries, `the layer root must be a directory, not ${e.type}`);
-      applyAttributes(root, e, index, entries, userNames, groupNames);
-      root.implicit = false;
-      return;
+  constructor(private readonly entries: readonly TocEntry[]) {
+    this.#add(-1, '', DIR, FLAG_IMPLICIT);
+    this.#owner('');
+  }
+
+  addEntries(): void {
+    const entries = this.entries;
+    for (let index = 0; index < entries.length; index++) {
+      const e = entries[index]!;
+      const type = e.type;
+      if (type === 'chunk') continue;
+      const path = normalizeEntryName(e.name);
+      // userName/groupName appear only on the first entry of each id.
+      if (e.userName) this.#userNames.set(e.uid ?? 0, e.userName);
+      if (e.groupName) this.#groupNames.set(e.gid ?? 0, e.groupName);
+      if (path === '') {
+        if (type !== 'dir') throw this.#bad(index, `the layer root must be a directory, not ${type}`);
+        this.#apply(ROOT, e, index);
+        this.#flags[ROOT] = this.#flags[ROOT]! & ~FLAG_IMPLICIT;
+        continue;
+      }
+      const slash = path.lastIndexOf('/');
+      const base = slash < 0 ? path : path.slice(slash + 1);
+      const special = classifyName(path, base);
+      if (special.kind === 'landmark' && type === 'reg') {
+        this.#landmark ??= { index, prefetch: special.prefetch };
+        continue;
+      }
+      const dir = slash < 0 ? ROOT : this.#ensureDir(path.slice(0, slash), index);
+      if (special.kind === 'opaque') {
+        this.#flags[dir] = this.#flags[dir]! | FLAG_OPAQUE;
+        continue;
+      }
+      if (special.kind === 'aufs-meta') continue;
+      if (special.kind === 'whiteout') {
+        if (special.target === '') throw this.#bad(index, 'whiteout names nothing');
+        const wh = this.#add(dir, base, TYPE_CODE[type]!, FLAG_WHITEOUT);
+        this.#apply(wh, e, index);
+        let whiteouts = this.#whiteouts[dir];
+        if (whiteouts === undefined) this.#whiteouts[dir] = whiteouts = new Map();
+        whiteouts.set(special.target, wh);
+        continue;
+      }
+      if (type === 'hardlink') {
+        if (!e.linkName) throw this.#bad(index, 'hardlink without linkName');
+        this.#links.push({ dir, base, target: normalizeEntryName(e.linkName), index });
+        continue;
+      }
+      const children = this.#children[dir]!;
+      const existing = children.get(base);
+      let node: number;
+      if (existing !== undefined && this.#type[existing] === DIR && type === 'dir') {
+        node = existing;
+        this.#flags[node] = this.#flags[node]! & ~FLAG_IMPLICIT;
+      } else {
+        if (existing !== undefined && this.#type[existing] === DIR) this.#dirs.clear(); // its subtree is gone
+        node = this.#add(dir, base, TYPE_CODE[type]!, 0);
+        children.set(base, node);
+      }
+      this.#apply(node, e, index);
+      if (type === 'reg' && this.#size[node]! > 0) this.#dataFiles.push(index, node);
     }
-    const base = baseName(path);
-    const special = classifyName(path, base);
-    if (special.kind === 'landmark' && e.type === 'reg') {
-      landmark ??= { index, prefetch: special.prefetch };
-      return;
+  }
+
+  /** Hard links may point at files or at other hard links, in any order; cycles and dangling targets are refused. */
+  resolveHardlinks(): void {
+    let pending = this.#links;
+    while (pending.length > 0) {
+      const next: typeof pending = [];
+      for (const link of pending) {
+        const target = this.#lookup(link.target);
+        if (target < 0) {
+          next.push(link);
+          continue;
+        }
+        if (this.#type[target] === DIR) throw this.#bad(link.index, `hardlink to directory ${JSON.stringify(link.target)}`);
+        this.#children[link.dir]!.set(link.base, target);
+      }
+      if (next.length === pending.length) {
+        const first = next[0]!;
+        throw this.#bad(first.index, `hardlink target ${JSON.stringify(first.target)} does not exist`);
+      }
+      pending = next;
     }
-    const parent = ensureDir(parentPath(path), index);
-    if (special.kind === 'opaque') {
-      parent.opaque = true;
-      return;
+  }
+
+  /** Depth-first in TOC order: the nodes by inode (`order[ino - 1]`); sets inode numbers and link counts. */
+  numberInodes(): number[] {
+    const count = this.#type.length;
+    const ino = (this.#ino = new Uint32Array(count));
+    const nlink = (this.#nlink = new Uint32Array(count));
+    const order: number[] = [];
+    const visit = (node: number) => {
+      nlink[node]!++;
+      if (ino[node] !== 0) return; // another name of a hard-linked file
+      order.push(node);
+      ino[node] = order.length;
+      if (this.#type[node] !== DIR) return;
+      nlink[node] = 2;
+      const whiteouts = this.#whiteouts[node];
+      for (const [name, child] of this.#children[node]!) {
+        whiteouts?.delete(name); // a real entry wins over a whiteout of the same name
+        visit(child);
+        if (this.#type[child] === DIR) nlink[node]!++;
+      }
+      if (whiteouts === undefined) return;
+      for (const wh of whiteouts.values()) {
+        order.push(wh);
+        ino[wh] = order.length;
+        nlink[wh] = 1;
+      }
+    };
+    visit(ROOT);
+    return order;
+  }
+
+  pack(order: number[], chunks: ChunkTable): BuiltTree {
+    const entries = this.entries;
+    const inoOf = this.#ino;
+    const n = order.length + 1;
+    const type = new Uint8Array(n);
+    const flags = new Uint8Array(n);
+    const mode = new Uint16Array(n);
+    const uid = new Uint32Array(n);
+    const gid = new Uint32Array(n);
+    const user = new Uint32Array(n);
+    const group = new Uint32Array(n);
+    const size = new Float64Array(n);
+    const mtime = new BigInt64Array(n);
+    const nlink = new Uint32Array(n);
+    const parent = new Uint32Array(n);
+    const nameAt = new Uint32Array(n);
+    const nameLen = new Uint16Array(n);
+    const digestAt = new Uint32Array(n).fill(NO_DIGEST);
+    const chunkStart = new Uint32Array(n);
+    const chunkCount = new Uint32Array(n);
+    const childStart = new Uint32Array(n);
+    const childCount = new Uint32Array(n);
+    const whStart = new Uint32Array(n);
+    const whCount = new Uint32Array(n);
+    let edgeTotal = 0;
+    for (const node of order) {
+      if (this.#type[node] !== DIR || (this.#flags[node]! & FLAG_WHITEOUT) !== 0) continue;
+      edgeTotal += this.#children[node]!.size + (this.#whiteouts[node]?.size ?? 0);
     }
-    if (special.kind === 'aufs-meta') return;
-    if (special.kind === 'whiteout') {
-      if (special.target === '') throw bad(index, entries, 'whiteout names nothing');
-      const wh = newNode(path, e.type === 'hardlink' ? 'reg' : e.type, false);
-      applyAttributes(wh, e, index, entries, userNames, groupNames);
-      parent.whiteouts.set(special.target, wh);
-      return;
+    const edgeIno = new Uint32Array(edgeTotal);
+    const edgeNameAt = new Uint32Array(edgeTotal);
+    const edgeNameLen = new Uint16Array(edgeTotal);
+    const edgeSorted = new Uint32Array(edgeTotal);
+    const cDigestAt = new Uint32Array(chunks.length);
+    const cOwner = new Uint32Array(chunks.length);
+    const names = new NameTable();
+    const digests = new DigestTable();
+    const linkNames = new Map<number, string>();
+    const devices = new Map<number, readonly [number, number]>();
+    const xattrs = new Map<number, ReadonlyMap<string, Buffer>>();
+    let fileBytes = 0;
+    let sharesMembers = false;
+    let edge = 0;
+    const edgeNames: string[] = [];
+
+    for (let ino = 1; ino < n; ino++) {
+      const node = order[ino - 1]!;
+      const index = this.#entry[node]!;
+      const e = index >= 0 ? entries[index] : undefined;
+      const t = this.#type[node]!;
+      const f = this.#flags[node]!;
+      type[ino] = t;
+      flags[ino] = f & (FLAG_IMPLICIT | FLAG_OPAQUE);
+      mode[ino] = e === undefined ? 0o755 : (e.mode ?? 0) & 0o7777;
+      uid[ino] = e?.uid ?? 0;
+      gid[ino] = e?.gid ?? 0;
+      user[ino] = this.#user[node]!;
+      group[ino] = this.#group[node]!;
+      size[ino] = this.#size[node]!;
+      mtime[ino] = this.#mtime[node]!;
+      nlink[ino] = this.#nlink[node]!;
+      if (node !== ROOT) parent[ino] = inoOf[this.#home[node]!]!;
+      const x = this.#xattrs.get(node);
+      if (x !== undefined) xattrs.set(ino, x);
+      if (e === undefined) {
+        // An implied directory: nothing more.
+      } else if (t === SYMLINK) {
+        linkNames.set(ino, e.linkName!);
+      } else if (t === CHAR || t === BLOCK) {
+        if (e.devMajor || e.devMinor) devices.set(ino, [e.devMajor ?? 0, e.devMinor ?? 0]);
+      } else if (t === REG) {
+        fileBytes += size[ino]!;
+        const count = (f & FLAG_WHITEOUT) === 0 ? chunks.count[index]! : 0;
+        const first = chunks.first[index]!;
+        if (count > 0) {
+          chunkStart[ino] = first;
+          chunkCount[ino] = count;
+          for (let c = first; c < first + count; c++) {
+            cOwner[c] = ino;
+            cDigestAt[c] = digests.add(chunks.chunkDigest[c]!);
+            if (chunks.innerOffset[c]! > 0) sharesMembers = true;
+          }
+        }
+        if (e.digest !== undefined) {
+          // A file of one chunk usually has the chunk's digest as its own: stored once.
+          digestAt[ino] = count === 1 && chunks.chunkDigest[first] === e.digest ? cDigestAt[first]! : digests.add(e.digest);
+        }
+      }
+      if (t !== DIR || (f & FLAG_WHITEOUT) !== 0) continue;
+
+      const start = edge;
+      for (const [name, child] of this.#children[node]!) {
+        const at = names.add(name);
+        edgeIno[edge] = inoOf[child]!;
+        edgeNameAt[edge] = at;
+        edgeNameLen[edge] = names.lastLength;
+        edgeNames.push(name);
+        // The edge that spells the child's own path is its home (hard links are other names).
+        if (this.#home[child] === node && this.#name[child] === name) {
+          nameAt[inoOf[child]!] = at;
+          nameLen[inoOf[child]!] = names.lastLength;
+        }
+        edge++;
+      }
+      childStart[ino] = start;
+      childCount[ino] = edge - start;
+      sortRun(edgeSorted, start, edgeNames, names.surrogates);
+      edgeNames.length = 0;
+      names.surrogates = false;
+
+      const whiteouts = this.#whiteouts[node];
+      whStart[ino] = edge;
+      if (whiteouts === undefined) continue;
+      for (const [target, wh] of whiteouts) {
+        edgeIno[edge] = inoOf[wh]!;
+        edgeNameAt[edge] = names.add(target);
+        edgeNameLen[edge] = names.lastLength;
+        edgeNames.push(target);
+        nameAt[inoOf[wh]!] = names.add(this.#name[wh]!);
+        nameLen[inoOf[wh]!] = names.lastLength;
+        edge++;
+      }
+      whCount[ino] = edge - whStart[ino]!;
+      sortRun(edgeSorted, whStart[ino]!, edgeNames, names.surrogates);
+      edgeNames.length = 0;
+      names.surrogates = false;
     }
-    if (e.type === 'hardlink') {
-      if (!e.linkName) throw bad(index, entries, 'hardlink without linkName');
-      hardlinks.push({ parent, base, target: normalizeEntryName(e.linkName), index });
-      return;
+
+    const distinct: number[] = [];
+    const seen = new Set<string>();
+    for (let c = 0; c < chunks.length; c++) {
+      const digest = chunks.chunkDigest[c]!;
+      if (cOwner[c] === 0 || seen.has(digest)) continue;
+      seen.add(digest);
+      distinct.push(c);
     }
-    const existing = parent.children.get(base);
-    let node: MutableNode;
-    if (existing && existing.type === 'dir' && e.type === 'dir') {
-      node = existing;
-      node.implicit = false;
+
+    const tree = new PackedTree({
+      count: order.length,
+      fileBytes,
+      sharesMembers,
+      type, flags, mode, uid, gid, user, group, size, mtime, nlink, parent, nameAt, nameLen, digestAt,
+      chunkStart, chunkCount, childStart, childCount, whStart, whCount,
+      edgeIno, edgeNameAt, edgeNameLen, edgeSorted,
+      cOffset: chunks.offset,
+      cCompressed: chunks.compressedSize,
+      cInner: chunks.innerOffset,
+      cFileOffset: chunks.chunkOffset,
+      cSize: chunks.chunkSize,
+      cDigestAt,
+      cOwner,
+      distinct: Uint32Array.from(distinct),
+      distinctDigests: [...seen],
+      names: names.finish(),
+      digests: digests.finish(),
+      owners: [...this.#owners.keys()],
+      linkNames,
+      devices,
+      xattrs,
+    });
+    return { tree, prefetch: this.#prefetch(chunks) };
+  }
+
+  #prefetch(chunks: ChunkTable): PackedPrefetch {
+    const landmark = this.#landmark;
+    if (!landmark) return { landmark: 'none', files: new Uint32Array(0), endOffset: 0 };
+    if (!landmark.prefetch) return { landmark: 'no-prefetch', files: new Uint32Array(0), endOffset: 0 };
+    const files: number[] = [];
+    let endOffset = 0;
+    const data = this.#dataFiles;
+    for (let i = 0; i < data.length; i += 2) {
+      const index = data[i]!;
+      const ino = this.#ino[data[i + 1]!]!;
+      // Skip files replaced by a later entry of the same name (no longer in the tree).
+      if (index > landmark.index || ino === 0) continue;
+      files.push(ino);
+      const first = chunks.first[index]!;
+      for (let c = first; c < first + chunks.count[index]!; c++) {
+        endOffset = Math.max(endOffset, chunks.offset[c]! + chunks.compressedSize[c]!);
+      }
+    }
+    return { landmark: 'prefetch', files: Uint32Array.from(files), endOffset };
+  }
+
+  #add(home: number, name: string, type: number, flags: number): number {
+    const node = this.#type.length;
+    this.#entry.push(-1);
+    this.#type.push(type);
+    this.#flags.push(flags);
+    this.#home.push(home);
+    this.#name.push(name);
+    this.#user.push(0);
+    this.#group.push(0);
+    this.#size.push(0);
+    this.#mtime.push(0n);
+    this.#children.push(type === DIR && (flags & FLAG_WHITEOUT) === 0 ? new Map() : undefined);
+    this.#whiteouts.push(undefined);
+    return node;
+  }
+
+  /** The directory at clean `path`, made (implied) with its parents when missing. */
+  #ensureDir(path: string, index: number): number {
+    const known = this.#dirs.get(path);
+    if (known !== undefined) return known;
+    const slash = path.lastIndexOf('/');
+    const parent = slash < 0 ? ROOT : this.#ensureDir(path.slice(0, slash), index);
+    const base = slash < 0 ? path : path.slice(slash + 1);
+    const children = this.#children[parent]!;
+    let dir = children.get(base);
+    if (dir !== undefined) {
+      if (this.#type[dir] !== DIR) throw this.#bad(index, `parent ${JSON.stringify(path)} is not a directory`);
     } else {
-      node = newNode(path, e.type, false);
-      parent.children.set(base, node);
+      dir = this.#add(parent, base, DIR, FLAG_IMPLICIT);
+      children.set(base, dir);
     }
-    applyAttributes(node, e, index, entries, userNames, groupNames);
-    if (e.type === 'reg') {
-      node.chunks = chunks.get(index) ?? [];
-      if (node.size > 0) dataFiles.push({ index, node });
+    this.#dirs.set(path, dir);
+    return dir;
+  }
+
+  #lookup(path: string): number {
+    if (path === '') return ROOT;
+    let node = ROOT;
+    for (const part of path.split('/')) {
+      const next = this.#children[node]?.get(part);
+      if (next === undefined) return -1;
+      node = next;
     }
-  });
-
-  resolveHardlinks(root, hardlinks, entries);
-  const nodes = assignInodes(root);
-  return { root, nodes, prefetch: prefetchOf(landmark, dataFiles) };
-}
-
-/**
- * Shared by every node that has no entries of its own (only directories get their own maps):
- * a layer can hold a million nodes, and three empty Maps each would cost more than the rest of the node.
- */
-const NONE = new Map<string, never>();
-
-function newNode(path: string, type: NodeType, implicit: boolean): MutableNode {
-  const isDir = type === 'dir';
-  return {
-    ino: 0,
-    path,
-    type,
-    mode: implicit ? 0o755 : 0,
-    uid: 0,
-    gid: 0,
-    userName: '',
-    groupName: '',
-    size: 0,
-    mtimeNs: 0n,
-    linkName: '',
-    devMajor: 0,
-    devMinor: 0,
-    xattrs: NONE,
-    nlink: 0,
-    digest: undefined,
-    chunks: [] as ChunkRef[],
-    implicit,
-    children: isDir ? new Map() : NONE,
-    opaque: false,
-    whiteouts: isDir ? new Map() : NONE,
-  };
-}
-
-function applyAttributes(
-  node: MutableNode,
-  e: TocEntry,
-  index: number,
-  entries: readonly TocEntry[],
-  userNames: Map<number, string>,
-  groupNames: Map<number, string>,
-): void {
-  node.mode = (e.mode ?? 0) & 0o7777;
-  node.uid = e.uid ?? 0;
-  node.gid = e.gid ?? 0;
-  node.userName = e.userName || (userNames.get(node.uid) ?? '');
-  node.groupName = e.groupName || (groupNames.get(node.gid) ?? '');
-  node.mtimeNs = modtimeOf(e);
-  node.devMajor = e.type === 'char' || e.type === 'block' ? (e.devMajor ?? 0) : 0;
-  node.devMinor = e.type === 'char' || e.type === 'block' ? (e.devMinor ?? 0) : 0;
-  node.size = e.type === 'reg' ? (e.size ?? 0) : 0;
-  node.digest = e.type === 'reg' ? e.digest : undefined;
-  if (e.type === 'symlink') {
-    if (!e.linkName) throw bad(index, entries, 'symlink without linkName');
-    const length = Buffer.byteLength(e.linkName);
-    if (length > SYMLINK_MAX || e.linkName.includes('\0')) throw bad(index, entries, 'symlink target is too long or holds a NUL byte');
-    node.linkName = e.linkName;
-    node.size = length;
+    return node;
   }
-  if (!e.xattrs || Object.keys(e.xattrs).length === 0) {
-    node.xattrs = NONE;
-    return;
-  }
-  const xattrs = new Map<string, Buffer>();
-  for (const [name, value] of Object.entries(e.xattrs)) {
-    const bytes = Buffer.from(value, 'base64');
-    if (name === '' || Buffer.byteLength(name) > XATTR_NAME_MAX || name.includes('\0') || bytes.length > XATTR_SIZE_MAX) {
-      throw bad(index, entries, `xattr ${JSON.stringify(name.slice(0, 100))} has a bad name or a value over ${XATTR_SIZE_MAX} bytes`);
+
+  /** Attributes of entry `e` onto `node` (checked; mode, ids, devices and digests are read from the entry when packing). */
+  #apply(node: number, e: TocEntry, index: number): void {
+    this.#entry[node] = index;
+    this.#user[node] = this.#owner(e.userName || (this.#userNames.get(e.uid ?? 0) ?? ''));
+    this.#group[node] = this.#owner(e.groupName || (this.#groupNames.get(e.gid ?? 0) ?? ''));
+    this.#mtime[node] = modtimeOf(e);
+    let size = e.type === 'reg' ? (e.size ?? 0) : 0;
+    if (e.type === 'symlink') {
+      if (!e.linkName) throw this.#bad(index, 'symlink without linkName');
+      size = Buffer.byteLength(e.linkName);
+      if (size > SYMLINK_MAX || e.linkName.includes('\0')) throw this.#bad(index, 'symlink target is too long or holds a NUL byte');
     }
-    xattrs.set(name, bytes);
+    this.#size[node] = size;
+    const xattrs = e.xattrs;
+    if (xattrs === undefined) {
+      this.#xattrs.delete(node);
+      return;
+    }
+    let map: Map<string, Buffer> | undefined;
+    for (const name in xattrs) {
+      const bytes = Buffer.from(xattrs[name]!, 'base64');
+      if (name === '' || Buffer.byteLength(name) > XATTR_NAME_MAX || name.includes('\0') || bytes.length > XATTR_SIZE_MAX) {
+        throw this.#bad(index, `xattr ${JSON.stringify(name.slice(0, 100))} has a bad name or a value over ${XATTR_SIZE_MAX} bytes`);
+      }
+      (map ??= new Map()).set(name, bytes);
+    }
+    if (map === undefined) this.#xattrs.delete(node);
+    else this.#xattrs.set(node, map);
   }
-  node.xattrs = xattrs;
+
+  #owner(name: string): number {
+    let i = this.#owners.get(name);
+    if (i === undefined) this.#owners.set(name, (i = this.#owners.size));
+    return i;
+  }
+
+  #bad(index: number, problem: string): MalformedEstargzError {
+    const name = this.entries[index]?.name ?? '';
+    return new MalformedEstargzError(`entries[${index}] ${JSON.stringify(name.slice(0, 200))}: ${problem}`);
+  }
 }
 
 /** Layers often share a few modification times; parse each distinct string once. */
@@ -209,86 +495,82 @@ function modtimeOf(e: TocEntry): bigint {
   return ns;
 }
 
-/** Hard links may point at files or at other hard links, in any order; cycles and dangling targets are refused. */
-function resolveHardlinks(
-  root: MutableNode,
-  links: { parent: MutableNode; base: string; target: string; index: number }[],
-  entries: readonly TocEntry[],
-): void {
-  let pending = links;
-  while (pending.length > 0) {
-    const next: typeof pending = [];
-    for (const link of pending) {
-      const target = lookup(root, link.target);
-      if (!target) {
-        next.push(link);
-        continue;
-      }
-      if (target.type === 'dir') throw bad(link.index, entries, `hardlink to directory ${JSON.stringify(link.target)}`);
-      link.parent.children.set(link.base, target);
-    }
-    if (next.length === pending.length) {
-      const first = next[0]!;
-      throw bad(first.index, entries, `hardlink target ${JSON.stringify(first.target)} does not exist`);
-    }
-    pending = next;
+/**
+ * Positions `start .. start + names.length` of `sorted`, ordered by the UTF-8 bytes of their
+ * names (what lookups compare). Without surrogates, UTF-16 order is UTF-8 byte order, so plain
+ * string comparison does; with them, bytes are compared.
+ */
+function sortRun(sorted: Uint32Array, start: number, names: string[], surrogates: boolean): void {
+  const count = names.length;
+  if (count === 0) return;
+  if (count === 1) {
+    sorted[start] = start;
+    return;
+  }
+  const order = new Array<number>(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  if (surrogates) {
+    const bytes = names.map((s) => Buffer.from(s, 'utf8'));
+    order.sort((a, b) => Buffer.compare(bytes[a]!, bytes[b]!));
+  } else {
+    order.sort((a, b) => (names[a]! < names[b]! ? -1 : 1)); // names of one directory are distinct
+  }
+  for (let i = 0; i < count; i++) sorted[start + i] = start + order[i]!;
+}
+
+const SURROGATE = /[\ud800-\udfff]/;
+
+/** The UTF-8 bytes of every name, joined; encoded once at the end. */
+class NameTable {
+  #parts: string[] = [];
+  #length = 0;
+  /** UTF-8 length of the last name added. */
+  lastLength = 0;
+  /** Some name added since this was last cleared holds a surrogate (UTF-16 order is not byte order). */
+  surrogates = false;
+
+  add(s: string): number {
+    const at = this.#length;
+    const bytes = Buffer.byteLength(s); // native: a JS char loop costs more while the JIT is cold
+    if (bytes !== s.length && SURROGATE.test(s)) this.surrogates = true;
+    this.#parts.push(s);
+    this.#length += bytes;
+    this.lastLength = bytes;
+    return at;
+  }
+
+  finish(): Buffer {
+    const out = Buffer.from(this.#parts.join(''), 'utf8');
+    if (out.length !== this.#length) throw new Error(`internal: name table is ${out.length} bytes, want ${this.#length}`);
+    return out;
   }
 }
 
-function lookup(root: MutableNode, path: string): MutableNode | undefined {
-  let node: MutableNode | undefined = root;
-  if (path === '') return node;
-  for (const part of path.split('/')) {
-    node = node.children.get(part);
-    if (!node) return undefined;
+/**
+ * Raw digest bytes, each prefixed by its length (32, 48, 64: the algorithm). Collected as hex
+ * and decoded once at the end: one native call instead of one per digest.
+ */
+class DigestTable {
+  #hex: string[] = [];
+  #length = 0;
+
+  /** Appends checked digest `d` (`sha256:<hex>`, `sha384:…`, `sha512:…`); returns its offset. */
+  add(d: string): number {
+    const hex = d.slice(ALGORITHM_LENGTH + 1);
+    const raw = hex.length / 2;
+    this.#hex.push(LENGTH_HEX[raw]!, hex);
+    const at = this.#length;
+    this.#length += raw + 1;
+    return at;
   }
-  return node;
-}
 
-function assignInodes(root: MutableNode): LayerNode[] {
-  const nodes: MutableNode[] = [];
-  const visit = (node: MutableNode) => {
-    node.nlink++;
-    if (node.ino !== 0) return; // another name of a hard-linked file
-    nodes.push(node);
-    node.ino = nodes.length;
-    if (node.type !== 'dir') return;
-    node.nlink = 2;
-    for (const [name, child] of node.children) {
-      node.whiteouts.delete(name); // a real entry wins over a whiteout of the same name
-      visit(child);
-      if (child.type === 'dir') node.nlink++;
-    }
-    for (const wh of node.whiteouts.values()) {
-      nodes.push(wh);
-      wh.ino = nodes.length;
-      wh.nlink = 1;
-    }
-  };
-  visit(root);
-  return nodes;
-}
-
-function prefetchOf(
-  landmark: { index: number; prefetch: boolean } | undefined,
-  dataFiles: { index: number; node: MutableNode }[],
-): Prefetch {
-  if (!landmark) return { landmark: 'none', files: [], endOffset: 0 };
-  if (!landmark.prefetch) return { landmark: 'no-prefetch', files: [], endOffset: 0 };
-  const files: LayerNode[] = [];
-  const seen = new Set<LayerNode>();
-  let endOffset = 0;
-  for (const { index, node } of dataFiles) {
-    // Skip files replaced by a later entry of the same name (no longer in the tree).
-    if (index > landmark.index || node.ino === 0 || seen.has(node)) continue;
-    seen.add(node);
-    files.push(node);
-    for (const c of node.chunks) endOffset = Math.max(endOffset, c.offset + c.compressedSize);
+  finish(): Buffer {
+    const out = Buffer.from(this.#hex.join(''), 'hex');
+    if (out.length !== this.#length) throw new Error(`internal: digest table is ${out.length} bytes, want ${this.#length}`);
+    return out;
   }
-  return { landmark: 'prefetch', files, endOffset };
 }
 
-function bad(index: number, entries: readonly TocEntry[], problem: string): MalformedEstargzError {
-  const name = entries[index]?.name ?? '';
-  return new MalformedEstargzError(`entries[${index}] ${JSON.stringify(name.slice(0, 200))}: ${problem}`);
-}
+/** Every algorithm checked digests may have is 6 characters long. */
+const ALGORITHM_LENGTH = 'sha256'.length;
+const LENGTH_HEX: Readonly<Record<number, string>> = { 32: '20', 48: '30', 64: '40' };

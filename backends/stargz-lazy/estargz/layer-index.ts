@@ -9,7 +9,8 @@
  * identity (`byIno(node.ino) === node`) and key caches by node.
  */
 import { InvalidArgumentError } from '../../../core/sdk.js';
-import { buildTree, type Prefetch } from './build-tree.js';
+import { buildTree, type PackedPrefetch, type Prefetch } from './build-tree.js';
+import { ChunkList } from './chunk-list.js';
 import { PackedNode } from './packed-node.js';
 import { PackedTree } from './packed-tree.js';
 import { tryNormalizeEntryName } from './entry-name.js';
@@ -27,7 +28,8 @@ export interface LayerIndexOptions {
 export class LayerIndex {
   readonly root: LayerNode;
   readonly #tree: PackedTree;
-  readonly #prefetch: { landmark: Prefetch['landmark']; files: Uint32Array; endOffset: number };
+  readonly #prefetch: PackedPrefetch;
+  #chunkList: ChunkList | undefined;
   /** Nodes handed out and still held by someone, by inode. */
   readonly #live = new Map<number, WeakRef<LayerNode>>();
   readonly #nodeOf = (ino: number): LayerNode => this.#node(ino);
@@ -35,9 +37,9 @@ export class LayerIndex {
     if (this.#live.get(ino)?.deref() === undefined) this.#live.delete(ino);
   });
 
-  private constructor(tree: PackedTree, prefetch: Prefetch) {
+  private constructor(tree: PackedTree, prefetch: PackedPrefetch) {
     this.#tree = tree;
-    this.#prefetch = { landmark: prefetch.landmark, files: Uint32Array.from(prefetch.files, (f) => f.ino), endOffset: prefetch.endOffset };
+    this.#prefetch = prefetch;
     this.root = this.#node(1);
   }
 
@@ -50,8 +52,8 @@ export class LayerIndex {
     if (toc.entries.length > limits.maxEntries) {
       throw new EstargzLimitError('maxEntries', toc.entries.length, limits.maxEntries, 'TOC entry count');
     }
-    const { nodes, prefetch } = buildTree(toc, options.tocOffset, limits);
-    return new LayerIndex(new PackedTree(nodes), prefetch);
+    const { tree, prefetch } = buildTree(toc, options.tocOffset, limits);
+    return new LayerIndex(tree, prefetch);
   }
 
   /** Number of inodes (files, directories, whiteouts). */
@@ -81,6 +83,15 @@ export class LayerIndex {
   get prefetch(): Prefetch {
     const p = this.#prefetch;
     return { landmark: p.landmark, files: Array.from(p.files, (ino) => this.#node(ino)), endOffset: p.endOffset };
+  }
+
+  /**
+   * Every distinct chunk (by digest) of the layer's files once, in blob order, with its size,
+   * digest and a file holding it: what fetching the whole layer, or counting how much of it is
+   * cached, needs, without a node object per file. Made on first use.
+   */
+  chunkList(): ChunkList {
+    return (this.#chunkList ??= new ChunkList(this.#tree));
   }
 
   /** The node at `path` ('/a/b', 'a/b' and '' for the root all work), or undefined. */

@@ -20,12 +20,19 @@ export type SpecialName =
   | { kind: 'landmark'; prefetch: boolean }
   | { kind: 'plain' };
 
-/** What the clean `path` (with base name `base`) means. */
+const PLAIN: SpecialName = Object.freeze({ kind: 'plain' });
+const OPAQUE: SpecialName = Object.freeze({ kind: 'opaque' });
+const AUFS_META: SpecialName = Object.freeze({ kind: 'aufs-meta' });
+const PREFETCH: SpecialName = Object.freeze({ kind: 'landmark', prefetch: true });
+const NO_PREFETCH: SpecialName = Object.freeze({ kind: 'landmark', prefetch: false });
+
+/** What the clean `path` (with base name `base`) means. No allocation but for a whiteout. */
 export function classifyName(path: string, base: string): SpecialName {
-  if (base === OPAQUE_MARKER) return { kind: 'opaque' };
-  if (base.startsWith(WHITEOUT_META_PREFIX)) return { kind: 'aufs-meta' };
+  if (base.charCodeAt(0) !== 0x2e) return PLAIN; // every special name starts with '.'
+  if (base === OPAQUE_MARKER) return OPAQUE;
+  if (base.startsWith(WHITEOUT_META_PREFIX)) return AUFS_META;
   if (base.startsWith(WHITEOUT_PREFIX)) return { kind: 'whiteout', target: base.slice(WHITEOUT_PREFIX.length) };
-  if (path === PREFETCH_LANDMARK) return { kind: 'landmark', prefetch: true };
-  if (path === NO_PREFETCH_LANDMARK) return { kind: 'landmark', prefetch: false };
-  return { kind: 'plain' };
+  if (path === PREFETCH_LANDMARK) return PREFETCH;
+  if (path === NO_PREFETCH_LANDMARK) return NO_PREFETCH;
+  return PLAIN;
 }

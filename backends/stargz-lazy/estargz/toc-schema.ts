@@ -1,7 +1,7 @@
 /**
  * The TOC (`stargz.index.json`) as the eStargz spec defines it, and its validation. Typed
  * fields are checked; unknown fields are tolerated (the spec's own example carries `NumLink`)
- * and dropped. Omitted fields mean zero / empty, as the Go writer omits them (`omitempty`).
+ * and ignored. Omitted fields mean zero / empty, as the Go writer omits them (`omitempty`).
  *
  * Hand-written rather than a zod schema: a TOC can hold a million entries and is validated in
  * fused on the path of every remote prepare; this check runs in ~1/5 of zod v4's time (and
@@ -58,19 +58,26 @@ export interface TocIssue {
 }
 
 const TYPES = new Set<string>(ENTRY_TYPES);
-const OFFSET_FIELDS = ['size', 'offset', 'innerOffset', 'chunkOffset', 'chunkSize'] as const;
-const U32_FIELDS = ['mode', 'uid', 'gid', 'devMajor', 'devMinor'] as const;
-const STRING_FIELDS = ['modtime', 'linkName', 'userName', 'groupName'] as const;
-const DIGEST_FIELDS = ['digest', 'chunkDigest'] as const;
-/** The digests go-digest accepts (see `digest.ts`). */
+/** The digests go-digest accepts (see `digest.ts`). A RegExp: faster than a JS char loop while the JIT is cold. */
 const DIGEST_RE = /^(?:sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$/;
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 /** Enough to say what is wrong without building a list as long as a hostile TOC. */
 const MAX_ISSUES = 20;
+const OFFSET = 'expected a non-negative integer';
+const U32 = 'expected an integer in [0, 2^32)';
+const STRING = 'expected a string';
+const DIGEST = 'expected a digest like sha256:<64 lowercase hex>';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isOffset = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+const isU32 = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff_ffff;
+const isDigest = (v: unknown) => typeof v === 'string' && DIGEST_RE.test(v);
 
-/** The typed TOC of parsed JSON `raw`, or the problems found (at most 20; `more`: there were others). */
+/**
+ * The typed TOC of parsed JSON `raw`, or the problems found (at most 20; `more`: there were
+ * others). The entries are checked in place, not copied: a TOC is parsed, checked, indexed and
+ * dropped, and copying thousands of entries cost more than the checks.
+ */
 export function validateToc(raw: unknown): { toc: Toc } | { issues: TocIssue[]; more: boolean } {
   const issues: TocIssue[] = [];
   let more = false;
@@ -80,57 +87,46 @@ export function validateToc(raw: unknown): { toc: Toc } | { issues: TocIssue[]; 
   };
   if (!isObject(raw)) return { issues: [{ path: [], message: 'expected an object' }], more };
   if (raw.version !== 1) issue(['version'], 'expected 1');
-  if (!Array.isArray(raw.entries)) {
+  const entries = raw.entries;
+  if (!Array.isArray(entries)) {
     issue(['entries'], 'expected an array');
     return { issues, more };
   }
-  const entries: TocEntry[] = new Array(raw.entries.length);
-  raw.entries.forEach((e: unknown, i: number) => {
-    if (!isObject(e)) return issue(['entries', i], 'expected an object');
-    const out: Record<string, unknown> = {};
-    if (typeof e.name !== 'string') issue(['entries', i, 'name'], 'expected a string');
-    else out.name = e.name;
+  for (let i = 0; i < entries.length; i++) {
+    const e: unknown = entries[i];
+    if (!isObject(e)) {
+      issue(['entries', i], 'expected an object');
+      continue;
+    }
+    if (typeof e.name !== 'string') issue(['entries', i, 'name'], STRING);
     if (typeof e.type !== 'string' || !TYPES.has(e.type)) issue(['entries', i, 'type'], `expected one of ${ENTRY_TYPES.join(', ')}`);
-    else out.type = e.type;
-    for (const f of OFFSET_FIELDS) {
-      const v = e[f];
-      if (v === undefined) continue;
-      if (Number.isSafeInteger(v) && (v as number) >= 0) out[f] = v;
-      else issue(['entries', i, f], 'expected a non-negative integer');
-    }
-    for (const f of U32_FIELDS) {
-      const v = e[f];
-      if (v === undefined) continue;
-      if (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff_ffff) out[f] = v;
-      else issue(['entries', i, f], 'expected an integer in [0, 2^32)');
-    }
-    for (const f of STRING_FIELDS) {
-      const v = e[f];
-      if (v === undefined) continue;
-      if (typeof v === 'string') out[f] = v;
-      else issue(['entries', i, f], 'expected a string');
-    }
-    for (const f of DIGEST_FIELDS) {
-      const v = e[f];
-      if (v === undefined) continue;
-      if (typeof v === 'string' && DIGEST_RE.test(v)) out[f] = v;
-      else issue(['entries', i, f], 'expected a digest like sha256:<64 lowercase hex>');
-    }
+    if (e.size !== undefined && !isOffset(e.size)) issue(['entries', i, 'size'], OFFSET);
+    if (e.offset !== undefined && !isOffset(e.offset)) issue(['entries', i, 'offset'], OFFSET);
+    if (e.innerOffset !== undefined && !isOffset(e.innerOffset)) issue(['entries', i, 'innerOffset'], OFFSET);
+    if (e.chunkOffset !== undefined && !isOffset(e.chunkOffset)) issue(['entries', i, 'chunkOffset'], OFFSET);
+    if (e.chunkSize !== undefined && !isOffset(e.chunkSize)) issue(['entries', i, 'chunkSize'], OFFSET);
+    if (e.mode !== undefined && !isU32(e.mode)) issue(['entries', i, 'mode'], U32);
+    if (e.uid !== undefined && !isU32(e.uid)) issue(['entries', i, 'uid'], U32);
+    if (e.gid !== undefined && !isU32(e.gid)) issue(['entries', i, 'gid'], U32);
+    if (e.devMajor !== undefined && !isU32(e.devMajor)) issue(['entries', i, 'devMajor'], U32);
+    if (e.devMinor !== undefined && !isU32(e.devMinor)) issue(['entries', i, 'devMinor'], U32);
+    if (e.modtime !== undefined && typeof e.modtime !== 'string') issue(['entries', i, 'modtime'], STRING);
+    if (e.linkName !== undefined && typeof e.linkName !== 'string') issue(['entries', i, 'linkName'], STRING);
+    if (e.userName !== undefined && typeof e.userName !== 'string') issue(['entries', i, 'userName'], STRING);
+    if (e.groupName !== undefined && typeof e.groupName !== 'string') issue(['entries', i, 'groupName'], STRING);
+    if (e.digest !== undefined && !isDigest(e.digest)) issue(['entries', i, 'digest'], DIGEST);
+    if (e.chunkDigest !== undefined && !isDigest(e.chunkDigest)) issue(['entries', i, 'chunkDigest'], DIGEST);
     if (e.xattrs !== undefined) {
       if (!isObject(e.xattrs)) issue(['entries', i, 'xattrs'], 'expected an object');
       else {
-        const xattrs: Record<string, string> = {};
         for (const [k, v] of Object.entries(e.xattrs)) {
-          if (typeof v === 'string' && BASE64_RE.test(v)) xattrs[k] = v;
-          else issue(['entries', i, 'xattrs', k], 'expected base64');
+          if (typeof v !== 'string' || !BASE64_RE.test(v)) issue(['entries', i, 'xattrs', k], 'expected base64');
         }
-        out.xattrs = xattrs;
       }
     }
-    entries[i] = out as unknown as TocEntry;
-  });
+  }
   if (issues.length > 0) return { issues, more };
-  return { toc: { version: 1, entries } };
+  return { toc: { version: 1, entries: entries as TocEntry[] } };
 }
 
 /** `validateToc`, throwing MalformedEstargzError (`TOC JSON: entries[0].type: expected …`) on the first problems. */

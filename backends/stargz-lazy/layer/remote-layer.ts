@@ -65,12 +65,6 @@ export class RemoteLayer {
   readonly #flights = new InFlight();
   readonly #shared: SharedMembers;
   readonly #neighbours: RegionNeighbours;
-  /**
-   * Every chunk of the layer once, in blob order, and the path of a file it belongs to (built
-   * on first need; two flat arrays of references, not an object per chunk).
-   */
-  #all: { chunks: ChunkRef[]; paths: string[] } | undefined;
-  #totalBytes = 0;
   /** Seen fully cached; cleared (with one warning) when that stops being so. */
   #complete = false;
   #evictionWarned = false;
@@ -230,21 +224,21 @@ export class RemoteLayer {
    * and of all of them. O(chunks), no I/O.
    */
   progress(): { fetchedBytes: number; totalBytes: number } {
-    const { chunks } = this.#chunkList();
+    const { length, digests, sizes, totalBytes } = this.index.chunkList();
     let fetchedBytes = 0;
-    for (const c of chunks) if (this.cache.has(c.chunkDigest)) fetchedBytes += c.chunkSize;
-    if (fetchedBytes === this.#totalBytes) this.#complete = true;
+    for (let i = 0; i < length; i++) if (this.cache.has(digests[i]!)) fetchedBytes += sizes[i]!;
+    if (fetchedBytes === totalBytes) this.#complete = true;
     else if (this.#complete) this.#lostChunks();
-    return { fetchedBytes, totalBytes: this.#totalBytes };
+    return { fetchedBytes, totalBytes };
   }
 
   /** The chunks the cache does not hold, each once, in blob order (for fetching the whole layer). */
   missingChunks(): WantedChunk[] {
-    const { chunks, paths } = this.#chunkList();
+    const list = this.index.chunkList();
     const out: WantedChunk[] = [];
-    chunks.forEach((chunk, i) => {
-      if (!this.cache.has(chunk.chunkDigest)) out.push({ chunk, path: paths[i]! });
-    });
+    for (let i = 0; i < list.length; i++) {
+      if (!this.cache.has(list.digests[i]!)) out.push({ chunk: list.chunk(i), path: list.path(i) });
+    }
     return out;
   }
 
@@ -260,23 +254,6 @@ export class RemoteLayer {
   /** The cap of the chunk cache's disk in bytes (0: none). */
   get cacheLimitBytes(): number {
     return this.cache.stats().diskLimitBytes;
-  }
-
-  #chunkList(): { chunks: ChunkRef[]; paths: string[] } {
-    if (this.#all) return this.#all;
-    const seen = new Set<string>();
-    const all: WantedChunk[] = [];
-    for (const node of this.index.nodes()) {
-      for (const chunk of node.chunks) {
-        if (seen.has(chunk.chunkDigest)) continue;
-        seen.add(chunk.chunkDigest);
-        all.push({ chunk, path: node.path });
-        this.#totalBytes += chunk.chunkSize;
-      }
-    }
-    all.sort((a, b) => a.chunk.offset - b.chunk.offset || a.chunk.innerOffset - b.chunk.innerOffset);
-    this.#all = { chunks: all.map((w) => w.chunk), paths: all.map((w) => w.path) };
-    return this.#all;
   }
 
   #noteRegistryFetch(): void {

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildTree } from '../../../../../backends/stargz-lazy/estargz/build-tree.js';
+import { buildTree } from './object-tree.js';
 import { parseFooter } from '../../../../../backends/stargz-lazy/estargz/footer.js';
 import { LayerIndex } from '../../../../../backends/stargz-lazy/estargz/layer-index.js';
 import type { LayerNode } from '../../../../../backends/stargz-lazy/estargz/layer-node.js';
