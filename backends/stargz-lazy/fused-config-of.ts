@@ -14,6 +14,7 @@ export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedCon
     backgroundFetch: options.backgroundFetch,
     prefetch: { maxBytes: options.prefetch.maxBytes, timeoutMs: options.prefetch.timeoutMs },
     fs: { readTimeoutMs: options.readTimeoutMs, regionBytes: options.regionBytes },
+    idleExitMs: options.fusedIdleExitMs,
     logLevel: LEVELS.includes(log.level as LogLevel) ? log.level : 'info',
   });
 }

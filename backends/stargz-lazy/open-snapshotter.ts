@@ -3,10 +3,12 @@
  * - `<root>/metadata/`: the LMDB metadata store;
  * - `<root>/snapshots/<id>/{fs,work}`: layers; a remote layer is a FUSE mount on `fs`;
  * - `<root>/fused.json`, `fused.sock`, `fused.log`, the chunk cache: the FUSE-serving
- *   process's, started at the first remote prepare (local-only use never starts it).
+ *   process's, started here before the backend serves (`startFusedAtOpen`, the default), or
+ *   else at the first remote prepare.
  *
  * The FUSE process is not stopped by `close()` and survives snaphost: running containers keep
- * reading, and a restarted snaphost attaches to it. Here, at start, mounts it serves that no
+ * reading, and a restarted snaphost attaches to it; one left serving no layer with no snaphost
+ * attached exits after `fusedIdleExitMs`. Here, at start, mounts it serves that no
  * snapshot owns are reported (and released by the cleanup), and remote snapshots whose layer
  * is not served (the process died) are mounted again in the background
  * (restore-remote-snapshots.ts; calls on them wait for it, see restore-gate.ts).
@@ -71,9 +73,26 @@ export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendCo
       signal,
     }),
   );
+  if (options.startFusedAtOpen) await startFused(fused, ctx);
   // The first remote prepare after a reboot then need not wait for the process to start.
-  fused.warm?.();
+  else fused.warm?.();
   return sn;
+}
+
+/**
+ * Start (or attach to) the FUSE-serving process before the backend serves, bounded by
+ * `fusedStartTimeoutMs`. A process that will not start does not keep the backend from serving:
+ * local snapshots work without it, and the first remote prepare tries again.
+ */
+async function startFused(fused: FusedLink, ctx: BackendContext): Promise<void> {
+  const started = Date.now();
+  try {
+    await fused.get(ctx.signal);
+    ctx.log.info({ ms: Date.now() - started }, 'FUSE-serving process up');
+  } catch (err) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    ctx.log.warn({ err }, 'could not start the FUSE-serving process at open; the first remote prepare tries again');
+  }
 }
 
 /** Say what the FUSE process serves that the store does not know (those are released by the cleanup that follows). */

@@ -66,6 +66,18 @@ export const stargzLazyOptions = z
     regionBytes: z.number().int().min(0).max(4 * MiB).default(64 * 1024),
     /** Restore at start of remote snapshots whose FUSE process died: layers mounted at a time. */
     restore: z.object({ concurrency: z.number().int().min(1).max(64).default(4) }).strict().default({}),
+    /**
+     * Start the FUSE-serving process when the backend opens, before its socket is served, so
+     * that the first lazy pull does not wait for the process to start (a few hundred ms).
+     * false: start it at the first remote prepare (or at open for a root that served remote
+     * layers before).
+     */
+    startFusedAtOpen: z.boolean().default(true),
+    /**
+     * The FUSE-serving process exits after this long serving no layer with no snaphost
+     * attached (the daemon stopped or closed the backend); 0: it never exits on its own.
+     */
+    fusedIdleExitMs: z.number().int().min(0).max(86_400_000).default(30_000),
     /** How long to wait for the FUSE-serving process to start and answer. */
     fusedStartTimeoutMs: z.number().int().positive().max(600_000).default(10_000),
     /**

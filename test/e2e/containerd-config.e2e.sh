@@ -31,8 +31,8 @@ snaphost_user_config <<EOF
     { use: 'overlayfs-native', options: {} },
     { use: 'stargz-lazy', options: {} },
 EOF
-# stargz-lazy starts its FUSE-serving process only for a remote prepare (none here); stopped
-# anyway, should one be there.
+# stargz-lazy starts its FUSE-serving process when it opens; it would exit by itself once idle
+# after snaphost stops, but is stopped at exit so nothing outlives the test.
 e2e_on_exit fused_stop "$W/state/stargz-lazy"
 
 # ---- containerd-config: what it prints ---------------------------------------------------------

@@ -19,6 +19,9 @@
  *        its registry answers a HEAD of the blob). Probes are memoized per blob and host for
  *        a few seconds and bounded (a hung registry costs a few seconds, once).
  * GET  /v1/metrics  -> 200 Metrics   (counters since the process started; no registry traffic)
+ * GET  /v1/attach   -> 200, one line `{"attached":true}`, then held open: the client (snaphost)
+ *        is attached while it keeps the connection. A process that serves no layer and has no
+ *        client attached and no request running for `idleExitMs` exits (idle-exit.ts).
  * errors: 4xx/5xx { error: { code: WireCode, message } }
  * ```
  *

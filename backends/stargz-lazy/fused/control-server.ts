@@ -2,7 +2,9 @@
  * The server side of the control protocol (see control-protocol.ts): node:http on the unix
  * socket, mode 0600. The caller holds the instance lock, so a socket file found at the path is
  * stale and replaced. A client that closes its connection before the answer cancels the
- * request (the mount is undone).
+ * request (the mount is undone). `GET /v1/attach` is answered with one line and held open for
+ * as long as the client keeps its connection: `busy()` says whether any client is attached or
+ * any request is running (the idle exit, idle-exit.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, unlink } from 'node:fs/promises';
@@ -28,11 +30,21 @@ export interface ControlServerOptions {
 }
 
 export interface ControlServer {
+  /** A client is attached or a request is being answered. */
+  busy(): boolean;
   close(): Promise<void>;
 }
 
 export async function serveControl(o: ControlServerOptions): Promise<ControlServer> {
+  const attached = new Set<ServerResponse>();
+  let running = 0;
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && new URL(req.url ?? '/', 'http://fused').pathname === '/v1/attach') {
+      attach(res, attached);
+      return;
+    }
+    running++;
+    res.on('close', () => running--);
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
@@ -56,8 +68,10 @@ export async function serveControl(o: ControlServerOptions): Promise<ControlServ
   await chmod(o.socket, 0o600);
   o.log.info({ socket: o.socket }, 'control socket listening');
   return {
+    busy: () => attached.size > 0 || running > 0,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const res of attached) res.end();
         server.close(() => resolve());
         server.closeIdleConnections();
         // Requests still running (a mount waiting for the registry) are cut off after a grace
@@ -65,6 +79,14 @@ export async function serveControl(o: ControlServerOptions): Promise<ControlServ
         setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
       }),
   };
+}
+
+/** Answer at once (headers and one JSON line), then hold the response until the client goes. */
+function attach(res: ServerResponse, attached: Set<ServerResponse>): void {
+  attached.add(res);
+  res.on('close', () => attached.delete(res));
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  res.write(`${JSON.stringify({ attached: true })}\n`);
 }
 
 async function route(o: ControlServerOptions, req: IncomingMessage, signal: AbortSignal): Promise<unknown> {

@@ -3,8 +3,9 @@
  *
  * `connect` writes `<root>/fused.json`, asks the process for its status, and starts it when
  * nothing answers, then waits (bounded) for its socket; a process that will not start is
- * reported with the tail of `<root>/fused.log`. The process outlives the client: `close` ends
- * only the client. A running process keeps the configuration it started with; a different one
+ * reported with the tail of `<root>/fused.log`. A connected client stays attached
+ * (`GET /v1/attach`, attach-stream.ts), so an idle process does not exit under it. The process
+ * outlives the client: `close` ends only the client (and its attachment). A running process keeps the configuration it started with; a different one
  * is logged and applies when the process restarts.
  */
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { resolve } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import type { LayerCheck, Metrics, MountInfo, Status } from './control-protocol.js';
 import { controlRequest } from './control-request.js';
+import { attachTo, type AttachStream } from './attach-stream.js';
 import { checkMounted } from './check-mounted.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig, type FusedConfigInput } from './fused-config.js';
 import { FusedUnreachableError } from './fused-errors.js';
@@ -67,6 +69,7 @@ export class FusedClient {
     private readonly log: Logger,
     /** Status of the process when the client connected. */
     readonly status: Status,
+    private readonly attachment: AttachStream,
   ) {}
 
   /** Connect to the FUSE-serving process of `root`; start it (detached, own session, log to <root>/fused.log) if none answers. */
@@ -87,8 +90,14 @@ export class FusedClient {
     await writeConfig(paths.config, config);
     const log = o.log.child({ component: 'fused-client' });
 
-    let status = await tryStatus(paths.socket);
-    if (!status) {
+    // Attached first: a process that is there then cannot go idle and exit under this client.
+    let attachment = await attachTo(paths.socket, log, STATUS_TIMEOUT_MS).catch((err: unknown) => {
+      if (err instanceof FusedUnreachableError) return undefined;
+      throw err;
+    });
+    let status = attachment === undefined ? undefined : await tryStatus(paths.socket);
+    if (!status || !attachment) {
+      attachment?.close();
       if (o.spawn === false) throw new FusedUnreachableError(`no FUSE-serving process answers on ${paths.socket}`);
       let starting = FusedClient.#starting.get(dir);
       if (!starting) {
@@ -98,11 +107,12 @@ export class FusedClient {
         starting.then(forget, forget);
       }
       status = await starting;
+      attachment = await attachTo(paths.socket, log, STATUS_TIMEOUT_MS);
     }
     if (status.configDigest !== configDigestOf(config)) {
       log.warn({ pid: status.pid }, 'the running FUSE-serving process uses another configuration; the new one applies when it restarts');
     }
-    return new FusedClient(dir, paths, log, status);
+    return new FusedClient(dir, paths, log, status, attachment);
   }
 
   /**
@@ -165,9 +175,10 @@ export class FusedClient {
     return answer;
   }
 
-  /** Closes the client only; the process keeps serving. */
+  /** Closes the client only (and its attachment); the process keeps serving its layers. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.attachment.close();
   }
 
   #checkOpen(): void {

@@ -56,6 +56,11 @@ export const fusedConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * Exit after this long serving no layer with no snaphost attached and no request running
+     * (a process left behind by a snaphost that stopped); 0: never.
+     */
+    idleExitMs: z.number().int().min(0).max(86_400_000).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict();

@@ -9,6 +9,9 @@
  * `<root>/fused.log`). It runs on its own, detached from snaphost, so that snaphost can
  * restart while containers keep reading through its mounts.
  *
+ * It exits on its own (0) once it has served no layer, had no snaphost attached and answered
+ * no request for `idleExitMs` (idle-exit.ts): a running snaphost keeps it, so do mounted layers.
+ *
  * SIGTERM/SIGINT: stop answering, unmount every layer (lazily: files in use keep working until
  * closed), exit 0. Exit status 2: bad arguments or configuration; 3: another process already
  * serves this root.
@@ -22,6 +25,7 @@ import type { RemoteLayer } from '../layer/remote-layer.js';
 import { RegistryClient } from '../registry/registry-client.js';
 import { serveControl } from './control-server.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig } from './fused-config.js';
+import { watchIdle } from './idle-exit.js';
 import { lockInstance } from './instance-lock.js';
 import { registryProbe, remoteOpener } from './remote-opener.js';
 import { fusedPaths } from './root-layout.js';
@@ -84,6 +88,7 @@ async function main(argv: string[]): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    idle.stop();
     log.info({ signal, mounts: mounts.size }, 'stopping: unmounting every layer');
     void (async () => {
       await server.close();
@@ -96,6 +101,14 @@ async function main(argv: string[]): Promise<void> {
       process.exit(0);
     })();
   };
+  const idle = watchIdle({
+    idleExitMs: config.idleExitMs,
+    busy: () => mounts.size > 0 || server.busy(),
+    onIdle: (idleMs) => {
+      log.info({ idleMs }, 'no layer served and no snaphost attached: exiting');
+      stop('idle');
+    },
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => undefined);

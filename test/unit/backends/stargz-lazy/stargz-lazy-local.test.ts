@@ -3,7 +3,8 @@
  * socket: every prepare that cannot become a remote snapshot is an ordinary overlay snapshot
  * that containerd fills, never ALREADY_EXISTS (containerd would retry forever). Real FUSE
  * process (started by the backend) for the cases that ask it, real docker-registry for a
- * blob that is not eStargz. Needs root.
+ * blob that is not eStargz. Needs root. Also: the default start of the FUSE process at open,
+ * and its exit once idle with no snaphost attached.
  */
 import { execFileSync } from 'node:child_process';
 import { access, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import backend from '../../../../backends/stargz-lazy/index.js';
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_REFERENCE } from '../../../../backends/stargz-lazy/registry/blob-source.js';
-import { stopFused } from '../../../../backends/stargz-lazy/stop-fused.js';
+import { fusedPid, stopFused } from '../../../../backends/stargz-lazy/stop-fused.js';
 import type { MountsResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/MountsResponse.js';
 import type { Snapshotter } from '../../../../core/sdk.js';
 import { grpcError, listAll, serve, unary, type Served } from '../../core/grpc/helpers.js';
@@ -50,6 +51,8 @@ beforeEach(async () => {
   const options = backend.options.parse({
     registry: { retry: { retries: 0 }, timeouts: { connectMs: 1000, headersMs: 2000, bodyMs: 2000 } },
     mountTimeoutMs: 20_000,
+    // These cases are about what starts the FUSE process; the start at open has its own test below.
+    startFusedAtOpen: false,
   });
   sn = await backend.create(options, { name: 'stargz-lazy', root, log, signal: new AbortController().signal });
   served = await serve(sn, { backend: 'stargz-lazy', log });
@@ -162,3 +165,37 @@ describe('stargz-lazy local paths', () => {
     expect((await grpcError(prepare('k2', 'missing', { [REF]: d('3') }))).code).toBe(grpc.status.NOT_FOUND);
   });
 });
+
+describe('stargz-lazy: the FUSE process started at open (the default)', () => {
+  it('answers before the backend serves, stays while the backend is open, exits once idle after close', async () => {
+    const r = await realpath(await mkdtemp(path.join(tmpdir(), 'stargz-open-')));
+    try {
+      const options = backend.options.parse({ fusedIdleExitMs: 300 });
+      expect(options.startFusedAtOpen).toBe(true);
+      const s = await backend.create(options, { name: 'stargz-lazy', root: r, log, signal: new AbortController().signal });
+      const pid = await fusedPid(r);
+      expect(pid).toBeGreaterThan(0);
+      expect(lines.some((l) => l['msg'] === 'FUSE-serving process up')).toBe(true);
+      // attached: idle for well over fusedIdleExitMs, yet still there
+      await new Promise((res) => setTimeout(res, 1_000));
+      expect(alive(pid!)).toBe(true);
+      await s.close?.();
+      const deadline = Date.now() + 10_000;
+      while (alive(pid!) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      expect(alive(pid!)).toBe(false);
+      expect(await access(path.join(r, 'fused.sock')).then(() => true, () => false)).toBe(false);
+    } finally {
+      await stopFused(r);
+      await rm(r, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

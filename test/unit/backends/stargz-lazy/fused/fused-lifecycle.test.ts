@@ -1,6 +1,7 @@
 /**
  * The FUSE-serving process outlives the process that started it (snaphost restarts while
- * containers keep reading), and racing starts end with one process per root.
+ * containers keep reading), racing starts end with one process per root, and a process that
+ * serves no layer with no client attached exits after `idleExitMs`.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -104,4 +105,37 @@ describe('the FUSE-serving process lifecycle', () => {
       FusedClient.connect(join(tmp, 'never-started'), { log: quietLog, config: {}, command: fusedCommand, spawn: false }),
     ).rejects.toMatchObject({ code: 'UNAVAILABLE', reason: 'FUSED_UNREACHABLE' });
   });
+
+  it('exits once idle: no layer served, no client attached, for idleExitMs; an attached client or a mounted layer keeps it', async () => {
+    const root = join(tmp, 'idle-root');
+    const mnt = join(tmp, 'idle-mnt');
+    await mkdir(mnt);
+    const config = { idleExitMs: 300 };
+    const first = await FusedClient.connect(root, { log: quietLog, config, command: fusedCommand });
+    const pid = first.status.pid;
+    started.add(pid);
+    await sleep(1_000);
+    expect(isAlive(pid)).toBe(true); // attached
+    await first.mount({ mountpoint: mnt, reference: `${server.host}/test/full:latest`, digest });
+    await first.close();
+    await sleep(1_000);
+    expect(isAlive(pid)).toBe(true); // serves a layer
+    const second = await FusedClient.connect(root, { log: quietLog, config, command: fusedCommand, spawn: false });
+    expect(second.status.pid).toBe(pid);
+    await second.unmount(mnt);
+    await sleep(1_000);
+    expect(isAlive(pid)).toBe(true); // attached again
+    await second.close();
+    await waitFor(() => !isAlive(pid), 10_000);
+    expect(isAlive(pid)).toBe(false);
+    expect(await readFile(join(root, 'fused.log'), 'utf8')).toContain('no layer served and no snaphost attached: exiting');
+  }, 60_000);
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(ok: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok() && Date.now() < deadline) await sleep(50);
+}
+
