@@ -222,14 +222,17 @@ export class ServedMounts<L extends ServedLayer> {
     await checkEmptyDir(mountpoint);
     const log = this.#log.child({ mountpoint, layer: digest });
     const started = Date.now();
-    const ahead = (await abortable(this.#ahead.take(request), signal)) ?? this.#recent.take(request);
+    // This layer leaves the opened-ahead set at once (`take`), then the layers above it are
+    // fetched and opened while this one is: their requests overlap.
+    const taking = this.#ahead.take(request);
+    this.#ahead.start(request, (d) => this.#serves(request.reference, d) || this.#recent.has(request.reference, d));
+    const ahead = (await abortable(taking, signal)) ?? this.#recent.take(request);
     const layer = ahead ?? (await this.#openLayer(request, signal));
     // Its footer and TOC just came from the registry: the check of the next prepare (on this
     // layer as its parent) need not ask again.
     if (ahead === undefined) this.#reachability.noteReachable(reachabilityTarget(request));
     signal.throwIfAborted();
     const openMs = Date.now() - started;
-    this.#ahead.start(request, (d) => this.#serves(request.reference, d) || this.#recent.has(request.reference, d));
     const fs = new LayerFs({ layer: timedReader(layer, this.#readLatency), digest, log, readTimeoutMs: this.#config.fs.readTimeoutMs });
     const fuse = await mountLayerFs(mountpoint, fs, digest, { opTimeoutMs: this.#config.fs.readTimeoutMs + 10_000, log });
     if (signal.aborted) {
