@@ -25,7 +25,11 @@ if (dir) {
       if (err) return;
       const script = basename(process.argv[1] ?? 'node', '.js');
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${script}.${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+      // The profile's times are CLOCK_MONOTONIC microseconds (as process.hrtime); `clock` pairs
+      // one such reading with the wall clock so bench/lib/cpuprofile-timeline.mjs can line the
+      // samples up with log timestamps.
+      const clock = { monoUs: Number(process.hrtime.bigint() / 1000n), epochMs: Date.now() };
+      writeFileSync(join(dir, `${script}.${process.pid}.cpuprofile`), JSON.stringify({ ...result.profile, clock }));
     });
   });
 }

@@ -79,6 +79,7 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
     else calls.signal.addEventListener('abort', onHostAbort, { once: true });
 
     const log = opts.log.child(key ? { method, key } : { method });
+    log.trace('started');
     const ns = server.metadata.get(NAMESPACE_HEADER)[0];
     const call: Call = { signal: controller.signal, log };
     if (typeof ns === 'string' && ns !== '') call.namespace = ns;
