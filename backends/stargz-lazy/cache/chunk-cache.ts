@@ -204,7 +204,9 @@ export class ChunkCache {
     if (writing) return writing.done;
     const done = (async () => {
       try {
-        if ((await this.disk.sizeOf(digest)) === data.length) return;
+        // Only a chunk the index knows can already be on disk (this process owns the directory;
+        // rewriting one it does not know is harmless: the new file replaces it whole).
+        if (this.disk.index.has(digest) && (await this.disk.sizeOf(digest)) === data.length) return;
         await this.disk.write(digest, data);
         this.#stats.writes++;
       } catch (err) {

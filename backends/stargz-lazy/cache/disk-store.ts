@@ -37,6 +37,10 @@ export class DiskStore {
   readonly index = new LruIndex();
   /** Digests whose file is being removed: a read that still finds it does not index it again. */
   readonly #removing = new Set<string>();
+  /** Shard directories made (or found) by this process: no mkdir per write. */
+  readonly #dirs = new Set<string>();
+  readonly #tmpPrefix = randomBytes(6).toString('hex');
+  #tmpCount = 0;
 
   private constructor(
     readonly root: string,
@@ -106,14 +110,21 @@ export class DiskStore {
   /** Write `data` as the file of `digest`: temp file, then rename (atomic; a concurrent write of the same digest is harmless). */
   async write(digest: string, data: Buffer): Promise<void> {
     const { dir, file } = chunkPath(digest);
-    await mkdir(join(this.root, dir), { recursive: true, mode: 0o700 });
-    const tmp = join(this.root, TMP_DIR, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    if (!this.#dirs.has(dir)) {
+      await mkdir(join(this.root, dir), { recursive: true, mode: 0o700 });
+      this.#dirs.add(dir);
+    }
+    // `<pid>-…`: removeStaleTemps keeps the temps of live processes. Unique in this process by
+    // the counter (one random draw per store, not one per write).
+    const tmp = join(this.root, TMP_DIR, `${process.pid}-${this.#tmpPrefix}-${(this.#tmpCount++).toString(36)}`);
     try {
       await writeFile(tmp, data, { mode: 0o600 });
       await rename(tmp, join(this.root, file));
       this.index.add(digest, data.length);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
+      // A shard directory removed from outside is made again by the next write.
+      if (isCode(err, 'ENOENT')) this.#dirs.delete(dir);
       throw err;
     }
   }
