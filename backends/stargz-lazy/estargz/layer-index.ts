@@ -12,7 +12,7 @@ import { InvalidArgumentError } from '../../../core/sdk.js';
 import { buildTree, type PackedPrefetch, type Prefetch } from './build-tree.js';
 import { ChunkList } from './chunk-list.js';
 import { PackedNode } from './packed-node.js';
-import { PackedTree } from './packed-tree.js';
+import { PackedTree, type PackedTreeData } from './packed-tree.js';
 import { tryNormalizeEntryName } from './entry-name.js';
 import { EstargzLimitError } from './errors.js';
 import { resolveLimits, type EstargzLimits } from './limits.js';
@@ -54,6 +54,16 @@ export class LayerIndex {
     }
     const { tree, prefetch } = buildTree(toc, options.tocOffset, limits);
     return new LayerIndex(tree, prefetch);
+  }
+
+  /** An index from the parts of one built elsewhere (`packed()`, e.g. in a worker thread: toc-index-worker.ts). */
+  static fromPacked(p: { data: PackedTreeData; prefetch: PackedPrefetch }): LayerIndex {
+    return new LayerIndex(new PackedTree(p.data), p.prefetch);
+  }
+
+  /** What `fromPacked` needs: plain arrays, tables and maps (structured-clone safe). */
+  packed(): { data: PackedTreeData; prefetch: PackedPrefetch } {
+    return { data: this.#tree.data, prefetch: this.#prefetch };
   }
 
   /** Number of inodes (files, directories, whiteouts). */

@@ -5,9 +5,10 @@
  */
 import { InvalidArgumentError } from '../../../core/sdk.js';
 import { footerFetchSize, parseFooter, type Footer } from './footer.js';
-import { LayerIndex } from './layer-index.js';
+import type { LayerIndex } from './layer-index.js';
 import type { EstargzLimits } from './limits.js';
-import { parseToc, tocRange } from './toc.js';
+import { tocRange } from './toc.js';
+import { inThreadIndexer, type TocIndexer } from './toc-indexer.js';
 
 export interface BlobReader {
   /** Total size of the blob in bytes (from the descriptor or a HEAD request). */
@@ -20,6 +21,8 @@ export interface OpenLayerOptions {
   /** The layer's `containerd.io/snapshot/stargz/toc.digest` annotation; the TOC must match it. */
   expectedTocDigest?: string;
   limits?: Partial<EstargzLimits>;
+  /** Where the TOC is inflated, checked and indexed (default: in this thread). */
+  indexer?: TocIndexer | undefined;
 }
 
 export interface OpenedLayer {
@@ -40,8 +43,8 @@ export async function openLayer(blob: BlobReader, options: OpenLayerOptions = {}
   const footer = parseFooter(tail, blob.size);
   const range = tocRange(footer, blob.size, options.limits);
   const compressed = await readExactly(blob, range.offset, range.length);
-  const { toc, digest } = await parseToc(compressed, { expectedDigest: options.expectedTocDigest, limits: options.limits });
-  const index = LayerIndex.build(toc, { tocOffset: footer.tocOffset, limits: options.limits });
+  const indexer = options.indexer ?? inThreadIndexer;
+  const { digest, index } = await indexer.index({ compressed, expectedDigest: options.expectedTocDigest, tocOffset: footer.tocOffset, limits: options.limits });
   return { footer, tocDigest: digest, index };
 }
 

@@ -96,6 +96,11 @@ export class PackedTree {
     this.#d = data;
   }
 
+  /** The arrays and tables of the tree (to hand it to another thread; never to be changed). */
+  get data(): PackedTreeData {
+    return this.#d;
+  }
+
   type(ino: number): NodeType {
     return NODE_TYPES[this.#d.type[ino]!]!;
   }

@@ -5,6 +5,7 @@
  * foreground read that needs the registry also tells the background fetch to keep quiet.
  */
 import type { ChunkCache } from '../cache/chunk-cache.js';
+import type { TocIndexer } from '../estargz/toc-indexer.js';
 import type { Logger } from '../../../core/sdk.js';
 import { RemoteLayer } from '../layer/remote-layer.js';
 import { probeBlob, type ProbeResult } from '../registry/probe-blob.js';
@@ -26,6 +27,8 @@ export interface RemoteOpenerDeps {
   counters: ServedCounters;
   /** A foreground read had to wait for the registry. */
   onForegroundFetch?: () => void;
+  /** Where TOCs are indexed (a worker thread in the process). */
+  indexer?: TocIndexer;
 }
 
 export function remoteOpener(deps: RemoteOpenerDeps): (r: MountRequest, signal: AbortSignal) => Promise<RemoteLayer> {
@@ -38,6 +41,7 @@ export function remoteOpener(deps: RemoteOpenerDeps): (r: MountRequest, signal: 
       expectedTocDigest: r.tocDigest,
       cache,
       limits: deps.config.estargz,
+      indexer: deps.indexer,
       regionBytes: deps.config.fs.regionBytes,
       log: deps.log.child({ layer: r.digest }),
       signal,

@@ -21,6 +21,7 @@ import type { LayerIndex } from '../estargz/layer-index.js';
 import type { ChunkRef, LayerNode } from '../estargz/layer-node.js';
 import { resolveLimits, type EstargzLimits } from '../estargz/limits.js';
 import { openLayer } from '../estargz/open-layer.js';
+import type { TocIndexer } from '../estargz/toc-indexer.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { fetchChunks, registryFailure, type LayerBlobReader, type WantedChunk } from './fetch-chunks.js';
 import { abortable, InFlight, ownerAborted, type Flight } from './in-flight.js';
@@ -43,6 +44,8 @@ export interface RemoteLayerOptions {
   expectedTocDigest?: string | undefined;
   cache: ChunkCache;
   limits?: Partial<EstargzLimits> | undefined;
+  /** Where the TOC is indexed (default: this thread). */
+  indexer?: TocIndexer | undefined;
   log: Logger;
   /** Aborts the footer and TOC fetches. */
   signal?: AbortSignal | undefined;
@@ -121,7 +124,7 @@ export class RemoteLayer {
         }
       },
     };
-    const opened = await openLayer(reader, { expectedTocDigest: o.expectedTocDigest, limits });
+    const opened = await openLayer(reader, { expectedTocDigest: o.expectedTocDigest, limits, indexer: o.indexer });
     const log = o.log;
     log.debug(
       { blob: blob.digest, tocDigest: opened.tocDigest, nodes: opened.index.size, prefetch: opened.index.prefetch.landmark },

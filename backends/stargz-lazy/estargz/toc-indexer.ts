@@ -1,0 +1,37 @@
+/**
+ * The CPU-heavy step of opening a layer: the compressed TOC member -> verified TOC digest and
+ * the layer's index (inflate, tar, digest, JSON, checks, tree). `inThreadIndexer` runs it where
+ * it is called; the FUSE-serving process hands it to a worker thread instead
+ * (toc-index-worker-pool.ts), so the FUSE operations of mounted layers never wait behind a large
+ * TOC being indexed.
+ */
+import { LayerIndex } from './layer-index.js';
+import type { EstargzLimits } from './limits.js';
+import { parseToc } from './toc.js';
+
+export interface TocIndexRequest {
+  /** The TOC member's bytes (`tocRange`). */
+  compressed: Uint8Array;
+  /** The `containerd.io/snapshot/stargz/toc.digest` annotation, when known. */
+  expectedDigest?: string | undefined;
+  tocOffset: number;
+  limits?: Partial<EstargzLimits> | undefined;
+}
+
+export interface IndexedToc {
+  /** Digest of the TOC JSON. */
+  digest: string;
+  index: LayerIndex;
+}
+
+export interface TocIndexer {
+  /** Rejects as `parseToc` and `LayerIndex.build` do (same error classes). */
+  index(r: TocIndexRequest): Promise<IndexedToc>;
+}
+
+export const inThreadIndexer: TocIndexer = {
+  async index(r) {
+    const { toc, digest } = await parseToc(r.compressed, { expectedDigest: r.expectedDigest, limits: r.limits });
+    return { digest, index: LayerIndex.build(toc, { tocOffset: r.tocOffset, limits: r.limits }) };
+  },
+};
