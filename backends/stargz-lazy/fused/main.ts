@@ -4,8 +4,9 @@
  * It reads and validates `<root>/fused.json` (fused-config.ts), takes `<root>/fused.lock`,
  * keeps the chunk cache in `<root>/cache` (capped at `cache.diskBytes`), fetches mounted layers
  * whole in the background when `backgroundFetch.enabled` (quiet while container reads need the
- * registry), and answers the control protocol on
- * `<root>/fused.sock`. It logs JSON lines to stderr (the spawner points stderr at
+ * registry), indexes TOCs in a worker thread (toc-index-worker-pool.ts: FUSE operations never
+ * wait behind one), warms its code up before it answers (warm-up.ts), and answers the control
+ * protocol on `<root>/fused.sock`. It logs JSON lines to stderr (the spawner points stderr at
  * `<root>/fused.log`). It runs on its own, detached from snaphost, so that snaphost can
  * restart while containers keep reading through its mounts.
  *
@@ -20,6 +21,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { ChunkCache } from '../cache/chunk-cache.js';
+import { WorkerIndexer } from '../estargz/toc-index-worker-pool.js';
 import { BackgroundFetcher } from '../layer/background-fetcher.js';
 import type { RemoteLayer } from '../layer/remote-layer.js';
 import { RegistryClient } from '../registry/registry-client.js';
@@ -30,6 +32,7 @@ import { lockInstance } from './instance-lock.js';
 import { registryProbe, remoteOpener } from './remote-opener.js';
 import { fusedPaths } from './root-layout.js';
 import { ServedMounts, type ServedCounters } from './served-mounts.js';
+import { warmUp } from './warm-up.js';
 
 class UsageError extends Error {}
 
@@ -65,6 +68,8 @@ async function main(argv: string[]): Promise<void> {
     log,
   });
   const counters: ServedCounters = { registryBytes: 0, registryReads: 0 };
+  const indexer = new WorkerIndexer(log.child({ component: 'toc-index-worker' }));
+  indexer.start();
   const { enabled, concurrency, quietMs, startDelayMs } = config.backgroundFetch;
   const background = enabled ? new BackgroundFetcher({ concurrency, quietMs, startDelayMs, log }) : undefined;
   const mounts = new ServedMounts<RemoteLayer>({
@@ -72,11 +77,13 @@ async function main(argv: string[]): Promise<void> {
     log,
     cache,
     counters,
-    openLayer: remoteOpener({ config, log, registry, cache, counters, onForegroundFetch: () => background?.noteForeground() }),
+    openLayer: remoteOpener({ config, log, registry, cache, counters, indexer, onForegroundFetch: () => background?.noteForeground() }),
     probe: registryProbe(registry),
     background,
   });
   const configDigest = configDigestOf(config);
+  // Before the socket answers: the first real mount then runs warm code.
+  const warmMs = await warmUp({ log, indexer, limits: config.estargz, regionBytes: config.fs.regionBytes });
   const server = await serveControl({
     socket: paths.socket,
     mounts,
@@ -95,6 +102,7 @@ async function main(argv: string[]): Promise<void> {
       background?.close();
       await mounts.unmountAll();
       await cache.flush();
+      await indexer.close();
       await registry.close().catch(() => undefined);
       await lock.release();
       log.info('stopped');
@@ -113,7 +121,7 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => undefined);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  log.info({ root, configDigest }, 'FUSE-serving process ready');
+  log.info({ root, configDigest, warmUpMs: Math.round(warmMs) }, 'FUSE-serving process ready');
 }
 
 function parseArgs(argv: string[]): string {
