@@ -9,11 +9,8 @@
 #   sbench_fresh CONTENDER          stop everything, wipe every root (caches included) and
 #                                   containerd's content and state, start CONTENDER (none for
 #                                   `overlayfs`, containerd's built-in) and containerd;
-#                                   SBENCH_LAZY_UP=1: for stargz-lazy, the root is one that
-#                                   served remote layers before (`fused.json` only: caches and
-#                                   snapshots empty), so snaphost starts fused at open, and the
-#                                   function returns once fused answers (the Go reference's
-#                                   serving process is up after a fresh start by construction)
+#                                   SBENCH_LAZY_LATE=1: stargz-lazy with `startFusedAtOpen:
+#                                   false` (fused starts inside the first remote prepare)
 #   sbench_stop_all                 stop both snapshotters and containerd, unmount what is left
 #   sbench_rss CONTENDER            prints "DAEMON_KIB FUSE_KIB": resident memory of the gRPC
 #                                   daemon and of the FUSE-serving process (the same process for
@@ -22,11 +19,13 @@
 # Contenders:
 #   stargz-lazy   `snaphost serve` with the stargz-lazy backend, prefetch and background fetch off
 #                 (purely on demand);
-#                 its FUSE-serving process (fused) starts at the first remote prepare, i.e. inside
-#                 the first rpull, and is stopped (SIGTERM) and its root wiped between steps
+#                 its FUSE-serving process (fused) starts when the backend opens (the default
+#                 `startFusedAtOpen`: snaphost's socket appears once fused answers), and is
+#                 stopped (SIGTERM) and its root wiped between steps
 #   stargz-go     the Go reference (stargz-snapshotter v0.12 from Debian's sources,
 #                 test/e2e/lib/stargz-ref.sh), noprefetch + no_background_fetch, log level info
 # Env: SBENCH_LAZY_OPTIONS='{...}' stargz-lazy's backend options instead of the default (JSON),
+# SBENCH_LAZY_LOG_LEVEL snaphost's (and fused's) log level (default info; trace logs every RPC),
 # SBENCH_LAZY_ENV="VAR=value ..." extra environment of snaphost (and so of fused, which it
 # starts), e.g. MALLOC_ARENA_MAX=2; BENCH_PROFILE=1 profiles snaphost and fused (bench/lib/stargz-cpu-prof.cjs; profiles in
 # $E2E_WORK/profile, written when each process exits on SIGTERM).
@@ -35,6 +34,7 @@ SBENCH_LAZY_PID=
 SBENCH_GO_PID=
 SBENCH_PROXY_TOML=
 SBENCH_SNAPHOST_CONFIG=
+SBENCH_SNAPHOST_CONFIG_LATE=
 
 sbench_root() { echo "$E2E_WORK/state/$1"; }
 sbench_socket() { echo "$E2E_WORK/sockets/$1.sock"; }
@@ -42,6 +42,7 @@ sbench_socket() { echo "$E2E_WORK/sockets/$1.sock"; }
 sbench_contenders_init() {
   mkdir -p "$E2E_WORK/state" "$E2E_WORK/sockets"
   SBENCH_SNAPHOST_CONFIG=$E2E_WORK/plugins.config.json
+  SBENCH_SNAPHOST_CONFIG_LATE=$E2E_WORK/plugins-late.config.json
   local options='{"prefetch":{"enabled":false},"backgroundFetch":{"enabled":false}}'
   sbench_lazy_options "${SBENCH_LAZY_OPTIONS:-$options}"
   SBENCH_PROXY_TOML=$E2E_WORK/proxy-plugins.toml
@@ -52,10 +53,12 @@ sbench_contenders_init() {
   e2e_on_exit sbench_stop_all
 }
 
-# The stargz-lazy backend's options (JSON) for the next sbench_lazy_start.
+# The stargz-lazy backend's options (JSON) for the next sbench_lazy_start (and the same with
+# `startFusedAtOpen: false` for SBENCH_LAZY_LATE=1).
 sbench_lazy_options() {
   printf '{"socketDir":"%s","rootDir":"%s","backends":[{"use":"stargz-lazy","options":%s}]}\n' \
     "$E2E_WORK/sockets" "$E2E_WORK/state" "$1" >"$SBENCH_SNAPHOST_CONFIG"
+  jq -c '.backends[0].options.startFusedAtOpen = false' "$SBENCH_SNAPHOST_CONFIG" >"$SBENCH_SNAPHOST_CONFIG_LATE"
 }
 
 sbench_lazy_start() {
@@ -66,23 +69,12 @@ sbench_lazy_start() {
     mkdir -p "$E2E_WORK/profile"
     env+=(NODE_OPTIONS="--require $BENCH_LIB/stargz-cpu-prof.cjs" SNAPHOST_BENCH_PROFILE_DIR="$E2E_WORK/profile")
   fi
-  local root i
-  root=$(sbench_root stargz-lazy)
-  if [[ ${SBENCH_LAZY_UP:-0} == 1 ]]; then
-    mkdir -p "$root"
-    echo '{}' >"$root/fused.json"
-  fi
+  local config=$SBENCH_SNAPHOST_CONFIG
+  [[ ${SBENCH_LAZY_LATE:-0} == 1 ]] && config=$SBENCH_SNAPHOST_CONFIG_LATE
   echo "===== start $(date +%T.%N)" >>"$log"
-  env "${env[@]}" node "$SNAPHOST_CLI" serve --config "$SBENCH_SNAPHOST_CONFIG" --log-level info >>"$log" 2>&1 </dev/null &
+  env "${env[@]}" node "$SNAPHOST_CLI" serve --config "$config" --log-level "${SBENCH_LAZY_LOG_LEVEL:-info}" >>"$log" 2>&1 </dev/null &
   SBENCH_LAZY_PID=$!
   bench_wait_socket "$(sbench_socket stargz-lazy)" "$SBENCH_LAZY_PID"
-  if [[ ${SBENCH_LAZY_UP:-0} == 1 ]]; then
-    for ((i = 0; i < 200; i++)); do
-      [[ -S $root/fused.sock ]] && curl -sf --unix-socket "$root/fused.sock" http://fused/v1/status >/dev/null && return 0
-      sleep 0.05
-    done
-    e2e_die "stargz-lazy: the FUSE-serving process did not come up at open (SBENCH_LAZY_UP=1)"
-  fi
 }
 
 sbench_lazy_stop() {

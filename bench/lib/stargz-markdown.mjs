@@ -42,7 +42,7 @@ const lines = [
   ['blob bytes the registry sent during the pull', { 'stargz-lazy': 'rpull_blob_bytes', 'stargz-go': 'rpull_blob_bytes', overlayfs: 'pull_blob_bytes' }, 'bytes'],
   ['blob GETs during the pull', { 'stargz-lazy': 'rpull_blob_gets', 'stargz-go': 'rpull_blob_gets', overlayfs: 'pull_blob_gets' }, 'n'],
   ['layer blobs in containerd\'s content store after rpull', 'rpull_layers_in_content_store', 'n'],
-  ['`rpull`, empty roots, serving processes already up (fused started at open)', 'rpull_up_s', 's'],
+  ['`rpull` with fused started inside the first prepare (`startFusedAtOpen: false`)', 'rpull_late_s', 's'],
   ['pull to first container output (`echo ok`)', 'pull_to_output_s', 's'],
   ['second rpull by the running daemon (image removed + GC first)', 'rpull_again_s', 's'],
   ['bytes sent for the second rpull', 'rpull_again_blob_bytes', 'bytes'],
