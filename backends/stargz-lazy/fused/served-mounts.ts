@@ -121,7 +121,12 @@ export class ServedMounts<L extends ServedLayer> {
     this.#reachability = new Reachability({ ttlMs: deps.reachabilityTtlMs ?? REACHABILITY_TTL_MS });
     this.#background = deps.background;
     this.#ahead = new LayersAhead({
-      open: this.#openLayer,
+      // A layer opened ahead just had its footer and TOC from the registry, as a mount's own open.
+      open: (r, signal) =>
+        this.#openLayer(r, signal).then((layer) => {
+          this.#reachability.noteReachable(reachabilityTarget(r));
+          return layer;
+        }),
       tocDigestOf: (l) => l.tocDigest,
       log: deps.log,
       ahead: OPEN_AHEAD,
@@ -229,7 +234,7 @@ export class ServedMounts<L extends ServedLayer> {
     const ahead = (await abortable(taking, signal)) ?? this.#recent.take(request);
     const layer = ahead ?? (await this.#openLayer(request, signal));
     // Its footer and TOC just came from the registry: the check of the next prepare (on this
-    // layer as its parent) need not ask again.
+    // layer as its parent) need not ask again (a layer opened ahead was noted when it opened).
     if (ahead === undefined) this.#reachability.noteReachable(reachabilityTarget(request));
     signal.throwIfAborted();
     const openMs = Date.now() - started;
