@@ -60,6 +60,12 @@ export class FusedClientLink implements FusedLink {
     );
   }
 
+  async start(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    const client = await this.#connect(true);
+    await client.waitWarm(this.#startTimeoutMs, signal);
+  }
+
   async running(): Promise<FusedMounter | undefined> {
     if (this.#client === undefined) {
       const exists = await access(fusedPaths(this.#root).socket).then(

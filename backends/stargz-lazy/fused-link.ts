@@ -88,4 +88,6 @@ export interface FusedLink {
   close(): Promise<void>;
   /** Start the process in the background if this root served remote layers before; never throws. */
   warm?(): void;
+  /** Start (or connect to) the process and wait until it has warmed up, bounded; rejects when it cannot start. */
+  start?(signal: AbortSignal): Promise<void>;
 }

@@ -80,14 +80,15 @@ export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendCo
 }
 
 /**
- * Start (or attach to) the FUSE-serving process before the backend serves, bounded by
- * `fusedStartTimeoutMs`. A process that will not start does not keep the backend from serving:
+ * Start (or attach to) the FUSE-serving process before the backend serves, and let it warm up,
+ * each bounded by `fusedStartTimeoutMs`. A process that will not start does not keep the backend from serving:
  * local snapshots work without it, and the first remote prepare tries again.
  */
 async function startFused(fused: FusedLink, ctx: BackendContext): Promise<void> {
   const started = Date.now();
   try {
-    await fused.get(ctx.signal);
+    if (fused.start) await fused.start(ctx.signal);
+    else await fused.get(ctx.signal);
     ctx.log.info({ ms: Date.now() - started }, 'FUSE-serving process up');
   } catch (err) {
     if (ctx.signal.aborted) throw ctx.signal.reason;

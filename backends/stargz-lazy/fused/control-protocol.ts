@@ -4,7 +4,7 @@
  * most 64 KiB, validated with the schemas below on the server.
  *
  * ```
- * GET  /v1/status   -> 200 Status                       (liveness, pid, config digest)
+ * GET  /v1/status   -> 200 Status                       (liveness, pid, config digest, warmed up)
  * GET  /v1/mounts   -> 200 { mounts: MountInfo[] }
  * POST /v1/mounts   MountRequest -> 200 { mount: MountInfo }
  *        The layer is mounted at `mountpoint` (an existing empty directory) once the answer
@@ -143,6 +143,8 @@ export interface Status {
   /** sha256 of the validated configuration the process runs with. */
   configDigest: string;
   mounts: number;
+  /** The start-up warm-up is over (done, stopped by a mount, or failed); absent from older processes. */
+  warm?: boolean;
 }
 
 export type WireCode = ErrorCode | 'NOT_ESTARGZ';

@@ -175,6 +175,22 @@ export class FusedClient {
     return answer;
   }
 
+  /**
+   * Resolves once the process has warmed up (its status says `warm`; a process too old to say
+   * counts as warm), or after `timeoutMs` (a slow warm-up is no reason to fail a start).
+   */
+  async waitWarm(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    this.#checkOpen();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      signal?.throwIfAborted();
+      const status = await tryStatus(this.paths.socket);
+      if (!status) throw new FusedUnreachableError(`the FUSE-serving process at ${this.paths.socket} stopped answering while warming up`);
+      if (status.warm !== false || Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
   /** Closes the client only (and its attachment); the process keeps serving its layers. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -5,8 +5,8 @@
  * keeps the chunk cache in `<root>/cache` (capped at `cache.diskBytes`), fetches mounted layers
  * whole in the background when `backgroundFetch.enabled` (quiet while container reads need the
  * registry), indexes TOCs in a worker thread (toc-index-worker-pool.ts: FUSE operations never
- * wait behind one), warms its code up before it answers (warm-up.ts), and answers the control
- * protocol on `<root>/fused.sock`. It logs JSON lines to stderr (the spawner points stderr at
+ * wait behind one), warms its code up right after it starts (warm-up.ts; `warm` in its status,
+ * cut short by the first mount), and answers the control protocol on `<root>/fused.sock`. It logs JSON lines to stderr (the spawner points stderr at
  * `<root>/fused.log`). It runs on its own, detached from snaphost, so that snaphost can
  * restart while containers keep reading through its mounts.
  *
@@ -82,13 +82,28 @@ async function main(argv: string[]): Promise<void> {
     background,
   });
   const configDigest = configDigestOf(config);
-  // Before the socket answers: the first real mount then runs warm code.
-  const warmMs = await warmUp({ log, indexer, limits: config.estargz, regionBytes: config.fs.regionBytes });
+  // Warmed up while nothing needs the process (snaphost's start at open waits for `warm`); the
+  // first mount request stops it.
+  const stopWarmUp = new AbortController();
+  let warm = false;
   const server = await serveControl({
     socket: paths.socket,
-    mounts,
+    mounts: {
+      mount: (r, signal) => {
+        stopWarmUp.abort();
+        return mounts.mount(r, signal);
+      },
+      unmount: (mp) => mounts.unmount(mp),
+      list: () => mounts.list(),
+      check: (mps, signal) => mounts.check(mps, signal),
+      metrics: () => mounts.metrics(),
+    },
     log,
-    status: () => ({ pid: process.pid, startedAt, configDigest, mounts: mounts.size }),
+    status: () => ({ pid: process.pid, startedAt, configDigest, mounts: mounts.size, warm }),
+  });
+  void warmUp({ log, indexer, limits: config.estargz, regionBytes: config.fs.regionBytes, signal: stopWarmUp.signal }).then((ms) => {
+    warm = true;
+    log.info({ ms: Math.round(ms), stopped: stopWarmUp.signal.aborted }, 'warm-up over');
   });
 
   let stopping = false;
@@ -121,7 +136,7 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => undefined);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  log.info({ root, configDigest, warmUpMs: Math.round(warmMs) }, 'FUSE-serving process ready');
+  log.info({ root, configDigest }, 'FUSE-serving process ready');
 }
 
 function parseArgs(argv: string[]): string {

@@ -1,5 +1,6 @@
 /**
- * Warm-up of the FUSE-serving process before it answers its first request: a fresh Node
+ * Warm-up of the FUSE-serving process right after it starts, before it is asked to mount
+ * anything (a mount stops it: real work first): a fresh Node
  * process runs its code cold (interpreted, then compiled while it runs), and the first real
  * layer paid for that inside a `prepare`: opening a 5000-file TOC took ~45 ms cold against
  * ~20 ms warm, and the first registry request loaded and compiled the HTTP client. Here the
@@ -26,6 +27,8 @@ import { serveWarmUpBlob } from './warm-up-server.js';
 
 export interface WarmUpOptions {
   log: Logger;
+  /** Stops the warm-up between its steps (a real request needs the process). */
+  signal?: AbortSignal;
   /** The process's TOC indexer (its worker thread warms up too). */
   indexer?: TocIndexer;
   limits: Partial<EstargzLimits>;
@@ -56,7 +59,7 @@ export async function warmUp(o: WarmUpOptions): Promise<number> {
     registry = new RegistryClient({}, { log: quiet });
     cache = await ChunkCache.open(dir, { memoryBytes: 4 * 1024 * 1024, diskBytes: 0, log: quiet });
     const reference = parseReference(`${server.host}/warm-up/layer:latest`, 'reference');
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < ROUNDS && !o.signal?.aborted; round++) {
       const layer = await RemoteLayer.open({
         blob: registry.blob(reference, { digest: blob.digest, urls: [] }),
         expectedTocDigest: blob.tocDigest,
@@ -66,16 +69,17 @@ export async function warmUp(o: WarmUpOptions): Promise<number> {
         regionBytes: o.regionBytes,
         log: quiet,
       });
+      if (o.signal?.aborted) break;
       layer.progress();
       const ops = new LayerFs({ layer, digest: blob.digest, log: quiet, readTimeoutMs: 10_000 }).operations();
       await walk(ops, '/');
       const step = Math.max(1, Math.floor(blob.files.length / READS));
-      for (let i = round; i < blob.files.length; i += step) await readAll(ops, `/${blob.files[i]!}`);
+      for (let i = round; i < blob.files.length && !o.signal?.aborted; i += step) await readAll(ops, `/${blob.files[i]!}`);
       await readAll(ops, `/${blob.bigFile}`);
     }
     await indexing;
     const ms = performance.now() - started;
-    o.log.debug({ ms: Math.round(ms) }, 'warmed up');
+    o.log.debug({ ms: Math.round(ms), stopped: o.signal?.aborted ?? false }, 'warmed up');
     return ms;
   } catch (err) {
     o.log.warn({ err }, 'warm-up failed (only the first requests are slower)');
@@ -95,7 +99,7 @@ const INDEX_ROUNDS = 3;
 async function warmUpIndexer(o: WarmUpOptions): Promise<void> {
   const indexer = o.indexer ?? inThreadIndexer;
   const { compressed, tocOffset } = makeWarmUpToc(INDEX_FILES);
-  for (let i = 0; i < INDEX_ROUNDS; i++) await indexer.index({ compressed, tocOffset, limits: o.limits });
+  for (let i = 0; i < INDEX_ROUNDS && !o.signal?.aborted; i++) await indexer.index({ compressed, tocOffset, limits: o.limits });
 }
 
 type Ops = ReturnType<LayerFs['operations']>;

@@ -114,6 +114,8 @@ describe('the FUSE-serving process lifecycle', () => {
     const first = await FusedClient.connect(root, { log: quietLog, config, command: fusedCommand });
     const pid = first.status.pid;
     started.add(pid);
+    await first.waitWarm(20_000);
+    expect(await readFile(join(root, 'fused.log'), 'utf8')).toMatch(/"stopped":false,"msg":"warm-up over"/);
     await sleep(1_000);
     expect(isAlive(pid)).toBe(true); // attached
     await first.mount({ mountpoint: mnt, reference: `${server.host}/test/full:latest`, digest });
