@@ -81,9 +81,9 @@ export function makeWarmUpToc(files: number): { compressed: Buffer; tocOffset: n
   const entries: Record<string, unknown>[] = [];
   let offset = 0;
   for (let i = 0; i < files; i++) {
-    if (i % 50 === 0) entries.push({ name: `w/d${i / 50}/`, type: 'dir', modtime: MODTIME, mode: 0o755 });
+    if (i % 50 === 0) entries.push({ name: `w/usr/share/d${i / 50}/`, type: 'dir', modtime: MODTIME, mode: 0o755 });
     const digest = `sha256:${(i * 2654435761 % 4294967296).toString(16).padStart(8, '0').repeat(8)}`;
-    entries.push({ name: `w/d${Math.floor(i / 50)}/f${i}`, type: 'reg', size: 100 + (i % 900), modtime: MODTIME, mode: 0o644, offset, digest, chunkDigest: digest });
+    entries.push({ name: `w/usr/share/d${Math.floor(i / 50)}/f${i}.txt`, type: 'reg', size: 100 + (i % 900), modtime: MODTIME, mode: 0o644, offset, digest, chunkDigest: digest });
     offset += 120 + (i % 700);
   }
   return { compressed: tocMember(Buffer.from(JSON.stringify({ version: 1, entries }))), tocOffset: offset };

@@ -94,7 +94,7 @@ export async function warmUp(o: WarmUpOptions): Promise<number> {
 
 /** Entries of the TOC the indexer warms up on, and how many times. */
 const INDEX_FILES = 4000;
-const INDEX_ROUNDS = 3;
+const INDEX_ROUNDS = 4;
 
 async function warmUpIndexer(o: WarmUpOptions): Promise<void> {
   const indexer = o.indexer ?? inThreadIndexer;
