@@ -3,14 +3,14 @@
  * source): their mount then costs no registry request, and the availability check that the
  * next prepare makes costs none either (their footer and TOC just came from the registry).
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
 import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
-import { fixtures, fusedCommand, quietLog, stopProcess, unmountAllUnder } from './fused-env.js';
+import { fixtures, fusedCommand, quietLog, tearDown } from './fused-env.js';
 
 let tmp: string;
 let server: BlobServer;
@@ -38,12 +38,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (client) await stopProcess(client.status.pid);
-  if (tmp) {
-    await unmountAllUnder(tmp);
-    await rm(tmp, { recursive: true, force: true });
-  }
-  await server?.close();
+  await tearDown({ pid: client?.status.pid, tmp, server });
 }, 30_000);
 
 describe('layers opened ahead', () => {

@@ -3,14 +3,14 @@
  * a mounted layer is fetched whole without any read (progress in the mount list, `complete`),
  * after which it is available with its registry gone and reads right; the cap is reported.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
 import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
-import { eventually, fixtures, fusedCommand, quietLog, run, stopProcess, unmountAllUnder } from './fused-env.js';
+import { eventually, fixtures, fusedCommand, quietLog, run, tearDown } from './fused-env.js';
 
 const CAP = 64 * 1024 * 1024;
 let tmp: string;
@@ -39,12 +39,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (client) await stopProcess(client.status.pid);
-  if (tmp) {
-    await unmountAllUnder(tmp);
-    await rm(tmp, { recursive: true, force: true });
-  }
-  if (server?.server.listening) await server.close();
+  await tearDown({ pid: client?.status.pid, tmp, server });
 }, 30_000);
 
 describe('background fetch and cache cap in the FUSE-serving process', () => {

@@ -5,7 +5,7 @@
  * clean-up of processes (by PID) and mounts the tests made.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { parseMountInfo } from '../../../../../backends/stargz-lazy/fused/mountinfo.js';
@@ -88,4 +88,17 @@ export async function eventually(predicate: () => Promise<boolean> | boolean, ti
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * The usual end of a test file: its FUSE process stopped (by PID), whatever it left mounted
+ * under `tmp` unmounted, `tmp` removed, its blob server closed.
+ */
+export async function tearDown(o: { pid?: number | undefined; tmp?: string | undefined; server?: { server: { listening: boolean }; close(): Promise<void> } | undefined }): Promise<void> {
+  if (o.pid !== undefined) await stopProcess(o.pid);
+  if (o.tmp) {
+    await unmountAllUnder(o.tmp);
+    await rm(o.tmp, { recursive: true, force: true });
+  }
+  if (o.server?.server.listening) await o.server.close();
 }

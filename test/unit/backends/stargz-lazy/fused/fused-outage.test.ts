@@ -9,14 +9,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
 import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
-import { fixtures, fusedCommand, quietLog, run, stopProcess, unmountAllUnder } from './fused-env.js';
+import { fixtures, fusedCommand, quietLog, run, tearDown } from './fused-env.js';
 
 const READ_TIMEOUT_MS = 3_000;
 /** Process start-up of `cat`/`sha256sum` and FUSE round trips on a loaded machine. */
@@ -87,12 +87,7 @@ beforeAll(async () => {
 afterAll(async () => {
   mode = 'up';
   for (const res of hanging.splice(0)) res.destroy();
-  if (client) await stopProcess(client.status.pid);
-  if (tmp) {
-    await unmountAllUnder(tmp);
-    await rm(tmp, { recursive: true, force: true });
-  }
-  if (server?.server.listening) await server.close();
+  await tearDown({ pid: client?.status.pid, tmp, server });
 }, 30_000);
 
 describe('a registry outage under a mounted layer', () => {

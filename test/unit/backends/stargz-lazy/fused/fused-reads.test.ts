@@ -4,7 +4,7 @@
  * chunk does not verify gives EIO (never a wrong byte) and one log line naming the file, the
  * layer and the reason, other files read fine, and once clean data is served the file reads.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { openLayer } from '../../../../../backends/stargz-lazy/estargz/open-laye
 import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
 import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
-import { fixtures, fusedCommand, mountsUnder, quietLog, run, stopProcess, unmountAllUnder } from './fused-env.js';
+import { fixtures, fusedCommand, mountsUnder, quietLog, run, tearDown } from './fused-env.js';
 
 let tmp: string;
 let server: BlobServer;
@@ -48,12 +48,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (client) await stopProcess(client.status.pid);
-  if (tmp) {
-    await unmountAllUnder(tmp);
-    await rm(tmp, { recursive: true, force: true });
-  }
-  await server?.close();
+  await tearDown({ pid: client?.status.pid, tmp, server });
 }, 30_000);
 
 describe('reads through a layer mount', () => {
