@@ -102,8 +102,17 @@ async function main(argv: string[]): Promise<void> {
     status: () => ({ pid: process.pid, startedAt, configDigest, mounts: mounts.size, warm }),
   });
   void warmUp({ log, indexer, limits: config.estargz, regionBytes: config.fs.regionBytes, signal: stopWarmUp.signal }).then((ms) => {
+    // The warm-up's garbage goes now, while nothing waits, rather than in a collection in the
+    // middle of a pull (a full one took ~25 ms there). `gc` exists when node runs with
+    // --expose-gc, as defaultFusedCommand starts it.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const collected = performance.now();
+    if (!stopWarmUp.signal.aborted) gc?.();
     warm = true;
-    log.info({ ms: Math.round(ms), stopped: stopWarmUp.signal.aborted }, 'warm-up over');
+    log.info(
+      { ms: Math.round(ms), gcMs: gc ? Math.round(performance.now() - collected) : undefined, stopped: stopWarmUp.signal.aborted },
+      'warm-up over',
+    );
   });
 
   let stopping = false;

@@ -16,8 +16,9 @@ export interface SpawnedFused {
 /** `[executable, ...args]` that runs main.js (the compiled one next to this module, or the repository's dist/). */
 export function defaultFusedCommand(): string[] {
   const sibling = new URL('./main.js', import.meta.url);
-  if (import.meta.url.endsWith('.js') && existsSync(sibling)) return [process.execPath, fileURLToPath(sibling)];
-  return [process.execPath, fileURLToPath(new URL('../../../dist/backends/stargz-lazy/fused/main.js', import.meta.url))];
+  // --expose-gc: the process collects the garbage of its start-up warm-up before it serves (main.ts).
+  if (import.meta.url.endsWith('.js') && existsSync(sibling)) return [process.execPath, '--expose-gc', fileURLToPath(sibling)];
+  return [process.execPath, '--expose-gc', fileURLToPath(new URL('../../../dist/backends/stargz-lazy/fused/main.js', import.meta.url))];
 }
 
 export function spawnFused(root: string, logFile: string, command: readonly string[]): SpawnedFused {
