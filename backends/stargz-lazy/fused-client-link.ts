@@ -1,9 +1,10 @@
 /**
  * The real `FusedLink`: a `FusedClient` to the FUSE-serving process of the backend root,
- * connected on first use. `get` starts the process when none answers (the first remote
- * prepare); `running` connects only to one that is already there (its socket exists), so
- * local-only use never starts a FUSE process. `warm` starts it ahead of use, in the
- * background, for a root that served remote layers before. One connect at a time; a client
+ * connected on first use. `start` starts it (or attaches) and waits until it has warmed up
+ * (the backend's open, `startFusedAtOpen`); `get` starts the process when none answers (a
+ * remote prepare); `running` connects only to one that is already there (its socket exists).
+ * `warm` starts it ahead of use, in the background, for a root that served remote layers
+ * before (used when `startFusedAtOpen` is false). One connect at a time; a client
  * whose connection broke is dropped and the next call connects again.
  */
 import { access } from 'node:fs/promises';

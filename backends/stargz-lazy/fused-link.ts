@@ -1,10 +1,11 @@
 /**
  * What the snapshotter needs of the FUSE-serving process (`fused/`), and how it reaches it.
  *
- * The snapshotter never starts that process for local-only work: `get` connects (and starts
- * it) at the first remote prepare; `running` only looks for one that is already there (to
- * unmount, to list at start). The process outlives this connection on purpose: running
- * containers read through its mounts while snaphost restarts.
+ * `start` starts the process (or attaches to it) when the backend opens (`startFusedAtOpen`);
+ * `get` connects, starting it when none answers (a remote prepare); `running` only looks for
+ * one that is already there (to unmount, to list at start, for status). The process outlives
+ * this connection on purpose: running containers read through its mounts while snaphost
+ * restarts.
  */
 
 /** Mount one layer (the agreed `FusedClient.mount` request). */
