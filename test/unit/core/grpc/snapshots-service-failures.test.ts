@@ -347,7 +347,10 @@ describe('logging', () => {
       log,
     );
     for (const key of ['nf', 'fp', 'un', 'boom']) await grpcError(stat(s, key));
-    const failures = lines.filter((l) => l.method === 'Stat' && l.msg !== 'ok');
+    const failures = lines.filter((l) => l.method === 'Stat' && l.msg !== 'ok' && l.msg !== 'started');
+    expect(lines.filter((l) => l.method === 'Stat' && l.msg === 'started').map((l) => [l.key, l.level])).toEqual(
+      ['nf', 'fp', 'un', 'boom'].map((k) => [k, 'trace']),
+    );
     expect(failures.map((l) => [l.key, l.level])).toEqual([
       ['nf', 'debug'],
       ['fp', 'info'],
