@@ -61,23 +61,9 @@ sbench_build_layout() { # DIR
 }
 
 sbench_image_push() {
-  local cached=$E2E_CACHE/stargz-bench-r$SBENCH_RECIPE
-  mkdir -p "$E2E_CACHE" || e2e_die "cannot create $E2E_CACHE"
-  (
-    flock -w 900 9 || exit 1
-    [[ -f $cached/oci/index.json && -s $cached/oci/small.sha256 ]] && exit 0
-    tmp=$(mktemp -d "$E2E_CACHE/stargz-bench-build.XXXXXX") || exit 1
-    e2e_log "building the stargz benchmark image (first run only)"
-    if sbench_build_layout "$tmp" >"$tmp.log" 2>&1; then
-      rm -rf "$cached" && mkdir -p "$cached" && mv "$tmp/oci" "$cached/oci"
-      rc=$?
-    else
-      rc=1
-      e2e_log "benchmark image build failed: $(tail -n 5 "$tmp.log" | tr '\n' ' ')"
-    fi
-    rm -rf "$tmp" "$tmp.log"
-    exit "$rc"
-  ) 9>"$E2E_CACHE/.lock-stargz-bench" || e2e_die "could not build the stargz benchmark image"
+  e2e_log "stargz benchmark image (built on the first run only)"
+  image_cached_oci stargz-bench "$SBENCH_RECIPE" sbench_build_layout
+  local cached=${IMAGE_CACHED_OCI%/oci}
   SBENCH_OCI=$cached/oci
   # shellcheck disable=SC2034 # read by the benchmark
   SBENCH_BIG_SHA=$(cat "$SBENCH_OCI/big.sha256")

@@ -2,7 +2,7 @@
 # The stargz benchmark image with another size of /data/big.bin (bench/stargz-lazy-pull-sizes.sh).
 # Everything else is the reference image's recipe (bench/lib/stargz-image.sh: busybox layer, then
 # big.bin + the same 5000 seeded small files, fixed timestamps), built offline and cached under
-# $E2E_CACHE/stargz-size-r$SSIZE_RECIPE-<MiB>m, converted with `ctr-remote image convert --estargz
+# $E2E_CACHE/stargz-size-<MiB>m-r$SSIZE_RECIPE (image_cached_oci, test/e2e/lib/image.sh), converted with `ctr-remote image convert --estargz
 # --oci` (test/e2e/lib/estargz-images.sh). big.bin is the same seeded AES-CTR stream, cut at
 # another length (so its first 64 MiB are the reference image's big.bin). Sourced after
 # bench/lib/common.sh, test/e2e/lib/{containerd,image,estargz-images}.sh,
@@ -13,6 +13,7 @@
 
 SSIZE_RECIPE=1
 SSIZE_REF=
+SSIZE_MIB=
 
 # MIB MiB of the reference image's big.bin stream (the key of sbench_big_bytes, which stops at 64 MiB)
 ssize_big_bytes() { # MIB
@@ -30,6 +31,9 @@ ssize_build_layout() { # DIR MIB
   )
 }
 
+# The layout image_cached_oci builds: the reference layout with a $SSIZE_MIB MiB big.bin.
+ssize_layout() { ssize_build_layout "$1" "$SSIZE_MIB"; }
+
 ssize_image_push() {
   local mib=$1 cached name
   [[ $mib =~ ^[1-9][0-9]*$ ]] || e2e_die "ssize_image_push: size '$mib' is not a positive number of MiB"
@@ -39,24 +43,11 @@ ssize_image_push() {
     SSIZE_REF=$REGISTRY/snaphost-bench/stargz:esgz
     return 0
   fi
-  cached=$E2E_CACHE/stargz-size-r$SSIZE_RECIPE-${mib}m
   name=snaphost-bench/stargz-size-${mib}m
-  mkdir -p "$E2E_CACHE" || e2e_die "cannot create $E2E_CACHE"
-  (
-    flock -w 1800 9 || exit 1
-    [[ -f $cached/oci/index.json && -s $cached/oci/small.sha256 ]] && exit 0
-    tmp=$(mktemp -d "$E2E_CACHE/stargz-size-build.XXXXXX") || exit 1
-    e2e_log "building the stargz benchmark image with a $mib MiB big.bin (first run only)"
-    if ssize_build_layout "$tmp" "$mib" >"$tmp.log" 2>&1; then
-      rm -rf "$cached" && mkdir -p "$cached" && mv "$tmp/oci" "$cached/oci"
-      rc=$?
-    else
-      rc=1
-      e2e_log "benchmark image build failed: $(tail -n 5 "$tmp.log" | tr '\n' ' ')"
-    fi
-    rm -rf "$tmp" "$tmp.log"
-    exit "$rc"
-  ) 9>"$E2E_CACHE/.lock-stargz-size-${mib}m" || e2e_die "could not build the stargz benchmark image with a $mib MiB big.bin"
+  SSIZE_MIB=$mib
+  e2e_log "stargz benchmark image with a $mib MiB big.bin (built on the first run only)"
+  image_cached_oci "stargz-size-${mib}m" "$SSIZE_RECIPE" ssize_layout
+  cached=${IMAGE_CACHED_OCI%/oci}
   # shellcheck disable=SC2034 # read by the benchmark
   SBENCH_BIG_SHA=$(cat "$cached/oci/big.sha256")
   # shellcheck disable=SC2034
