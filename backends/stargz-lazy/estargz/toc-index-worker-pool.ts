@@ -17,9 +17,6 @@ import { LayerIndex } from './layer-index.js';
 import type { PackedTreeData } from './packed-tree.js';
 import { inThreadIndexer, type IndexedToc, type TocIndexer, type TocIndexRequest } from './toc-indexer.js';
 
-/** A TOC member this small (~1000 entries) is indexed where it is asked for. */
-export const SMALL_TOC_BYTES = 32 * 1024;
-
 interface Answer {
   id: number;
   ok: boolean;
@@ -35,21 +32,13 @@ export class WorkerIndexer implements TocIndexer {
   #nextId = 1;
   readonly #pending = new Map<number, { resolve: (a: Answer | undefined) => void }>();
 
-  readonly #inThreadBelow: number;
-
-  /**
-   * `file`: the compiled worker entry (default: toc-index-worker.js next to this module);
-   * `inThreadBelow`: TOCs of fewer compressed bytes are indexed in the calling thread (a few
-   * ms at most, less than the round trip to the worker; default SMALL_TOC_BYTES).
-   */
-  constructor(log: Logger, o: { file?: string; inThreadBelow?: number } = {}) {
+  /** `file`: the compiled worker entry (default: toc-index-worker.js next to this module). */
+  constructor(log: Logger, file?: string) {
     this.#log = log;
-    this.#file = o.file ?? fileURLToPath(new URL('./toc-index-worker.js', import.meta.url));
-    this.#inThreadBelow = o.inThreadBelow ?? SMALL_TOC_BYTES;
+    this.#file = file ?? fileURLToPath(new URL('./toc-index-worker.js', import.meta.url));
   }
 
   async index(r: TocIndexRequest): Promise<IndexedToc> {
-    if (r.compressed.length < this.#inThreadBelow) return inThreadIndexer.index(r);
     const answer = await this.#post(r);
     if (answer?.ok && answer.digest !== undefined && answer.packed !== undefined) {
       return { digest: answer.digest, index: LayerIndex.fromPacked(revive(answer.packed)) };

@@ -17,7 +17,7 @@ const lines: Record<string, unknown>[] = [];
 const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
 const indexers: WorkerIndexer[] = [];
 const make = (file = compiled) => {
-  const w = new WorkerIndexer(log, { file, inThreadBelow: 0 });
+  const w = new WorkerIndexer(log, file);
   indexers.push(w);
   return w;
 };
@@ -62,19 +62,6 @@ describe.skipIf(!existsSync(compiled))('WorkerIndexer', () => {
     // the worker still serves after failures
     const { blob: ok, expected } = loadFixture('full');
     expect((await openLayer(bufferReader(ok), { indexer: w })).tocDigest).toBe(expected.tocDigest);
-  });
-
-  it('indexes small TOCs in this thread: no worker is even tried for them', async () => {
-    const tried = () => lines.some((l) => String(l['msg']).includes('no compiled TOC index worker'));
-    const { blob, expected } = loadFixture('full');
-    const small = new WorkerIndexer(log, { file: '/nonexistent/toc-index-worker.js' });
-    indexers.push(small);
-    expect((await openLayer(bufferReader(blob), { indexer: small })).tocDigest).toBe(expected.tocDigest);
-    expect(tried()).toBe(false);
-    const all = new WorkerIndexer(log, { file: '/nonexistent/toc-index-worker.js', inThreadBelow: 1 });
-    indexers.push(all);
-    expect((await openLayer(bufferReader(blob), { indexer: all })).tocDigest).toBe(expected.tocDigest);
-    expect(tried()).toBe(true);
   });
 
   it('indexes in this thread when there is no compiled worker', async () => {
