@@ -11,6 +11,7 @@
 import { InvalidArgumentError } from '../../../core/sdk.js';
 import { buildTree, type PackedPrefetch, type Prefetch } from './build-tree.js';
 import { ChunkList } from './chunk-list.js';
+import { ChunkSlots } from './chunk-slots.js';
 import { PackedNode } from './packed-node.js';
 import { PackedTree, type PackedTreeData } from './packed-tree.js';
 import { tryNormalizeEntryName } from './entry-name.js';
@@ -30,6 +31,7 @@ export class LayerIndex {
   readonly #tree: PackedTree;
   readonly #prefetch: PackedPrefetch;
   #chunkList: ChunkList | undefined;
+  #chunkSlots: ChunkSlots | undefined;
   /** Nodes handed out and still held by someone, by inode. */
   readonly #live = new Map<number, WeakRef<LayerNode>>();
   readonly #nodeOf = (ino: number): LayerNode => this.#node(ino);
@@ -102,6 +104,11 @@ export class LayerIndex {
    */
   chunkList(): ChunkList {
     return (this.#chunkList ??= new ChunkList(this.#tree));
+  }
+
+  /** The chunks as stored, in blob order, for lookups by offset (no node objects). */
+  chunkSlots(): ChunkSlots {
+    return (this.#chunkSlots ??= new ChunkSlots(this.#tree));
   }
 
   /** The node at `path` ('/a/b', 'a/b' and '' for the root all work), or undefined. */

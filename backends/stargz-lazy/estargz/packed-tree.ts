@@ -197,6 +197,26 @@ export class PackedTree {
     return this.#d.distinctDigests;
   }
 
+  /** Number of chunk slots (chunk entries of the TOC, blob order). */
+  get chunkCount(): number {
+    return this.#d.cOwner.length;
+  }
+
+  /** Blob offset of the gzip member holding chunk `slot`. */
+  chunkOffset(slot: number): number {
+    return this.#d.cOffset[slot]!;
+  }
+
+  /** Compressed size of that member. */
+  chunkCompressedSize(slot: number): number {
+    return this.#d.cCompressed[slot]!;
+  }
+
+  /** Where chunk `slot` starts in its member's uncompressed stream. */
+  chunkInnerOffset(slot: number): number {
+    return this.#d.cInner[slot]!;
+  }
+
   /** Inode of the file chunk `slot` belongs to (0: a file a later entry replaced). */
   chunkOwner(slot: number): number {
     return this.#d.cOwner[slot]!;

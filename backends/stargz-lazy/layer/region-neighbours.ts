@@ -10,9 +10,8 @@
  * of transfer, while the waste of a miss (bytes of files never read) stays bounded; a member of
  * 64 KiB or more is a large file's chunk, fetched alone as before.
  *
- * Built on first need from the index (nodes made one by one, none kept): per chunk, its member
- * offset and size and where to find it again (inode, chunk number), in flat typed arrays sorted
- * by offset — 24 bytes per chunk.
+ * Read from the index's chunk slots (`LayerIndex.chunkSlots()`: the packed tree's own arrays,
+ * in blob order): no table of its own, no node object per file.
  */
 import type { LayerIndex } from '../estargz/layer-index.js';
 import type { WantedChunk } from './fetch-chunks.js';
@@ -29,16 +28,7 @@ export const MAX_NEIGHBOUR_MEMBERS = 256;
 /** At most this many regions' worth of compressed neighbour bytes are added to one read's fetch. */
 export const MAX_NEIGHBOUR_REGIONS = 2;
 
-interface Table {
-  offset: Float64Array;
-  size: Float64Array;
-  ino: Uint32Array;
-  chunk: Uint32Array;
-}
-
 export class RegionNeighbours {
-  #table: Table | undefined;
-
   /** `regionBytes`: size and alignment of the regions (0: no neighbours, ever). */
   constructor(
     private readonly index: LayerIndex,
@@ -58,26 +48,27 @@ export class RegionNeighbours {
       if (w.chunk.compressedSize < r) regions.add(Math.floor(w.chunk.offset / r) * r);
     }
     if (regions.size === 0) return [];
-    const t = (this.#table ??= this.#build());
+    const slots = this.index.chunkSlots();
     const taken = new Set(missing.map((w) => w.chunk.chunkDigest));
     const out: WantedChunk[] = [];
     let members = 0;
     let bytes = 0;
     for (const start of [...regions].sort((a, b) => a - b)) {
       const end = start + r;
-      for (let i = lowerBound(t.offset, start); i < t.offset.length && t.offset[i]! < end; ) {
-        const offset = t.offset[i]!;
-        const size = t.size[i]!;
+      for (let i = slots.firstAtOrAfter(start); i < slots.length && slots.offset(i) < end; ) {
+        const offset = slots.offset(i);
+        const size = slots.compressedSize(i);
         const first = i;
-        while (i < t.offset.length && t.offset[i] === offset) i++;
+        while (i < slots.length && slots.offset(i) === offset) i++;
         if (offset + size > end) continue;
         const added: WantedChunk[] = [];
         for (let j = first; j < i; j++) {
-          const node = this.index.byIno(t.ino[j]!);
-          const chunk = node?.chunks[t.chunk[j]!];
-          if (!node || !chunk || taken.has(chunk.chunkDigest) || skip(chunk.chunkDigest)) continue;
+          const ino = slots.owner(j);
+          if (ino === 0) continue; // a file a later entry replaced
+          const chunk = slots.ref(j);
+          if (taken.has(chunk.chunkDigest) || skip(chunk.chunkDigest)) continue;
           taken.add(chunk.chunkDigest);
-          added.push({ chunk, path: node.path });
+          added.push({ chunk, path: slots.path(ino) });
         }
         if (added.length === 0) continue;
         if (members + 1 > MAX_NEIGHBOUR_MEMBERS || bytes + size > MAX_NEIGHBOUR_REGIONS * r) return out;
@@ -88,42 +79,4 @@ export class RegionNeighbours {
     }
     return out;
   }
-
-  #build(): Table {
-    const offsets: number[] = [];
-    const sizes: number[] = [];
-    const inos: number[] = [];
-    const numbers: number[] = [];
-    for (const node of this.index.nodes()) {
-      if (node.type !== 'reg') continue;
-      node.chunks.forEach((c, k) => {
-        offsets.push(c.offset);
-        sizes.push(c.compressedSize);
-        inos.push(node.ino);
-        numbers.push(k);
-      });
-    }
-    const order = Uint32Array.from(offsets.keys()).sort((a, b) => offsets[a]! - offsets[b]!);
-    const n = order.length;
-    const t: Table = { offset: new Float64Array(n), size: new Float64Array(n), ino: new Uint32Array(n), chunk: new Uint32Array(n) };
-    order.forEach((from, to) => {
-      t.offset[to] = offsets[from]!;
-      t.size[to] = sizes[from]!;
-      t.ino[to] = inos[from]!;
-      t.chunk[to] = numbers[from]!;
-    });
-    return t;
-  }
-}
-
-/** First position of `sorted` holding a value >= `value`. */
-function lowerBound(sorted: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -6,7 +6,7 @@
  *
  * Found without a map of every member: only a chunk with `innerOffset > 0` can share one, so
  * layers without packing (the upstream writer's default; `LayerIndex.sharesMembers` false) cost
- * nothing.
+ * nothing; the others are read from the index's chunk slots (no node object per file).
  */
 import type { LayerIndex } from '../estargz/layer-index.js';
 import type { WantedChunk } from './fetch-chunks.js';
@@ -15,21 +15,18 @@ export class SharedMembers {
   private constructor(readonly members: ReadonlyMap<number, readonly WantedChunk[]>) {}
 
   static of(index: LayerIndex): SharedMembers {
-    // The index knows without building a node per entry.
+    // The index knows without looking at every chunk.
     if (!index.sharesMembers) return new SharedMembers(new Map());
+    const slots = index.chunkSlots();
     const packed = new Set<number>();
-    for (const node of index.nodes()) {
-      for (const c of node.chunks) if (c.innerOffset > 0) packed.add(c.offset);
-    }
+    for (let j = 0; j < slots.length; j++) if (slots.owner(j) !== 0 && slots.innerOffset(j) > 0) packed.add(slots.offset(j));
     const members = new Map<number, WantedChunk[]>();
-    if (packed.size === 0) return new SharedMembers(members);
-    for (const node of index.nodes()) {
-      for (const chunk of node.chunks) {
-        if (!packed.has(chunk.offset)) continue;
-        let list = members.get(chunk.offset);
-        if (!list) members.set(chunk.offset, (list = []));
-        list.push({ chunk, path: node.path });
-      }
+    for (let j = 0; j < slots.length; j++) {
+      const ino = slots.owner(j);
+      if (ino === 0 || !packed.has(slots.offset(j))) continue;
+      let list = members.get(slots.offset(j));
+      if (!list) members.set(slots.offset(j), (list = []));
+      list.push({ chunk: slots.ref(j), path: slots.path(ino) });
     }
     for (const list of members.values()) list.sort((a, b) => a.chunk.innerOffset - b.chunk.innerOffset);
     return new SharedMembers(members);
