@@ -81,8 +81,9 @@ export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendCo
 
 /**
  * Start (or attach to) the FUSE-serving process before the backend serves, and let it warm up,
- * each bounded by `fusedStartTimeoutMs`. A process that will not start does not keep the backend from serving:
- * local snapshots work without it, and the first remote prepare tries again.
+ * each bounded by `fusedStartTimeoutMs`. A process that will not start does not keep the
+ * backend from serving: local snapshots work without it, and the first remote prepare tries
+ * again.
  */
 async function startFused(fused: FusedLink, ctx: BackendContext): Promise<void> {
   const started = Date.now();

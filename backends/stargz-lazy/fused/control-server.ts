@@ -44,9 +44,9 @@ export async function serveControl(o: ControlServerOptions): Promise<ControlServ
       return;
     }
     running++;
-    res.on('close', () => running--);
     const abort = new AbortController();
     res.on('close', () => {
+      running--;
       if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
     });
     route(o, req, abort.signal).then(

@@ -1,12 +1,13 @@
 /**
  * The snapshotter's side of the FUSE-serving process (see main.ts, control-protocol.ts).
  *
- * `connect` writes `<root>/fused.json`, asks the process for its status, and starts it when
- * nothing answers, then waits (bounded) for its socket; a process that will not start is
- * reported with the tail of `<root>/fused.log`. A connected client stays attached
+ * `connect` writes `<root>/fused.json`, attaches to the process and asks for its status, and
+ * starts it when nothing answers, then waits (bounded) for its socket; a process that will not
+ * start is reported with the tail of `<root>/fused.log`. A connected client stays attached
  * (`GET /v1/attach`, attach-stream.ts), so an idle process does not exit under it. The process
- * outlives the client: `close` ends only the client (and its attachment). A running process keeps the configuration it started with; a different one
- * is logged and applies when the process restarts.
+ * outlives the client: `close` ends only the client (and its attachment). A running process
+ * keeps the configuration it started with; a different one is logged and applies when the
+ * process restarts.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';

@@ -6,9 +6,10 @@
  * whole in the background when `backgroundFetch.enabled` (quiet while container reads need the
  * registry), indexes TOCs in a worker thread (toc-index-worker-pool.ts: FUSE operations never
  * wait behind one), warms its code up right after it starts (warm-up.ts; `warm` in its status,
- * cut short by the first mount), and answers the control protocol on `<root>/fused.sock`. It logs JSON lines to stderr (the spawner points stderr at
- * `<root>/fused.log`). It runs on its own, detached from snaphost, so that snaphost can
- * restart while containers keep reading through its mounts.
+ * cut short by the first mount), and answers the control protocol on `<root>/fused.sock`. It
+ * logs JSON lines to stderr (the spawner points stderr at `<root>/fused.log`). It runs on its
+ * own, detached from snaphost, so that snaphost can restart while containers keep reading
+ * through its mounts.
  *
  * It exits on its own (0) once it has served no layer, had no snaphost attached and answered
  * no request for `idleExitMs` (idle-exit.ts): a running snaphost keeps it, so do mounted layers.
