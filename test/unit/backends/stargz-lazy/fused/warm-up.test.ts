@@ -29,10 +29,20 @@ describe('warm-up blob', () => {
 
   });
 
-  it('the indexer warm-up TOC is a valid TOC of that many files', async () => {
+  it('the indexer warm-up TOC is a valid TOC of that many files, with every kind of entry', async () => {
     const { compressed, tocOffset } = makeWarmUpToc(500);
     const { index } = await inThreadIndexer.index({ compressed, tocOffset });
-    expect([...index.nodes()].filter((n) => n.type === 'reg')).toHaveLength(500);
+    const kinds: Record<string, number> = {};
+    for (const n of index.nodes()) kinds[n.type] = (kinds[n.type] ?? 0) + 1;
+    // 500 files: 450 regular, 50 symlinks; then w/big.bin, w/capable, w/null, w/pipe
+    expect(kinds).toEqual({ dir: 14, reg: 452, symlink: 50, char: 1, fifo: 1 });
+    expect(index.lookup('w/big.bin')?.chunks).toHaveLength(4);
+    expect(index.lookup('w/hard')?.ino).toBe(index.lookup('w/usr/share/d0/f0.txt')?.ino);
+    expect(index.lookup('w/usr/share/d0/f8.txt')?.uid).toBe(1000);
+    expect(index.lookup('w/capable')?.xattrs.has('security.capability')).toBe(true);
+    expect(index.prefetch.landmark).toBe('prefetch');
+    const other = makeWarmUpToc(500, 'no-prefetch');
+    expect((await inThreadIndexer.index(other)).index.prefetch.landmark).toBe('no-prefetch');
   });
 });
 
