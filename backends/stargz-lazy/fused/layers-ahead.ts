@@ -15,8 +15,11 @@ import type { Logger } from '../../../core/sdk.js';
 import type { MountRequest } from './control-protocol.js';
 
 export interface LayersAheadOptions<L> {
-  /** Opens a layer (footer and TOC, not verified against a label: none is known yet). */
-  open: (r: MountRequest, signal: AbortSignal) => Promise<L>;
+  /**
+   * Opens a layer (footer and TOC, not verified against a label: none is known yet). `taken`
+   * resolves when a mount takes the layer (it then waits for the open).
+   */
+  open: (r: MountRequest, signal: AbortSignal, taken: Promise<void>) => Promise<L>;
   tocDigestOf: (layer: L) => string;
   log: Logger;
   /** Layers opened ahead at most at a time. */
@@ -29,6 +32,7 @@ interface Held<L> {
   promise: Promise<L>;
   stop: AbortController;
   timer: NodeJS.Timeout;
+  take: () => void;
 }
 
 export class LayersAhead<L> {
@@ -55,14 +59,16 @@ export class LayersAhead<L> {
       this.#evictFor(1);
       const stop = new AbortController();
       const r: MountRequest = { mountpoint: '/', reference: request.reference, digest: next.digest, ...(next.urls ? { urls: next.urls } : {}) };
-      const promise = this.o.open(r, stop.signal);
+      let take = (): void => undefined;
+      const taken = new Promise<void>((resolve) => (take = resolve));
+      const promise = this.o.open(r, stop.signal, taken);
       // A failure here is only logged: the mount opens the layer itself and reports its own error.
       promise.catch((err: unknown) => {
         if (!stop.signal.aborted) this.o.log.debug({ err, layer: next.digest }, 'opening a layer ahead failed');
       });
       const timer = setTimeout(() => this.#drop(key), this.o.ttlMs);
       timer.unref();
-      this.#held.set(key, { promise, stop, timer });
+      this.#held.set(key, { promise, stop, timer, take });
     }
   }
 
@@ -73,6 +79,7 @@ export class LayersAhead<L> {
     if (!held) return undefined;
     this.#held.delete(key);
     clearTimeout(held.timer);
+    held.take();
     let layer: L;
     try {
       layer = await held.promise;

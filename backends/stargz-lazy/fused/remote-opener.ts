@@ -5,7 +5,7 @@
  * foreground read that needs the registry also tells the background fetch to keep quiet.
  */
 import type { ChunkCache } from '../cache/chunk-cache.js';
-import type { TocIndexer } from '../estargz/toc-indexer.js';
+import { inThreadIndexer, type TocIndexer } from '../estargz/toc-indexer.js';
 import type { Logger } from '../../../core/sdk.js';
 import { RemoteLayer } from '../layer/remote-layer.js';
 import { probeBlob, type ProbeResult } from '../registry/probe-blob.js';
@@ -14,7 +14,7 @@ import type { RegistryClient } from '../registry/registry-client.js';
 import type { MountRequest } from './control-protocol.js';
 import { countingBlob } from './counting-blob.js';
 import type { FusedConfig } from './fused-config.js';
-import type { ServedCounters } from './served-mounts.js';
+import type { OpenLayer, ServedCounters } from './served-mounts.js';
 
 /** A probe of a blob gives up after this long (every location included). */
 export const PROBE_TIMEOUT_MS = 2_000;
@@ -31,9 +31,10 @@ export interface RemoteOpenerDeps {
   indexer?: TocIndexer;
 }
 
-export function remoteOpener(deps: RemoteOpenerDeps): (r: MountRequest, signal: AbortSignal) => Promise<RemoteLayer> {
+export function remoteOpener(deps: RemoteOpenerDeps): OpenLayer<RemoteLayer> {
   const { registry, cache, counters } = deps;
-  return (r, signal) => {
+  const indexer = deps.indexer ?? inThreadIndexer;
+  return (r, signal, beforeIndex) => {
     const reference = parseReference(r.reference, 'reference');
     const blob = countingBlob(registry.blob(reference, { digest: r.digest, urls: r.urls ?? [] }), counters);
     return RemoteLayer.open({
@@ -41,7 +42,7 @@ export function remoteOpener(deps: RemoteOpenerDeps): (r: MountRequest, signal: 
       expectedTocDigest: r.tocDigest,
       cache,
       limits: deps.config.estargz,
-      indexer: deps.indexer,
+      indexer: beforeIndex === undefined ? indexer : { index: (job) => beforeIndex().then(() => indexer.index(job)) },
       regionBytes: deps.config.fs.regionBytes,
       log: deps.log.child({ layer: r.digest }),
       signal,

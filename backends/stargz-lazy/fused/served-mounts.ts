@@ -29,6 +29,7 @@ import type { ProbeResult } from '../registry/probe-blob.js';
 import type { BackgroundState, LayerCheck, Metrics, MountInfo, MountRequest, MountState, PrefetchState } from './control-protocol.js';
 import type { FusedConfig } from './fused-config.js';
 import { LatencyHistogram } from './latency-histogram.js';
+import { ForegroundFirst } from './foreground-first.js';
 import { LayersAhead } from './layers-ahead.js';
 import { mountAt } from './mountinfo.js';
 import { Reachability, type ReachabilityTarget } from './reachability.js';
@@ -59,11 +60,17 @@ export interface ServedCounters {
   registryReads: number;
 }
 
+export type OpenLayer<L> = (r: MountRequest, signal: AbortSignal, beforeIndex?: () => Promise<void>) => Promise<L>;
+
 export interface ServedMountsDeps<L extends ServedLayer> {
   config: FusedConfig;
   log: Logger;
-  /** Opens a layer (remote-opener.ts: from the registry through the chunk cache). */
-  openLayer: (r: MountRequest, signal: AbortSignal) => Promise<L>;
+  /**
+   * Opens a layer (remote-opener.ts: from the registry through the chunk cache). With
+   * `beforeIndex`, the TOC is indexed only once that resolves (its footer and TOC are fetched
+   * at once).
+   */
+  openLayer: OpenLayer<L>;
   /** Is the blob of a mount reachable now? (remote-opener.ts: one bounded HEAD.) */
   probe: (r: MountRequest) => Promise<ProbeResult>;
   /** The chunk cache, for its statistics. */
@@ -101,7 +108,9 @@ export class ServedMounts<L extends ServedLayer> {
   readonly #queues = new Map<string, Promise<unknown>>();
   readonly #config: FusedConfig;
   readonly #log: Logger;
-  readonly #openLayer: (r: MountRequest, signal: AbortSignal) => Promise<L>;
+  readonly #openLayer: OpenLayer<L>;
+  /** A mount's own open is indexed before the layers opened ahead. */
+  readonly #foreground = new ForegroundFirst();
   readonly #ahead: LayersAhead<L>;
   readonly #recent: RecentLayers<L>;
   readonly #cache: Pick<ChunkCache, 'stats'> | undefined;
@@ -122,8 +131,8 @@ export class ServedMounts<L extends ServedLayer> {
     this.#background = deps.background;
     this.#ahead = new LayersAhead({
       // A layer opened ahead just had its footer and TOC from the registry, as a mount's own open.
-      open: (r, signal) =>
-        this.#openLayer(r, signal).then((layer) => {
+      open: (r, signal, taken) =>
+        this.#openLayer(r, signal, () => this.#foreground.idle(taken)).then((layer) => {
           this.#reachability.noteReachable(reachabilityTarget(r));
           return layer;
         }),
@@ -232,7 +241,7 @@ export class ServedMounts<L extends ServedLayer> {
     const taking = this.#ahead.take(request);
     this.#ahead.start(request, (d) => this.#serves(request.reference, d) || this.#recent.has(request.reference, d));
     const ahead = (await abortable(taking, signal)) ?? this.#recent.take(request);
-    const layer = ahead ?? (await this.#openLayer(request, signal));
+    const layer = ahead ?? (await this.#foreground.run(() => this.#openLayer(request, signal)));
     // Its footer and TOC just came from the registry: the check of the next prepare (on this
     // layer as its parent) need not ask again (a layer opened ahead was noted when it opened).
     if (ahead === undefined) this.#reachability.noteReachable(reachabilityTarget(request));

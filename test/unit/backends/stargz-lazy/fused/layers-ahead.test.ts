@@ -15,9 +15,11 @@ interface FakeLayer {
 function setup(o: { ahead?: number; ttlMs?: number; fail?: Set<string> } = {}) {
   const opened: string[] = [];
   const aborted: string[] = [];
+  const taken: string[] = [];
   const ahead = new LayersAhead<FakeLayer>({
-    open: async (r: MountRequest, signal: AbortSignal) => {
+    open: async (r: MountRequest, signal: AbortSignal, whenTaken: Promise<void>) => {
       opened.push(r.digest);
+      void whenTaken.then(() => taken.push(r.digest));
       signal.addEventListener('abort', () => aborted.push(r.digest));
       if (o.fail?.has(r.digest)) throw new Error('registry down');
       return { digest: r.digest, tocDigest: `toc-of-${r.digest}` };
@@ -27,7 +29,7 @@ function setup(o: { ahead?: number; ttlMs?: number; fail?: Set<string> } = {}) {
     ahead: o.ahead ?? 2,
     ttlMs: o.ttlMs ?? 60_000,
   });
-  return { ahead, opened, aborted };
+  return { ahead, opened, aborted, taken };
 }
 
 const mountOf = (digest: string, following: number[] = [], tocDigest?: string): MountRequest => ({
@@ -47,6 +49,15 @@ describe('LayersAhead', () => {
     expect(await ahead.take(mountOf(d(3), [], `toc-of-${d(3)}`))).toEqual({ digest: d(3), tocDigest: `toc-of-${d(3)}` });
     expect(await ahead.take(mountOf(d(3)))).toBeUndefined(); // taken already
     expect(ahead.size).toBe(1);
+  });
+
+  it('tells an open that a mount took its layer (then it is no longer work ahead), and only then', async () => {
+    const { ahead, taken } = setup({ ahead: 2 });
+    ahead.start(mountOf(d(1), [2, 3]), () => false);
+    await new Promise((r) => setImmediate(r));
+    expect(taken).toEqual([]);
+    await ahead.take(mountOf(d(3)));
+    expect(taken).toEqual([d(3)]);
   });
 
   it('does not hand out a layer whose TOC digest is not the one the mount expects, nor one of another reference', async () => {
