@@ -66,6 +66,11 @@ export interface FusedMetrics {
 export interface FusedMounter {
   /** Resolves once mounted and the root answers; rejects (code `NOT_ESTARGZ`, UnavailableError, …) otherwise. */
   mount(r: LayerMountRequest, signal?: AbortSignal): Promise<void>;
+  /**
+   * A hint, answered at once: the mount of this layer comes next (the process starts fetching
+   * and indexing it). A process too old to know it answers NotFoundError.
+   */
+  open?(r: Omit<LayerMountRequest, 'mountpoint' | 'prefetchBytes'>): Promise<void>;
   unmount(mountpoint: string): Promise<void>;
   list(): Promise<FusedMountInfo[]>;
   /**

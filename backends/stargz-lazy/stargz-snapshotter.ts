@@ -67,8 +67,9 @@ export class StargzSnapshotter extends OverlaySnapshotter {
   }
 
   override async prepare(key: string, parent: string, labels: Labels, call?: Call): Promise<Mount[]> {
-    await this.#checkRemoteLayers(parent, call?.signal);
     const target = targetOf(labels ?? {});
+    if (target !== undefined && call !== undefined) this.#hintOpen(labels, call.log);
+    await this.#checkRemoteLayers(parent, call?.signal);
     if (target === undefined || call === undefined) return super.prepare(key, parent, labels);
     return this.#serialized(target, () => this.#prepareTarget(key, parent, labels, target, call));
   }
@@ -311,6 +312,27 @@ export class StargzSnapshotter extends OverlaySnapshotter {
       if (isFusedUnreachable(err)) this.#fused.reset(fused);
       throw new UnavailableError(`cannot tell whether the remote layers are available: ${describeError(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * A remote prepare spends a few ms in its own checks and metadata transactions before it asks
+   * for the mount: a running FUSE process is told at once, so that the layer's footer and TOC
+   * are on their way meanwhile. Never waits, never fails the prepare (which reports malformed
+   * labels itself).
+   */
+  #hintOpen(labels: Labels, log: Call['log']): void {
+    let request: RemoteRequest | undefined;
+    try {
+      request = remoteRequestFromLabels(labels, 0);
+    } catch {
+      return;
+    }
+    if (request === undefined) return;
+    const { prefetchBytes: _, ...hint } = request;
+    void this.#fused
+      .running()
+      .then((fused) => fused?.open?.(hint))
+      .catch((err: unknown) => log.debug({ err }, 'open hint to the FUSE-serving process failed'));
   }
 
   /** Mount through the FUSE process; one that stopped answering since the last call is started again, once. */

@@ -11,6 +11,10 @@
  *        comes: footer and TOC fetched and verified, FUSE mounted. Repeating the request for
  *        the same layer and mountpoint is a no-op; another layer there is FAILED_PRECONDITION.
  *        Closing the connection before the answer cancels the mount.
+ * POST /v1/open     OpenRequest -> 200 { opening: boolean }
+ *        A hint, answered at once: start fetching and indexing this layer (and the ones in
+ *        `following`) now, for the mount request that comes next (it takes the opened layer
+ *        instead of opening it). `opening: false` when the layer is served already.
  * POST /v1/unmount  { mountpoint } -> 200 { unmounted: boolean }
  *        Lazy unmount; also detaches a stale mount of this file system that the process does
  *        not serve (left by a process that died). Nothing mounted: `unmounted: false`.
@@ -69,6 +73,11 @@ export const mountRequestSchema = z
   .strict();
 
 export type MountRequest = z.output<typeof mountRequestSchema>;
+
+/** A mount request without a mount point (and without prefetch, which follows a mount). */
+export const openRequestSchema = mountRequestSchema.omit({ mountpoint: true, prefetchBytes: true });
+
+export type OpenRequest = z.output<typeof openRequestSchema>;
 
 export const unmountRequestSchema = z.object({ mountpoint: mountpointSchema }).strict();
 

@@ -14,6 +14,7 @@ import {
   checkRequestSchema,
   httpStatusOf,
   mountRequestSchema,
+  openRequestSchema,
   unmountRequestSchema,
   type Status,
 } from './control-protocol.js';
@@ -24,7 +25,7 @@ const CLOSE_GRACE_MS = 2_000;
 
 export interface ControlServerOptions {
   socket: string;
-  mounts: Pick<ServedMounts<ServedLayer>, 'mount' | 'unmount' | 'list' | 'check' | 'metrics'>;
+  mounts: Pick<ServedMounts<ServedLayer>, 'mount' | 'open' | 'unmount' | 'list' | 'check' | 'metrics'>;
   status: () => Status;
   log: Logger;
 }
@@ -100,6 +101,10 @@ async function route(o: ControlServerOptions, req: IncomingMessage, signal: Abor
     case 'POST /v1/mounts': {
       const request = parseBody(mountRequestSchema, await readBody(req));
       return { mount: await o.mounts.mount(request, signal) };
+    }
+    case 'POST /v1/open': {
+      const request = parseBody(openRequestSchema, await readBody(req));
+      return { opening: o.mounts.open(request) };
     }
     case 'POST /v1/unmount': {
       const { mountpoint } = parseBody(unmountRequestSchema, await readBody(req));

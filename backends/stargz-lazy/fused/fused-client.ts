@@ -50,6 +50,8 @@ const UNMOUNT_TIMEOUT_MS = 30_000;
 /** A mount waits for the registry (retries included); the caller's signal usually ends it sooner. */
 const MOUNT_TIMEOUT_MS = 300_000;
 const ROOT_CHECK_TIMEOUT_MS = 10_000;
+/** A hint answered at once; it is of no use after the mount request went. */
+const OPEN_TIMEOUT_MS = 5_000;
 /** The process bounds its registry probes (2 s); this bounds the whole check, the connection included. */
 const CHECK_TIMEOUT_MS = 5_000;
 const METRICS_TIMEOUT_MS = 5_000;
@@ -133,6 +135,16 @@ export class FusedClient {
       await this.unmount(r.mountpoint).catch((e: unknown) => this.log.warn({ err: e, mountpoint: r.mountpoint }, 'unmount failed'));
       throw err;
     }
+  }
+
+  /**
+   * Tell the process that a mount of this layer comes next, so that it fetches and indexes the
+   * layer now (`POST /v1/open`); answered at once. A process too old to know the request
+   * answers NotFoundError.
+   */
+  async open(r: Omit<MountLayerRequest, 'mountpoint' | 'prefetchBytes'>): Promise<void> {
+    this.#checkOpen();
+    await controlRequest(this.paths.socket, 'POST', '/v1/open', r, { timeoutMs: OPEN_TIMEOUT_MS });
   }
 
   /** Unmount (lazily) whatever layer the process serves at `mountpoint`; nothing mounted there is not an error. */

@@ -16,10 +16,11 @@ import type { MountRequest } from './control-protocol.js';
 
 export interface LayersAheadOptions<L> {
   /**
-   * Opens a layer (footer and TOC, not verified against a label: none is known yet). `taken`
-   * resolves when a mount takes the layer (it then waits for the open).
+   * Opens a layer (footer and TOC, verified against `r.tocDigest` when known). `taken` resolves
+   * when a mount takes the layer (it then waits for the open); `urgent`: a mount of this layer
+   * is on its way (`first`).
    */
-  open: (r: MountRequest, signal: AbortSignal, taken: Promise<void>) => Promise<L>;
+  open: (r: MountRequest, signal: AbortSignal, taken: Promise<void>, urgent: boolean) => Promise<L>;
   tocDigestOf: (layer: L) => string;
   log: Logger;
   /** Layers opened ahead at most at a time. */
@@ -54,22 +55,35 @@ export class LayersAhead<L> {
       if (window >= this.o.ahead) break;
       if (skip(next.digest)) continue;
       window++;
-      const key = keyOf(request.reference, next.digest);
-      if (this.#held.has(key)) continue;
-      this.#evictFor(1);
-      const stop = new AbortController();
       const r: MountRequest = { mountpoint: '/', reference: request.reference, digest: next.digest, ...(next.urls ? { urls: next.urls } : {}) };
-      let take = (): void => undefined;
-      const taken = new Promise<void>((resolve) => (take = resolve));
-      const promise = this.o.open(r, stop.signal, taken);
-      // A failure here is only logged: the mount opens the layer itself and reports its own error.
-      promise.catch((err: unknown) => {
-        if (!stop.signal.aborted) this.o.log.debug({ err, layer: next.digest }, 'opening a layer ahead failed');
-      });
-      const timer = setTimeout(() => this.#drop(key), this.o.ttlMs);
-      timer.unref();
-      this.#held.set(key, { promise, stop, timer, take });
+      this.#open(r, false);
     }
+  }
+
+  /**
+   * The layer of `request` itself, whose mount request is on its way (`POST /v1/open`), then
+   * the layers above it as `start` does; its own open goes first (`urgent`).
+   */
+  first(request: MountRequest, skip: (digest: string) => boolean): void {
+    if (!skip(request.digest)) this.#open({ ...request, mountpoint: '/', following: [] }, true);
+    this.start(request, skip);
+  }
+
+  #open(r: MountRequest, urgent: boolean): void {
+    const key = keyOf(r.reference, r.digest);
+    if (this.#held.has(key)) return;
+    this.#evictFor(1);
+    const stop = new AbortController();
+    let take = (): void => undefined;
+    const taken = new Promise<void>((resolve) => (take = resolve));
+    const promise = this.o.open(r, stop.signal, taken, urgent);
+    // A failure here is only logged: the mount opens the layer itself and reports its own error.
+    promise.catch((err: unknown) => {
+      if (!stop.signal.aborted) this.o.log.debug({ err, layer: r.digest }, 'opening a layer ahead failed');
+    });
+    const timer = setTimeout(() => this.#drop(key), this.o.ttlMs);
+    timer.unref();
+    this.#held.set(key, { promise, stop, timer, take });
   }
 
   /** The layer opened ahead for this mount, if any and if it is the one the mount expects. */

@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const configDigest = configDigestOf(config);
   // Warmed up while nothing needs the process (snaphost's start at open waits for `warm`); the
-  // first mount request stops it.
+  // first mount (or open) request stops it.
   const stopWarmUp = new AbortController();
   let warm = false;
   const server = await serveControl({
@@ -93,6 +93,10 @@ async function main(argv: string[]): Promise<void> {
       mount: (r, signal) => {
         stopWarmUp.abort();
         return mounts.mount(r, signal);
+      },
+      open: (r) => {
+        stopWarmUp.abort();
+        return mounts.open(r);
       },
       unmount: (mp) => mounts.unmount(mp),
       list: () => mounts.list(),

@@ -26,7 +26,7 @@ import { LayerFs, type LayerReader } from '../fs/layer-fs.js';
 import { abortable } from '../layer/in-flight.js';
 import { parseReference } from '../registry/reference.js';
 import type { ProbeResult } from '../registry/probe-blob.js';
-import type { BackgroundState, LayerCheck, Metrics, MountInfo, MountRequest, MountState, PrefetchState } from './control-protocol.js';
+import type { BackgroundState, LayerCheck, Metrics, MountInfo, MountRequest, MountState, OpenRequest, PrefetchState } from './control-protocol.js';
 import type { FusedConfig } from './fused-config.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { ForegroundFirst } from './foreground-first.js';
@@ -131,8 +131,8 @@ export class ServedMounts<L extends ServedLayer> {
     this.#background = deps.background;
     this.#ahead = new LayersAhead({
       // A layer opened ahead just had its footer and TOC from the registry, as a mount's own open.
-      open: (r, signal, taken) =>
-        this.#openLayer(r, signal, () => this.#foreground.idle(taken)).then((layer) => {
+      open: (r, signal, taken, urgent) =>
+        (urgent ? this.#foreground.run(() => this.#openLayer(r, signal)) : this.#openLayer(r, signal, () => this.#foreground.idle(taken))).then((layer) => {
           this.#reachability.noteReachable(reachabilityTarget(r));
           return layer;
         }),
@@ -150,6 +150,18 @@ export class ServedMounts<L extends ServedLayer> {
 
   mount(request: MountRequest, signal: AbortSignal): Promise<MountInfo> {
     return this.#serialized(request.mountpoint, () => this.#mount(request, signal));
+  }
+
+  /**
+   * A mount of this layer is on its way (`POST /v1/open`): its footer and TOC are fetched and
+   * indexed now, and the layers above it opened ahead; the mount takes the opened layer. False
+   * when the layer is served (or kept after an unmount) already.
+   */
+  open(request: OpenRequest): boolean {
+    const skip = (d: string) => this.#serves(request.reference, d) || this.#recent.has(request.reference, d);
+    if (skip(request.digest)) return false;
+    this.#ahead.first({ ...request, mountpoint: '/' }, skip);
+    return true;
   }
 
   /** True when something was unmounted. */

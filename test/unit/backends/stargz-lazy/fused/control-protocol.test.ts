@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mountRequestSchema } from '../../../../../backends/stargz-lazy/fused/control-protocol.js';
+import { mountRequestSchema, openRequestSchema } from '../../../../../backends/stargz-lazy/fused/control-protocol.js';
 import { fromWireError, toWireError } from '../../../../../backends/stargz-lazy/fused/fused-errors.js';
 import { NotEstargzError, VerificationError } from '../../../../../backends/stargz-lazy/estargz/errors.js';
 import { NotFoundError, UnavailableError } from '../../../../../core/sdk.js';
@@ -23,6 +23,17 @@ describe('mount requests', () => {
     ['a bad URL', { urls: ['not a url'] }],
   ])('refuses %s', (_what, change) => {
     expect(mountRequestSchema.safeParse({ mountpoint: '/m', reference: 'r', digest, ...change }).success).toBe(false);
+  });
+});
+
+describe('open hints', () => {
+  it('are mount requests without a mount point or prefetch', () => {
+    const r = { reference: '127.0.0.1:5000/app:1', digest, tocDigest: digest, following: [{ digest }] };
+    expect(openRequestSchema.parse(r)).toEqual(r);
+    expect(openRequestSchema.safeParse({ ...r, mountpoint: '/a/fs' }).success).toBe(false);
+    expect(openRequestSchema.safeParse({ ...r, prefetchBytes: 1 }).success).toBe(false);
+    expect(openRequestSchema.safeParse({ ...r, digest: 'sha256:XYZ' }).success).toBe(false);
+    expect(openRequestSchema.safeParse({ digest }).success).toBe(false);
   });
 });
 

@@ -60,4 +60,26 @@ describe('layers opened ahead', () => {
     expect(server.requests.slice(before)).toEqual([]);
     expect(server.requests.filter((r) => r.method === 'HEAD')).toEqual([]);
   }, 30_000);
+
+  it('an open hint fetches the layer before its mount request; the mount then costs no request', async () => {
+    await client.unmount(join(tmp, 'm1'));
+    await client.unmount(join(tmp, 'm2'));
+    const [layer] = [...blobs.keys()];
+    const reference = `${server.host}/test/hinted:latest`;
+    const gets = () => server.requests.filter((r) => r.method === 'GET' && r.path.includes('/hinted/') && r.path.endsWith(layer!)).length;
+    await client.open({ reference, digest: layer! });
+    const deadline = Date.now() + 10_000;
+    while (gets() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(gets()).toBeGreaterThan(0);
+    const fetched = gets();
+    const m3 = join(tmp, 'm3');
+    await mkdir(m3);
+    await client.mount({ mountpoint: m3, reference, digest: layer! });
+    expect(gets()).toBe(fetched);
+    // served now: another hint for it opens nothing
+    const before = server.requests.length;
+    await client.open({ reference, digest: layer! });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.requests.slice(before)).toEqual([]);
+  }, 30_000);
 });

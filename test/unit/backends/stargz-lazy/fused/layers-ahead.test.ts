@@ -16,9 +16,11 @@ function setup(o: { ahead?: number; ttlMs?: number; fail?: Set<string> } = {}) {
   const opened: string[] = [];
   const aborted: string[] = [];
   const taken: string[] = [];
+  const urgent: string[] = [];
   const ahead = new LayersAhead<FakeLayer>({
-    open: async (r: MountRequest, signal: AbortSignal, whenTaken: Promise<void>) => {
+    open: async (r: MountRequest, signal: AbortSignal, whenTaken: Promise<void>, isUrgent: boolean) => {
       opened.push(r.digest);
+      if (isUrgent) urgent.push(`${r.digest} ${r.tocDigest ?? ''}`);
       void whenTaken.then(() => taken.push(r.digest));
       signal.addEventListener('abort', () => aborted.push(r.digest));
       if (o.fail?.has(r.digest)) throw new Error('registry down');
@@ -29,7 +31,7 @@ function setup(o: { ahead?: number; ttlMs?: number; fail?: Set<string> } = {}) {
     ahead: o.ahead ?? 2,
     ttlMs: o.ttlMs ?? 60_000,
   });
-  return { ahead, opened, aborted, taken };
+  return { ahead, opened, aborted, taken, urgent };
 }
 
 const mountOf = (digest: string, following: number[] = [], tocDigest?: string): MountRequest => ({
@@ -58,6 +60,22 @@ describe('LayersAhead', () => {
     expect(taken).toEqual([]);
     await ahead.take(mountOf(d(3)));
     expect(taken).toEqual([d(3)]);
+  });
+
+  it('first(): the layer itself (urgent, with its TOC digest), then the ones above; none of them twice', async () => {
+    const { ahead, opened, urgent } = setup({ ahead: 3 });
+    ahead.first(mountOf(d(1), [2, 3], `toc-of-${d(1)}`), () => false);
+    expect(opened).toEqual([d(1), d(2), d(3)]);
+    expect(urgent).toEqual([`${d(1)} toc-of-${d(1)}`]);
+    ahead.start(mountOf(d(1), [2, 3]), () => false);
+    expect(opened).toHaveLength(3);
+    expect(await ahead.take(mountOf(d(1), [], `toc-of-${d(1)}`))).toEqual({ digest: d(1), tocDigest: `toc-of-${d(1)}` });
+  });
+
+  it('first() skips a layer already served but still opens the ones above', () => {
+    const { ahead, opened } = setup({ ahead: 3 });
+    ahead.first(mountOf(d(1), [2]), (digest) => digest === d(1));
+    expect(opened).toEqual([d(2)]);
   });
 
   it('does not hand out a layer whose TOC digest is not the one the mount expects, nor one of another reference', async () => {
