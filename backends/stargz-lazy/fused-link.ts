@@ -67,6 +67,11 @@ export interface FusedMounter {
   /** Resolves once mounted and the root answers; rejects (code `NOT_ESTARGZ`, UnavailableError, …) otherwise. */
   mount(r: LayerMountRequest, signal?: AbortSignal): Promise<void>;
   /**
+   * True while the process holds this client's attachment: it ends it when it stops or dies,
+   * so what it answered through this client may still hold. Absent: unknown (never trusted).
+   */
+  readonly attached?: boolean;
+  /**
    * A hint, answered at once: the mount of this layer comes next (the process starts fetching
    * and indexing it). A process too old to know it answers NotFoundError.
    */

@@ -22,6 +22,8 @@
  * it: mounted, answering, and (asked of the FUSE process, bounded, memoized per blob) either
  * fully cached or its registry reachable. Otherwise they answer UNAVAILABLE naming the
  * snapshot, the layer, the image and why: a container started then would fail reads with EIO.
+ * An answer (or a mount) of the last second through a still-attached process is not asked
+ * again (`CheckedLayers`): the next layer of a pull goes on the one just mounted.
  */
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,6 +39,7 @@ import {
   type OverlaySnapshotterOptions,
   type SnapshotterStatus,
 } from '../../core/sdk.js';
+import { CheckedLayers } from './checked-layers.js';
 import { describeError, errorCode } from './error-code.js';
 import type { FusedLayerCheck, FusedLink, FusedMetrics, FusedMounter, FusedMountInfo } from './fused-link.js';
 import { backendMetrics, layerStatuses, type RemoteSnapshot } from './layer-status.js';
@@ -56,6 +59,8 @@ export class StargzSnapshotter extends OverlaySnapshotter {
   readonly #fused: FusedLink;
   readonly #prefetchBytes: number;
   readonly #mountTimeoutMs: number;
+  /** Remote layers checked or mounted in the last second (not asked about again). */
+  readonly #checked = new CheckedLayers(CHECKED_TTL_MS);
   /** Remote prepares of one chain id run one after the other (the second then finds the first's). */
   readonly #targets = new Map<string, Promise<unknown>>();
 
@@ -272,6 +277,9 @@ export class StargzSnapshotter extends OverlaySnapshotter {
       return out;
     });
     if (remote.length === 0) return;
+    const fused = await this.#fused.running().catch(() => undefined);
+    const mountpoints = remote.map((r) => r.fs);
+    if (this.#checked.holds(mountpoints, fused)) return;
     const mounted = new Set((await mountsUnder(this.layout.snapshotsDir)).map((m) => m.mountpoint));
     for (const r of remote) {
       const problem = !mounted.has(r.fs) ? 'is not mounted' : await unanswered(r.fs);
@@ -282,7 +290,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
         );
       }
     }
-    const checks = await this.#availability(remote.map((r) => r.fs), signal);
+    const checks = await this.#availability(fused, mountpoints, signal);
     if (checks === undefined) return;
     const problems = remote.flatMap((r, i) => {
       const c = checks[i]!;
@@ -291,7 +299,10 @@ export class StargzSnapshotter extends OverlaySnapshotter {
       const image = c.reference ?? r.reference;
       return [`remote snapshot ${JSON.stringify(r.name)}: layer ${layer}${image ? ` of ${image}` : ''} is unavailable: ${c.reason ?? 'no reason given'}`];
     });
-    if (problems.length === 0) return;
+    if (problems.length === 0) {
+      if (fused !== undefined) this.#checked.note(mountpoints, fused);
+      return;
+    }
     const more = problems.length > MAX_NAMED_PROBLEMS ? `; and ${problems.length - MAX_NAMED_PROBLEMS} more remote layers` : '';
     throw new UnavailableError(problems.slice(0, MAX_NAMED_PROBLEMS).join('; ') + more);
   }
@@ -301,8 +312,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
    * that means anything: not running (the statfs check passed, so a process serves the mounts;
    * a restarted link finds it next time) or too old to know the request.
    */
-  async #availability(mountpoints: string[], signal?: AbortSignal): Promise<FusedLayerCheck[] | undefined> {
-    const fused = await this.#fused.running().catch(() => undefined);
+  async #availability(fused: FusedMounter | undefined, mountpoints: string[], signal?: AbortSignal): Promise<FusedLayerCheck[] | undefined> {
     if (fused === undefined) return undefined;
     try {
       return await fused.check(mountpoints, signal);
@@ -342,6 +352,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
       const fused = await this.#fused.get(signal);
       try {
         await fused.mount(request, signal);
+        this.#checked.note([request.mountpoint], fused);
         return;
       } catch (err) {
         if (!isFusedUnreachable(err)) throw err;
@@ -354,6 +365,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
 
   /** Unmount through the FUSE process; detach directly when it is not running or does not know the mount. */
   async #unmount(mountpoint: string, call: Call): Promise<void> {
+    this.#checked.forget(mountpoint);
     const fused = await this.#fused.running().catch(() => undefined);
     if (fused !== undefined) {
       try {
@@ -397,6 +409,8 @@ function isFusedUnreachable(err: unknown): boolean {
 
 /** Unavailable layers named in one UNAVAILABLE message; the rest are counted. */
 const MAX_NAMED_PROBLEMS = 3;
+/** How long a passed check of a remote layer (or its mount) holds: a pull's next prepare comes within ms. */
+const CHECKED_TTL_MS = 1_000;
 
 /** Bound on a layer root's statfs: a live FUSE process answers at once. */
 const STATFS_TIMEOUT_MS = 5_000;

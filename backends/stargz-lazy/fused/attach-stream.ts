@@ -11,6 +11,8 @@ import { FusedUnreachableError } from './fused-errors.js';
 
 export interface AttachStream {
   close(): void;
+  /** True while the process holds the connection (false once it ended it, after close, or when it does not know attach). */
+  readonly attached: boolean;
 }
 
 /** Resolves once the process answered the attach (NotFound from a process too old to know it: detached, but usable). */
@@ -19,15 +21,21 @@ export function attachTo(socket: string, log: Logger, timeoutMs: number): Promis
     let req: ClientRequest | undefined;
     let settled = false;
     let closing = false;
+    let attached = false;
     const timer = setTimeout(() => fail(new FusedUnreachableError(`FUSE process at ${socket}: no answer to GET /v1/attach within ${timeoutMs} ms`)), timeoutMs);
     const handle: AttachStream = {
       close: () => {
         closing = true;
+        attached = false;
         req?.destroy();
+      },
+      get attached() {
+        return attached;
       },
     };
     function fail(err: Error): void {
       clearTimeout(timer);
+      attached = false;
       if (settled) {
         if (!closing) log.debug({ err }, 'the FUSE-serving process ended the attach connection');
         return;
@@ -51,6 +59,7 @@ export function attachTo(socket: string, log: Logger, timeoutMs: number): Promis
         return;
       }
       settled = true;
+      attached = true;
       resolve(handle);
       res.on('data', () => undefined);
       res.on('end', () => fail(new Error('the attach connection ended')));

@@ -75,6 +75,11 @@ export class FusedClient {
     private readonly attachment: AttachStream,
   ) {}
 
+  /** False once the process ended this client's attachment (it stopped or died) or the client closed. */
+  get attached(): boolean {
+    return this.attachment.attached;
+  }
+
   /** Connect to the FUSE-serving process of `root`; start it (detached, own session, log to <root>/fused.log) if none answers. */
   static async connect(root: string, o: FusedClientOptions): Promise<FusedClient> {
     const parsed = fusedConfigSchema.safeParse(o.config);

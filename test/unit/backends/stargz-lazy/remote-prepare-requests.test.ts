@@ -1,8 +1,11 @@
 /**
- * A remote prepare tells a running FUSE process which layer it is about to mount before its own
- * checks and metadata transactions (`open`, a hint answered at once), so the layer's footer and
- * TOC are on their way meanwhile. The hint never delays or fails a prepare. The FUSE process is
- * a stand-in that mounts a tmpfs (fused-ahead.test.ts runs the real one). Needs root.
+ * What a remote prepare asks of the FUSE-serving process, beyond the mount itself:
+ * - an open hint first (`open`, answered at once), before its own checks and metadata
+ *   transactions, so the layer's footer and TOC are on their way meanwhile; the hint never
+ *   delays or fails a prepare;
+ * - no second check of a layer it just mounted or checked (within a second, through the same
+ *   attached process): the next layer of a pull, and the container, go on the one just mounted.
+ * The process is a stand-in that mounts a tmpfs (fused-ahead.test.ts runs the real one). Needs root.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
@@ -28,10 +31,14 @@ const options = stargzLazyOptions.parse({ startFusedAtOpen: false });
 
 type Hint = Omit<LayerMountRequest, 'mountpoint' | 'prefetchBytes'>;
 
-/** A running process that records hints and mounts in order; `hint: 'none'` is one too old to know hints. */
+/**
+ * A running process that records hints, mounts and checks in order; `hint: 'none'` is one too
+ * old to know hints. `attached` is what the client knows of its attachment.
+ */
 class StandInLink implements FusedLink {
   readonly events: string[] = [];
   readonly hints: Hint[] = [];
+  attached = true;
   constructor(private readonly hint: 'records' | 'none' | 'fails' = 'records') {}
   readonly #mounter: FusedMounter = {
     mount: async (r: LayerMountRequest): Promise<void> => {
@@ -42,29 +49,31 @@ class StandInLink implements FusedLink {
       execFileSync('umount', ['-l', mountpoint]);
     },
     list: async () => [],
-    check: async (): Promise<never> => {
-      throw new NotFoundError('the stand-in does not check layers');
+    check: async (mountpoints: string[]) => {
+      this.events.push(`check ${mountpoints.length}`);
+      return mountpoints.map((mountpoint) => ({ mountpoint, served: true, available: true, fetchedBytes: 0, totalBytes: 1 }));
     },
     metrics: async (): Promise<never> => {
       throw new NotFoundError('the stand-in has no metrics');
     },
   };
+  /** One client, as the real link keeps one while the process answers. */
+  readonly #client: FusedMounter = this.#clientOf();
   async get(): Promise<FusedMounter> {
-    return this.#withHint();
+    return this.#client;
   }
   async running(): Promise<FusedMounter | undefined> {
-    return this.#withHint();
+    return this.#client;
   }
-  #withHint(): FusedMounter {
-    if (this.hint === 'none') return this.#mounter;
-    return {
-      ...this.#mounter,
-      open: async (r: Hint) => {
-        this.events.push(`open ${r.digest}`);
-        this.hints.push(r);
-        if (this.hint === 'fails') throw new Error('connection refused');
-      },
+  #clientOf(): FusedMounter {
+    const link = this;
+    const open = async (r: Hint) => {
+      this.events.push(`open ${r.digest}`);
+      this.hints.push(r);
+      if (this.hint === 'fails') throw new Error('connection refused');
     };
+    const client = { ...this.#mounter, ...(this.hint === 'none' ? {} : { open }) };
+    return Object.defineProperty(client, 'attached', { get: () => link.attached, enumerable: true });
   }
   reset(): void {}
   async close(): Promise<void> {}
@@ -114,7 +123,7 @@ afterAll(async () => {
   if (base) await rm(base, { recursive: true, force: true });
 });
 
-describe('the open hint of a remote prepare', () => {
+describe('what a remote prepare asks of the FUSE-serving process', () => {
   it('goes to the running process before the mount request, naming the layer, its TOC and the layers above', async () => {
     const link = new StandInLink();
     const s = await open(link);
@@ -141,5 +150,23 @@ describe('the open hint of a remote prepare', () => {
       await expect(s.prepare(`ns/${n}/extract ${target}`, '', labels(target), call)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
       expect(link.events.filter((e) => e.startsWith('mount'))).toEqual([`mount ${LAYER}`]);
     }
+  });
+
+  it('a layer just mounted is not checked again by the prepares on it; after a second, or once detached, it is', async () => {
+    const link = new StandInLink();
+    const s = await open(link);
+    const target = chain(String(++n));
+    await expect(s.prepare(`ns/${n}/extract ${target}`, '', labels(target), call)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await s.prepare('ns/ctr-1', target, {}, call);
+    await s.mounts('ns/ctr-1', call);
+    expect(link.events.filter((e) => e.startsWith('check'))).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await s.mounts('ns/ctr-1', call);
+    expect(link.events.filter((e) => e.startsWith('check'))).toEqual(['check 1']);
+    await s.mounts('ns/ctr-1', call); // that check holds again
+    expect(link.events.filter((e) => e.startsWith('check'))).toHaveLength(1);
+    link.attached = false; // the process ended the attachment: it stopped or died
+    await s.mounts('ns/ctr-1', call);
+    expect(link.events.filter((e) => e.startsWith('check'))).toHaveLength(2);
   });
 });
