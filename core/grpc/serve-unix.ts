@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { SocketInUseError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { warmUpCodecs } from './warm-up-codecs.js';
 import { snapshotsService } from './proto.js';
 
 export interface UnixServer {
@@ -51,7 +52,9 @@ export async function serveUnix(o: ServeUnixOptions): Promise<UnixServer> {
   const socket = await claimSocket(o.socket, o.log);
 
   const server = new grpc.Server();
-  server.addService(snapshotsService(), o.implementation);
+  const service = snapshotsService();
+  warmUpCodecs(service, o.log);
+  server.addService(service, o.implementation);
   await new Promise<void>((done, fail) =>
     server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? fail(new Error(`cannot listen on ${socket}: ${err.message}`, { cause: err })) : done())),
   );
