@@ -73,10 +73,14 @@ export class StargzSnapshotter extends OverlaySnapshotter {
 
   override async prepare(key: string, parent: string, labels: Labels, call?: Call): Promise<Mount[]> {
     const target = targetOf(labels ?? {});
-    if (target !== undefined && call !== undefined) this.#hintOpen(labels, call.log);
-    await this.#checkRemoteLayers(parent, call?.signal);
-    if (target === undefined || call === undefined) return super.prepare(key, parent, labels);
-    return this.#serialized(target, () => this.#prepareTarget(key, parent, labels, target, call));
+    if (target === undefined || call === undefined) {
+      await this.#checkRemoteLayers(parent, call?.signal);
+      return super.prepare(key, parent, labels);
+    }
+    const remote = this.#remoteRequest(labels);
+    if (remote.request !== undefined) this.#hintOpen(remote.request, call.log);
+    await this.#checkRemoteLayers(parent, call.signal);
+    return this.#serialized(target, () => this.#prepareTarget(key, parent, labels, target, remote, call));
   }
 
   override async view(key: string, parent: string, labels: Labels, call?: Call): Promise<Mount[]> {
@@ -179,15 +183,13 @@ export class StargzSnapshotter extends OverlaySnapshotter {
     }
   }
 
-  async #prepareTarget(key: string, parent: string, labels: Labels, target: string, call: Call): Promise<Mount[]> {
+  async #prepareTarget(key: string, parent: string, labels: Labels, target: string, remote: ParsedRemote, call: Call): Promise<Mount[]> {
     if (await this.#targetExists(target, parent, call.log)) {
       throw new AlreadyExistsError(`target snapshot ${JSON.stringify(target)} already exists`);
     }
-    let request: RemoteRequest | undefined;
-    try {
-      request = remoteRequestFromLabels(labels, this.#prefetchBytes);
-    } catch (err) {
-      call.log.warn({ err, target }, 'remote snapshot labels are malformed; preparing an ordinary snapshot');
+    const { request } = remote;
+    if (remote.error !== undefined) {
+      call.log.warn({ err: remote.error, target }, 'remote snapshot labels are malformed; preparing an ordinary snapshot');
     }
     const mounts = await super.prepare(key, parent, labels);
     if (request === undefined) return mounts;
@@ -327,22 +329,23 @@ export class StargzSnapshotter extends OverlaySnapshotter {
   /**
    * A remote prepare spends a few ms in its own checks and metadata transactions before it asks
    * for the mount: a running FUSE process is told at once, so that the layer's footer and TOC
-   * are on their way meanwhile. Never waits, never fails the prepare (which reports malformed
-   * labels itself).
+   * are on their way meanwhile. Never waits, never fails the prepare.
    */
-  #hintOpen(labels: Labels, log: Call['log']): void {
-    let request: RemoteRequest | undefined;
-    try {
-      request = remoteRequestFromLabels(labels, 0);
-    } catch {
-      return;
-    }
-    if (request === undefined) return;
+  #hintOpen(request: RemoteRequest, log: Call['log']): void {
     const { prefetchBytes: _, ...hint } = request;
     void this.#fused
       .running()
       .then((fused) => fused?.open?.(hint))
       .catch((err: unknown) => log.debug({ err }, 'open hint to the FUSE-serving process failed'));
+  }
+
+  /** The layer the labels of a remote prepare name, or why they name none well (the prepare then falls back). */
+  #remoteRequest(labels: Labels): ParsedRemote {
+    try {
+      return { request: remoteRequestFromLabels(labels, this.#prefetchBytes) };
+    } catch (err) {
+      return { error: err };
+    }
   }
 
   /** Mount through the FUSE process; one that stopped answering since the last call is started again, once. */
@@ -405,6 +408,12 @@ export class StargzSnapshotter extends OverlaySnapshotter {
 /** The FUSE process itself did not answer (fused-errors.ts `FusedUnreachableError`), as opposed to the registry. */
 function isFusedUnreachable(err: unknown): boolean {
   return (err as { reason?: unknown } | null)?.reason === 'FUSED_UNREACHABLE';
+}
+
+/** A remote prepare's labels, parsed once: the layer they name (none for a plain pull), or their error. */
+interface ParsedRemote {
+  request?: RemoteRequest | undefined;
+  error?: unknown;
 }
 
 /** Unavailable layers named in one UNAVAILABLE message; the rest are counted. */

@@ -158,7 +158,7 @@ export class ServedMounts<L extends ServedLayer> {
    * when the layer is served (or kept after an unmount) already.
    */
   open(request: OpenRequest): boolean {
-    const skip = (d: string) => this.#serves(request.reference, d) || this.#recent.has(request.reference, d);
+    const skip = this.#servedOrKept(request.reference);
     if (skip(request.digest)) return false;
     this.#ahead.first({ ...request, mountpoint: '/' }, skip);
     return true;
@@ -251,7 +251,7 @@ export class ServedMounts<L extends ServedLayer> {
     // This layer leaves the opened-ahead set at once (`take`), then the layers above it are
     // fetched and opened while this one is: their requests overlap.
     const taking = this.#ahead.take(request);
-    this.#ahead.start(request, (d) => this.#serves(request.reference, d) || this.#recent.has(request.reference, d));
+    this.#ahead.start(request, this.#servedOrKept(request.reference));
     const ahead = (await abortable(taking, signal)) ?? this.#recent.take(request);
     const layer = ahead ?? (await this.#foreground.run(() => this.#openLayer(request, signal)));
     // Its footer and TOC just came from the registry: the check of the next prepare (on this
@@ -283,6 +283,11 @@ export class ServedMounts<L extends ServedLayer> {
     this.#startPrefetch(served, log);
     this.#background?.add(mountpoint, layer);
     return this.#infoOf(served);
+  }
+
+  /** Layers of `reference` not to open ahead: served, or kept after an unmount (`#recent`). */
+  #servedOrKept(reference: string): (digest: string) => boolean {
+    return (digest) => this.#serves(reference, digest) || this.#recent.has(reference, digest);
   }
 
   #serves(reference: string, digest: string): boolean {
