@@ -103,7 +103,7 @@ fresh() { # options
 # How many mounted layers answer: their lNN directory lists (each look bounded by 5 s).
 layers_answer() {
   local m ok=0
-  for m in $(layer_mounts); do timeout 5 ls "$m" 2>/dev/null | grep -q '^l[0-9]' && ok=$((ok + 1)); done
+  for m in $(layer_mounts); do timeout 5 ls "$m" 2>/dev/null | grep '^l[0-9]' >/dev/null && ok=$((ok + 1)); done
   echo "$ok"
 }
 

@@ -34,7 +34,7 @@ for f in dist/core/cli.js dist/core/sdk.js dist/core/sdk.d.ts dist/core/test-bac
   grep -qxF "package/$f" "$W/snaphost-files.txt" || missing+=" $f"
 done
 if [[ -z $missing ]]; then e2e_pass pack-snaphost-ships-cli-sdk-and-harness; else e2e_fail pack-snaphost-ships-cli-sdk-and-harness "missing from $SNAPHOST_TGZ:$missing (package.json \"files\")"; fi
-if tar -tzf "$W/packs/$EXAMPLE_TGZ" | grep -qxF package/index.mjs; then e2e_pass pack-example; else e2e_fail pack-example "index.mjs is not in $EXAMPLE_TGZ"; fi
+if tar -tzf "$W/packs/$EXAMPLE_TGZ" | grep -xF package/index.mjs >/dev/null; then e2e_pass pack-example; else e2e_fail pack-example "index.mjs is not in $EXAMPLE_TGZ"; fi
 
 # ---- 2. a fresh directory, both installed from their tarballs ------------------------------
 E2E_CURRENT=install

@@ -100,7 +100,7 @@ blob_bytes_sent() { auth_log_since "$1" "select(.event == \"request\" and .metho
 mounted_bytes=$(blob_bytes_sent 0)
 e2e_log "mounting fetched $mounted_bytes bytes of the big layer"
 
-config_logged() { grep -F 'registry credentials: docker config' "$ROOT/fused.log" | grep -qF "\"file\":\"$W/docker/config.json\""; }
+config_logged() { grep -F 'registry credentials: docker config' "$ROOT/fused.log" | grep -F "\"file\":\"$W/docker/config.json\"" >/dev/null; }
 if e2e_wait 5 config_logged; then e2e_pass fused-uses-docker-config; else e2e_fail fused-uses-docker-config "no 'registry credentials: docker config' line naming $W/docker/config.json in $ROOT/fused.log (is DOCKER_CONFIG passed on?)"; fi
 
 # ---- a long read spanning several token lifetimes --------------------------------------------------

@@ -109,7 +109,9 @@ new_container_reads() { # NAME
 snapshots_ls() { ctr_ snapshots --snapshotter "$SN" ls 2>&1 | sort; }
 # snaphost's log since its last start.
 log_since_start() { awk -v m="===== snaphost start #$SNAPHOST_STARTS " 'index($0, m) == 1 { f = 1 } f' "$SNAPHOST_LOG"; }
-log_names() { log_since_start | grep -F -- "$1" | grep -qF -- "$2"; }
+# (No `grep -q` at the end of a pipe: it may exit before the producer is done, and under
+# pipefail the producer's SIGPIPE would fail the check.)
+log_names() { log_since_start | grep -F -- "$1" | grep -F -- "$2" >/dev/null; }
 
 # ---- (a) snaphost restarted under a reading container ------------------------------------------------
 E2E_CURRENT=reader
@@ -189,7 +191,7 @@ restart_under_reader() {
     e2e_fail "$how-same-snapshots" "$(diff <(snapshots_ls) "$SNAPS" | head -n 4 | tr '\n' '|')"
   fi
   if log_names 'attached to the running FUSE process' '"unknown":0'; then e2e_pass "$how-attached-logged"; else e2e_fail "$how-attached-logged" "no 'attached to the running FUSE process' line since the restart"; fi
-  if log_since_start | grep -qF 'could not be restored'; then e2e_fail "$how-nothing-to-restore" "$(log_since_start | grep -F 'could not be restored' | head -n 1)"; else e2e_pass "$how-nothing-to-restore"; fi
+  if log_since_start | grep -F 'could not be restored' >/dev/null; then e2e_fail "$how-nothing-to-restore" "$(log_since_start | grep -F 'could not be restored' | head -n 1)"; else e2e_pass "$how-nothing-to-restore"; fi
   e2e_check "$how-new-container-reads" new_container_reads "sgz-new-$how"
 }
 
@@ -240,7 +242,7 @@ if ((start_ms < MOUNT_TIMEOUT_MS)); then e2e_pass failure-start-not-delayed; els
 failures_logged() {
   local c
   for c in "${PROBE_CHAIN[@]}"; do
-    log_since_start | grep -F "remote snapshot $c could not be restored" | grep -qE '\((registry-unreachable|timeout)\)' ||
+    log_since_start | grep -F "remote snapshot $c could not be restored" | grep -E '\((registry-unreachable|timeout)\)' >/dev/null ||
       { echo "no 'remote snapshot $c could not be restored (registry-unreachable|timeout)' line"; return 1; }
   done
   log_names 'restore of remote snapshots: 0 restored, 2 failed' '"failed":2'

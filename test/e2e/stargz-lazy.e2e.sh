@@ -443,8 +443,12 @@ fi
 
 # ---- GC: images removed -> no snapshot, no FUSE mount ---------------------------------------------
 E2E_CURRENT=gc
+# The image list is read once, into a variable: `ctr images ls -q | grep -q` under pipefail fails
+# whenever grep has its match and exits before ctr has written its last line (SIGPIPE), which
+# skipped the removal of an image now and then and left its snapshots behind.
+IMAGES_LEFT=$(ctr_ images ls -q 2>&1) || e2e_fail image-ls "ctr images ls -q: $IMAGES_LEFT"
 for img in "$ML_ESGZ" "$PROBE_ESGZ" "$PROBE_GZIP" "$ML_GZIP" "$ML_DIRECT" "$PROBE_PREFETCH"; do
-  ctr_ images ls -q | grep -qxF "$img" || continue
+  grep -qxF -- "$img" <<<"$IMAGES_LEFT" || continue
   ctr_ images rm --sync "$img" >/dev/null 2>&1 || e2e_fail "image-rm" "ctr images rm --sync $img failed"
 done
 all_gone() {
@@ -455,7 +459,15 @@ all_gone() {
   if [[ $REFMODE != 1 ]]; then listed=$((listed + $(snaphost_list "$(sock "$PF")" | grep -c .))); fi
   [[ $listed == 0 && $ctrs == 0 && $mounts == 0 ]] || { echo "backends list $listed, containerd $ctrs, $mounts FUSE mounts below $ROOT and $PF_ROOT"; return 1; }
 }
-if e2e_wait 30 all_gone; then e2e_pass gc-no-snapshots-no-fuse-mounts; else e2e_fail gc-no-snapshots-no-fuse-mounts "$(all_gone)"; fi
+# What is still there, named, when the check fails: which snapshots (and what holds them).
+gc_leftovers() {
+  echo "$(all_gone);"
+  echo "snapshots: $(ctr_ snapshots --snapshotter "$SN" ls 2>&1 | tail -n +2 | awk '{print $1" parent="$2" "$3}' | tr '\n' ';')"
+  echo "containers: $(ctr_ containers ls -q 2>&1 | tr '\n' ' ')"
+  echo "images: $(ctr_ images ls -q 2>&1 | tr '\n' ' ')"
+  echo "leases: $(ctr_ leases ls 2>&1 | tail -n +2 | tr '\n' ';')"
+}
+if e2e_wait 30 all_gone; then e2e_pass gc-no-snapshots-no-fuse-mounts; else e2e_fail gc-no-snapshots-no-fuse-mounts "$(gc_leftovers)"; fi
 
 # ---- shutdown: nothing left behind ---------------------------------------------------------------
 E2E_CURRENT=shutdown
