@@ -4,6 +4,8 @@
  * status, shutdown, test-backend. Exit codes: 0 ok, 1 an error
  * (printed as one paragraph; with `--log-level debug` also the stack and causes), 2 bad usage.
  */
+// First: refuses an unsupported Node.js before the rest is evaluated.
+import './runtime/require-node.js';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

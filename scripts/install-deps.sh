@@ -12,6 +12,11 @@
 # stargz-lazy serves its layers with fuse-native), python3 (a test checks xattr errno values with
 # ctypes), curl jq iproute2 util-linux mount
 # ca-certificates (tools the scripts use).
+# Node.js: not Debian's (bookworm's nodejs is 18). snaphost's own pinned Node.js LTS and npm are
+# fetched with `npm pack` from the npm registry's packaged binaries, verified against the sha512
+# pinned in scripts/lib/node-runtime.sh and unpacked into /opt/snaphost (SNAPHOST_NODE_ROOT);
+# any npm on the machine downloads them, and on a machine with none Debian's npm package is
+# installed only for that. npm ci then runs on that runtime, so native addons match it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +29,8 @@ case "${1:-}" in
 esac
 
 log() { echo "[install-deps] $*" >&2; }
+# shellcheck source=scripts/lib/node-runtime.sh
+source "$ROOT/scripts/lib/node-runtime.sh"
 
 APT_PACKAGES=(
   containerd runc docker-registry skopeo umoci busybox-static debootstrap attr openssl
@@ -68,32 +75,36 @@ apt_install() {
   exit 1
 }
 
-check_node() {
-  command -v node >/dev/null 2>&1 || { log "node is not installed: snaphost needs Node.js >= 20.10 (Debian 12's nodejs is 18: use Node.js 20 from nodejs.org or NodeSource)"; exit 1; }
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=10)?0:1)' ||
-    { log "node $(node -v) is too old: snaphost needs Node.js >= 20.10"; exit 1; }
-  command -v npm >/dev/null 2>&1 || { log "npm is not installed"; exit 1; }
+# snaphost's own Node.js (scripts/lib/node-runtime.sh): pinned, verified, never the system's.
+node_runtime() {
+  if [[ $(id -u) != 0 ]] && ! snaphost_node_installed && [[ ! -w $(dirname "$SNAPHOST_NODE_ROOT") && ! -w $SNAPHOST_NODE_ROOT ]]; then
+    log "Node.js $SNAPHOST_NODE_VERSION is not installed in $SNAPHOST_NODE_ROOT: run this script as root (or set SNAPHOST_NODE_ROOT to a writable directory)"
+    exit 1
+  fi
+  snaphost_node_install || { log "installing the Node.js runtime failed"; exit 1; }
+  snaphost_node_require
 }
 
 npm_install() {
-  # Already installed and matching package-lock.json: nothing to do.
-  if [[ -d node_modules ]] && npm ls --all >/dev/null 2>&1; then return 0; fi
-  local npmlog
+  # Already installed for this runtime and matching package-lock.json: nothing to do. A
+  # node_modules installed under another Node.js is installed again (native addons).
+  local marker=node_modules/.snaphost-node-version npmlog
+  if [[ -d node_modules ]] && [[ $(cat "$marker" 2>/dev/null) == "$(node --version)" ]] && npm ls --all >/dev/null 2>&1; then return 0; fi
   npmlog=$(mktemp)
   log "npm ci"
-  if npm ci --no-audit --no-fund >"$npmlog" 2>&1; then rm -f "$npmlog"; return 0; fi
+  if npm ci --no-audit --no-fund >"$npmlog" 2>&1; then rm -f "$npmlog"; node --version >"$marker"; return 0; fi
   # npm >= 11 refuses a lockfile that lacks the other platforms' optional packages (rollup's
   # native builds) when the registry it sees does not have them; `npm install` then installs
   # the same locked versions without rewriting the lockfile.
   log "npm ci failed ($(grep -m1 'npm error' "$npmlog" || tail -n 1 "$npmlog")); falling back to npm install --no-save"
-  if npm install --no-audit --no-fund --no-save >"$npmlog" 2>&1; then rm -f "$npmlog"; return 0; fi
+  if npm install --no-audit --no-fund --no-save >"$npmlog" 2>&1; then rm -f "$npmlog"; node --version >"$marker"; return 0; fi
   log "npm install failed:"
   tail -n 30 "$npmlog" >&2
   exit 1
 }
 
 apt_install
-check_node
+node_runtime
 npm_install
 if [[ $build == 1 ]]; then
   log "npm run build"

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Starts the snaphost daemon from a checkout (as root): installs what is missing, builds when
-# the build is missing or older than the sources, then becomes `node dist/core/cli.js serve`.
+# the build is missing or older than the sources, then becomes `node dist/core/cli.js serve`
+# on snaphost's own Node.js (scripts/lib/node-runtime.sh; never the system's /usr/bin/node).
 # Without --config it serves the repository's plugins.config.ts; relative paths in the
 # arguments are relative to the caller's directory.
 #   bash scripts/serve.sh [--config FILE] [--log-level L]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# snaphost's own Node.js runtime first on PATH (installed by install-deps.sh below).
+# shellcheck source=scripts/lib/node-runtime.sh
+source "$ROOT/scripts/lib/node-runtime.sh"
 
 (
   cd "$ROOT"
@@ -18,6 +22,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   fi
 )
 
+snaphost_node_require
 args=("$@")
 has_config=0
 for a in "$@"; do

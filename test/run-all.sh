@@ -20,6 +20,9 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
+# Every stage runs on snaphost's own Node.js (installed by the install stage).
+# shellcheck source=scripts/lib/node-runtime.sh
+source "$ROOT/scripts/lib/node-runtime.sh"
 LOGS=${SNAPHOST_TEST_LOGS:-$(mktemp -d "${TMPDIR:-/tmp}/snaphost-tests.XXXXXX")}
 mkdir -p "$LOGS"
 

@@ -3,7 +3,7 @@
  * say what to run next. It never calls systemctl: enabling a daemon in front of containerd is
  * the operator's step.
  */
-import { access, constants, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { unitFile } from './unit-file.js';
@@ -47,8 +47,18 @@ export async function installUnit(o: InstallUnitOptions): Promise<InstalledUnit>
  * The command that runs this snaphost: `--bin PATH` (an executable; relative to `cwd`), else
  * Node.js and the built CLI file that is running now. The TypeScript sources cannot be run by
  * systemd, so a `.ts` CLI file needs `--bin`.
+ *
+ * Node.js is named by the stable path of snaphost's own runtime (`nodeHome`/bin/node, default
+ * $SNAPHOST_NODE_HOME as scripts/lib/node-runtime.sh exports it: /opt/snaphost/node, a symlink
+ * to the pinned version) when that is the Node.js running now, so that upgrading the runtime
+ * does not leave the unit on a removed version; else by this process's own executable.
  */
-export async function snaphostCommand(bin: string | undefined, cliFile: string, cwd: string): Promise<string[]> {
+export async function snaphostCommand(
+  bin: string | undefined,
+  cliFile: string,
+  cwd: string,
+  nodeHome: string | undefined = process.env.SNAPHOST_NODE_HOME,
+): Promise<string[]> {
   if (bin !== undefined) {
     if (bin === '') throw new InvalidArgumentError('--bin must not be empty');
     const path = isAbsolute(bin) ? bin : resolve(cwd, bin);
@@ -60,7 +70,14 @@ export async function snaphostCommand(bin: string | undefined, cliFile: string, 
   if (!cliFile.endsWith('.js')) {
     throw new InvalidArgumentError(`this snaphost runs from its sources (${cliFile}); build it (npm run build) and run dist/core/cli.js, or pass --bin PATH`);
   }
-  return [process.execPath, cliFile];
+  return [await nodeCommand(nodeHome), cliFile];
+}
+
+async function nodeCommand(nodeHome: string | undefined): Promise<string> {
+  if (nodeHome === undefined || nodeHome === '' || !isAbsolute(nodeHome)) return process.execPath;
+  const stable = join(nodeHome, 'bin', 'node');
+  const [a, b] = await Promise.all([realpath(stable).catch(() => undefined), realpath(process.execPath).catch(() => process.execPath)]);
+  return a === b ? stable : process.execPath;
 }
 
 /** What `install-unit` prints after writing the unit. */

@@ -15,6 +15,10 @@ if [ $# -lt 1 ] || [ -z "$1" ] || [ "${1#-}" != "$1" ]; then
 fi
 backend=$1
 shift
+# The daemon runs on snaphost's own Node.js runtime (scripts/install-deps.sh installs it).
+# shellcheck source=scripts/lib/node-runtime.sh
+source "$REPO/scripts/lib/node-runtime.sh"
+snaphost_node_require
 case "$backend" in
   *[!A-Za-z0-9._-]*) echo "$0: invalid backend name: $backend" >&2; exit 2 ;;
 esac

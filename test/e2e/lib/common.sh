@@ -9,6 +9,9 @@
 
 E2E_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$E2E_LIB/../../.." && pwd)
+# node/npx are snaphost's own Node.js runtime (scripts/install-deps.sh installs it).
+# shellcheck source=scripts/lib/node-runtime.sh
+source "$REPO_ROOT/scripts/lib/node-runtime.sh"
 E2E_PASSED=0
 E2E_FAILED=0
 E2E_WORK=
@@ -55,6 +58,12 @@ e2e_require_cmds() {
   for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
   if [[ ${#missing[@]} -gt 0 ]]; then
     echo "FAIL setup: missing commands: ${missing[*]} (run scripts/install-deps.sh)"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  # node must be the supported runtime, not an old system Node.js.
+  if [[ " $* " == *" node "* ]] && (( $(node -p 'process.versions.node.split(".")[0]') < SNAPHOST_NODE_MIN_MAJOR )); then
+    echo "FAIL setup: node $(command -v node) is $(node --version); snaphost needs Node.js >= $SNAPHOST_NODE_MIN_MAJOR (run scripts/install-deps.sh)"
     echo "0 passed, 1 failed"
     exit 1
   fi

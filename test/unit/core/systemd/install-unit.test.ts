@@ -1,5 +1,5 @@
 /** installUnit writes the unit atomically where asked; snaphostCommand finds what systemd runs. */
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -35,7 +35,22 @@ describe('installUnit', () => {
 
 describe('snaphostCommand', () => {
   it('the built CLI runs with this Node.js', async () => {
-    expect(await snaphostCommand(undefined, '/opt/snaphost/dist/core/cli.js', dir)).toEqual([process.execPath, '/opt/snaphost/dist/core/cli.js']);
+    expect(await snaphostCommand(undefined, '/opt/snaphost/dist/core/cli.js', dir, '')).toEqual([process.execPath, '/opt/snaphost/dist/core/cli.js']);
+  });
+
+  it("snaphost's own runtime is named by its stable path when it is the Node.js running now", async () => {
+    // <home>/bin/node -> this Node.js: the unit names the stable path (survives runtime upgrades).
+    const home = join(dir, 'node');
+    await mkdir(join(home, 'bin'), { recursive: true });
+    await symlink(process.execPath, join(home, 'bin', 'node'));
+    expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, home)).toEqual([join(home, 'bin', 'node'), '/o/dist/core/cli.js']);
+    // A runtime home that is another Node.js (or missing, or relative) is not named.
+    const other = join(dir, 'other');
+    await mkdir(join(other, 'bin'), { recursive: true });
+    await writeFile(join(other, 'bin', 'node'), '');
+    expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, other)).toEqual([process.execPath, '/o/dist/core/cli.js']);
+    expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, join(dir, 'missing'))).toEqual([process.execPath, '/o/dist/core/cli.js']);
+    expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, 'node')).toEqual([process.execPath, '/o/dist/core/cli.js']);
   });
 
   it('the TypeScript sources need --bin', async () => {
