@@ -85,7 +85,7 @@ _snaphost_downloader_npm() {
 _snaphost_fetch() {
   local npm=$1 spec=$2 want=$3 dir=$4 file got
   # The downloader npm may run on an old node (Debian's 18): give it the system PATH, not ours.
-  file=$(cd "$dir" && PATH=${PATH//"$SNAPHOST_NODE_HOME/bin:"/} npm_config_nodedir= "$npm" pack --silent "$spec" 2>"$dir/pack.log" | tail -n 1) ||
+  file=$(cd "$dir" && PATH=${PATH//"$SNAPHOST_NODE_HOME/bin:"/} npm_config_nodedir= "$npm" pack --loglevel=error "$spec" 2>"$dir/pack.log" | tail -n 1) ||
     { _snaphost_node_log "npm pack $spec failed:"; tail -n 5 "$dir/pack.log" >&2; return 1; }
   [[ -n $file && -f $dir/$file ]] || { _snaphost_node_log "npm pack $spec wrote no tarball"; return 1; }
   got=sha512-$(openssl dgst -sha512 -binary "$dir/$file" | base64 -w0)
