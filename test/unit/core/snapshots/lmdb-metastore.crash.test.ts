@@ -17,7 +17,7 @@ import { LmdbMetaStore } from '../../../../core/snapshots/lmdb-metastore.js';
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const writer = join(repo, 'test/fixtures/lmdb/crash-writer.ts');
 // vitest's own TypeScript runner (a dependency of vitest 3), so the child runs the sources.
-const viteNode = join(repo, 'node_modules/vite-node/vite-node.mjs');
+const viteNode = join(repo, 'node_modules/vite-node/dist/cli.mjs');
 const ROUNDS = 25;
 
 let tmp: string;

@@ -16,7 +16,7 @@ export const fixtures = `${repo}test/fixtures/estargz/`;
 /** main.ts through vite-node; `--root <dir>` is appended by the client after `--`. */
 export const fusedCommand = [
   process.execPath,
-  `${repo}node_modules/vite-node/vite-node.mjs`,
+  `${repo}node_modules/vite-node/dist/cli.mjs`,
   '--root',
   repo,
   `${repo}backends/stargz-lazy/fused/main.ts`,

@@ -35,7 +35,7 @@ afterAll(async () => {
 }, 30_000);
 
 function runClientProcess(root: string, mountpoint: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [`${repo}node_modules/vite-node/vite-node.mjs`, '--root', repo, `${repo}test/unit/backends/stargz-lazy/fused/connect-and-exit.ts`], {
+  const child = spawn(process.execPath, [`${repo}node_modules/vite-node/dist/cli.mjs`, '--root', repo, `${repo}test/unit/backends/stargz-lazy/fused/connect-and-exit.ts`], {
     env: {
       ...process.env,
       SNAPHOST_FUSED_ROOT: root,
