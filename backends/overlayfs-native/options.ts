@@ -4,7 +4,7 @@ import { overlayMountOptionProblem, z } from '../../core/sdk.js';
 /** One extra overlay mount option, e.g. `volatile` or `metacopy=on`. */
 const mountOption = z.string().superRefine((option, ctx) => {
   const problem = overlayMountOptionProblem(option);
-  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 export const overlayfsNativeOptions = z

@@ -44,12 +44,12 @@ export const prefetchOptions = z
 export const stargzLazyOptions = z
   .object({
     /** Registry client: timeouts, retries, plain-HTTP hosts (loopback hosts always are). */
-    registry: registryOptions.default({}),
+    registry: registryOptions.prefault({}),
     /** Caps on TOC size, entry count and chunk sizes that keep a hostile blob cheap. */
-    estargz: estargzLimitsSchema.default({}),
-    cache: cacheOptions.default({}),
-    prefetch: prefetchOptions.default({}),
-    backgroundFetch: backgroundFetchOptions.default({}),
+    estargz: estargzLimitsSchema.prefault({}),
+    cache: cacheOptions.prefault({}),
+    prefetch: prefetchOptions.prefault({}),
+    backgroundFetch: backgroundFetchOptions.prefault({}),
     /**
      * Leave a removed snapshot's directory for containerd's next garbage collection
      * (`cleanup`) instead of deleting it inside `remove`. A remote snapshot's FUSE mount is
@@ -65,7 +65,7 @@ export const stargzLazyOptions = z
      */
     regionBytes: z.number().int().min(0).max(4 * MiB).default(64 * 1024),
     /** Restore at start of remote snapshots whose FUSE process died: layers mounted at a time. */
-    restore: z.object({ concurrency: z.number().int().min(1).max(64).default(4) }).strict().default({}),
+    restore: z.object({ concurrency: z.number().int().min(1).max(64).default(4) }).strict().prefault({}),
     /**
      * Start the FUSE-serving process when the backend opens, before its socket is served, so
      * that the first lazy pull does not wait for the process to start (a few hundred ms).

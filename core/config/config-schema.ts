@@ -16,12 +16,12 @@ const path = z
   .min(1, 'must not be empty')
   .refine((p) => !p.includes('\0'), 'must not contain a NUL byte');
 
-const hostPort = z.string({ invalid_type_error: 'expected host:port as a string, e.g. "127.0.0.1:9100"' }).superRefine((address, ctx) => {
+const hostPort = z.string({ error: (iss) => (iss.input === undefined ? undefined : 'expected host:port as a string, e.g. "127.0.0.1:9100"') }).superRefine((address, ctx) => {
   const r = parseHostPort(address);
-  if ('error' in r) ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.error });
+  if ('error' in r) ctx.addIssue({ code: 'custom', message: r.error });
 });
 
-const metrics = z.object({ address: hostPort }, { invalid_type_error: 'expected { address: "host:port" }' }).strict();
+const metrics = z.object({ address: hostPort }, { error: (iss) => (iss.code === 'invalid_type' && iss.input !== undefined ? 'expected { address: "host:port" }' : undefined) }).strict();
 
 export const hostSchema = z
   .object({
@@ -49,7 +49,7 @@ export const entrySchema = z
     root: path.optional(),
     logLevel: logLevel.optional(),
     optional: z.boolean().optional(),
-    options: z.record(z.unknown()).optional(),
+    options: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 

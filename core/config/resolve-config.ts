@@ -67,7 +67,7 @@ export function loadFailures(config: ResolvedConfig): { fatal: ResolvedBackend[]
 function readSettings(raw: Record<string, unknown>, baseDir: string): Settings {
   const pick = <K extends keyof typeof hostSchema.shape>(key: K): z.output<(typeof hostSchema.shape)[K]> | undefined => {
     const r = hostSchema.shape[key].safeParse(raw[key]);
-    return r.success ? r.data : undefined;
+    return r.success ? (r.data as z.output<(typeof hostSchema.shape)[K]>) : undefined;
   };
   const metrics = pick('metrics');
   return {

@@ -50,7 +50,7 @@ const metricSchema = z.union([
     help: z.string(),
     type: z.enum(['counter', 'gauge']),
     value: z.number(),
-    labels: z.record(z.string()).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
   }),
   z.object({
     name: z.string().regex(/^[a-z_][a-z0-9_]*$/),
@@ -59,7 +59,7 @@ const metricSchema = z.union([
     buckets: z.array(z.object({ le: z.number(), count: z.number().nonnegative() })),
     sum: z.number(),
     count: z.number().nonnegative(),
-    labels: z.record(z.string()).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
   }),
 ]);
 

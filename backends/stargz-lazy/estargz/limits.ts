@@ -9,7 +9,7 @@ const MiB = 1024 * 1024;
 
 const size = (dflt: number) => z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(dflt);
 
-/** Zod schema of the caps, for embedding in a backend's options (`limits: estargzLimitsSchema.default({})`). */
+/** Zod schema of the caps, for embedding in a backend's options (`limits: estargzLimitsSchema.prefault({})`). */
 export const estargzLimitsSchema = z
   .object({
     /** Compressed TOC (from the TOC offset to the footer), bytes. */

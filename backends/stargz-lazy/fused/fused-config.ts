@@ -14,9 +14,9 @@ const ms = (dflt: number) => z.number().int().positive().max(3_600_000).default(
 export const fusedConfigSchema = z
   .object({
     /** Registry client (one per process): timeouts, retries, plain-HTTP hosts. */
-    registry: registryOptions.default({}),
+    registry: registryOptions.prefault({}),
     /** Caps on TOC size, entry count and chunk sizes. */
-    estargz: estargzLimitsSchema.default({}),
+    estargz: estargzLimitsSchema.prefault({}),
     cache: z
       .object({
         /** Memory LRU in front of the on-disk chunk cache (`<root>/cache`), bytes. */
@@ -25,7 +25,7 @@ export const fusedConfigSchema = z
         diskBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(10 * 1024 * MiB),
       })
       .strict()
-      .default({}),
+      .prefault({}),
     prefetch: z
       .object({
         /** Upper bound of a mount's prefetch, compressed bytes (a mount asks for at most this). */
@@ -34,7 +34,7 @@ export const fusedConfigSchema = z
         timeoutMs: ms(30_000),
       })
       .strict()
-      .default({}),
+      .prefault({}),
     backgroundFetch: z
       .object({
         enabled: z.boolean().default(true),
@@ -43,7 +43,7 @@ export const fusedConfigSchema = z
         startDelayMs: z.number().int().min(0).max(3_600_000).default(30_000),
       })
       .strict()
-      .default({}),
+      .prefault({}),
     fs: z
       .object({
         /** A file read that has not been served after this long answers EIO (never hang a container). */
@@ -55,7 +55,7 @@ export const fusedConfigSchema = z
         regionBytes: z.number().int().min(0).max(4 * MiB).default(64 * 1024),
       })
       .strict()
-      .default({}),
+      .prefault({}),
     /**
      * Exit after this long serving no layer with no snaphost attached and no request running
      * (a process left behind by a snaphost that stopped); 0: never.

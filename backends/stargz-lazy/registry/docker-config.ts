@@ -63,7 +63,7 @@ export function parseDockerConfig(text: string, file: string): DockerConfig {
   }
   const parsed = configSchema.safeParse(json);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${fieldPath(i.path)}: ${i.message}`);
+    const issues = parsed.error.issues.map((i) => `${fieldPath(i.path.map((s) => (typeof s === 'symbol' ? String(s) : s)))}: ${i.message}`);
     throw new CredentialsError(`docker config ${file}: ${issues.join('; ')}`);
   }
   const auths = new Map<string, Credentials>();

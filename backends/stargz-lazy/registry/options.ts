@@ -10,14 +10,32 @@ const ms = (max: number) => z.number().int().positive().max(max);
 /** Files are named by absolute path: the FUSE-serving process runs in another directory. */
 const filePath = z.string().min(1).refine(isAbsolute, { message: 'expected an absolute file path' });
 
+const timeoutFields = {
+  /** TCP (and TLS) connect. */
+  connectMs: ms(600_000),
+  /** From sending a request to its complete response headers. */
+  headersMs: ms(600_000),
+  /** Longest silence between two pieces of a response body. */
+  bodyMs: ms(600_000),
+};
+
 export const timeoutOptions = z
   .object({
-    /** TCP (and TLS) connect. */
-    connectMs: ms(600_000).default(5_000),
-    /** From sending a request to its complete response headers. */
-    headersMs: ms(600_000).default(10_000),
-    /** Longest silence between two pieces of a response body. */
-    bodyMs: ms(600_000).default(15_000),
+    connectMs: timeoutFields.connectMs.default(5_000),
+    headersMs: timeoutFields.headersMs.default(10_000),
+    bodyMs: timeoutFields.bodyMs.default(15_000),
+  })
+  .strict();
+
+/**
+ * A host's own timeouts: only the fields it sets (no defaults: zod 4 fills the default of an
+ * optional field, which would hide the global value).
+ */
+const hostTimeoutOptions = z
+  .object({
+    connectMs: timeoutFields.connectMs.optional(),
+    headersMs: timeoutFields.headersMs.optional(),
+    bodyMs: timeoutFields.bodyMs.optional(),
   })
   .strict();
 
@@ -49,7 +67,7 @@ export const hostOptions = z
     /** Talk plain HTTP to this host (loopback hosts always are). */
     plainHttp: z.boolean().default(false),
     /** Timeouts for this host, overriding the global ones field by field. */
-    timeouts: timeoutOptions.partial().strict().default({}),
+    timeouts: hostTimeoutOptions.prefault({}),
     /**
      * Mirrors tried in this order before the host itself; a mirror that answers 404, 5xx or
      * cannot be reached is passed over for the next (credentials are looked up per mirror host).
@@ -93,7 +111,7 @@ export const retryOptions = z
 
 export const registryOptions = z
   .object({
-    timeouts: timeoutOptions.default({}),
+    timeouts: timeoutOptions.prefault({}),
     /**
      * Docker config file with registry credentials (`auths`, `credHelpers`, `credsStore`).
      * Default: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`; a missing default
@@ -102,11 +120,11 @@ export const registryOptions = z
     dockerConfig: filePath.optional(),
     /** Longest run of a `docker-credential-<helper> get`. */
     credentialHelperTimeoutMs: ms(600_000).default(10_000),
-    retry: retryOptions.default({}),
+    retry: retryOptions.prefault({}),
     /** Per-host settings. */
     hosts: z
       .record(hostKey, hostOptions)
-      .default({})
+      .prefault({})
       .superRefine((hosts, ctx) => {
         for (const [host, h] of Object.entries(hosts)) {
           h.mirrors.forEach((m, i) => {

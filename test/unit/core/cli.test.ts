@@ -61,7 +61,7 @@ describe('snaphost (in-process)', () => {
     expect(r.stderr).toBe(
       `snaphost: invalid config ${join(configs, 'memory-options-typo.mjs')}:\n` +
         '  backends[0].options.sise: unknown key (did you mean "size"?)\n' +
-        '  backends[1].options.size: Expected string, received number\n',
+        '  backends[1].options.size: Invalid input: expected string, received number\n',
     );
   });
 

@@ -35,9 +35,9 @@ describe('loadConfig: every problem named by its config path', () => {
     const err = await configError(fixture('memory-options-typo.mjs'));
     expect(err.issues).toEqual([
       { path: 'backends[0].options.sise', message: 'unknown key (did you mean "size"?)' },
-      { path: 'backends[1].options.size', message: 'Expected string, received number' },
+      { path: 'backends[1].options.size', message: 'Invalid input: expected string, received number' },
     ]);
-    expect(err.message).toContain('backends[1].options.size: Expected string, received number');
+    expect(err.message).toContain('backends[1].options.size: Invalid input: expected string, received number');
   });
 
   it('duplicate names (defaulted from the backend)', async () => {

@@ -28,7 +28,7 @@ describe('metrics config', () => {
     expect(await issues({ address: ':9100' })).toEqual([{ path: 'metrics.address', message: expect.stringMatching(/^expected host:port .*the host is missing/) }]);
     expect(await issues({ address: '127.0.0.1:70000' })).toEqual([{ path: 'metrics.address', message: expect.stringMatching(/^expected host:port .*port "70000"/) }]);
     expect(await issues({ address: 9100 })).toEqual([{ path: 'metrics.address', message: expect.stringMatching(/^expected host:port/) }]);
-    expect(await issues({})).toEqual([{ path: 'metrics.address', message: 'Required' }]);
+    expect(await issues({})).toEqual([{ path: 'metrics.address', message: 'Invalid input: expected string, received undefined' }]);
   });
 
   it('is strict: unknown keys and a non-object are errors', async () => {

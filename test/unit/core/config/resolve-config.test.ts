@@ -55,8 +55,8 @@ describe('resolveConfig', () => {
 
   it('names nested option paths and suggests keys of nested objects', async () => {
     expect(await issues({ backends: [{ use: inline, options: { depth: 1.5, nested: { mode: 'c', moed: 'a' } } }] })).toEqual([
-      { path: 'backends[0].options.depth', message: 'Expected integer, received float' },
-      { path: 'backends[0].options.nested.mode', message: "Invalid enum value. Expected 'a' | 'b', received 'c'" },
+      { path: 'backends[0].options.depth', message: 'Invalid input: expected int, received number' },
+      { path: 'backends[0].options.nested.mode', message: 'Invalid option: expected one of "a"|"b"' },
       { path: 'backends[0].options.nested.moed', message: 'unknown key (did you mean "mode"?)' },
     ]);
   });
@@ -89,7 +89,7 @@ describe('resolveConfig', () => {
   it('rejects a config that is not an object, and one without backends', async () => {
     expect(await issues([])).toEqual([{ path: '', message: expect.stringMatching(/must be an object/) }]);
     expect(await issues({ backends: [] })).toEqual([{ path: 'backends', message: 'at least one backend is required' }]);
-    expect(await issues({})).toEqual([{ path: 'backends', message: 'Required' }]);
+    expect(await issues({})).toEqual([{ path: 'backends', message: 'Invalid input: expected array, received undefined' }]);
   });
 
   it('rejects socket paths longer than a unix socket allows, naming where the path came from', async () => {

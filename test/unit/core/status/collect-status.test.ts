@@ -96,7 +96,7 @@ describe('collectStatus', () => {
     const s = await collectStatus({ instance: bad, root: root(), log });
     expect(s).toMatchObject({ snapshots: 0, snapshotsSource: 'list', diskBytes: 10, diskSource: 'backend' });
     expect(s.layers).toBeUndefined();
-    expect(s.problems).toEqual([expect.stringMatching(/^status\(\) returned an invalid snapshots: /), expect.stringMatching(/^status\(\) returned an invalid layers: 0\.digest: Required/)]);
+    expect(s.problems).toEqual([expect.stringMatching(/^status\(\) returned an invalid snapshots: /), expect.stringMatching(/^status\(\) returned an invalid layers: 0\.digest: Invalid input: expected string, received undefined/)]);
     const throws = { ...base(() => [{ name: 'x' }]), status: () => Promise.reject(new Error('boom')) };
     const t = await collectStatus({ instance: throws, root: root(), log });
     expect(t).toMatchObject({ snapshots: 1, diskSource: 'measured', problems: ['status() failed: boom'] });

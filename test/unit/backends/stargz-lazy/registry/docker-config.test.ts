@@ -59,10 +59,10 @@ describe('parseDockerConfig', () => {
       `${FILE}: auths["r.example"]: username and password go together`,
     );
     expect(failure(() => parse({ auths: { 'r.example': { auth: 42 } } })).message).toMatch(
-      new RegExp(`^docker config ${FILE}: auths\\["r\\.example"\\]\\.auth: Expected string, received number$`),
+      new RegExp(`^docker config ${FILE}: auths\\["r\\.example"\\]\\.auth: Invalid input: expected string, received number$`),
     );
     expect(failure(() => parse({ credHelpers: { 'gcr.io': '../../bin/sh' } })).message).toContain('credHelpers["gcr.io"]: expected a helper name');
-    expect(failure(() => parse({ auths: [] })).message).toContain(`docker config ${FILE}: auths: Expected object`);
+    expect(failure(() => parse({ auths: [] })).message).toContain(`docker config ${FILE}: auths: Invalid input: expected record, received array`);
     expect(failure(() => parseDockerConfig('{"auths": {', FILE)).message).toMatch(new RegExp(`^docker config ${FILE} is not JSON: `));
   });
 
