@@ -21,7 +21,7 @@ import { runDaemon } from './daemon.js';
 import { checkEnvironment } from './environment-check.js';
 import { describe } from './errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
-import { DEFAULT_UNIT_PREFIX, installUnit, nextSteps, snaphostCommand } from './systemd/install-unit.js';
+import { DEFAULT_UNIT_PREFIX, installUnit, nextSteps, runtimeNodeBin, snaphostCommand } from './systemd/install-unit.js';
 import { DEFAULT_READY_TIMEOUT_S } from './systemd/unit-file.js';
 import { TEST_BACKEND_USAGE, testBackendCommand } from './test-backend/test-backend-command.js';
 import { formatWaitReady, notReadyError, waitReady } from './systemd/wait-ready.js';
@@ -207,7 +207,7 @@ async function installUnitCommand(config: ResolvedConfig, values: OpsFlags, io: 
   if (values.prefix === '') throw new UsageError('--prefix must not be empty');
   if (refuseLoadFailures(config, io)) return 1;
   const command = await snaphostCommand(values.bin, realpathSync(fileURLToPath(import.meta.url)), io.cwd);
-  const unit = await installUnit({ prefix: resolve(io.cwd, values.prefix ?? DEFAULT_UNIT_PREFIX), command, config: config.file!, readyTimeoutS });
+  const unit = await installUnit({ prefix: resolve(io.cwd, values.prefix ?? DEFAULT_UNIT_PREFIX), command, config: config.file!, readyTimeoutS, nodeBin: runtimeNodeBin() });
   io.stdout.write(`${nextSteps(unit, command, config.file!)}\n`);
   return 0;
 }

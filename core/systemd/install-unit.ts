@@ -19,6 +19,8 @@ export interface InstallUnitOptions {
   /** Absolute path of the config file the unit serves. */
   config: string;
   readyTimeoutS?: number;
+  /** bin/ of snaphost's own Node.js runtime for the unit's PATH (default /opt/snaphost/node/bin). */
+  nodeBin?: string;
 }
 
 export interface InstalledUnit {
@@ -27,7 +29,7 @@ export interface InstalledUnit {
 }
 
 export async function installUnit(o: InstallUnitOptions): Promise<InstalledUnit> {
-  const content = unitFile({ command: o.command, config: o.config, readyTimeoutS: o.readyTimeoutS });
+  const content = unitFile({ command: o.command, config: o.config, readyTimeoutS: o.readyTimeoutS, nodeBin: o.nodeBin });
   const prefix = resolve(o.prefix);
   await mkdir(prefix, { recursive: true });
   const path = join(prefix, UNIT_NAME);
@@ -78,6 +80,11 @@ async function nodeCommand(nodeHome: string | undefined): Promise<string> {
   const stable = join(nodeHome, 'bin', 'node');
   const [a, b] = await Promise.all([realpath(stable).catch(() => undefined), realpath(process.execPath).catch(() => process.execPath)]);
   return a === b ? stable : process.execPath;
+}
+
+/** bin/ of snaphost's own runtime as the scripts name it ($SNAPHOST_NODE_HOME/bin), if set. */
+export function runtimeNodeBin(nodeHome: string | undefined = process.env.SNAPHOST_NODE_HOME): string | undefined {
+  return nodeHome !== undefined && isAbsolute(nodeHome) ? join(nodeHome, 'bin') : undefined;
 }
 
 /** What `install-unit` prints after writing the unit. */

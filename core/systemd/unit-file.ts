@@ -15,13 +15,24 @@ export interface UnitFileOptions {
   config: string;
   /** How long `wait-ready` waits for every socket (seconds). */
   readyTimeoutS?: number;
+  /**
+   * bin/ of snaphost's own Node.js runtime (scripts/lib/node-runtime.sh), put first on the
+   * unit's PATH: a `snaphost` executable that starts with `#!/usr/bin/env node` then runs on it,
+   * never on a system Node.js (Debian 12's /usr/bin/node is 18). Absolute.
+   */
+  nodeBin?: string;
 }
 
 export const DEFAULT_READY_TIMEOUT_S = 90;
+/** Where scripts/lib/node-runtime.sh installs the runtime (SNAPHOST_NODE_ROOT=/opt/snaphost). */
+export const DEFAULT_NODE_BIN = '/opt/snaphost/node/bin';
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export function unitFile(o: UnitFileOptions): string {
   if (o.command.length === 0) throw new InvalidArgumentError('the snaphost command is empty');
-  for (const p of [o.command[0]!, o.config]) {
+  const nodeBin = o.nodeBin ?? DEFAULT_NODE_BIN;
+  if (/[:\s"'\\%$]/.test(nodeBin)) throw new InvalidArgumentError(`${JSON.stringify(nodeBin)} cannot be a PATH entry of the unit`);
+  for (const p of [o.command[0]!, o.config, nodeBin]) {
     if (!p.startsWith('/')) throw new InvalidArgumentError(`${JSON.stringify(p)} is not an absolute path (systemd needs one)`);
   }
   const ready = o.readyTimeoutS ?? DEFAULT_READY_TIMEOUT_S;
@@ -42,6 +53,8 @@ Wants=network-online.target
 # "Started" means every socket accepts: the unit is active (and containerd may start) only
 # once \`wait-ready\` has connected to every backend's socket.
 Type=exec
+# snaphost's own Node.js first: a supported LTS, whatever Node.js the system has.
+Environment=PATH=${nodeBin}:${SYSTEM_PATH}
 ExecStart=${exec('serve', '--config', o.config)}
 ExecStartPost=${exec('wait-ready', '--config', o.config, '--timeout', String(ready))}
 # \`systemctl reload snaphost\`: re-read the config; added backends start, removed ones drain

@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { installUnit, nextSteps, snaphostCommand } from '../../../../core/systemd/install-unit.js';
+import { installUnit, nextSteps, runtimeNodeBin, snaphostCommand } from '../../../../core/systemd/install-unit.js';
 import { unitFile } from '../../../../core/systemd/unit-file.js';
 
 let dir: string;
@@ -51,6 +51,12 @@ describe('snaphostCommand', () => {
     expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, other)).toEqual([process.execPath, '/o/dist/core/cli.js']);
     expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, join(dir, 'missing'))).toEqual([process.execPath, '/o/dist/core/cli.js']);
     expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, 'node')).toEqual([process.execPath, '/o/dist/core/cli.js']);
+  });
+
+  it("the unit's PATH names the runtime the scripts exported ($SNAPHOST_NODE_HOME/bin), when absolute", () => {
+    expect(runtimeNodeBin('/opt/snaphost/node')).toBe('/opt/snaphost/node/bin');
+    expect(runtimeNodeBin('')).toBeUndefined();
+    expect(runtimeNodeBin('node')).toBeUndefined();
   });
 
   it('the TypeScript sources need --bin', async () => {

@@ -41,6 +41,15 @@ describe('unitFile', () => {
     expect(contrib).toBe(unitFile({ command: ['/usr/bin/snaphost'], config: '/etc/snaphost/plugins.config.ts' }));
   });
 
+  it("puts snaphost's own Node.js first on the unit's PATH (a #!/usr/bin/env node snaphost never runs on the system's)", () => {
+    const path = (nodeBin?: string) => directives(unitFile({ command: ['/usr/bin/snaphost'], config: '/etc/c.ts', nodeBin })).get('Service.Environment');
+    expect(path()).toEqual(['PATH=/opt/snaphost/node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+    expect(path('/srv/rt/node/bin')).toEqual(['PATH=/srv/rt/node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+    expect(() => path('node/bin')).toThrow('"node/bin" is not an absolute path');
+    expect(() => path('/a:/b')).toThrow('"/a:/b" cannot be a PATH entry of the unit');
+    expect(() => path('/a b')).toThrow('cannot be a PATH entry');
+  });
+
   it('has the directives that order, gate, restart and stop it safely', () => {
     const d = directives(unitFile({ command: ['/usr/bin/node', '/opt/snaphost/dist/core/cli.js'], config: '/etc/snaphost/plugins.config.ts', readyTimeoutS: 45 }));
     expect(d.get('Unit.Before')).toEqual(['containerd.service']);
