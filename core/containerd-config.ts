@@ -21,7 +21,7 @@
  *
  * `disable_snapshot_annotations = false` (CRI; its default is true) is what makes CRI pass those
  * layer labels on a pull; it is printed only when a backend makes remote snapshots.
- * `fragment` prints the `[proxy_plugins]` tables alone: no version line, no CRI choices.
+ * `fragment` prints the `[proxy_plugins]` tables (on 2.x with the unpack entries): no version line, no CRI choices.
  */
 import type { ResolvedBackend, ResolvedConfig } from './config/resolved-config.js';
 
