@@ -114,6 +114,11 @@ for script in test/e2e/*.e2e.sh; do
   name=$(basename "$script" .e2e.sh)
   counted "e2e:$name" 15m bash "$script"
 done
+# The same scripts on a private containerd 2.x (Debian unstable's, fetched into a cache by
+# scripts/fetch-containerd2.sh): transfer-service pulls, rpull, restarts and GC per backend.
+for name in memory overlayfs-native stargz-lazy stargz-lazy-restart; do
+  counted "e2e@containerd2:$name" 15m env E2E_CONTAINERD=2 bash "test/e2e/$name.e2e.sh"
+done
 
 echo
 echo "==== summary (logs: $LOGS)"

@@ -43,7 +43,7 @@ e2e_check check-config snaphost_cli check --config "$CONFIG"
 E2E_CURRENT=containerd-config
 PROXY_TOML=$W/proxy-plugins.toml
 proxy_ok=0
-if snaphost_cli containerd-config --config "$CONFIG" >"$PROXY_TOML" 2>"$W/containerd-config.err"; then
+if snaphost_cli containerd-config --config "$CONFIG" --containerd "${E2E_CONTAINERD:-1}" >"$PROXY_TOML" 2>"$W/containerd-config.err"; then
   missing=
   for n in "${NAMES[@]}"; do
     grep -qF "[proxy_plugins.\"$n\"]" "$PROXY_TOML" && grep -qF "\"$(sock "$n")\"" "$PROXY_TOML" || missing+=" $n"

@@ -61,7 +61,7 @@ snaphost_user_config <<EOF
     { use: '$SN', options: {} },
 EOF
 E2E_CURRENT=setup
-snaphost_cli containerd-config --config "$CONFIG" >"$W/proxy-plugins.toml" 2>"$W/containerd-config.err" ||
+snaphost_cli containerd-config --config "$CONFIG" --containerd "${E2E_CONTAINERD:-1}" >"$W/proxy-plugins.toml" 2>"$W/containerd-config.err" ||
   e2e_die "snaphost containerd-config failed: $(tail -n 3 "$W/containerd-config.err" | tr '\n' ' ')"
 snaphost_start "$CONFIG"
 snaphost_wait_serving "$SOCK" || e2e_die "snaphost does not serve $SOCK"

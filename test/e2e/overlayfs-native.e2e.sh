@@ -50,7 +50,7 @@ e2e_check check-config snaphost_cli check --config "$CONFIG"
 
 E2E_CURRENT=containerd-config
 PROXY_TOML=$W/proxy-plugins.toml
-if snaphost_cli containerd-config --config "$CONFIG" >"$PROXY_TOML" 2>"$W/containerd-config.err" &&
+if snaphost_cli containerd-config --config "$CONFIG" --containerd "${E2E_CONTAINERD:-1}" >"$PROXY_TOML" 2>"$W/containerd-config.err" &&
   grep -qF "\"$(sock "$SN")\"" "$PROXY_TOML" && grep -qF "\"$(sock memory)\"" "$PROXY_TOML"; then
   e2e_pass containerd-config
 else

@@ -50,7 +50,7 @@ snaphost_user_config <<EOF
 EOF
 PROXY_TOML=$W/proxy-plugins.toml
 E2E_CURRENT=containerd-config
-if ! snaphost_cli containerd-config --config "$CONFIG" >"$PROXY_TOML" 2>"$W/containerd-config.err"; then
+if ! snaphost_cli containerd-config --config "$CONFIG" --containerd "${E2E_CONTAINERD:-1}" >"$PROXY_TOML" 2>"$W/containerd-config.err"; then
   e2e_die "snaphost containerd-config failed: $(tail -n 3 "$W/containerd-config.err" | tr '\n' ' ')"
 fi
 

@@ -85,7 +85,7 @@ e2e_check check-config snaphost_cli check --config "$CONFIG"
 
 E2E_CURRENT=containerd-config
 PROXY_TOML=$W/proxy-plugins.toml
-if ! snaphost_cli containerd-config --config "$CONFIG" >"$PROXY_TOML" 2>"$W/containerd-config.err"; then
+if ! snaphost_cli containerd-config --config "$CONFIG" --containerd "${E2E_CONTAINERD:-1}" >"$PROXY_TOML" 2>"$W/containerd-config.err"; then
   e2e_die "snaphost containerd-config failed: $(tail -n 3 "$W/containerd-config.err" | tr '\n' ' ')"
 fi
 if [[ $REFMODE == 1 ]]; then
