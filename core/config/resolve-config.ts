@@ -70,7 +70,9 @@ function readSettings(raw: Record<string, unknown>, baseDir: string): Settings {
     return r.success ? r.data : undefined;
   };
   const metrics = pick('metrics');
+  const containerdRoot = pick('containerdRoot');
   return {
+    ...(containerdRoot !== undefined ? { containerdRoot: resolve(baseDir, containerdRoot) } : {}),
     ...(metrics ? { metrics: { address: metrics.address } } : {}),
     logLevel: pick('logLevel') ?? 'info',
     socketDir: resolve(baseDir, pick('socketDir') ?? DEFAULT_SOCKET_DIR),
