@@ -17,7 +17,10 @@
 #     /data/victim.bin (12 MiB, not fetched yet under stargz-lazy: the registry sends it then);
 #   - stop and remove container, sandbox, image (+ pause image), containerd's GC: no snapshot left.
 # And on the running containerd: criFindings() (dist/core/containerd-check/cri-findings.js)
-# reports which backend CRI uses and that lazy pulling is on.
+# reports which backend CRI uses and that lazy pulling is on. Last, stargz-lazy with CRI's
+# disable_snapshot_annotations left at its default (true): on 1.x the pull is silently a full one
+# (and criFindings says cri-snapshot-annotations-off); on 2.1+ CRI pulls through the transfer
+# service, lazily (exports.enable_remote_snapshot_annotations + unpack_config).
 #   bash test/e2e/cri.e2e.sh                 (root; needs `npm run build`)
 #   E2E_CONTAINERD=2 bash test/e2e/cri.e2e.sh
 set -uo pipefail
@@ -105,15 +108,17 @@ case $(uname -m) in
   *) PLATFORM=linux/$(uname -m) ;;
 esac
 
-# cri_toml SNAPSHOTTER: the CRI tables of this containerd line, CRI's snapshotter SNAPSHOTTER.
+# cri_toml SNAPSHOTTER [default]: the CRI tables of this containerd line, CRI's snapshotter
+# SNAPSHOTTER, disable_snapshot_annotations = false (with `default`: left at its default, true).
 # restrict_oom_score_adj: this VM refuses a negative oom_score_adj (CRI gives the sandbox -998).
 cri_toml() {
-  local sn=$1 b
+  local sn=$1 b annotations='disable_snapshot_annotations = false'
+  [[ ${2:-} == default ]] && annotations='# disable_snapshot_annotations: the default (true)'
   if [[ $MAJOR == 2 ]]; then
     cat <<EOF
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "$sn"
-  disable_snapshot_annotations = false
+  $annotations
   [plugins."io.containerd.cri.v1.images".pinned_images]
     sandbox = "$PAUSE"
   [plugins."io.containerd.cri.v1.images".registry]
@@ -148,7 +153,7 @@ EOF
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "$sn"
-    disable_snapshot_annotations = false
+    $annotations
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
@@ -384,6 +389,61 @@ cri_round() {
 }
 
 for b in "${BACKENDS[@]}"; do cri_round "$b"; done
+
+# ---- stargz-lazy with disable_snapshot_annotations at its default ----------------------------------
+# containerd 1.x: CRI passes no layer annotations, so the pull is silently a full one (and
+# criFindings says so). containerd 2.1+: CRI pulls through the transfer service, lazily, because
+# the proxy plugin has exports.enable_remote_snapshot_annotations and an unpack_config entry.
+E2E_CURRENT=annotations-default
+default_annotations_round() {
+  local sn=stargz-lazy image=$PROXY/snaphost-e2e/probe:esgz out sent size want
+  containerd_stop
+  cri_toml "$sn" default >"$W/cri-$sn-default.toml"
+  containerd_start "$PROXY_TOML" "$W/cri-$sn-default.toml"
+  ctr_wait_snapshotter "$sn" 20 || { e2e_fail default-annotations-reachable "containerd cannot reach $sn"; return; }
+  out=$(timeout 60 node --input-type=module -e "
+      const [mod, address, major, root] = process.argv.slice(1);
+      const { criFindings } = await import(mod);
+      const f = await criFindings({ address, backends: [{ name: 'stargz-lazy', remoteSnapshots: true, root }], major: Number(major), signal: AbortSignal.timeout(30000) });
+      console.log(JSON.stringify(f.map((x) => x.code)));" "$REPO_ROOT/dist/core/containerd-check/cri-findings.js" "$CONTAINERD_ADDRESS" "$MAJOR" "$SGZ_ROOT" 2>&1)
+  if [[ $MAJOR == 1 ]]; then want=cri-snapshot-annotations-off; else want=cri-image-config-unreported; fi
+  if jq -e --arg w "$want" 'index($w) != null' <<<"$out" >/dev/null 2>&1; then e2e_pass "default-annotations-finding"; else e2e_fail default-annotations-finding "expected $want: $out"; fi
+  proxy_reset
+  if ! out=$(cri PullImage "{\"image\":{\"image\":\"$image\"}}" 2>&1); then
+    e2e_fail default-annotations-pull "$out"
+    return
+  fi
+  read -r sent size <<<"$(layer_bytes "${ESGZ_LAYERS[@]}")"
+  e2e_log "disable_snapshot_annotations at its default: PullImage through $sn: the registry sent $sent bytes of the layers' $size"
+  # Told by where the layers went: a full pull keeps every layer blob in containerd's content
+  # store and makes ordinary snapshots; a lazy one neither (the bytes alone can be 0 here: the
+  # backend's cache holds the layers' TOCs from the first round).
+  pulled_as() { # full|lazy
+    local l id info have remote=false
+    [[ $1 == lazy ]] && remote=true
+    have=$(ctr_ content ls -q 2>&1) || { echo "$have"; return 1; }
+    for l in "${ESGZ_LAYERS[@]}"; do
+      if grep -qxF "${l%% *}" <<<"$have"; then [[ $1 == full ]] || { echo "layer ${l%% *} in the content store"; return 1; }
+      else [[ $1 == lazy ]] || { echo "layer ${l%% *} not in the content store"; return 1; }; fi
+    done
+    for id in "${ESGZ_CHAIN[@]}"; do
+      info=$(ctr_ snapshots --snapshotter "$sn" info "$id" 2>"$W/ctr-info.err") || { echo "info $id: $(cat "$W/ctr-info.err")"; return 1; }
+      jq -e --argjson r "$remote" '((.Labels["containerd.io/snapshot/remote"] // "") != "") == $r' <<<"$info" >/dev/null ||
+        { echo "$id: $(tr -d '\n ' <<<"$info" | head -c 300)"; return 1; }
+    done
+  }
+  if [[ $MAJOR == 1 ]]; then
+    if ((sent >= size)); then e2e_pass default-annotations-full-download-1x; else e2e_fail default-annotations-full-download-1x "the registry sent $sent of $size bytes"; fi
+    e2e_check default-annotations-full-pull-1x pulled_as full
+  else
+    if ((sent * 10 < size)); then e2e_pass default-annotations-under-10-percent-2x; else e2e_fail default-annotations-under-10-percent-2x "the registry sent $sent of $size bytes (>= 10 %)"; fi
+    e2e_check default-annotations-lazy-transfer-2x pulled_as lazy
+  fi
+  out=$(cri RemoveImage "{\"image\":{\"image\":\"$image\"}}" 2>&1) || e2e_fail default-annotations-remove-image "$out"
+  gone() { local c; c=$(snapshots_of "$sn"); [[ $c == 0 ]] || { echo "$c snapshots of $sn left"; return 1; }; }
+  if e2e_wait 30 gone; then e2e_pass default-annotations-no-snapshot-left; else e2e_fail default-annotations-no-snapshot-left "$(gone)"; fi
+}
+default_annotations_round
 
 # ---- shutdown ------------------------------------------------------------------------------------
 E2E_CURRENT=shutdown
