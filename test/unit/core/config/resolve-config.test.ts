@@ -52,6 +52,9 @@ describe('resolveConfig', () => {
     expect((await resolveConfig({ containerdRoot: '/var/lib/containerd', backends: [{ use: 'memory' }] }, { baseDir })).containerdRoot).toBe('/var/lib/containerd');
     expect((await resolveConfig({ containerdRoot: 'containerd', backends: [{ use: 'memory' }] }, { baseDir })).containerdRoot).toBe(`${baseDir}containerd`);
     expect(await issues({ containerdRoot: '', backends: [{ use: 'memory' }] })).toEqual([{ path: 'containerdRoot', message: 'must not be empty' }]);
+    expect(await issues({ containerdRoot: '/var/lib/snaphost', backends: [{ use: 'memory' }] })).toEqual([
+      { path: 'containerdRoot', message: "/var/lib/snaphost overlaps backends[0]'s root /var/lib/snaphost/memory; containerd's root and snaphost's backend roots must be disjoint" },
+    ]);
   });
 
   it('takes an inline definition object and validates its options with its schema', async () => {
