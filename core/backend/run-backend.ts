@@ -11,6 +11,7 @@ import { describe, UnavailableError } from '../errors.js';
 import { CallTracker } from '../grpc/call-tracker.js';
 import { claimSocket, serveUnix, type UnixServer } from '../grpc/serve-unix.js';
 import { fromSnapshotter } from '../grpc/snapshots-service.js';
+import { linkImageFs } from '../image-fs/link-image-fs.js';
 import type { Logger } from '../logger.js';
 import type { SnaphostMetrics } from '../metrics/snaphost-metrics.js';
 import type { Snapshotter, SnapshotterStatus } from '../snapshots/snapshotter.js';
@@ -93,6 +94,7 @@ export async function startBackend(config: ResolvedConfig, b: ResolvedBackend, s
   }
   status.state = 'serving';
   log.info({ socket: b.socket, use: b.use, root: b.root }, `serving ${b.name} on ${b.socket}`);
+  if (config.containerdRoot !== undefined) await keepImageFsLink(config.containerdRoot, b, log);
   const unregisterMetrics =
     metrics?.addBackend(b.name, metricsSource(b.name, instance, b.root, log, calls)) ?? (() => undefined);
   return { backend: b, status, log, calls, instance, server, lock, unregisterMetrics };
@@ -151,4 +153,19 @@ function withBackendScope(backend: string, impl: grpc.UntypedServiceImplementati
     wrapped[method] = ((...args: unknown[]) => inBackend(backend, () => (handler as (...a: unknown[]) => unknown)(...args))) as typeof handler;
   }
   return wrapped;
+}
+
+/**
+ * kubelet's image file system path for this backend (core/image-fs/link-image-fs.ts). Logged, never
+ * fatal: the snapshotter works without it; only kubelet's image-fs stats of it do not.
+ */
+async function keepImageFsLink(containerdRoot: string, b: ResolvedBackend, log: Logger): Promise<void> {
+  try {
+    const r = await linkImageFs(containerdRoot, b.name, b.root);
+    if (r.action === 'skipped') log.warn({ path: r.path }, r.reason);
+    else if (r.action === 'replaced') log.info({ path: r.path, previous: r.previous }, `image-fs link ${r.path} -> ${b.root} (was -> ${r.previous})`);
+    else log.debug({ path: r.path, action: r.action }, `image-fs link ${r.path} -> ${b.root}`);
+  } catch (err) {
+    log.warn({ err }, `cannot keep the image-fs link for kubelet under containerd's root ${containerdRoot}: ${describe(err)}`);
+  }
 }

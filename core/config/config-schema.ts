@@ -29,6 +29,7 @@ export const hostSchema = z
     logLevel: logLevel.optional(),
     socketDir: path.optional(),
     rootDir: path.optional(),
+    containerdRoot: path.optional(),
     socketMode: z.number().int().min(0).max(0o777, 'must be a file mode between 0 and 0o777').optional(),
     createTimeoutMs: z.number().int().positive().optional(),
     shutdownTimeoutMs: z.number().int().nonnegative().optional(),

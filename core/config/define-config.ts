@@ -48,6 +48,13 @@ export interface SnaphostConfig {
   socketDir?: string;
   /** Directory of default backend roots; default `/var/lib/snaphost`. */
   rootDir?: string;
+  /**
+   * containerd's `root` (`/var/lib/containerd` on most nodes). When set, snaphost keeps
+   * `<containerdRoot>/io.containerd.snapshotter.v1.<name>` as a link to each backend's root: the
+   * directory containerd's CRI plugin names in ImageFsInfo, which kubelet stats for its image file
+   * system (docs/configuration.md). Never replaces a real directory. Off when absent.
+   */
+  containerdRoot?: string;
   /** File mode of the sockets; default `0o660`. */
   socketMode?: number;
   /** How long a backend's `create` may take before it is a named timeout error (ms); default 30000. */

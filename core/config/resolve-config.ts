@@ -53,7 +53,7 @@ export async function resolveConfig(raw: unknown, opts: ResolveOptions): Promise
     ? await Promise.all(entries.map((entry, i) => resolveEntry(entry, i, settings, opts.baseDir, issues)))
     : [];
   const resolved = backends.filter((b): b is ResolvedBackend => b !== undefined);
-  issues.push(...crossChecks(resolved));
+  issues.push(...crossChecks(resolved), ...containerdRootChecks(settings.containerdRoot, resolved));
   if (issues.length > 0) throw new ConfigError(sortIssues(issues), opts.file);
   return { file: opts.file, ...settings, backends: resolved };
 }
@@ -70,7 +70,9 @@ function readSettings(raw: Record<string, unknown>, baseDir: string): Settings {
     return r.success ? (r.data as z.output<(typeof hostSchema.shape)[K]>) : undefined;
   };
   const metrics = pick('metrics');
+  const containerdRoot = pick('containerdRoot');
   return {
+    ...(containerdRoot !== undefined ? { containerdRoot: resolve(baseDir, containerdRoot) } : {}),
     ...(metrics ? { metrics: { address: metrics.address } } : {}),
     logLevel: pick('logLevel') ?? 'info',
     socketDir: resolve(baseDir, pick('socketDir') ?? DEFAULT_SOCKET_DIR),
@@ -177,6 +179,18 @@ function crossChecks(backends: ResolvedBackend[]): ConfigIssue[] {
       else if (inside(a.root, b.root) || inside(b.root, a.root)) {
         issues.push({ path: at(b, 'root'), message: `root ${b.root} overlaps backends[${a.index}]'s root ${a.root}; roots must be disjoint` });
       }
+    }
+  }
+  return issues;
+}
+
+/** The image-fs links go into containerd's root: it must not be (inside) a backend's root, nor hold one. */
+function containerdRootChecks(containerdRoot: string | undefined, backends: ResolvedBackend[]): ConfigIssue[] {
+  if (containerdRoot === undefined) return [];
+  const issues: ConfigIssue[] = [];
+  for (const b of backends) {
+    if (b.root === containerdRoot || inside(b.root, containerdRoot) || inside(containerdRoot, b.root)) {
+      issues.push({ path: 'containerdRoot', message: `${containerdRoot} overlaps backends[${b.index}]'s root ${b.root}; containerd's root and snaphost's backend roots must be disjoint` });
     }
   }
   return issues;

@@ -31,6 +31,8 @@ export interface ResolvedConfig {
   logLevel: LogLevel;
   socketDir: string;
   rootDir: string;
+  /** containerd's root, when image-fs links are kept there (core/image-fs/link-image-fs.ts). */
+  containerdRoot?: string;
   socketMode: number;
   createTimeoutMs: number;
   shutdownTimeoutMs: number;

@@ -3,7 +3,7 @@
  * calls, optional and required failures. Runs as root (memory mounts a tmpfs).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,22 @@ describe('startDaemon', () => {
     expect(existsSync(join(dir, 'run', 'mem-a.sock'))).toBe(false);
     expect(existsSync(join(dir, 'run', 'mem-b.sock'))).toBe(false);
     expect(await mountsUnder(dir)).toEqual([]);
+  });
+
+  it("with containerdRoot, keeps each backend's image-fs path as a link to its root, leaving a real directory alone", async () => {
+    const containerdRoot = join(dir, 'containerd');
+    await mkdir(join(containerdRoot, 'io.containerd.snapshotter.v1.mem-b'), { recursive: true });
+    const cfg = await config(
+      [
+        { use: 'memory', name: 'mem-a', options: { size: '16m' } },
+        { use: 'memory', name: 'mem-b', options: { size: '16m' } },
+      ],
+      { containerdRoot },
+    );
+    daemon = await startDaemon(cfg, { log });
+    expect(await readlink(join(containerdRoot, 'io.containerd.snapshotter.v1.mem-a'))).toBe(join(dir, 'lib', 'mem-a'));
+    expect((await lstat(join(containerdRoot, 'io.containerd.snapshotter.v1.mem-b'))).isDirectory()).toBe(true);
+    expect(daemon.status.map((s) => s.state)).toEqual(['serving', 'serving']);
   });
 
   it('an optional backend that fails (load or create) does not stop the others', async () => {

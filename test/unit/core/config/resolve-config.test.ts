@@ -47,6 +47,16 @@ describe('resolveConfig', () => {
     });
   });
 
+  it('has no containerdRoot unless set; resolves it against the config directory; rejects an empty one', async () => {
+    expect((await resolveConfig({ backends: [{ use: 'memory' }] }, { baseDir })).containerdRoot).toBeUndefined();
+    expect((await resolveConfig({ containerdRoot: '/var/lib/containerd', backends: [{ use: 'memory' }] }, { baseDir })).containerdRoot).toBe('/var/lib/containerd');
+    expect((await resolveConfig({ containerdRoot: 'containerd', backends: [{ use: 'memory' }] }, { baseDir })).containerdRoot).toBe(`${baseDir}containerd`);
+    expect(await issues({ containerdRoot: '', backends: [{ use: 'memory' }] })).toEqual([{ path: 'containerdRoot', message: 'must not be empty' }]);
+    expect(await issues({ containerdRoot: '/var/lib/snaphost', backends: [{ use: 'memory' }] })).toEqual([
+      { path: 'containerdRoot', message: "/var/lib/snaphost overlaps backends[0]'s root /var/lib/snaphost/memory; containerd's root and snaphost's backend roots must be disjoint" },
+    ]);
+  });
+
   it('takes an inline definition object and validates its options with its schema', async () => {
     const config = await resolveConfig({ logLevel: 'warn', backends: [{ use: inline, logLevel: 'debug', options: { nested: { mode: 'b' } } }] }, { baseDir });
     expect(config.backends[0]).toMatchObject({ name: 'inline-one', kind: 'inline', use: 'inline "inline-one"', logLevel: 'debug', options: { depth: 1, nested: { mode: 'b' } } });
