@@ -99,18 +99,18 @@ e2e_check one-fuse-mount-per-layer fuse_count
 
 # ---- a container on the lazily pulled image; a few files read (cached) ------------------------------
 E2E_CURRENT=container
-CTR=outage-$$
-ctr_ run -d --snapshotter "$SN" "$PROBE_ESGZ" "$CTR" /bin/sh -c 'sleep 3600' >"$W/run-d.log" 2>&1 ||
+CID=outage-$$
+ctr_ run -d --snapshotter "$SN" "$PROBE_ESGZ" "$CID" /bin/sh -c 'sleep 3600' >"$W/run-d.log" 2>&1 ||
   e2e_die "ctr run -d failed: $(tail -n 3 "$W/run-d.log" | tr '\n' ' ')"
-e2e_on_exit "ctr_ task kill -s KILL $CTR >/dev/null 2>&1; sleep 1; ctr_ task rm -f $CTR >/dev/null 2>&1; ctr_ containers rm $CTR >/dev/null 2>&1; true"
+e2e_on_exit "ctr_ task kill -s KILL $CID >/dev/null 2>&1; sleep 1; ctr_ task rm -f $CID >/dev/null 2>&1; ctr_ containers rm $CID >/dev/null 2>&1; true"
 EXECS=0
 # in_ctr SCRIPT: run SCRIPT with /bin/sh in the running container; stdout+stderr, exit status.
 in_ctr() {
   EXECS=$((EXECS + 1))
-  ctr_ task exec --exec-id "x$EXECS-$$" "$CTR" /bin/sh -c "$1" 2>&1
+  ctr_ task exec --exec-id "x$EXECS-$$" "$CID" /bin/sh -c "$1" 2>&1
 }
-running() { [[ $(ctr_ task ls 2>/dev/null | awk -v c="$CTR" '$1 == c { print $3 }') == RUNNING ]]; }
-e2e_wait 20 running || e2e_die "the container $CTR does not run: $(ctr_ task ls 2>&1 | tr '\n' ' ')"
+running() { [[ $(ctr_ task ls 2>/dev/null | awk -v c="$CID" '$1 == c { print $3 }') == RUNNING ]]; }
+e2e_wait 20 running || e2e_die "the container $CID does not run: $(ctr_ task ls 2>&1 | tr '\n' ' ')"
 out=$(in_ctr "cat /data/bystander.txt /data/small/s01.txt")
 if [[ $out == "$PROBE_BYSTANDER_TEXT"$'\n'"small file 01" ]]; then e2e_pass read-before-outage; else e2e_die "reads before the outage: $out"; fi
 
@@ -208,11 +208,11 @@ registry_restart || e2e_log "docker-registry did not come back for the clean-up"
 
 # ---- clean up: container, images, snapshots; nothing left behind ----------------------------------------
 E2E_CURRENT=shutdown
-ctr_ task kill -s KILL "$CTR" >/dev/null 2>&1
-gone() { ! ctr_ task ls 2>/dev/null | awk -v c="$CTR" '$1 == c { f = 1 } END { exit !f }'; }
-e2e_wait 10 gone || ctr_ task rm -f "$CTR" >/dev/null 2>&1
-ctr_ task rm -f "$CTR" >/dev/null 2>&1
-ctr_ containers rm "$CTR" >/dev/null 2>&1
+ctr_ task kill -s KILL "$CID" >/dev/null 2>&1
+gone() { ! ctr_ task ls 2>/dev/null | awk -v c="$CID" '$1 == c { f = 1 } END { exit !f }'; }
+e2e_wait 10 gone || ctr_ task rm -f "$CID" >/dev/null 2>&1
+ctr_ task rm -f "$CID" >/dev/null 2>&1
+ctr_ containers rm "$CID" >/dev/null 2>&1
 for img in "$PROBE_ESGZ" "$PROBE_GZIP"; do ctr_ images rm --sync "$img" >/dev/null 2>&1 || e2e_fail image-rm "ctr images rm --sync $img failed"; done
 no_fuse() { [[ -z $(fuse_mounts_below "$ROOT") ]]; }
 if e2e_wait 30 no_fuse; then e2e_pass gc-no-fuse-mounts; else e2e_fail gc-no-fuse-mounts "left: $(fuse_mounts_below "$ROOT" | tr '\n' ' ')"; fi
