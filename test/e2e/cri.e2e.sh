@@ -102,11 +102,6 @@ for r in "$REGISTRY" "$PROXY"; do
   printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$r" "$r" >"$CERTS/$r/hosts.toml"
 done
 mkdir -p "$W/cni/bin" "$W/cni/conf"
-case $(uname -m) in
-  x86_64) PLATFORM=linux/amd64 ;;
-  aarch64) PLATFORM=linux/arm64 ;;
-  *) PLATFORM=linux/$(uname -m) ;;
-esac
 
 # cri_toml SNAPSHOTTER [default]: the CRI tables of this containerd line, CRI's snapshotter
 # SNAPSHOTTER, disable_snapshot_annotations = false (with `default`: left at its default, true).
@@ -138,12 +133,9 @@ cri_toml() {
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 
-# The transfer service (CRI's PullImage from 2.1 on) unpacks only for the snapshotters listed
-# here; the list replaces the default one, so overlayfs is named again.
+# The transfer service's unpack_config entries (CRI's PullImage from 2.1 on) come with the
+# proxy plugins: `snaphost containerd-config --containerd 2 --fragment` prints them.
 EOF
-    for b in overlayfs "${BACKENDS[@]}"; do
-      printf '[[plugins."io.containerd.transfer.v1.local".unpack_config]]\n  platform = "%s"\n  snapshotter = "%s"\n  differ = "walking"\n\n' "$PLATFORM" "$b"
-    done
   else
     cat <<EOF
 [plugins."io.containerd.grpc.v1.cri"]
