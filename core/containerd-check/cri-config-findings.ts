@@ -20,6 +20,7 @@
  *   labelled for the snapshotter by the proxy plugin's `exports.enable_remote_snapshot_annotations`.
  */
 import path from 'node:path';
+import { SNAPSHOTTER_PLUGIN_TYPE } from '../image-fs/link-image-fs.js';
 import type { ContainerdFinding } from './finding.js';
 
 export interface CriBackend {
@@ -48,7 +49,7 @@ interface CriImageSettings {
   runtimeSnapshotters: Map<string, string[]>;
 }
 
-const SNAPSHOTTER_DIR_PREFIX = 'io.containerd.snapshotter.v1.';
+const SNAPSHOTTER_DIR_PREFIX = `${SNAPSHOTTER_PLUGIN_TYPE}.`;
 
 /** The CRI image settings found in Status' `info.config` (whatever this containerd line reports), or an error text. */
 export function criImageSettings(info: Readonly<Record<string, string>>): CriImageSettings | { error: string } {

@@ -1,5 +1,6 @@
 /**
- * The CRI part of `snaphost check-containerd`: asks a RUNNING containerd's CRI plugin (what
+ * The CRI part of a check of a running containerd (`test/e2e/cri.e2e.sh` calls it; the
+ * `snaphost check-containerd` command that will print it is not built yet): asks a RUNNING containerd's CRI plugin (what
  * kubelet drives) for its status and image file system, and turns what it reports into findings
  * per snaphost backend (cri-config-findings.ts says what is checked and why). Bounded: each call
  * has a deadline, the whole is cancelled by `signal`; a containerd that does not answer, or that

@@ -1,9 +1,10 @@
 /**
- * One thing `snaphost check-containerd` found out about a RUNNING containerd, for one snaphost
+ * One thing a check of a RUNNING containerd found out (criFindings today; the
+ * `snaphost check-containerd` command is still to come), for one snaphost
  * backend (or for containerd as a whole when `backend` is absent). Every source of findings
  * (the plugin list from containerd's introspection service, the transfer service's unpack
  * configuration, the CRI plugin's effective configuration) returns a list of these; the command
- * prints them per backend and exits non-zero when any has severity 'error'.
+ * is to print them per backend and exit non-zero when any has severity 'error'.
  */
 export interface ContainerdFinding {
   /** The snaphost backend (= containerd snapshotter name) this is about; absent: containerd itself. */

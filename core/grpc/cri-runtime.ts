@@ -1,12 +1,13 @@
 /**
  * A client of containerd's CRI plugin (Kubernetes' `runtime.v1` RuntimeService / ImageService,
- * the subset in proto/k8s.io/cri-api/...) for `check-containerd`: the two read-only calls it
- * makes, answered as plain values (no proto type leaves this file). Every call has a deadline
- * and is cancelled when `signal` fires.
+ * the subset in proto/k8s.io/cri-api/...) for the CRI findings of a running containerd
+ * (core/containerd-check/cri-findings.ts): the two read-only calls they make, answered as plain
+ * values (no proto type leaves this file). Every call has a deadline and is cancelled when
+ * `signal` fires.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { protoDir } from './proto.js';
+import { LOADER_OPTIONS, protoDir } from './proto.js';
 
 const CRI_PROTO = 'k8s.io/cri-api/pkg/apis/runtime/v1/api.proto';
 
@@ -49,7 +50,7 @@ let services: { RuntimeService: GrpcClientCtor; ImageService: GrpcClientCtor } |
 
 function criServices(): { RuntimeService: GrpcClientCtor; ImageService: GrpcClientCtor } {
   if (!services) {
-    const definition = protoLoader.loadSync(CRI_PROTO, { includeDirs: [protoDir()], keepCase: false, longs: String, enums: String, defaults: true });
+    const definition = protoLoader.loadSync(CRI_PROTO, { ...LOADER_OPTIONS, includeDirs: [protoDir()] });
     const v1 = (grpc.loadPackageDefinition(definition) as unknown as { runtime: { v1: Record<string, GrpcClientCtor> } }).runtime.v1;
     services = { RuntimeService: v1['RuntimeService']!, ImageService: v1['ImageService']! };
   }
