@@ -21,7 +21,8 @@
 #   - `ctr run` sees each layer's effect; the read-only view is identical to a normal pull of the
 #     same :esgz image with containerd's built-in overlayfs (content, modes, owners, mtimes,
 #     links, user.* xattrs; minus the TOC and landmark files that lazy snapshotters hide);
-#   - the non-eStargz probe:gzip through rpull falls back to a full pull and runs;
+#   - the non-eStargz probe:gzip through rpull falls back to a full pull and runs; before it,
+#     each layer's tail was fetched at most once (the proxy's request log);
 #   - plain `ctr images pull` (no labels) of multilayer:gzip works, runs, and is identical to
 #     `umoci unpack` of the image;
 #   - prefetch (a second instance, `stargz-prefetch`, prefetch on): the files a record file put
@@ -359,7 +360,19 @@ E2E_CURRENT=fallback
 mapfile -t GZ_LAYERS < <(esgz_layers "$REGISTRY/snaphost-e2e/probe:gzip")
 mapfile -t GZ_CHAIN < <(esgz_chain_ids "$REGISTRY/snaphost-e2e/probe:gzip")
 proxy_reset
+GZ_MARK=$(proxy_log_mark)
 if out=$(rpull "$PROBE_GZIP" 2>&1); then e2e_pass rpull-gzip-falls-back; else e2e_fail rpull-gzip-falls-back "$(tail -n 3 <<<"$out" | tr '\n' ' ')"; fi
+# Before containerd's own download, the FUSE-serving process fetched each layer's tail (the last
+# 512 KiB, all of a shorter blob) at most once: the open hint and the mount that follows it
+# share one rejection (fused/rejected-blobs.ts).
+TAIL_PROBLEMS=
+for l in "${GZ_LAYERS[@]}"; do
+  read -r d s _ <<<"$l"
+  read -r n bytes <<<"$(proxy_blob_tail_gets "$d" "$GZ_MARK")"
+  e2e_log "not eStargz: layer $d ($s bytes): $n tail request(s) of $bytes bytes; $(proxy_blob_requests "$d") GETs, $(proxy_blob_bytes "$d") bytes in all"
+  ((n <= 1 && bytes <= (s < 524288 ? s : 524288))) || TAIL_PROBLEMS+="layer $d ($s bytes): $n tail requests, $bytes bytes; "
+done
+if [[ -z $TAIL_PROBLEMS ]]; then e2e_pass gzip-tail-fetched-at-most-once; else e2e_fail gzip-tail-fetched-at-most-once "$TAIL_PROBLEMS"; fi
 full_pull() { # every layer was downloaded whole, and is an ordinary snapshot
   local l d s sent id info
   for l in "${GZ_LAYERS[@]}"; do
