@@ -8,6 +8,7 @@
 #               hard links, symlinks, xattrs, setuid, a fifo, 20 MiB of random data), :esgz + :gzip
 #   probe       busybox + a data layer (a 12 MiB file of three eStargz chunks), :esgz + :gzip,
 #               and :esgz-prefetch (data/warm.bin and data/bystander.txt before the landmark)
+#   transfer    (containerd 2.x only) a data layer (a 16 MiB file) below busybox, :esgz
 # Checks:
 #   - `ctr-remote image rpull --plain-http --snapshotter stargz-lazy` of multilayer:esgz returns
 #     while the registry sent under 10 % of the layers' bytes (prefetch off), no layer blob is in
@@ -21,9 +22,15 @@
 #   - `ctr run` sees each layer's effect; the read-only view is identical to a normal pull of the
 #     same :esgz image with containerd's built-in overlayfs (content, modes, owners, mtimes,
 #     links, user.* xattrs; minus the TOC and landmark files that lazy snapshotters hide);
-#   - the non-eStargz probe:gzip through rpull falls back to a full pull and runs;
+#   - the non-eStargz probe:gzip through rpull falls back to a full pull and runs; before it,
+#     each layer's tail was fetched at most once (the proxy's request log);
 #   - plain `ctr images pull` (no labels) of multilayer:gzip works, runs, and is identical to
 #     `umoci unpack` of the image;
+#   - containerd 2.x: plain `ctr image pull --snapshotter stargz-lazy` (the transfer service, with
+#     the unpack_config entries and enable_remote_snapshot_annotations that `snaphost
+#     containerd-config --containerd 2` prints) of transfer:esgz, pulled by nothing before, is
+#     lazy as rpull is: under 10 % of the layers' bytes sent, no layer blob in the content store,
+#     every layer a committed remote snapshot; `ctr run` of it reads its files right;
 #   - prefetch (a second instance, `stargz-prefetch`, prefetch on): the files a record file put
 #     before the .prefetch.landmark (probe:esgz-prefetch) are downloaded at mount time, logged,
 #     and then read without registry traffic;
@@ -64,6 +71,7 @@ registry_start
 proxy_start
 multilayer_build
 probe_build
+[[ $(containerd_major) == 2 ]] && transfer_build
 multilayer_reference "$W/reference"
 REF=$W/reference/rootfs
 [[ $REFMODE == 1 ]] && stargz_ref_build
@@ -130,6 +138,11 @@ esgz_push "$PROBE_OCI" "$PROBE_TAG" snaphost-e2e/probe
 printf '{"path":"data/warm.bin"}\n{"path":"data/bystander.txt"}\n' >"$W/prefetch-record.json"
 esgz_push "$PROBE_OCI" "$PROBE_TAG" snaphost-e2e/probe esgz-prefetch "$W/prefetch-record.json"
 PROBE_PREFETCH=$PROXY/snaphost-e2e/probe:esgz-prefetch
+TRANSFER_ESGZ=
+if [[ $(containerd_major) == 2 ]]; then
+  esgz_push "$TRANSFER_OCI" "$TRANSFER_TAG" snaphost-e2e/transfer
+  TRANSFER_ESGZ=$PROXY/snaphost-e2e/transfer:esgz
+fi
 ML_ESGZ=$PROXY/snaphost-e2e/multilayer:esgz
 PROBE_ESGZ=$PROXY/snaphost-e2e/probe:esgz
 PROBE_GZIP=$PROXY/snaphost-e2e/probe:gzip
@@ -166,26 +179,26 @@ else
   e2e_fail rpull-sent-under-10-percent "the registry sent $LAZY_SENT bytes of the layers' $LAZY_SIZE (>= 10 %)"
 fi
 
-no_layer_content() { # containerd did not download the layers itself
+no_layer_content() { # LAYER_LINE...: containerd did not download these layers itself
   local l have
   have=$(ctr_ content ls -q 2>&1) || { echo "$have"; return 1; }
-  for l in "${ML_LAYERS[@]}"; do
+  for l in "$@"; do
     ! grep -qxF "${l%% *}" <<<"$have" || { echo "layer ${l%% *} is in containerd's content store"; return 1; }
   done
 }
-e2e_check rpull-no-layer-in-content-store no_layer_content
+e2e_check rpull-no-layer-in-content-store no_layer_content "${ML_LAYERS[@]}"
 
-remote_snapshots() { # every layer is a committed snapshot labelled remote
+remote_snapshots() { # CHAIN_ID...: every layer is a committed snapshot labelled remote
   local id info ls
   ls=$(ctr_ snapshots --snapshotter "$SN" ls 2>&1) || { echo "ls: $ls"; return 1; }
-  for id in "${ML_ESGZ_CHAIN[@]}"; do
+  for id in "$@"; do
     awk -v k="$id" '$1 == k && $NF == "Committed" { f = 1 } END { exit !f }' <<<"$ls" || { echo "ls does not show $id committed"; return 1; }
     info=$(ctr_ snapshots --snapshotter "$SN" info "$id" 2>&1) || { echo "info $id: $info"; return 1; }
     jq -e '(.Kind | ascii_downcase) == "committed" and (.Labels["containerd.io/snapshot/remote"] // "") != ""' <<<"$info" >/dev/null ||
       { echo "$id is not a committed remote snapshot: $(tr -d '\n ' <<<"$info" | head -c 300)"; return 1; }
   done
 }
-e2e_check committed-remote-snapshots remote_snapshots
+e2e_check committed-remote-snapshots remote_snapshots "${ML_ESGZ_CHAIN[@]}"
 
 fuse_count() { local n; n=$(fuse_mounts_below "$ROOT" | grep -c .); [[ $n == "$1" ]] || { echo "$n FUSE mounts below $ROOT, expected $1"; return 1; }; }
 e2e_check one-fuse-mount-per-layer fuse_count 7
@@ -359,7 +372,19 @@ E2E_CURRENT=fallback
 mapfile -t GZ_LAYERS < <(esgz_layers "$REGISTRY/snaphost-e2e/probe:gzip")
 mapfile -t GZ_CHAIN < <(esgz_chain_ids "$REGISTRY/snaphost-e2e/probe:gzip")
 proxy_reset
+GZ_MARK=$(proxy_log_mark)
 if out=$(rpull "$PROBE_GZIP" 2>&1); then e2e_pass rpull-gzip-falls-back; else e2e_fail rpull-gzip-falls-back "$(tail -n 3 <<<"$out" | tr '\n' ' ')"; fi
+# Before containerd's own download, the FUSE-serving process fetched each layer's tail (the last
+# 512 KiB, all of a shorter blob) at most once: the open hint and the mount that follows it
+# share one rejection (fused/rejected-blobs.ts).
+TAIL_PROBLEMS=
+for l in "${GZ_LAYERS[@]}"; do
+  read -r d s _ <<<"$l"
+  read -r n bytes <<<"$(proxy_blob_tail_gets "$d" "$GZ_MARK")"
+  e2e_log "not eStargz: layer $d ($s bytes): $n tail request(s) of $bytes bytes; $(proxy_blob_requests "$d") GETs, $(proxy_blob_bytes "$d") bytes in all"
+  ((n <= 1 && bytes <= (s < 524288 ? s : 524288))) || TAIL_PROBLEMS+="layer $d ($s bytes): $n tail requests, $bytes bytes; "
+done
+if [[ -z $TAIL_PROBLEMS ]]; then e2e_pass gzip-tail-fetched-at-most-once; else e2e_fail gzip-tail-fetched-at-most-once "$TAIL_PROBLEMS"; fi
 full_pull() { # every layer was downloaded whole, and is an ordinary snapshot
   local l d s sent id info
   for l in "${GZ_LAYERS[@]}"; do
@@ -441,13 +466,48 @@ else
   fi
 fi
 
+# ---- containerd 2.x: a plain pull through the transfer service is lazy too ------------------------
+E2E_CURRENT=transfer
+if [[ $(containerd_major) == 2 ]]; then
+  mapfile -t TRANSFER_LAYERS < <(esgz_layers "$REGISTRY/snaphost-e2e/transfer:esgz")
+  mapfile -t TRANSFER_CHAIN < <(esgz_chain_ids "$REGISTRY/snaphost-e2e/transfer:esgz")
+  proxy_reset
+  start=$(date +%s%N)
+  if out=$(ctr_ image pull --plain-http --snapshotter "$SN" "$TRANSFER_ESGZ" 2>&1); then
+    e2e_pass transfer-pull
+    e2e_log "transfer-service pull of $TRANSFER_ESGZ took $(( ($(date +%s%N) - start) / 1000000 )) ms"
+    sent=0
+    size=0
+    for l in "${TRANSFER_LAYERS[@]}"; do
+      read -r d s _ <<<"$l"
+      sent=$((sent + $(proxy_blob_bytes "$d")))
+      size=$((size + s))
+    done
+    e2e_log "transfer-service pull: the registry sent $sent bytes of the layers' $size ($((sent * 100 / size)) percent)"
+    if ((sent * 10 < size)); then
+      e2e_pass transfer-pull-sent-under-10-percent
+    else
+      e2e_fail transfer-pull-sent-under-10-percent "the registry sent $sent bytes of the layers' $size (>= 10 %)"
+    fi
+    e2e_check transfer-pull-no-layer-in-content-store no_layer_content "${TRANSFER_LAYERS[@]}"
+    e2e_check transfer-pull-committed-remote-snapshots remote_snapshots "${TRANSFER_CHAIN[@]}"
+    out=$(ctr_ run --rm --snapshotter "$SN" "$TRANSFER_ESGZ" "sgz-transfer-$$" /bin/sh -c 'cat /transfer/hello.txt; sha256sum </transfer/payload.bin' 2>&1)
+    want="$TRANSFER_HELLO_TEXT"$'\n'"$(transfer_payload_bytes | sha256sum | cut -d' ' -f1)  -"
+    if [[ $out == "$want" ]]; then e2e_pass run-transfer-pull; else e2e_fail run-transfer-pull "got: $(tail -n 3 <<<"$out" | tr '\n' '|')"; fi
+  else
+    e2e_fail transfer-pull "$(tail -n 3 <<<"$out" | tr '\n' ' ')"
+  fi
+else
+  e2e_log "transfer-service pull skipped: containerd $(containerd_major).x pulls with ctr through the client"
+fi
+
 # ---- GC: images removed -> no snapshot, no FUSE mount ---------------------------------------------
 E2E_CURRENT=gc
 # The image list is read once, into a variable: `ctr images ls -q | grep -q` under pipefail fails
 # whenever grep has its match and exits before ctr has written its last line (SIGPIPE), which
 # skipped the removal of an image now and then and left its snapshots behind.
 IMAGES_LEFT=$(ctr_ images ls -q 2>&1) || e2e_fail image-ls "ctr images ls -q: $IMAGES_LEFT"
-for img in "$ML_ESGZ" "$PROBE_ESGZ" "$PROBE_GZIP" "$ML_GZIP" "$ML_DIRECT" "$PROBE_PREFETCH"; do
+for img in "$ML_ESGZ" "$PROBE_ESGZ" "$PROBE_GZIP" "$ML_GZIP" "$ML_DIRECT" "$PROBE_PREFETCH" ${TRANSFER_ESGZ:+"$TRANSFER_ESGZ"}; do
   grep -qxF -- "$img" <<<"$IMAGES_LEFT" || continue
   ctr_ images rm --sync "$img" >/dev/null 2>&1 || e2e_fail "image-rm" "ctr images rm --sync $img failed"
 done

@@ -3,6 +3,8 @@
  * the shared client: auth, mirrors, retries) and the shared chunk cache. Bytes received from
  * registries and foreground reads that went to one are counted for `GET /v1/metrics`; a
  * foreground read that needs the registry also tells the background fetch to keep quiet.
+ * A blob found not to be eStargz is remembered (rejected-blobs.ts): opening it again answers
+ * the same NotEstargzError with no request.
  */
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { inThreadIndexer, type TocIndexer } from '../estargz/toc-indexer.js';
@@ -14,6 +16,7 @@ import type { RegistryClient } from '../registry/registry-client.js';
 import type { MountRequest } from './control-protocol.js';
 import { countingBlob } from './counting-blob.js';
 import type { FusedConfig } from './fused-config.js';
+import { RejectedBlobs } from './rejected-blobs.js';
 import type { OpenLayer, ServedCounters } from './served-mounts.js';
 
 /** A probe of a blob gives up after this long (every location included). */
@@ -29,15 +32,20 @@ export interface RemoteOpenerDeps {
   onForegroundFetch?: () => void;
   /** Where TOCs are indexed (a worker thread in the process). */
   indexer?: TocIndexer;
+  /** Blobs found not to be eStargz (default: a new memo of REJECTED_BLOBS_MAX digests). */
+  rejected?: RejectedBlobs;
 }
 
 export function remoteOpener(deps: RemoteOpenerDeps): OpenLayer<RemoteLayer> {
   const { registry, cache, counters } = deps;
   const indexer = deps.indexer ?? inThreadIndexer;
+  const rejected = deps.rejected ?? new RejectedBlobs();
   return (r, signal, beforeIndex) => {
+    const known = rejected.get(r.digest);
+    if (known !== undefined) return Promise.reject(known);
     const reference = parseReference(r.reference, 'reference');
     const blob = countingBlob(registry.blob(reference, { digest: r.digest, urls: r.urls ?? [] }), counters);
-    return RemoteLayer.open({
+    const opening = RemoteLayer.open({
       blob,
       expectedTocDigest: r.tocDigest,
       cache,
@@ -50,6 +58,12 @@ export function remoteOpener(deps: RemoteOpenerDeps): OpenLayer<RemoteLayer> {
         counters.registryReads++;
         deps.onForegroundFetch?.();
       },
+    });
+    // Noted before the caller sees the rejection: a mount waiting on this open (opened ahead)
+    // and then opening the layer itself finds it.
+    return opening.catch((err: unknown) => {
+      rejected.note(r.digest, err);
+      throw err;
     });
   };
 }

@@ -59,8 +59,9 @@ export class BlobReader {
 
   /**
    * The blob's size and its last `length` bytes (all of it when it is shorter), in ONE request
-   * when the server takes a suffix range (`Range: bytes=-N`: the Content-Range says the size);
-   * otherwise, or when the size is known already, `size()` then a range read.
+   * when the server takes a suffix range (`Range: bytes=-N`: the Content-Range says the size),
+   * or answers it with the whole blob (200) no longer than `length`; otherwise, or when the size
+   * is known already, `size()` then a range read.
    */
   async readTail(length: number, signal?: AbortSignal): Promise<{ size: number; data: Buffer }> {
     if (!Number.isSafeInteger(length) || length <= 0) {
@@ -184,7 +185,14 @@ export class BlobReader {
         this.learnTotal(cr, loc);
         return { size: cr.total, data: await readExactly(res, contentRangeLength(cr)) };
       }
-      // 200 (suffix ranges ignored), 416 (an empty blob, or not understood): ask the usual way.
+      // 200 (suffix ranges ignored) with a blob no longer than asked: that answer is all of it.
+      const whole = res.statusCode === 200 ? contentLength(res) : undefined;
+      if (whole !== undefined && whole > 0 && whole <= length) {
+        this.checkDigestHeader(loc, res);
+        this.learnSize(whole, loc);
+        return { size: whole, data: await readExactly(res, whole) };
+      }
+      // 200 of a longer blob, 416 (an empty blob, or not understood): ask the usual way.
       if (res.statusCode === 200 || res.statusCode === 416) {
         discard(res);
         return undefined;

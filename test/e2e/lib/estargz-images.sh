@@ -12,6 +12,9 @@
 #                                    first run converts.
 #   probe_build                      the small two-layer "lazy probe" image; sets PROBE_OCI
 #   probe_victim_bytes               prints /data/victim.bin of the probe image (seeded, 12 MiB)
+#   transfer_build                   the two-layer "transfer" image (data below busybox, so no
+#                                    layer's chain id is the probe's); sets TRANSFER_OCI
+#   transfer_payload_bytes           prints its /transfer/payload.bin (seeded, 16 MiB)
 #   esgz_layers REF                  prints "DIGEST SIZE TOC_DIGEST" per layer of the image REF
 #                                    in the registry, bottom first (TOC_DIGEST "-" if none)
 #   esgz_toc_entry REF LAYER_DIGEST PATH CHUNK_OFFSET
@@ -59,6 +62,36 @@ probe_build_layout() {
 probe_build() {
   image_cached_oci probe "$PROBE_RECIPE" probe_build_layout
   PROBE_OCI=$IMAGE_CACHED_OCI
+}
+
+TRANSFER_RECIPE=1
+TRANSFER_OCI=
+TRANSFER_TAG=transfer
+TRANSFER_HELLO_TEXT='pulled through the transfer service'
+
+transfer_payload_bytes() {
+  openssl enc -aes-128-ctr -nosalt -K 7472616e736665722d7061796c6f6164 -iv 0 </dev/zero 2>/dev/null | head -c $((16 * 1024 * 1024))
+}
+
+transfer_build_layout() {
+  local dir=$1 oci=$1/oci
+  image_busybox_rootfs "$dir/rootfs" || return 1
+  mkdir -p "$dir/transfer"
+  transfer_payload_bytes >"$dir/transfer/payload.bin"
+  echo "$TRANSFER_HELLO_TEXT" >"$dir/transfer/hello.txt"
+  find "$dir/transfer" -exec touch -h -d '2024-01-01 00:00:00Z' {} +
+  umoci init --layout "$oci" &&
+    umoci new --image "$oci:$TRANSFER_TAG" &&
+    umoci insert --image "$oci:$TRANSFER_TAG" --history.created_by "1 data" "$dir/transfer" /transfer &&
+    umoci insert --image "$oci:$TRANSFER_TAG" --history.created_by "2 busybox-static rootfs" "$dir/rootfs" / &&
+    umoci config --image "$oci:$TRANSFER_TAG" --no-history \
+      --config.env 'PATH=/usr/sbin:/usr/bin:/sbin:/bin' --config.workingdir / --config.cmd /bin/sh &&
+    umoci gc --layout "$oci"
+}
+
+transfer_build() {
+  image_cached_oci transfer "$TRANSFER_RECIPE" transfer_build_layout
+  TRANSFER_OCI=$IMAGE_CACHED_OCI
 }
 
 # esgz_convert_into NAME DIR TAG [CONVERT_ARGS...]: convert $REGISTRY/NAME:gzip into

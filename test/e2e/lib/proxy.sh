@@ -9,6 +9,10 @@
 #   proxy_corrupt DIGEST OFFSET  serve that blob with the byte at OFFSET flipped from now on
 #   proxy_corrupt_served DIGEST  how many flipped bytes the proxy has sent so far
 #   proxy_clean              serve every blob unchanged again
+#   proxy_log_mark           the number of requests logged so far (for proxy_blob_tail_gets)
+#   proxy_blob_tail_gets DIGEST MARK
+#                            "REQUESTS BYTES" of the GETs of that blob with a suffix range
+#                            (`Range: bytes=-N`: a blob's tail) logged after MARK
 
 PROXY=
 PROXY_PID=
@@ -52,3 +56,9 @@ proxy_stat() { proxy_admin GET stats | jq -r --arg d "$1" --arg f "$2" '.blobs[$
 proxy_blob_bytes() { proxy_stat "$1" bytes; }
 proxy_blob_requests() { proxy_stat "$1" requests; }
 proxy_corrupt_served() { proxy_stat "$1" corruptBytesServed; }
+proxy_log_mark() { if [[ -f $PROXY_LOG ]]; then wc -l <"$PROXY_LOG"; else echo 0; fi; }
+proxy_blob_tail_gets() {
+  tail -n +$(($2 + 1)) "$PROXY_LOG" | jq -rs --arg d "$1" '
+    [.[] | select(.method == "GET" and ((.path // "") | endswith("/blobs/" + $d)) and ((.range // "") | startswith("bytes=-")))]
+    | "\(length) \(map(.bytes) | add // 0)"'
+}

@@ -51,6 +51,19 @@ describe('BlobReader.readTail', () => {
     expect(tail.data.equals(data)).toBe(true);
   });
 
+  it('takes a 200 with the whole blob as the tail when the blob is no longer than asked (one request)', async () => {
+    const { server, t } = await setup((req, res) =>
+      req.headers.range?.startsWith('bytes=-') ? res.writeHead(200, { 'content-length': data.length }).end(data) : serveBlob(req, res, data),
+    );
+    const blob = t.blob(`${server.host}/x`, digest);
+    const tail = await blob.readTail(1 << 20);
+    expect(tail.size).toBe(data.length);
+    expect(tail.data.equals(data)).toBe(true);
+    expect(server.requests.map((r) => [r.method, r.range])).toEqual([['GET', 'bytes=-1048576']]);
+    expect(await blob.size()).toBe(data.length);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it.each([
     ['ignores suffix ranges (200, the whole blob)', (req: IncomingMessage, res: ServerResponse) => (req.headers.range?.startsWith('bytes=-') ? res.writeHead(200, { 'content-length': data.length }).end(data) : serveBlob(req, res, data))],
     ['misreads them (206 of the wrong bytes)', (req: IncomingMessage, res: ServerResponse) => serveBlob(req, res, data)], // its parser reads "-1000" as "0-1000"
