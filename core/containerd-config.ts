@@ -152,10 +152,16 @@ function criTable(backend: ResolvedBackend, major: ContainerdMajor): string[] {
       '# config, keeps snapshotter and disable_snapshot_annotations only from a table that has runtimes.',
       '# If your table has runtimes already, leave runtimes.runc out.',
     );
+  } else if (remote) {
+    lines.push(
+      '# containerd 2.0: CRI pulls by itself, lazily with this setting. 2.1+: this setting is one the transfer',
+      '# service does not have, so CRI logs that it falls back to local image pull mode and pulls by itself,',
+      '# lazily; without it CRI pulls through the transfer service, lazily by the exports and unpack entry above.',
+    );
   } else {
     lines.push(
-      '# containerd 2.0: CRI pulls by itself, with these settings. 2.1+: CRI pulls through the transfer',
-      `# service (use_local_image_pull = false), which unpacks into ${backend.name} by its unpack entry above.`,
+      '# containerd 2.0: CRI pulls by itself. 2.1+: CRI pulls through the transfer service, which unpacks',
+      `# into ${backend.name} by its unpack entry above.`,
     );
   }
   lines.push(CRI_IMAGE_TABLE[major], `  snapshotter = ${tomlString(backend.name)}`);
