@@ -37,10 +37,12 @@ export const USAGE = `Usage:
   snaphost check [--config FILE] [--log-level LEVEL]
       Validate the config, load every backend module, validate its options, check the
       machine (root, overlayfs, /dev/fuse, libfuse2, writable directories). Exit 1 on errors.
-  snaphost containerd-config [--config FILE] [--containerd 1|2] [--fragment]
+  snaphost containerd-config [--config FILE] [--containerd 1|2] [--fragment | --cri-snapshotter NAME]
       Print the containerd config for the configured backends: for containerd 1.x (default;
-      config version 2) or 2.x (version 3, with [proxy_plugins.NAME.exports]), CRI settings
-      as commented choices. --fragment: only the [proxy_plugins] tables, to merge.
+      config version 2) or 2.x (version 3, with [proxy_plugins.NAME.exports] and the transfer
+      service's unpack_config), CRI settings as commented choices. --cri-snapshotter NAME:
+      the CRI table active, with backend NAME for every pod. --fragment: only the
+      [proxy_plugins] tables (2.x: and unpack_config), to merge.
   snaphost wait-ready [--config FILE] [--timeout SECONDS]
       Wait until every backend's socket accepts connections (default ${DEFAULT_READY_TIMEOUT_S} s);
       exit 1 if one does not. systemd's ExecStartPost: readiness before containerd starts.
@@ -66,7 +68,7 @@ const COMMON = {
 } as const satisfies ParseArgsConfig['options'];
 
 const OPS = {
-  'containerd-config': { ...COMMON, containerd: { type: 'string' }, fragment: { type: 'boolean' } },
+  'containerd-config': { ...COMMON, containerd: { type: 'string' }, fragment: { type: 'boolean' }, 'cri-snapshotter': { type: 'string' } },
   'wait-ready': { ...COMMON, timeout: { type: 'string' } },
   'install-unit': { ...COMMON, prefix: { type: 'string' }, bin: { type: 'string' }, timeout: { type: 'string' } },
 } as const satisfies Record<string, ParseArgsConfig['options']>;
@@ -118,7 +120,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
 }
 
 type Flags = { [K in keyof typeof SERVE]?: K extends 'option' ? string[] : K extends 'help' ? boolean : string } & OpsFlags;
-type OpsFlags = { containerd?: string; fragment?: boolean; timeout?: string; prefix?: string; bin?: string };
+type OpsFlags = { containerd?: string; fragment?: boolean; 'cri-snapshotter'?: string; timeout?: string; prefix?: string; bin?: string };
 
 function parseFlags(args: string[], options: ParseArgsConfig['options']): { values: Flags } {
   try {
@@ -174,8 +176,14 @@ async function check(config: ResolvedConfig, io: CliIo): Promise<number> {
 function containerdConfig(config: ResolvedConfig, values: OpsFlags, io: CliIo): number {
   const containerd = values.containerd === undefined ? 1 : parseContainerdMajor(values.containerd);
   if (containerd === undefined) throw new UsageError(`--containerd must be 1 or 2 (the containerd major version), got "${values.containerd}"`);
+  const criSnapshotter = values['cri-snapshotter'];
+  if (criSnapshotter !== undefined) {
+    if (values.fragment === true) throw new UsageError('--cri-snapshotter cannot be combined with --fragment (a fragment has no CRI table)');
+    const names = config.backends.map((b) => b.name);
+    if (!names.includes(criSnapshotter)) throw new UsageError(`--cri-snapshotter must name a configured backend (${names.join(', ')}), got "${criSnapshotter}"`);
+  }
   if (refuseLoadFailures(config, io)) return 1;
-  io.stdout.write(containerdConfigToml(config, { containerd, fragment: values.fragment === true }));
+  io.stdout.write(containerdConfigToml(config, { containerd, fragment: values.fragment === true, criSnapshotter }));
   return 0;
 }
 

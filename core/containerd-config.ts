@@ -22,6 +22,18 @@
  * `disable_snapshot_annotations = false` (CRI; its default is true) is what makes CRI pass those
  * layer labels on a pull; it is printed only when a backend makes remote snapshots.
  * `fragment` prints the `[proxy_plugins]` tables (on 2.x with the unpack entries): no version line, no CRI choices.
+ *
+ * CRI: without `criSnapshotter` the table is printed commented out, one `snapshotter` line per
+ * backend to choose from; with it, the table is active. Facts from containerd 1.6.20 and 2.1.9
+ * (`containerd config dump`) that shape the 1.x table:
+ * - containerd 2.x migrating a version 2 config moves `snapshotter` and
+ *   `disable_snapshot_annotations` to `io.containerd.cri.v1.images` only when the
+ *   `...grpc.v1.cri".containerd` table also has `runtimes`; otherwise both silently fall back to
+ *   their defaults (overlayfs, true). So the 1.x table carries `runtimes.runc` with the
+ *   `runtime_type` containerd has by default: the same runtime on 1.6 and after migration. An
+ *   empty `runtimes` table would do for 2.x but makes 1.6 drop its default runc runtime.
+ * - containerd 1.x replaces a plugin's whole table with an imported file's (2.x merges keys), so
+ *   the CRI table belongs in config.toml itself.
  */
 import type { ResolvedBackend, ResolvedConfig } from './config/resolved-config.js';
 
@@ -36,6 +48,8 @@ export interface ContainerdConfigOptions {
   fragment?: boolean;
   /** The OCI platform of the unpack entries (containerd 2.x); default: this host's. */
   platform?: string;
+  /** The backend CRI uses for every pod: its table is printed active, not as commented choices. */
+  criSnapshotter?: string;
 }
 
 /** containerd's name for a Node.js `process.arch`. */
@@ -54,6 +68,8 @@ const CRI_IMAGE_TABLE: Record<ContainerdMajor, string> = {
 
 export function containerdConfigToml(config: ResolvedConfig, opts: ContainerdConfigOptions = {}): string {
   const major = opts.containerd ?? 1;
+  const cri = opts.criSnapshotter === undefined ? undefined : config.backends.find((b) => b.name === opts.criSnapshotter);
+  if (opts.criSnapshotter !== undefined && cri === undefined) throw new Error(`criSnapshotter: no backend named "${opts.criSnapshotter}"`);
   const proxy = proxyPluginTables(config.backends, major);
   if (major === 2) proxy.push('', ...unpackConfig(config.backends, opts.platform ?? hostPlatform()));
   if (opts.fragment) return `${proxy.join('\n')}\n`;
@@ -66,7 +82,7 @@ export function containerdConfigToml(config: ResolvedConfig, opts: ContainerdCon
     '',
     ...proxy,
     '',
-    ...criChoices(config.backends, major),
+    ...(cri ? criTable(cri, major) : criChoices(config.backends, major)),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -118,6 +134,39 @@ function criChoices(backends: readonly ResolvedBackend[], major: ContainerdMajor
   lines.push(`# ${CRI_IMAGE_TABLE[major]}`);
   for (const b of backends) lines.push(`#   snapshotter = ${tomlString(b.name)}`);
   if (remote.length > 0) lines.push('#   disable_snapshot_annotations = false');
+  return lines;
+}
+
+/** The CRI table with `backend` as the snapshotter of every pod. */
+function criTable(backend: ResolvedBackend, major: ContainerdMajor): string[] {
+  const remote = makesRemoteSnapshots(backend);
+  const lines = [
+    `# Kubernetes (CRI): ${backend.name} is the snapshotter of every pod. If your config has this table`,
+    '# already, set these keys there (a table may appear only once).',
+  ];
+  if (remote) lines.push(`# ${backend.name} makes remote snapshots: disable_snapshot_annotations = false makes CRI pass each layer's labels (lazy pulling).`);
+  if (major === 1) {
+    lines.push(
+      '# Put this table in config.toml itself: containerd 1.x replaces the whole CRI table with an imported file\'s.',
+      '# runtimes.runc is containerd\'s default runtime, repeated: containerd 2.x, migrating this version 2',
+      '# config, keeps snapshotter and disable_snapshot_annotations only from a table that has runtimes.',
+      '# If your table has runtimes already, leave runtimes.runc out.',
+    );
+  } else if (remote) {
+    lines.push(
+      '# containerd 2.0: CRI pulls by itself, lazily with this setting. 2.1+: this setting is one the transfer',
+      '# service does not have, so CRI logs that it falls back to local image pull mode and pulls by itself,',
+      '# lazily; without it CRI pulls through the transfer service, lazily by the exports and unpack entry above.',
+    );
+  } else {
+    lines.push(
+      '# containerd 2.0: CRI pulls by itself. 2.1+: CRI pulls through the transfer service, which unpacks',
+      `# into ${backend.name} by its unpack entry above.`,
+    );
+  }
+  lines.push(CRI_IMAGE_TABLE[major], `  snapshotter = ${tomlString(backend.name)}`);
+  if (remote) lines.push('  disable_snapshot_annotations = false');
+  if (major === 1) lines.push('  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]', '    runtime_type = "io.containerd.runc.v2"');
   return lines;
 }
 

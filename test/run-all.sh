@@ -14,7 +14,9 @@
 #                stargz-lazy (lazy pulls through a byte-counting registry proxy, FUSE, a tampered
 #                chunk; its Go reference mode, E2E_STARGZ_REF=1, is not run here), cri (Kubernetes'
 #                CRI path on containerd 1.6, every backend as CRI's snapshotter)
-#   e2e@containerd2:cri   test/e2e/cri.e2e.sh on containerd 2.x (E2E_CONTAINERD=2)
+#   e2e@containerd2:<name>  the same scripts on containerd 2.x (E2E_CONTAINERD=2): memory,
+#                overlayfs-native, stargz-lazy, stargz-lazy-restart, cri, containerd-config (its
+#                config dump, the 1.x output's migration, transfer-service pulls into each backend)
 # Counts: test stages report their own tests; install, build and typecheck count as one check
 # each. Ends with a per-stage summary and the line "N passed, N failed, N skipped"; exits
 # non-zero when anything failed or no test ran. Logs: $SNAPHOST_TEST_LOGS (default a temp dir).
@@ -118,7 +120,7 @@ for script in test/e2e/*.e2e.sh; do
 done
 # The same scripts on a private containerd 2.x (Debian unstable's, fetched into a cache by
 # scripts/fetch-containerd2.sh): transfer-service pulls, rpull, restarts and GC per backend.
-for name in memory overlayfs-native stargz-lazy stargz-lazy-restart cri; do
+for name in memory overlayfs-native stargz-lazy stargz-lazy-restart cri containerd-config; do
   counted "e2e@containerd2:$name" 15m env E2E_CONTAINERD=2 bash "test/e2e/$name.e2e.sh"
 done
 

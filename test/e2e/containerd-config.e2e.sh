@@ -1,27 +1,41 @@
 #!/usr/bin/env bash
-# End to end for the operator commands: does containerd 1.6 accept what
-# `snaphost containerd-config` prints, and does `snaphost wait-ready` mean "every socket accepts"?
-# One `snaphost serve` hosts the three built-ins (memory, overlayfs-native, stargz-lazy).
-#   - containerd-config (1.x) names every backend; containerd's own loader (`containerd config
-#     dump`) reads it as an imported file, with the commented CRI choices switched on, and puts
-#     snapshotter / disable_snapshot_annotations in the CRI plugin's containerd table;
-#   - --containerd 2 prints version 3 with exports (root; remote annotations for stargz-lazy only);
+# End to end for the operator commands: does the containerd under test (E2E_CONTAINERD=1: the
+# system's 1.6; E2E_CONTAINERD=2: 2.x, see lib/containerd.sh) accept what
+# `snaphost containerd-config` prints for it, and does `snaphost wait-ready` mean "every socket
+# accepts"? One `snaphost serve` hosts the three built-ins (memory, overlayfs-native, stargz-lazy).
+#   - containerd-config names every backend in the format of each major (1.x: version 2, CRI
+#     choices commented; 2.x: version 3 with exports: root, remote annotations for stargz-lazy
+#     only; unpack_config); --cri-snapshotter refuses a name that is no backend (exit 2);
+#   - containerd's own loader (`containerd config dump`) reads the `--cri-snapshotter stargz-lazy`
+#     output for its major as an imported file: proxy plugins (2.x: exports, an unpack_config
+#     entry for overlayfs and each backend) and CRI's snapshotter = stargz-lazy with
+#     disable_snapshot_annotations = false in the CRI table of that major;
+#   - 2.x only: the 1.x output (version 2) as containerd 2.x's config keeps that CRI choice
+#     through the migration to version 3 (a table without runtimes loses it: logged as a control);
 #   - wait-ready fails (exit 1, bounded) while nothing serves, and succeeds once the daemon serves;
-#   - a private containerd 1.6 whose config is that output merged with the test's own settings
-#     (root, state, address): `ctr plugins ls` shows each backend as io.containerd.snapshotter.v1
-#     with status ok, and a snapshot prepare + ls + rm through each one succeeds;
+#   - a private containerd whose config is the `--cri-snapshotter` output merged with the test's
+#     own settings (root, state, address; CRI disabled): `ctr plugins ls` shows each backend as
+#     io.containerd.snapshotter.v1 with status ok, a snapshot prepare + ls + rm through each one
+#     succeeds, and a plain `ctr image pull` (2.x: the transfer service) into each one commits
+#     the image's layer there, which `images rm --sync` removes again;
 #   - shutdown leaves no socket, mount or process.
-#   bash test/e2e/containerd-config.e2e.sh    (root; needs `npm run build` and scripts/install-deps.sh)
+#   bash test/e2e/containerd-config.e2e.sh                    (root; needs `npm run build` and
+#   E2E_CONTAINERD=2 bash test/e2e/containerd-config.e2e.sh   scripts/install-deps.sh)
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
+. "$E2E_LIB/registry.sh"
+. "$E2E_LIB/image.sh"
 . "$E2E_LIB/containerd.sh"
 . "$E2E_LIB/snaphost.sh"
 . "$E2E_LIB/stargz-lazy.sh"
 
 NAMES=(memory overlayfs-native stargz-lazy)
 CTR_NAMESPACE=snaphost-e2e-cc
+MAJOR=$(containerd_major)
+# The containerd binary of that major: its `config dump` is the loader under test.
+CONTAINERD_BIN=${CONTAINERD_BIN_DIR:+$CONTAINERD_BIN_DIR/}containerd
 
-e2e_require_cmds containerd ctr runc node awk fusermount
+e2e_require_cmds containerd ctr runc node awk fusermount docker-registry skopeo umoci jq
 e2e_init containerd-config
 W=$E2E_WORK
 sock() { echo "$W/sockets/$1.sock"; }
@@ -36,6 +50,26 @@ EOF
 # anyway, should a failure leave it.
 e2e_on_exit fused_stop "$W/state/stargz-lazy"
 
+# table_values FILE TABLE KEY: every value of KEY in [TABLE] (and in each [[TABLE]]) of a TOML
+# file containerd printed, one a line. Table names are compared without quotes (1.6 prints
+# [proxy_plugins."memory"], 2.x [proxy_plugins.memory] and [plugins.'io.containerd.cri.v1.images']);
+# a literal string ('x', as 2.x prints strings) comes out as a basic one ("x", as 1.6 prints them).
+table_values() {
+  awk -v t="$2" -v k="$3" -v q="'" '
+    function bare(s) { gsub(q, "", s); gsub(/"/, "", s); return s }
+    /^ *\[/ { h = $0; gsub(/^ *\[+|\]+ *$/, "", h); cur = bare(h); next }
+    cur == bare(t) && $1 == k {
+      sub(/^[^=]*= */, "")
+      if (length($0) >= 2 && substr($0, 1, 1) == q && substr($0, length($0)) == q) $0 = "\"" substr($0, 2, length($0) - 2) "\""
+      print
+    }' "$1"
+}
+# table_value FILE TABLE KEY: the first one.
+table_value() { table_values "$@" | head -n 1; }
+
+# The CRI table that holds snapshotter and disable_snapshot_annotations, as `config dump` names it.
+if [[ $MAJOR == 2 ]]; then CRI_TABLE=plugins.io.containerd.cri.v1.images; else CRI_TABLE='plugins."io.containerd.grpc.v1.cri".containerd'; fi
+
 # ---- containerd-config: what it prints ---------------------------------------------------------
 E2E_CURRENT=containerd-config
 TOML=$W/snaphost-containerd.toml
@@ -44,33 +78,10 @@ if snaphost_cli containerd-config --config "$CONFIG" >"$TOML" 2>"$W/cc.err"; the
   for n in "${NAMES[@]}"; do
     grep -qF "[proxy_plugins.\"$n\"]" "$TOML" && grep -qF "address = \"$(sock "$n")\"" "$TOML" || missing+=" $n"
   done
+  grep -qxF '# [plugins."io.containerd.grpc.v1.cri".containerd]' "$TOML" || missing+=" commented-cri-table"
   if [[ -z $missing ]] && grep -qx 'version = 2' "$TOML"; then e2e_pass containerd-config-1x; else e2e_fail containerd-config-1x "missing:${missing:- version = 2}"; fi
 else
   e2e_die "containerd-config failed: $(tr '\n' ' ' <"$W/cc.err")"
-fi
-
-# containerd's own loader: the output as a file imported by a config, CRI choices switched on.
-# table_value FILE TABLE KEY: the value of KEY in [TABLE] of a TOML file containerd printed.
-table_value() {
-  awk -v t="[$2]" -v k="$3" '/^ *\[/ { gsub(/^ +| +$/, ""); cur = $0; next }
-    cur == t && $1 == k { sub(/^[^=]*= */, ""); print; exit }' "$1"
-}
-E2E_CURRENT=config-dump
-sed -e 's/^# \[plugins\./[plugins./' -e 's/^#   snapshotter = "stargz-lazy"/  snapshotter = "stargz-lazy"/' \
-  -e 's/^#   disable_snapshot_annotations = false/  disable_snapshot_annotations = false/' "$TOML" >"$W/cri-on.toml"
-printf 'version = 2\nroot = "%s"\nstate = "%s"\nimports = ["%s"]\n' "$W/dump/root" "$W/dump/state" "$W/cri-on.toml" >"$W/dump.toml"
-if containerd --config "$W/dump.toml" config dump >"$W/dumped.toml" 2>"$W/dump.err"; then
-  bad=
-  for n in "${NAMES[@]}"; do
-    [[ $(table_value "$W/dumped.toml" "proxy_plugins.$n" address) == "\"$(sock "$n")\"" ]] || bad+=" address-$n"
-    [[ $(table_value "$W/dumped.toml" "proxy_plugins.$n" type) == '"snapshot"' ]] || bad+=" type-$n"
-  done
-  cri='plugins."io.containerd.grpc.v1.cri".containerd'
-  [[ $(table_value "$W/dumped.toml" "$cri" snapshotter) == '"stargz-lazy"' ]] || bad+=" cri-snapshotter"
-  [[ $(table_value "$W/dumped.toml" "$cri" disable_snapshot_annotations) == false ]] || bad+=" cri-annotations"
-  if [[ -z $bad ]]; then e2e_pass containerd-loads-it-as-import; else e2e_fail containerd-loads-it-as-import "wrong in containerd's dump ($W/dumped.toml):$bad"; fi
-else
-  e2e_fail containerd-loads-it-as-import "containerd config dump: $(tail -n 3 "$W/dump.err" | tr '\n' ' ')"
 fi
 
 E2E_CURRENT=containerd-config-2x
@@ -83,7 +94,83 @@ done
 [[ $(grep -c 'enable_remote_snapshot_annotations = "true"' <<<"$out") == 1 ]] || bad+=" annotations-count"
 grep -A3 -F '[proxy_plugins."stargz-lazy".exports]' <<<"$out" | grep -qF 'enable_remote_snapshot_annotations = "true"' || bad+=" annotations-stargz-lazy"
 grep -qxF '# [plugins."io.containerd.cri.v1.images"]' <<<"$out" || bad+=" cri-table"
+grep -qF 'containerd 2.0 ignores enable_remote_snapshot_annotations' <<<"$out" || bad+=" comment-2.0-vs-2.1"
 if [[ -z $bad ]]; then e2e_pass containerd-config-2x; else e2e_fail containerd-config-2x "wrong:$bad"; fi
+
+E2E_CURRENT=cri-snapshotter-not-a-backend
+snaphost_cli containerd-config --config "$CONFIG" --cri-snapshotter overlayfs >"$W/cc-bad.out" 2>&1
+rc=$?
+if [[ $rc == 2 ]] && grep -qF -- '--cri-snapshotter must name a configured backend' "$W/cc-bad.out"; then
+  e2e_pass cri-snapshotter-not-a-backend
+else
+  e2e_fail cri-snapshotter-not-a-backend "exit $rc: $(head -n 2 "$W/cc-bad.out" | tr '\n' ' ')"
+fi
+
+# The output for the containerd under test with CRI's snapshotter stargz-lazy: what it runs on.
+TOML_CRI=$W/snaphost-containerd-cri.toml
+snaphost_cli containerd-config --config "$CONFIG" --containerd "$MAJOR" --cri-snapshotter stargz-lazy >"$TOML_CRI" 2>"$W/cc-cri.err" ||
+  e2e_die "containerd-config --cri-snapshotter failed: $(tr '\n' ' ' <"$W/cc-cri.err")"
+
+# ---- containerd's own loader ---------------------------------------------------------------------
+# dump_config NAME FILE: `containerd config dump` of FILE into $W/NAME.dump (stderr: $W/NAME.err).
+dump_config() { "$CONTAINERD_BIN" --config "$2" config dump >"$W/$1.dump" 2>"$W/$1.err"; }
+
+# The output as a file imported by a config of the same version.
+E2E_CURRENT=config-dump
+printf 'version = %s\nroot = "%s"\nstate = "%s"\nimports = ["%s"]\n' "$((MAJOR + 1))" "$W/dump/root" "$W/dump/state" "$TOML_CRI" >"$W/import.toml"
+if dump_config import "$W/import.toml"; then
+  D=$W/import.dump
+  bad=
+  for n in "${NAMES[@]}"; do
+    [[ $(table_value "$D" "proxy_plugins.$n" address) == "\"$(sock "$n")\"" ]] || bad+=" address-$n"
+    [[ $(table_value "$D" "proxy_plugins.$n" type) == '"snapshot"' ]] || bad+=" type-$n"
+    if [[ $MAJOR == 2 ]]; then
+      [[ $(table_value "$D" "proxy_plugins.$n.exports" root) == "\"$W/state/$n\"" ]] || bad+=" exports-root-$n"
+      want=
+      [[ $n == stargz-lazy ]] && want='"true"'
+      [[ $(table_value "$D" "proxy_plugins.$n.exports" enable_remote_snapshot_annotations) == "$want" ]] || bad+=" exports-annotations-$n"
+    fi
+  done
+  if [[ $MAJOR == 2 ]]; then
+    unpack=$(table_values "$D" plugins.io.containerd.transfer.v1.local.unpack_config snapshotter | sort | tr '\n' ' ')
+    [[ $unpack == '"memory" "overlayfs" "overlayfs-native" "stargz-lazy" ' ]] || bad+=" unpack_config($unpack)"
+  fi
+  [[ $(table_value "$D" "$CRI_TABLE" snapshotter) == '"stargz-lazy"' ]] || bad+=" cri-snapshotter"
+  [[ $(table_value "$D" "$CRI_TABLE" disable_snapshot_annotations) == false ]] || bad+=" cri-annotations"
+  if [[ -z $bad ]]; then e2e_pass containerd-loads-it-as-import; else e2e_fail containerd-loads-it-as-import "wrong in containerd's dump ($D):$bad"; fi
+else
+  e2e_fail containerd-loads-it-as-import "containerd config dump: $(tail -n 3 "$W/import.err" | tr '\n' ' ')"
+fi
+
+# containerd 2.x given the 1.x output (version 2) as its config, as after an upgrade: its
+# migration to version 3 must keep CRI's snapshotter choice and the runc runtime.
+if [[ $MAJOR == 2 ]]; then
+  E2E_CURRENT=migration
+  snaphost_cli containerd-config --config "$CONFIG" --containerd 1 --cri-snapshotter stargz-lazy >"$W/cri-1x.toml" 2>"$W/cc-1x.err" ||
+    e2e_die "containerd-config --containerd 1 --cri-snapshotter failed: $(tr '\n' ' ' <"$W/cc-1x.err")"
+  # Top-level keys go before the first table.
+  { printf 'root = "%s"\nstate = "%s"\n' "$W/dump/root" "$W/dump/state"; cat "$W/cri-1x.toml"; } >"$W/migrate.toml"
+  if dump_config migrate "$W/migrate.toml"; then
+    D=$W/migrate.dump
+    bad=
+    grep -qx 'version = 3' "$D" || bad+=" version"
+    for n in "${NAMES[@]}"; do
+      [[ $(table_value "$D" "proxy_plugins.$n" address) == "\"$(sock "$n")\"" ]] || bad+=" address-$n"
+    done
+    [[ $(table_value "$D" plugins.io.containerd.cri.v1.images snapshotter) == '"stargz-lazy"' ]] || bad+=" cri-snapshotter"
+    [[ $(table_value "$D" plugins.io.containerd.cri.v1.images disable_snapshot_annotations) == false ]] || bad+=" cri-annotations"
+    [[ $(table_value "$D" plugins.io.containerd.cri.v1.runtime.containerd default_runtime_name) == '"runc"' ]] || bad+=" default-runtime"
+    [[ $(table_value "$D" plugins.io.containerd.cri.v1.runtime.containerd.runtimes.runc runtime_type) == '"io.containerd.runc.v2"' ]] || bad+=" runc-runtime"
+    if [[ -z $bad ]]; then e2e_pass migration-keeps-cri-snapshotter; else e2e_fail migration-keeps-cri-snapshotter "wrong in containerd's dump ($D):$bad"; fi
+  else
+    e2e_fail migration-keeps-cri-snapshotter "containerd config dump: $(tail -n 3 "$W/migrate.err" | tr '\n' ' ')"
+  fi
+  # Control, logged only: the same table without runtimes.runc, migrated.
+  sed '/containerd\.runtimes\.runc\]/,+1d' "$W/migrate.toml" >"$W/migrate-no-runtimes.toml"
+  if dump_config migrate-no-runtimes "$W/migrate-no-runtimes.toml"; then
+    e2e_log "control: without runtimes.runc, $("$CONTAINERD_BIN" --version | awk '{ print $1, $3 }') migrates CRI's snapshotter to $(table_value "$W/migrate-no-runtimes.dump" plugins.io.containerd.cri.v1.images snapshotter)"
+  fi
+fi
 
 # ---- wait-ready ----------------------------------------------------------------------------
 E2E_CURRENT=wait-ready
@@ -109,8 +196,10 @@ for n in "${NAMES[@]}"; do
   e2e_check "serving-after-ready-$n" snaphost_list "$(sock "$n")"
 done
 
-# ---- a real containerd 1.6 on that config --------------------------------------------------------
-containerd_start "$TOML"
+# ---- a real containerd on that config ------------------------------------------------------------
+registry_start
+image_build_push
+containerd_start "$TOML_CRI"
 E2E_CURRENT=plugins-ls
 plugins=$(ctr_ plugins ls 2>&1)
 for n in "${NAMES[@]}"; do
@@ -134,9 +223,30 @@ for n in "${NAMES[@]}"; do
   fi
 done
 
+# A plain pull (2.x: the transfer service, which unpacks only into the snapshotters of its
+# unpack_config) commits the image's one layer in the backend; images rm --sync (GC) removes it.
+for n in "${NAMES[@]}"; do
+  E2E_CURRENT=pull-$n
+  if ! out=$(ctr_ images pull --plain-http --snapshotter "$n" "$IMAGE" 2>&1); then
+    e2e_fail "pull-$n" "$(tail -n 3 <<<"$out" | tr '\n' ' ')"
+    continue
+  fi
+  if ctr_ snapshots --snapshotter "$n" ls 2>&1 | awk -v k="$IMAGE_CHAIN_ID" '$1 == k && $NF == "Committed" { f = 1 } END { exit !f }'; then
+    e2e_pass "pull-$n"
+  else
+    e2e_fail "pull-$n" "no committed $IMAGE_CHAIN_ID: $(ctr_ snapshots --snapshotter "$n" ls 2>&1 | tr '\n' ' ')"
+  fi
+  if out=$(ctr_ images rm --sync "$IMAGE" 2>&1) && [[ -z $(ctr_ snapshots --snapshotter "$n" ls | tail -n +2) ]]; then
+    e2e_pass "image-rm-$n"
+  else
+    e2e_fail "image-rm-$n" "$(tail -n 2 <<<"$out" | tr '\n' ' ') left: $(ctr_ snapshots --snapshotter "$n" ls 2>&1 | tail -n +2 | tr '\n' ' ')"
+  fi
+done
+
 # ---- shutdown: nothing left ------------------------------------------------------------------------
 E2E_CURRENT=shutdown
 containerd_stop
+registry_stop
 snaphost_terminate 20
 leftover=
 for n in "${NAMES[@]}"; do [[ -e $(sock "$n") ]] && leftover+=" $(sock "$n")"; done

@@ -70,10 +70,22 @@ describe('containerd-config flags', () => {
     expect(v1.stdout).toMatch(/^# \[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\]$/m);
   });
 
+  it('--cri-snapshotter NAME: the CRI table active for a configured backend', async () => {
+    const file = await writeConfig([{ use: 'memory' }, { use: 'stargz-lazy' }]);
+    const v2 = await cli(['containerd-config', '--config', file, '--containerd', '2', '--cri-snapshotter', 'stargz-lazy']);
+    expect(v2.code).toBe(0);
+    expect(v2.stdout).toContain('\n[plugins."io.containerd.cri.v1.images"]\n  snapshotter = "stargz-lazy"\n  disable_snapshot_annotations = false\n');
+    const v1 = await cli(['containerd-config', '--config', file, '--cri-snapshotter', 'memory']);
+    expect(v1.code).toBe(0);
+    expect(v1.stdout).toContain('\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "memory"\n  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]\n');
+  });
+
   it.each([
     [['containerd-config', '--containerd', '3'], '--containerd must be 1 or 2 (the containerd major version), got "3"'],
     [['containerd-config', '--containerd'], "Option '--containerd <value>' argument missing"],
     [['containerd-config', '--fragment=yes'], "Option '--fragment' does not take an argument"],
+    [['containerd-config', '--cri-snapshotter', 'overlayfs'], '--cri-snapshotter must name a configured backend (memory), got "overlayfs"'],
+    [['containerd-config', '--cri-snapshotter', 'memory', '--fragment'], '--cri-snapshotter cannot be combined with --fragment (a fragment has no CRI table)'],
     [['wait-ready', '--timeout', 'soon'], '--timeout must be a number of seconds > 0, got "soon"'],
     [['wait-ready', '--timeout', '0'], '--timeout must be a number of seconds > 0, got "0"'],
     [['install-unit', '--timeout', '1.5'], '--timeout must be a whole number of seconds > 0, got "1.5"'],

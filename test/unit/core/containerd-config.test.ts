@@ -1,8 +1,8 @@
 /**
  * `containerdConfigToml`: the exact text for containerd 1.x and 2.x, the fragment, lazy
- * backends (declared by `capabilities.remoteSnapshots`), and that what it prints is TOML whose
- * tables are where containerd reads them (parsed by Python's tomllib, commented CRI choices
- * switched on), when python3 is there.
+ * backends (declared by `capabilities.remoteSnapshots`), the active CRI table of
+ * `criSnapshotter`, and that what it prints is TOML whose tables are where containerd reads them
+ * (parsed by Python's tomllib, commented CRI choices switched on), when python3 is there.
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -118,6 +118,65 @@ describe('containerdConfigToml', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('criSnapshotter, 1.x: the CRI table active, with runtimes.runc so that containerd 2.x migration keeps it', () => {
+    const out = containerdConfigToml(three, { criSnapshotter: 'stargz-lazy' });
+    expect(out.slice(out.indexOf('# Kubernetes'))).toBe(
+      [
+        '# Kubernetes (CRI): stargz-lazy is the snapshotter of every pod. If your config has this table',
+        '# already, set these keys there (a table may appear only once).',
+        "# stargz-lazy makes remote snapshots: disable_snapshot_annotations = false makes CRI pass each layer's labels (lazy pulling).",
+        "# Put this table in config.toml itself: containerd 1.x replaces the whole CRI table with an imported file's.",
+        "# runtimes.runc is containerd's default runtime, repeated: containerd 2.x, migrating this version 2",
+        '# config, keeps snapshotter and disable_snapshot_annotations only from a table that has runtimes.',
+        '# If your table has runtimes already, leave runtimes.runc out.',
+        '[plugins."io.containerd.grpc.v1.cri".containerd]',
+        '  snapshotter = "stargz-lazy"',
+        '  disable_snapshot_annotations = false',
+        '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]',
+        '    runtime_type = "io.containerd.runc.v2"',
+        '',
+      ].join('\n'),
+    );
+    // Everything before the CRI part is what it is without the option.
+    const plainOut = containerdConfigToml(three);
+    expect(out.slice(0, out.indexOf('# Kubernetes'))).toBe(plainOut.slice(0, plainOut.indexOf('# Kubernetes')));
+  });
+
+  it('criSnapshotter, 2.x: cri.v1.images active; a backend without remote snapshots gets no annotations line', () => {
+    const out = containerdConfigToml(three, { containerd: 2, criSnapshotter: 'memory', platform: 'linux/amd64' });
+    expect(out.slice(out.indexOf('# Kubernetes'))).toBe(
+      [
+        '# Kubernetes (CRI): memory is the snapshotter of every pod. If your config has this table',
+        '# already, set these keys there (a table may appear only once).',
+        '# containerd 2.0: CRI pulls by itself. 2.1+: CRI pulls through the transfer service, which unpacks',
+        '# into memory by its unpack entry above.',
+        '[plugins."io.containerd.cri.v1.images"]',
+        '  snapshotter = "memory"',
+        '',
+      ].join('\n'),
+    );
+    const lazyOut = containerdConfigToml(three, { containerd: 2, criSnapshotter: 'stargz-lazy', platform: 'linux/amd64' });
+    expect(lazyOut.slice(lazyOut.indexOf('# Kubernetes'))).toBe(
+      [
+        '# Kubernetes (CRI): stargz-lazy is the snapshotter of every pod. If your config has this table',
+        '# already, set these keys there (a table may appear only once).',
+        "# stargz-lazy makes remote snapshots: disable_snapshot_annotations = false makes CRI pass each layer's labels (lazy pulling).",
+        '# containerd 2.0: CRI pulls by itself, lazily with this setting. 2.1+: this setting is one the transfer',
+        '# service does not have, so CRI logs that it falls back to local image pull mode and pulls by itself,',
+        '# lazily; without it CRI pulls through the transfer service, lazily by the exports and unpack entry above.',
+        '[plugins."io.containerd.cri.v1.images"]',
+        '  snapshotter = "stargz-lazy"',
+        '  disable_snapshot_annotations = false',
+        '',
+      ].join('\n'),
+    );
+    expect(lazyOut).not.toMatch(/runtimes/);
+  });
+
+  it('criSnapshotter must name a backend of the config', () => {
+    expect(() => containerdConfigToml(three, { criSnapshotter: 'overlayfs' })).toThrow('criSnapshotter: no backend named "overlayfs"');
   });
 
   it('no lazy backend: no annotation lines at all; no config file: no "from"', () => {
@@ -279,5 +338,17 @@ describe.skipIf(!hasTomllib)('what it prints is the TOML containerd reads (pytho
     });
     expect(t.proxy_plugins.memory.exports).toEqual({ root: '/var/lib/snaphost/memory' });
     expect(t.plugins['io.containerd.cri.v1.images']).toEqual({ snapshotter: 'overlayfs-native', disable_snapshot_annotations: false });
+  });
+
+  it('criSnapshotter: the active tables, nothing left commented', () => {
+    const v1 = parseWithChoices(containerdConfigToml(three, { criSnapshotter: 'stargz-lazy' }));
+    expect(v1.plugins['io.containerd.grpc.v1.cri'].containerd).toEqual({
+      snapshotter: 'stargz-lazy',
+      disable_snapshot_annotations: false,
+      runtimes: { runc: { runtime_type: 'io.containerd.runc.v2' } },
+    });
+    const v2 = parseWithChoices(containerdConfigToml(three, { containerd: 2, criSnapshotter: 'stargz-lazy' }));
+    expect(v2.plugins['io.containerd.cri.v1.images']).toEqual({ snapshotter: 'stargz-lazy', disable_snapshot_annotations: false });
+    expect(v2.plugins['io.containerd.transfer.v1.local'].unpack_config.map((u: { snapshotter: string }) => u.snapshotter)).toEqual(['overlayfs', 'overlayfs-native', 'memory', 'stargz-lazy']);
   });
 });
