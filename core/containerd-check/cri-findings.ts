@@ -8,7 +8,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { describe } from '../errors.js';
-import { CriCallError, criImageFsMountpoints, criStatus, type CriStatus } from '../grpc/cri-runtime.js';
+import { criImageFsMountpoints, criStatus, type CriStatus } from '../grpc/cri-runtime.js';
+import { GrpcCallError } from '../grpc/unary-call.js';
 import { criConfigFindings, type CriBackend } from './cri-config-findings.js';
 import type { ContainerdFinding } from './finding.js';
 
@@ -51,7 +52,7 @@ export async function criFindings(ctx: CriFindingsContext): Promise<ContainerdFi
 }
 
 function unanswered(err: unknown, address: string): ContainerdFinding {
-  if (err instanceof CriCallError && err.status === 'UNIMPLEMENTED') {
+  if (err instanceof GrpcCallError && err.status === 'UNIMPLEMENTED') {
     return { severity: 'warning', code: 'cri-disabled', message: `containerd at ${address} serves no CRI (runtime.v1): kubelet cannot use it; remove the CRI plugins from disabled_plugins to run pods on snaphost's backends` };
   }
   return { severity: 'error', code: 'cri-unreachable', message: `containerd's CRI at ${address} did not answer: ${describe(err)}` };
