@@ -1,8 +1,7 @@
 /**
- * The CRI part of a check of a running containerd (`test/e2e/cri.e2e.sh` calls it; the
- * `snaphost check-containerd` command that will print it is not built yet): asks a RUNNING containerd's CRI plugin (what
- * kubelet drives) for its status and image file system, and turns what it reports into findings
- * per snaphost backend (cri-config-findings.ts says what is checked and why). Bounded: each call
+ * The CRI part of `snaphost check-containerd` (check-containerd.ts): asks a RUNNING containerd's
+ * CRI plugin (what kubelet drives) for its status and image file system, and turns what it
+ * reports into findings per snaphost backend (cri-config-findings.ts says what is checked and why). Bounded: each call
  * has a deadline, the whole is cancelled by `signal`; a containerd that does not answer, or that
  * serves no CRI, is a finding, not a throw.
  */

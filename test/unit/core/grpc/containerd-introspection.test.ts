@@ -2,26 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { containerdPlugins, containerdServer, containerdVersion } from '../../../../core/grpc/containerd-introspection.js';
-import { LOADER_OPTIONS, protoDir } from '../../../../core/grpc/proto.js';
 import { GrpcCallError } from '../../../../core/grpc/unary-call.js';
-
-/** A fake containerd: the version and introspection services on a unix socket, answered by a real grpc-js server. */
-async function serve(address: string, handlers: { plugins?: grpc.handleUnaryCall<{ filters: string[] }, unknown>; server?: object; version?: string }): Promise<grpc.Server> {
-  const def = protoLoader.loadSync(['containerd/services/introspection/v1/introspection.proto', 'containerd/services/version/v1/version.proto'], { ...LOADER_OPTIONS, includeDirs: [protoDir()] });
-  const server = new grpc.Server();
-  server.addService(def['containerd.services.version.v1.Version'] as grpc.ServiceDefinition, {
-    Version: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { version: handlers.version ?? 'v2.1.9', revision: 'abc' }),
-  });
-  server.addService(def['containerd.services.introspection.v1.Introspection'] as grpc.ServiceDefinition, {
-    Plugins: handlers.plugins ?? ((_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { plugins: [] })),
-    Server: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, handlers.server ?? { uuid: 'u' }),
-  });
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  return server;
-}
+import { serveFakeContainerd as serve } from './fake-containerd.js';
 
 let dir: string;
 let server: grpc.Server | undefined;
