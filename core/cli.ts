@@ -18,7 +18,7 @@ import { loadFailures } from './config/resolve-config.js';
 import type { ResolvedConfig } from './config/resolved-config.js';
 import { checkContainerd, DEFAULT_CHECK_TIMEOUT_MS, DEFAULT_CONTAINERD_ADDRESS } from './containerd-check/check-containerd.js';
 import { findingsExitCode, renderFindings } from './containerd-check/render-findings.js';
-import { containerdConfigToml, parseContainerdMajor } from './containerd-config.js';
+import { containerdConfigToml, makesRemoteSnapshots, parseContainerdMajor } from './containerd-config.js';
 import { runDaemon } from './daemon.js';
 import { checkEnvironment } from './environment-check.js';
 import { describe } from './errors.js';
@@ -207,7 +207,7 @@ async function checkContainerdCommand(config: ResolvedConfig, values: OpsFlags, 
   const raw = values['timeout-ms'];
   const timeoutMs = raw === undefined ? DEFAULT_CHECK_TIMEOUT_MS : /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
   if (!(timeoutMs >= 1 && timeoutMs <= 300_000)) throw new UsageError(`--timeout-ms must be a whole number of ms in 1..300000, got "${raw}"`);
-  const backends = config.backends.map((b) => ({ name: b.name, socket: b.socket, root: b.root, remoteSnapshots: b.definition?.capabilities?.remoteSnapshots === true }));
+  const backends = config.backends.map((b) => ({ name: b.name, socket: b.socket, root: b.root, remoteSnapshots: makesRemoteSnapshots(b) }));
   const findings = await checkContainerd({
     address,
     backends,

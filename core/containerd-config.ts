@@ -122,7 +122,7 @@ function criChoices(backends: readonly ResolvedBackend[], major: ContainerdMajor
 }
 
 /** Declared by the definition (`capabilities: { remoteSnapshots: true }`); anything else is no. */
-function makesRemoteSnapshots(b: ResolvedBackend): boolean {
+export function makesRemoteSnapshots(b: ResolvedBackend): boolean {
   return b.definition?.capabilities?.remoteSnapshots === true;
 }
 
