@@ -5,7 +5,7 @@
  * `address`. Pure: config-dump.ts runs the command.
  *
  * Not a TOML parser: a reader of containerd's own output, which is regular (containerd 2.x
- * writes it with go-toml v2, 1.x with BurntSushi's encoder): every table header on its own line,
+ * writes it with go-toml v2, 1.6 with go-toml v1): every table header on its own line,
  * `[[...]]` for an element of an array of tables, table names quoted with '...' (2.x) or "..."
  * (1.x) where needed, one `key = value` per line, strings single-quoted (literal) or
  * double-quoted (basic, with escapes). A table holds the string values of the lines under its
@@ -106,7 +106,8 @@ function tomlStringValue(v: string): string | undefined {
     if (!m) return undefined;
     try {
       // TOML's \UXXXXXXXX has no JSON form; every other escape containerd writes is JSON's.
-      return JSON.parse(`"${m[1]!.replace(/\\U([0-9A-Fa-f]{8})/g, (_, h: string) => JSON.stringify(String.fromCodePoint(parseInt(h, 16))).slice(1, -1))}"`) as string;
+      const json = m[1]!.replace(/\\(?:U([0-9A-Fa-f]{8})|.)/g, (escape, hex?: string) => (hex ? JSON.stringify(String.fromCodePoint(parseInt(hex, 16))).slice(1, -1) : escape));
+      return JSON.parse(`"${json}"`) as string;
     } catch {
       return undefined;
     }

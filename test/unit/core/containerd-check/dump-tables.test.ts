@@ -44,7 +44,7 @@ disabled_plugins = []
     address = '/run/snaphost/stargz-lazy.sock'
 `;
 
-// Shaped as containerd 1.6's (BurntSushi: double-quoted strings and table names).
+// Shaped as containerd 1.6's (go-toml v1: double-quoted strings, bare keys where they may be).
 const DUMP_1X = `version = 2
 root = "/var/lib/containerd"
 
@@ -55,6 +55,10 @@ root = "/var/lib/containerd"
   [proxy_plugins.memory]
     type = "snapshot"
     address = "/run/snaphost/memory.sock"
+
+  [proxy_plugins.stargz-lazy]
+    address = "/run/snaphost/stargz-lazy.sock"
+    type = "snapshot"
 `;
 
 describe('dumpTables', () => {
@@ -83,6 +87,7 @@ describe('dumpTables', () => {
     expect([...proxyPlugins(dumpTables(DUMP_1X))]).toEqual([
       ['over"quoted', { type: 'snapshot', address: '/run/snaphost/q.sock' }],
       ['memory', { type: 'snapshot', address: '/run/snaphost/memory.sock' }],
+      ['stargz-lazy', { type: 'snapshot', address: '/run/snaphost/stargz-lazy.sock' }],
     ]);
   });
 
@@ -94,5 +99,10 @@ describe('dumpTables', () => {
   it('a malformed header starts no table (its keys are not read into the one before)', () => {
     const tables = dumpTables(`[proxy_plugins.memory]\n  address = '/a'\n[proxy_plugins.'unterminated]\n  address = '/b'\n`);
     expect([...proxyPlugins(tables)]).toEqual([['memory', { type: '', address: '/a' }]]);
+  });
+
+  it('basic-string escapes: JSON ones and TOML\'s \\UXXXXXXXX; an escaped backslash before U is not one', () => {
+    const tables = dumpTables(`[proxy_plugins.a]\n  address = "/t\\u00e9\\U0001F600\\\\U0001F600"\n`);
+    expect(proxyPlugins(tables).get('a')!.address).toBe('/t\u00e9\u{1F600}\\U0001F600');
   });
 });
