@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `snaphost` command: serve, check, containerd-config, wait-ready, install-unit, reload,
+ * The `snaphost` command: serve, check, containerd-config, check-containerd, wait-ready, install-unit, reload,
  * status, shutdown, test-backend. Exit codes: 0 ok, 1 an error
  * (printed as one paragraph; with `--log-level debug` also the stack and causes), 2 bad usage.
  */
@@ -16,7 +16,9 @@ import { OptionArgError, parseOptionArgs } from './config/option-args.js';
 import { registerSdkResolution } from './config/register-sdk-resolution.js';
 import { loadFailures } from './config/resolve-config.js';
 import type { ResolvedConfig } from './config/resolved-config.js';
-import { containerdConfigToml, parseContainerdMajor } from './containerd-config.js';
+import { checkContainerd, DEFAULT_CHECK_TIMEOUT_MS, DEFAULT_CONTAINERD_ADDRESS } from './containerd-check/check-containerd.js';
+import { findingsExitCode, renderFindings } from './containerd-check/render-findings.js';
+import { containerdConfigToml, makesRemoteSnapshots, parseContainerdMajor } from './containerd-config.js';
 import { runDaemon } from './daemon.js';
 import { checkEnvironment } from './environment-check.js';
 import { describe } from './errors.js';
@@ -43,6 +45,13 @@ export const USAGE = `Usage:
       service's unpack_config), CRI settings as commented choices. --cri-snapshotter NAME:
       the CRI table active, with backend NAME for every pod. --fragment: only the
       [proxy_plugins] tables (2.x: and unpack_config), to merge.
+  snaphost check-containerd [--config FILE] [--address SOCK] [--containerd-config FILE]
+                            [--timeout-ms N] [--json]
+      Ask the RUNNING containerd at SOCK (default ${DEFAULT_CONTAINERD_ADDRESS}) what it
+      makes of each backend: proxy plugin missing or not ok, socket not served, no
+      unpack_config (2.x; read with \`containerd config dump\` of the running binary and its
+      config, or of --containerd-config FILE), CRI settings. Findings per backend (--json: an
+      array). The whole check ends within N ms (default ${DEFAULT_CHECK_TIMEOUT_MS}). Exit 1 on any error.
   snaphost wait-ready [--config FILE] [--timeout SECONDS]
       Wait until every backend's socket accepts connections (default ${DEFAULT_READY_TIMEOUT_S} s);
       exit 1 if one does not. systemd's ExecStartPost: readiness before containerd starts.
@@ -69,6 +78,7 @@ const COMMON = {
 
 const OPS = {
   'containerd-config': { ...COMMON, containerd: { type: 'string' }, fragment: { type: 'boolean' }, 'cri-snapshotter': { type: 'string' } },
+  'check-containerd': { ...COMMON, address: { type: 'string' }, 'containerd-config': { type: 'string' }, 'timeout-ms': { type: 'string' }, json: { type: 'boolean' } },
   'wait-ready': { ...COMMON, timeout: { type: 'string' } },
   'install-unit': { ...COMMON, prefix: { type: 'string' }, bin: { type: 'string' }, timeout: { type: 'string' } },
 } as const satisfies Record<string, ParseArgsConfig['options']>;
@@ -104,6 +114,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     const config = await configFromFlags(values, logLevel, io.cwd);
     if (command === 'check') return await check(config, io);
     if (command === 'containerd-config') return containerdConfig(config, values, io);
+    if (command === 'check-containerd') return await checkContainerdCommand(config, values, io);
     if (command === 'wait-ready') return await waitReadyCommand(config, values, io);
     if (command === 'install-unit') return await installUnitCommand(config, values, io);
     const reloadConfig = config.file !== undefined ? () => loadConfig(config.file, io.cwd, { logLevel }) : undefined;
@@ -120,7 +131,18 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
 }
 
 type Flags = { [K in keyof typeof SERVE]?: K extends 'option' ? string[] : K extends 'help' ? boolean : string } & OpsFlags;
-type OpsFlags = { containerd?: string; fragment?: boolean; 'cri-snapshotter'?: string; timeout?: string; prefix?: string; bin?: string };
+type OpsFlags = {
+  containerd?: string;
+  fragment?: boolean;
+  'cri-snapshotter'?: string;
+  timeout?: string;
+  prefix?: string;
+  bin?: string;
+  address?: string;
+  'containerd-config'?: string;
+  'timeout-ms'?: string;
+  json?: boolean;
+};
 
 function parseFlags(args: string[], options: ParseArgsConfig['options']): { values: Flags } {
   try {
@@ -185,6 +207,28 @@ function containerdConfig(config: ResolvedConfig, values: OpsFlags, io: CliIo): 
   if (refuseLoadFailures(config, io)) return 1;
   io.stdout.write(containerdConfigToml(config, { containerd, fragment: values.fragment === true, criSnapshotter }));
   return 0;
+}
+
+async function checkContainerdCommand(config: ResolvedConfig, values: OpsFlags, io: CliIo): Promise<number> {
+  const address = resolve(io.cwd, values.address ?? DEFAULT_CONTAINERD_ADDRESS);
+  if (values.address === '') throw new UsageError('--address must not be empty');
+  if (values['containerd-config'] === '') throw new UsageError('--containerd-config must not be empty');
+  const raw = values['timeout-ms'];
+  const timeoutMs = raw === undefined ? DEFAULT_CHECK_TIMEOUT_MS : /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(timeoutMs >= 1 && timeoutMs <= 300_000)) throw new UsageError(`--timeout-ms must be a whole number of ms in 1..300000, got "${raw}"`);
+  const backends = config.backends.map((b) => ({ name: b.name, socket: b.socket, root: b.root, remoteSnapshots: makesRemoteSnapshots(b) }));
+  const findings = await checkContainerd({
+    address,
+    backends,
+    signal: AbortSignal.timeout(timeoutMs),
+    callTimeoutMs: timeoutMs,
+    ...(values['containerd-config'] !== undefined ? { containerdConfig: resolve(io.cwd, values['containerd-config']) } : {}),
+  });
+  for (const b of config.backends.filter((x) => x.error)) {
+    findings.push({ backend: b.name, severity: 'warning', code: 'backend-not-loaded', message: `its module does not load (${describe(b.error)}): \`snaphost check\` says why` });
+  }
+  io.stdout.write(values.json ? `${JSON.stringify(findings, null, 2)}\n` : renderFindings(findings, backends.map((b) => b.name), address));
+  return findingsExitCode(findings);
 }
 
 /** Print why required backends do not load; true when there are any. */

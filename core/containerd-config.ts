@@ -171,7 +171,7 @@ function criTable(backend: ResolvedBackend, major: ContainerdMajor): string[] {
 }
 
 /** Declared by the definition (`capabilities: { remoteSnapshots: true }`); anything else is no. */
-function makesRemoteSnapshots(b: ResolvedBackend): boolean {
+export function makesRemoteSnapshots(b: ResolvedBackend): boolean {
   return b.definition?.capabilities?.remoteSnapshots === true;
 }
 

@@ -13,10 +13,13 @@
 #                overlayfs-native, overlayfs-native-crash (the slow one: 20 kill -9 during unpacks),
 #                stargz-lazy (lazy pulls through a byte-counting registry proxy, FUSE, a tampered
 #                chunk; its Go reference mode, E2E_STARGZ_REF=1, is not run here), cri (Kubernetes'
-#                CRI path on containerd 1.6, every backend as CRI's snapshotter)
+#                CRI path on containerd 1.6, every backend as CRI's snapshotter), check-containerd
+#                (`snaphost check-containerd` against a running containerd 1.6: all ok, a proxy
+#                plugin missing, a socket nobody serves, no containerd)
 #   e2e@containerd2:<name>  the same scripts on containerd 2.x (E2E_CONTAINERD=2): memory,
 #                overlayfs-native, stargz-lazy, stargz-lazy-restart, cri, containerd-config (its
-#                config dump, the 1.x output's migration, transfer-service pulls into each backend)
+#                config dump, the 1.x output's migration, transfer-service pulls into each backend),
+#                check-containerd (there also: no unpack_config)
 # Counts: test stages report their own tests; install, build and typecheck count as one check
 # each. Ends with a per-stage summary and the line "N passed, N failed, N skipped"; exits
 # non-zero when anything failed or no test ran. Logs: $SNAPHOST_TEST_LOGS (default a temp dir).
@@ -119,8 +122,9 @@ for script in test/e2e/*.e2e.sh; do
   counted "e2e:$name" 15m bash "$script"
 done
 # The same scripts on a private containerd 2.x (Debian unstable's, fetched into a cache by
-# scripts/fetch-containerd2.sh): transfer-service pulls, rpull, restarts and GC per backend.
-for name in memory overlayfs-native stargz-lazy stargz-lazy-restart cri containerd-config; do
+# scripts/fetch-containerd2.sh): transfer-service pulls, rpull, restarts and GC per backend, the
+# generated config, and check-containerd on a 2.x (unpack_config read from its config dump).
+for name in memory overlayfs-native stargz-lazy stargz-lazy-restart cri containerd-config check-containerd; do
   counted "e2e@containerd2:$name" 15m env E2E_CONTAINERD=2 bash "test/e2e/$name.e2e.sh"
 done
 

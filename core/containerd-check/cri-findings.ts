@@ -1,14 +1,14 @@
 /**
- * The CRI part of a check of a running containerd (`test/e2e/cri.e2e.sh` calls it; the
- * `snaphost check-containerd` command that will print it is not built yet): asks a RUNNING containerd's CRI plugin (what
- * kubelet drives) for its status and image file system, and turns what it reports into findings
- * per snaphost backend (cri-config-findings.ts says what is checked and why). Bounded: each call
+ * The CRI part of `snaphost check-containerd` (check-containerd.ts): asks a RUNNING containerd's
+ * CRI plugin (what kubelet drives) for its status and image file system, and turns what it
+ * reports into findings per snaphost backend (cri-config-findings.ts says what is checked and why). Bounded: each call
  * has a deadline, the whole is cancelled by `signal`; a containerd that does not answer, or that
  * serves no CRI, is a finding, not a throw.
  */
 import { stat } from 'node:fs/promises';
 import { describe } from '../errors.js';
-import { CriCallError, criImageFsMountpoints, criStatus, type CriStatus } from '../grpc/cri-runtime.js';
+import { criImageFsMountpoints, criStatus, type CriStatus } from '../grpc/cri-runtime.js';
+import { GrpcCallError } from '../grpc/unary-call.js';
 import { criConfigFindings, type CriBackend } from './cri-config-findings.js';
 import type { ContainerdFinding } from './finding.js';
 
@@ -51,7 +51,7 @@ export async function criFindings(ctx: CriFindingsContext): Promise<ContainerdFi
 }
 
 function unanswered(err: unknown, address: string): ContainerdFinding {
-  if (err instanceof CriCallError && err.status === 'UNIMPLEMENTED') {
+  if (err instanceof GrpcCallError && err.status === 'UNIMPLEMENTED') {
     return { severity: 'warning', code: 'cri-disabled', message: `containerd at ${address} serves no CRI (runtime.v1): kubelet cannot use it; remove the CRI plugins from disabled_plugins to run pods on snaphost's backends` };
   }
   return { severity: 'error', code: 'cri-unreachable', message: `containerd's CRI at ${address} did not answer: ${describe(err)}` };

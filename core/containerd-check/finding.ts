@@ -1,10 +1,11 @@
 /**
- * One thing a check of a RUNNING containerd found out (criFindings today; the
- * `snaphost check-containerd` command is still to come), for one snaphost
- * backend (or for containerd as a whole when `backend` is absent). Every source of findings
- * (the plugin list from containerd's introspection service, the transfer service's unpack
- * configuration, the CRI plugin's effective configuration) returns a list of these; the command
- * is to print them per backend and exit non-zero when any has severity 'error'.
+ * One thing `snaphost check-containerd` (check-containerd.ts) found out about a RUNNING
+ * containerd, for one snaphost backend (or for containerd as a whole when `backend` is absent).
+ * Every source of findings (the plugin list from containerd's introspection service, the
+ * backend's socket, the transfer service's unpack configuration and the proxy plugins' addresses
+ * from `containerd config dump`, the CRI plugin's effective configuration, containerd's version)
+ * returns a list of these; the command prints them per backend (render-findings.ts) and exits 1
+ * when any has severity 'error'.
  */
 export interface ContainerdFinding {
   /** The snaphost backend (= containerd snapshotter name) this is about; absent: containerd itself. */

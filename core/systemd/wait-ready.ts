@@ -120,7 +120,8 @@ function initialReport(b: ResolvedBackend): SocketReport {
 }
 
 /** undefined when `socket` accepted a connection, else why not (an errno code or "timeout"). */
-function tryConnect(socket: string, timeoutMs: number): Promise<string | undefined> {
+/** One connection attempt to a unix socket: undefined when it accepts, else why not (ENOENT, ECONNREFUSED, no answer). */
+export function tryConnect(socket: string, timeoutMs: number): Promise<string | undefined> {
   return new Promise((done) => {
     const s = connect({ path: socket });
     const timer = setTimeout(() => finish(`no answer within ${timeoutMs} ms`), timeoutMs);

@@ -16,10 +16,10 @@
 #     its output in the log file and its exit code; a long-running container: ExecSync reads
 #     /data/victim.bin (12 MiB, not fetched yet under stargz-lazy: the registry sends it then);
 #   - stop and remove container, sandbox, image (+ pause image), containerd's GC: no snapshot left.
-# And on the running containerd: criFindings() (dist/core/containerd-check/cri-findings.js)
-# reports which backend CRI uses and that lazy pulling is on. Last, stargz-lazy with CRI's
+# And on the running containerd: `snaphost check-containerd` finds no error and reports which
+# backend CRI uses and that lazy pulling is on. Last, stargz-lazy with CRI's
 # disable_snapshot_annotations left at its default (true): on 1.x the pull is silently a full one
-# (and criFindings says cri-snapshot-annotations-off); on 2.1+ CRI pulls through the transfer
+# (and check-containerd says cri-snapshot-annotations-off); on 2.1+ CRI pulls through the transfer
 # service, lazily (exports.enable_remote_snapshot_annotations + unpack_config).
 #   bash test/e2e/cri.e2e.sh                 (root; needs `npm run build`)
 #   E2E_CONTAINERD=2 bash test/e2e/cri.e2e.sh
@@ -222,16 +222,13 @@ cri_round() {
 
   # The effective CRI config (kept in the work dir: E2E_KEEP_WORK=1 to look at it).
   cri Status '{"verbose":true}' >"$W/cri-status-$sn.json" 2>&1 || e2e_fail "$sn-cri-status" "$(head -c 300 "$W/cri-status-$sn.json")"
-  # What check-containerd would report about this CRI, from the built module.
-  if out=$(timeout 60 node --input-type=module -e "
-      const [mod, address, major, state] = process.argv.slice(1);
-      const { criFindings } = await import(mod);
-      const backends = [['stargz-lazy', true], ['overlayfs-native', false], ['memory', false]].map(([name, remoteSnapshots]) => ({ name, remoteSnapshots, root: state + '/' + name }));
-      const f = await criFindings({ address, backends, major: Number(major), signal: AbortSignal.timeout(30000) });
-      console.log(JSON.stringify(f));" "$REPO_ROOT/dist/core/containerd-check/cri-findings.js" "$CONTAINERD_ADDRESS" "$MAJOR" "$W/state" 2>&1) &&
+  # What `snaphost check-containerd` reports about this containerd: no error, and for CRI which
+  # backend it uses and that lazy pulling is on.
+  if out=$(snaphost_cli check-containerd --config "$CONFIG" --address "$CONTAINERD_ADDRESS" --json --timeout-ms 30000 2>&1) &&
     jq -e --arg sn "$sn" --arg major "$MAJOR" '(map(select(.backend == $sn and .code == "cri-snapshotter")) | length == 1)
       and (map(select(.severity == "error")) | length == 0)
       and (map(select(.code == "cri-snapshot-annotations-off" or .code == "cri-image-fs-missing")) | length == 0)
+      and (map(select(.code == "proxy-plugin-ok")) | length == 3)
       and (if $sn != "stargz-lazy" then true
            elif $major == "1" then map(select(.backend == $sn and .code == "cri-lazy-pull-on")) | length == 1
            else map(select(.backend == $sn and .code == "cri-image-config-unreported")) | length == 1 end)' <<<"$out" >/dev/null; then
@@ -384,7 +381,7 @@ for b in "${BACKENDS[@]}"; do cri_round "$b"; done
 
 # ---- stargz-lazy with disable_snapshot_annotations at its default ----------------------------------
 # containerd 1.x: CRI passes no layer annotations, so the pull is silently a full one (and
-# criFindings says so). containerd 2.1+: CRI pulls through the transfer service, lazily, because
+# check-containerd says so). containerd 2.1+: CRI pulls through the transfer service, lazily, because
 # the proxy plugin has exports.enable_remote_snapshot_annotations and an unpack_config entry.
 E2E_CURRENT=annotations-default
 default_annotations_round() {
@@ -393,13 +390,9 @@ default_annotations_round() {
   cri_toml "$sn" default >"$W/cri-$sn-default.toml"
   containerd_start "$PROXY_TOML" "$W/cri-$sn-default.toml"
   ctr_wait_snapshotter "$sn" 20 || { e2e_fail default-annotations-reachable "containerd cannot reach $sn"; return; }
-  out=$(timeout 60 node --input-type=module -e "
-      const [mod, address, major, root] = process.argv.slice(1);
-      const { criFindings } = await import(mod);
-      const f = await criFindings({ address, backends: [{ name: 'stargz-lazy', remoteSnapshots: true, root }], major: Number(major), signal: AbortSignal.timeout(30000) });
-      console.log(JSON.stringify(f.map((x) => x.code)));" "$REPO_ROOT/dist/core/containerd-check/cri-findings.js" "$CONTAINERD_ADDRESS" "$MAJOR" "$SGZ_ROOT" 2>&1)
+  out=$(snaphost_cli check-containerd --config "$CONFIG" --address "$CONTAINERD_ADDRESS" --json --timeout-ms 30000 2>&1)
   if [[ $MAJOR == 1 ]]; then want=cri-snapshot-annotations-off; else want=cri-image-config-unreported; fi
-  if jq -e --arg w "$want" 'index($w) != null' <<<"$out" >/dev/null 2>&1; then e2e_pass "default-annotations-finding"; else e2e_fail default-annotations-finding "expected $want: $out"; fi
+  if jq -e --arg w "$want" 'any(.[]; .backend == "stargz-lazy" and .code == $w)' <<<"$out" >/dev/null 2>&1; then e2e_pass "default-annotations-finding"; else e2e_fail default-annotations-finding "expected $want: $(head -c 600 <<<"$out")"; fi
   proxy_reset
   if ! out=$(cri PullImage "{\"image\":{\"image\":\"$image\"}}" 2>&1); then
     e2e_fail default-annotations-pull "$out"

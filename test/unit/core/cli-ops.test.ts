@@ -1,6 +1,7 @@
 /**
  * The operator commands through `runCli`, in-process: containerd-config's flags, wait-ready
- * against real sockets, install-unit into a temp prefix.
+ * against real sockets, install-unit into a temp prefix, check-containerd against a fake
+ * containerd (version + introspection, no CRI) and a socket nobody serves.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -11,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../../core/cli.js';
 import { hostPlatform } from '../../../core/containerd-config.js';
 import { unitFile } from '../../../core/systemd/unit-file.js';
+import { serveFakeContainerd } from './grpc/fake-containerd.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const configs = join(repo, 'test/fixtures/configs');
@@ -92,6 +94,11 @@ describe('containerd-config flags', () => {
     [['install-unit', '--prefix', ''], '--prefix must not be empty'],
     [['wait-ready', '--fragment'], "Unknown option '--fragment'"],
     [['install-unit', '--backend', 'memory'], "Unknown option '--backend'"],
+    [['check-containerd', '--timeout-ms', '1.5'], '--timeout-ms must be a whole number of ms in 1..300000, got "1.5"'],
+    [['check-containerd', '--timeout-ms', '0'], '--timeout-ms must be a whole number of ms in 1..300000, got "0"'],
+    [['check-containerd', '--address', ''], '--address must not be empty'],
+    [['check-containerd', '--containerd-config', ''], '--containerd-config must not be empty'],
+    [['check-containerd', '--fragment'], "Unknown option '--fragment'"],
   ])('%j is a usage error', async (args, message) => {
     await writeConfig([{ use: 'memory' }]);
     const r = await cli(args);
@@ -151,5 +158,36 @@ describe('install-unit', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^snaphost: backend "missing-dependency": cannot import /);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('check-containerd', () => {
+  it('no containerd at --address: exit 1 with containerd-unreachable (JSON), within the timeout', async () => {
+    await writeConfig([{ use: 'memory' }]);
+    const started = Date.now();
+    const r = await cli(['check-containerd', '--address', 'none.sock', '--json', '--timeout-ms', '3000']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toEqual([{ severity: 'error', code: 'containerd-unreachable', message: expect.stringContaining(join(dir, 'none.sock')) }]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('everything ok but CRI off (a warning): exit 0, a block per backend', async () => {
+    await writeConfig([{ use: 'memory' }]);
+    const address = join(dir, 'containerd.sock');
+    const fake = await serveFakeContainerd(address, { version: '1.6.20~ds1', plugins: (_c, cb) => cb(null, { plugins: [{ type: 'io.containerd.snapshotter.v1', id: 'memory' }] }) });
+    try {
+      await mkdir(join(dir, 'run'));
+      const s = createServer((c) => c.destroy());
+      servers.push(s);
+      await new Promise<void>((r) => s.listen(join(dir, 'run', 'memory.sock'), r));
+      const r = await cli(['check-containerd', '--address', address]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`containerd (${address}):\n`);
+      expect(r.stdout).toMatch(/^backend memory:\n {2}ok {7}proxy-plugin-ok/m);
+      expect(r.stdout).toMatch(/\nresult: 0 error\(s\), 1 warning\(s\)\n$/);
+    } finally {
+      fake.forceShutdown();
+    }
   });
 });
