@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Pull + unpack of the multi-layer Debian test image (test/e2e/lib/multilayer-image.sh: 7
-# layers, ~10k entries, ~60 MB gzip) through one containerd 1.6 and one local registry:
-# snaphost's `overlayfs-native` (proxy plugin) against containerd's built-in `overlayfs`.
+# layers, ~10k entries, ~60 MB gzip) through one containerd (1.6 by default, 2.x with
+# CONTAINERD=2) and one local registry: snaphost's `overlayfs-native` (proxy plugin) against
+# containerd's built-in `overlayfs`.
 #
-#   bash bench/pull-unpack.sh           (root; installs what is missing and builds, like CI)
+#   bash bench/pull-unpack.sh               (root; installs what is missing and builds, like CI)
+#   CONTAINERD=2 bash bench/pull-unpack.sh  (containerd 2.x: scripts/fetch-containerd2.sh)
+#
+# containerd 2.x: every contender pulls with plain `ctr images pull` of the 2.x `ctr`, i.e.
+# through the transfer service (the fetch and the unpack run inside containerd; on 1.6 `ctr`
+# fetches and containerd's diff service unpacks). The transfer service unpacks only into the
+# snapshotters of its unpack_config entries: they and the proxy plugins come from
+# `snaphost containerd-config --containerd 2 --fragment` (overlayfs and every snaphost backend,
+# walking differ), ref-overlayfs gets the same entry. Results get a -containerd2 suffix.
 #
 # Contenders (CONTENDERS), alternating within every repetition (order reversed every other
 # repetition so drift does not favour one):
@@ -26,10 +35,12 @@
 # Target: overlayfs-native / overlayfs <= 1.05 (medians).
 # Output: bench/results/pull-unpack.tsv (median, min, max), pull-unpack-ratios.tsv,
 # pull-unpack-raw.tsv, pull-unpack-machine.txt.
-# Env: REPS (5), CONTENDERS ("overlayfs overlayfs-native ref-overlayfs"), VERIFY (1),
+# Env: CONTAINERD (1, or 2; E2E_CONTAINERD is read too), REPS (5), CONTENDERS ("overlayfs
+#      overlayfs-native ref-overlayfs"; on 2.x "overlayfs overlayfs-native"), VERIFY (1),
 #      BENCH_PROFILE=1 (snaphost under `node --cpu-prof`; results get a -profiled suffix, the
 #      hottest functions go to pull-unpack-profile.txt), BENCH_SKIP_INSTALL=1.
 set -uo pipefail
+E2E_CONTAINERD=${CONTAINERD:-${E2E_CONTAINERD:-1}}
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_LIB/registry.sh"
 . "$E2E_LIB/debian-base.sh"
@@ -39,17 +50,28 @@ set -uo pipefail
 # shellcheck disable=SC2034 # read by ctr_ (test/e2e/lib/containerd.sh)
 CTR_NAMESPACE=snaphost-bench-pull
 
+MAJOR=$(containerd_major)
 REPS=${REPS:-5}
-CONTENDERS=${CONTENDERS:-"overlayfs overlayfs-native ref-overlayfs"}
+if [[ $MAJOR == 2 ]]; then
+  CONTENDERS=${CONTENDERS:-"overlayfs overlayfs-native"}
+else
+  CONTENDERS=${CONTENDERS:-"overlayfs overlayfs-native ref-overlayfs"}
+fi
 VERIFY=${VERIFY:-1}
 SUFFIX=
 [[ ${BENCH_PROFILE:-0} == 1 ]] && SUFFIX=-profiled
+[[ $MAJOR == 2 ]] && SUFFIX+=-containerd2
 
 bench_init bench-pull
 e2e_require_cmds containerd ctr runc docker-registry skopeo umoci jq curl node go debootstrap getfattr openssl
 W=$E2E_WORK
 OUT=$BENCH_RESULTS/pull-unpack$SUFFIX
 bench_machine >"$OUT-machine.txt"
+if [[ $MAJOR == 2 ]]; then
+  echo "pull: ctr images pull (containerd 2.x ctr: transfer service; unpack_config from snaphost containerd-config --containerd 2 --fragment, walking differ)" >>"$OUT-machine.txt"
+else
+  echo "pull: ctr images pull (containerd 1.6 ctr: client-side fetch, containerd's diff service unpacks)" >>"$OUT-machine.txt"
+fi
 printf 'contender\tmetric\trep\tvalue\n' >"$W/raw.tsv"
 
 registry_start
@@ -75,7 +97,18 @@ if [[ ${#entries[@]} -gt 0 ]]; then
   bench_snaphost_start snaphost "$profile_dir" --config "$W/plugins.config.json" --log-level info
   SNAPHOST=$BENCH_PID
 fi
+# containerd 2.x: snaphost's backends as `snaphost containerd-config --containerd 2 --fragment`
+# prints them (proxy plugins with exports + the transfer service's unpack entries, overlayfs too).
 : >"$W/proxy.toml"
+if [[ $MAJOR == 2 ]]; then
+  if [[ -n $SNAPHOST ]]; then
+    node "$SNAPHOST_CLI" containerd-config --config "$W/plugins.config.json" --containerd 2 --fragment >"$W/proxy.toml" ||
+      e2e_die "snaphost containerd-config --containerd 2 --fragment failed"
+  else
+    printf '[[plugins."io.containerd.transfer.v1.local".unpack_config]]\n  platform = "linux/%s"\n  snapshotter = "overlayfs"\n  differ = "walking"\n' \
+      "$(dpkg --print-architecture)" >"$W/proxy.toml"
+  fi
+fi
 for c in $CONTENDERS; do
   case $c in
     overlayfs) continue ;;
@@ -84,7 +117,12 @@ for c in $CONTENDERS; do
   esac
   SN_PID[$c]=$BENCH_PID
   bench_wait_socket "$W/sockets/$c.sock" "$BENCH_PID"
+  [[ $MAJOR == 2 && $c != ref-overlayfs ]] && continue # in the fragment already
   printf '[proxy_plugins."%s"]\n  type = "snapshot"\n  address = "%s"\n' "$c" "$W/sockets/$c.sock" >>"$W/proxy.toml"
+  if [[ $MAJOR == 2 ]]; then # the same unpack entry as snaphost's backends get
+    printf '[[plugins."io.containerd.transfer.v1.local".unpack_config]]\n  platform = "linux/%s"\n  snapshotter = "%s"\n  differ = "walking"\n' \
+      "$(dpkg --print-architecture)" "$c" >>"$W/proxy.toml"
+  fi
 done
 E2E_CONTAINERD_LOG_LEVEL=warn containerd_start "$W/proxy.toml"
 

@@ -124,6 +124,7 @@ bench_machine() {
   echo "work dir fs: $(df -T "$E2E_WORK" | awk 'NR == 2 { print $2 " on " $1 }') ($(findmnt -no OPTIONS -T "$E2E_WORK"))"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows here)"
   echo "node: $(node -v)"
-  echo "containerd: $(containerd --version | awk '{ print $3 }')"
+  # the containerd test/e2e/lib/containerd.sh starts (2.x: its own binaries), else the system's
+  echo "containerd: $("${CONTAINERD_BIN_DIR:-}${CONTAINERD_BIN_DIR:+/}containerd" --version | awk '{ print $3 }')"
   echo "snaphost: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 }
