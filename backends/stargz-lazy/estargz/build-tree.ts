@@ -131,6 +131,7 @@ class TreeBuilder {
         if (special.target === '') throw this.#bad(index, 'whiteout names nothing');
         const wh = this.#add(dir, base, TYPE_CODE[type]!, FLAG_WHITEOUT);
         this.#apply(wh, e, index);
+        this.#size[wh] = 0; // a whiteout is a 0:0 character device to overlayfs: no content, whatever size its entry claims
         let whiteouts = this.#whiteouts[dir];
         if (whiteouts === undefined) this.#whiteouts[dir] = whiteouts = new Map();
         whiteouts.set(special.target, wh);

@@ -257,6 +257,13 @@ describe('LayerIndex follows tar semantics', () => {
     expect([...idx.nodes()].filter((n: LayerNode) => n.path === 'x')).toHaveLength(1);
   });
 
+  it('gives a whiteout no content, whatever size and chunk its entry claims (fuzz counterexample: a reg .wh.a of size 1)', () => {
+    const idx = entriesOnly([{ name: '.wh.a', type: 'reg', size: 1, chunkDigest: `sha256:${'0'.repeat(64)}` }], 1);
+    const wh = idx.root.whiteouts.get('a')!;
+    expect(wh).toMatchObject({ path: '.wh.a', size: 0 });
+    expect(wh.chunks).toHaveLength(0);
+  });
+
   it('lets a real entry win over a whiteout of the same name, and ignores aufs metadata', () => {
     const idx = entriesOnly([
       { name: 'd/.wh.a', type: 'reg' },

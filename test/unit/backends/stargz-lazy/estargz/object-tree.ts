@@ -90,6 +90,7 @@ export function buildTree(toc: Toc, tocOffset: number, limits: EstargzLimits): B
       if (special.target === '') throw bad(index, entries, 'whiteout names nothing');
       const wh = newNode(path, e.type === 'hardlink' ? 'reg' : e.type, false);
       applyAttributes(wh, e, index, entries, userNames, groupNames);
+      wh.size = 0; // no content: overlayfs sees a 0:0 character device
       parent.whiteouts.set(special.target, wh);
       return;
     }
