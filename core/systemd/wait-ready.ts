@@ -119,7 +119,6 @@ function initialReport(b: ResolvedBackend): SocketReport {
   return r;
 }
 
-/** undefined when `socket` accepted a connection, else why not (an errno code or "timeout"). */
 /** One connection attempt to a unix socket: undefined when it accepts, else why not (ENOENT, ECONNREFUSED, no answer). */
 export function tryConnect(socket: string, timeoutMs: number): Promise<string | undefined> {
   return new Promise((done) => {
