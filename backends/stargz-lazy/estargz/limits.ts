@@ -24,6 +24,14 @@ export const estargzLimitsSchema = z
     maxChunkBytes: size(64 * MiB),
     /** Compressed bytes of one chunk's gzip member (what a read must fetch). */
     maxChunkCompressedBytes: size(64 * MiB),
+    /**
+     * Milliseconds a TOC may take to index (inflate, digest, parse, build the tree) in the
+     * FUSE-serving process's index worker; past that the worker is stopped and the layer
+     * refused (`EstargzLimitError`, so it is pulled normally). Waiting for a free worker does
+     * not count. Indexing is linear in the TOC: a 1M-entry TOC takes a few seconds. Indexing
+     * in the calling thread (no worker) cannot be interrupted and ignores it.
+     */
+    maxIndexMs: z.number().int().positive().max(3_600_000).default(30_000),
   })
   .strict();
 
