@@ -18,7 +18,10 @@ export const estargzLimitsSchema = z
     maxTocBytes: size(256 * MiB),
     /** Decompressed / compressed size of the TOC member (gzip bombs). */
     maxTocRatio: size(100),
-    /** TOC entries, chunks included. */
+    /**
+     * TOC entries, chunks included; also the nodes of the layer's tree, the directories its
+     * paths imply and the nodes later entries replace included (a 2000-deep path is 2000 nodes).
+     */
     maxEntries: size(1_000_000),
     /** Decompressed bytes needed from one gzip member to read one chunk (innerOffset + chunkSize). */
     maxChunkBytes: size(64 * MiB),
