@@ -308,8 +308,8 @@ export async function runDaemon(config: ResolvedConfig, opts: RunDaemonOptions):
         },
       },
     });
-    const metrics = config.metrics ? new SnaphostMetrics({ log }) : undefined;
-    if (metrics && config.metrics) metricsServer = await serveMetrics(metrics, config.metrics.address, log);
+    const metrics = config.metrics ? new SnaphostMetrics({ log, minIntervalMs: config.metrics.minIntervalMs, collectTimeoutMs: config.metrics.collectTimeoutMs }) : undefined;
+    if (metrics && config.metrics) metricsServer = await serveMetrics(metrics, config.metrics.address, log, { maxConnections: config.metrics.maxConnections });
     daemon = await startDaemon(config, { log, metrics });
     const serving = daemon.status.filter((s) => s.state === 'serving');
     log.info(

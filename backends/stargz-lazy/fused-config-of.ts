@@ -15,6 +15,7 @@ export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedCon
     prefetch: { maxBytes: options.prefetch.maxBytes, timeoutMs: options.prefetch.timeoutMs },
     fs: { readTimeoutMs: options.readTimeoutMs, regionBytes: options.regionBytes },
     idleExitMs: options.fusedIdleExitMs,
+    outsideCheckMs: options.fusedOutsideCheckMs,
     logLevel: LEVELS.includes(log.level as LogLevel) ? log.level : 'info',
   });
 }

@@ -60,6 +60,8 @@ export interface FusedMetrics {
   cache: { hits: number; misses: number; memoryBytes: number; diskBytes: number; diskLimitBytes: number; evictions: number };
   readLatency: { buckets: { le: number; count: number }[]; sum: number; count: number };
   probes: number;
+  /** Absent from older processes. */
+  vanishedMounts?: number;
 }
 
 /** The calls the snapshotter makes (a subset of `FusedClient`). */

@@ -76,6 +76,7 @@ export function backendMetrics(layers: readonly LayerStatus[], metrics: FusedMet
     { name: 'chunk_cache_disk_limit_bytes', help: 'Cap of the on-disk chunk cache (0: none)', type: 'gauge', value: metrics.cache.diskLimitBytes },
     { name: 'chunk_cache_memory_bytes', help: 'Bytes of the in-memory chunk cache', type: 'gauge', value: metrics.cache.memoryBytes },
     { name: 'availability_probes_total', help: 'Registry probes sent by availability checks', type: 'counter', value: metrics.probes },
+    { name: 'vanished_mounts_total', help: 'Layer mounts the FUSE process found removed from outside (umount -l) and released', type: 'counter', value: metrics.vanishedMounts ?? 0 },
     {
       name: 'fuse_read_duration_seconds',
       help: 'FUSE read latency of remote layers',

@@ -78,6 +78,12 @@ export const stargzLazyOptions = z
      * attached (the daemon stopped or closed the backend); 0: it never exits on its own.
      */
     fusedIdleExitMs: z.number().int().min(0).max(86_400_000).default(30_000),
+    /**
+     * How often the FUSE-serving process checks its layer mounts (one removed from outside is
+     * released and logged) and its root directory and socket (removed: it exits once it serves
+     * no layer); 0: never.
+     */
+    fusedOutsideCheckMs: z.number().int().min(0).max(600_000).default(5_000),
     /** How long to wait for the FUSE-serving process to start and answer. */
     fusedStartTimeoutMs: z.number().int().positive().max(600_000).default(10_000),
     /**

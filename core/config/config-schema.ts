@@ -21,7 +21,15 @@ const hostPort = z.string({ error: (iss) => (iss.input === undefined ? undefined
   if ('error' in r) ctx.addIssue({ code: 'custom', message: r.error });
 });
 
-const metrics = z.object({ address: hostPort }, { error: (iss) => (iss.code === 'invalid_type' && iss.input !== undefined ? 'expected { address: "host:port" }' : undefined) }).strict();
+const metrics = z.object(
+  {
+    address: hostPort,
+    minIntervalMs: z.number().int().min(0).max(3_600_000).optional(),
+    collectTimeoutMs: z.number().int().positive().max(600_000).optional(),
+    maxConnections: z.number().int().positive().max(10_000).optional(),
+  },
+  { error: (iss) => (iss.code === 'invalid_type' && iss.input !== undefined ? 'expected { address: "host:port" }' : undefined) },
+).strict();
 
 export const hostSchema = z
   .object({

@@ -72,6 +72,20 @@ export interface MetricsConfig {
    * required; `0.0.0.0:9100` or `[::]:9100` exposes the endpoint on every interface.
    */
   address: string;
+  /**
+   * A backend's status (its snapshot count, disk use, lazy layers: for stargz-lazy a walk of
+   * its root and queries to its FUSE process) is collected at most once per this long (ms),
+   * whatever the scrape rate; scrapes in between reuse it. Default 10000; 0: at every scrape
+   * (concurrent scrapes still share one collection).
+   */
+  minIntervalMs?: number;
+  /**
+   * A backend's status that has not answered within this long (ms) fails that collection (its
+   * `up` is 0) and the last status that answered is served, with its age. Default 5000.
+   */
+  collectTimeoutMs?: number;
+  /** Connections the endpoint accepts at once; more are refused. Default 16. */
+  maxConnections?: number;
 }
 
 /** Identity function that types `plugins.config.ts`. */

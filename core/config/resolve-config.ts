@@ -21,6 +21,7 @@ import {
   DEFAULT_SOCKET_DIR,
   DEFAULT_SOCKET_MODE,
 } from './define-config.js';
+import { DEFAULT_COLLECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MIN_COLLECT_INTERVAL_MS } from '../metrics/metrics-defaults.js';
 import { formatPath } from './config-path.js';
 import type { ResolvedBackend, ResolvedConfig } from './resolved-config.js';
 import { zodIssues } from './zod-issues.js';
@@ -73,7 +74,16 @@ function readSettings(raw: Record<string, unknown>, baseDir: string): Settings {
   const containerdRoot = pick('containerdRoot');
   return {
     ...(containerdRoot !== undefined ? { containerdRoot: resolve(baseDir, containerdRoot) } : {}),
-    ...(metrics ? { metrics: { address: metrics.address } } : {}),
+    ...(metrics
+      ? {
+          metrics: {
+            address: metrics.address,
+            minIntervalMs: metrics.minIntervalMs ?? DEFAULT_MIN_COLLECT_INTERVAL_MS,
+            collectTimeoutMs: metrics.collectTimeoutMs ?? DEFAULT_COLLECT_TIMEOUT_MS,
+            maxConnections: metrics.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+          },
+        }
+      : {}),
     logLevel: pick('logLevel') ?? 'info',
     socketDir: resolve(baseDir, pick('socketDir') ?? DEFAULT_SOCKET_DIR),
     rootDir: resolve(baseDir, pick('rootDir') ?? DEFAULT_ROOT_DIR),

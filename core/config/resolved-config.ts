@@ -36,7 +36,7 @@ export interface ResolvedConfig {
   socketMode: number;
   createTimeoutMs: number;
   shutdownTimeoutMs: number;
-  /** The metrics endpoint, when configured (`address` checked to be `host:port`). */
-  metrics?: { address: string };
+  /** The metrics endpoint, when configured (`address` checked to be `host:port`; defaults filled in). */
+  metrics?: { address: string; minIntervalMs: number; collectTimeoutMs: number; maxConnections: number };
   backends: ResolvedBackend[];
 }

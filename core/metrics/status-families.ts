@@ -23,8 +23,9 @@ export interface Problem {
 }
 
 const HOST = {
-  up: ['gauge', "1 when the backend's status answered within the collect timeout at this scrape, else 0."],
-  status_seconds: ['gauge', "How long the backend's status took to answer (or to fail) at this scrape."],
+  up: ['gauge', "1 when the backend's status answered within the collect timeout at its last collection (at most one per metrics.minIntervalMs), else 0."],
+  status_seconds: ['gauge', "How long the backend's status took to answer (or to fail) at its last collection."],
+  status_age_seconds: ['gauge', "Seconds since the status these series come from was collected (grows while collections fail or are late: the last status that answered is served)."],
   snapshots: ['gauge', 'Snapshots of every kind the backend holds.'],
   disk_bytes: ['gauge', 'Bytes the backend uses on disk (its root, caches included).'],
   layers: ['gauge', 'Lazily fetched layers by state (available: served and readable; unavailable: not served, or its registry is unreachable and it is not fully cached).'],
@@ -41,9 +42,10 @@ export function statusFamilies(reports: readonly StatusReport[]): { families: Re
 
   for (const r of reports) {
     const backend = { backend: r.backend };
-    host.up.add(backend, r.ok ? 1 : 0);
+    host.up.add(backend, r.up ? 1 : 0);
     host.status_seconds.add(backend, r.seconds);
-    if (!r.ok) continue;
+    if (r.ageSeconds !== undefined) host.status_age_seconds.add(backend, r.ageSeconds);
+    if (!('status' in r)) continue;
     const problem = (message: string) => problems.push({ backend: r.backend, message });
     const s = r.status;
     if (typeof s !== 'object' || s === null || Array.isArray(s)) {

@@ -144,6 +144,8 @@ export interface Metrics {
   readLatency: { buckets: { le: number; count: number }[]; sum: number; count: number };
   /** Registry probes sent by availability checks. */
   probes: number;
+  /** Layer mounts found removed from outside (`umount -l`) and released; absent from older processes. */
+  vanishedMounts?: number;
 }
 
 export interface Status {

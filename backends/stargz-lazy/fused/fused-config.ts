@@ -61,6 +61,13 @@ export const fusedConfigSchema = z
      * (a process left behind by a snaphost that stopped); 0: never.
      */
     idleExitMs: z.number().int().min(0).max(86_400_000).default(30_000),
+    /**
+     * How often the process looks at what may change from outside (outside-watch.ts): a layer
+     * mount removed behind its back (`umount -l` by an admin, a crashed cleanup) is released,
+     * and a root directory or control socket that was removed ends the process once it serves
+     * no layer (no client can reach it any more); 0: never look.
+     */
+    outsideCheckMs: z.number().int().min(0).max(600_000).default(5_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict();

@@ -13,6 +13,9 @@
  *
  * It exits on its own (0) once it has served no layer, had no snaphost attached and answered
  * no request for `idleExitMs` (idle-exit.ts): a running snaphost keeps it, so do mounted layers.
+ * Every `outsideCheckMs` it looks at what may change behind its back (outside-watch.ts): a
+ * layer mount removed from outside is released (and logged), and once its root directory or
+ * control socket is gone (no client can reach it) it exits as soon as it serves no layer.
  *
  * SIGTERM/SIGINT: stop answering, unmount every layer (lazily: files in use keep working until
  * closed), exit 0. Exit status 2: bad arguments or configuration; 3: another process already
@@ -30,6 +33,7 @@ import { serveControl } from './control-server.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig } from './fused-config.js';
 import { watchIdle } from './idle-exit.js';
 import { lockInstance } from './instance-lock.js';
+import { watchOutside } from './outside-watch.js';
 import { registryProbe, remoteOpener } from './remote-opener.js';
 import { fusedPaths } from './root-layout.js';
 import { ServedMounts, type ServedCounters } from './served-mounts.js';
@@ -125,22 +129,52 @@ async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     idle.stop();
+    outside.stop();
     log.info({ signal, mounts: mounts.size }, 'stopping: unmounting every layer');
+    // Each step may fail (a root removed from outside takes the cache and lock files with it);
+    // the process exits all the same.
+    const step = (what: string, fn: () => Promise<void> | void) =>
+      Promise.resolve()
+        .then(fn)
+        .catch((err: unknown) => log.warn({ err }, `stopping: ${what} failed`));
     void (async () => {
-      await server.close();
-      background?.close();
-      await mounts.unmountAll();
-      await cache.flush();
-      await indexer.close();
-      await registry.close().catch(() => undefined);
-      await lock.release();
+      await step('closing the control socket', () => server.close());
+      await step('stopping the background fetch', () => background?.close());
+      await step('unmounting', () => mounts.unmountAll());
+      await step('flushing the cache', () => cache.flush());
+      await step('stopping the index worker', () => indexer.close());
+      await step('closing registry connections', () => registry.close());
+      await step('releasing the lock', () => lock.release());
       log.info('stopped');
       process.exit(0);
     })();
   };
+  let orphaned: string | undefined;
+  const exitIfOrphanedAndIdle = () => {
+    if (orphaned !== undefined && mounts.size === 0) {
+      log.info({ reason: orphaned }, 'unreachable and serving no layer: exiting');
+      stop('orphaned');
+    }
+  };
+  const outside = await watchOutside({
+    everyMs: config.outsideCheckMs,
+    root,
+    socket: paths.socket,
+    served: () => mounts.mounted(),
+    onVanished: (mountpoint) => {
+      mounts.releaseVanished(mountpoint).then(exitIfOrphanedAndIdle, (err: unknown) => log.error({ err, mountpoint }, 'cannot release a layer whose mount vanished'));
+    },
+    onOrphaned: (reason) => {
+      orphaned = reason;
+      log.warn({ reason, mounts: mounts.size }, `${reason}: no client can reach this process; it exits once it serves no layer`);
+    },
+    afterCheck: exitIfOrphanedAndIdle,
+    log,
+  });
   const idle = watchIdle({
     idleExitMs: config.idleExitMs,
-    busy: () => mounts.size > 0 || server.busy(),
+    // An orphaned process (root or socket gone) is not kept by a client attached before.
+    busy: () => mounts.size > 0 || (orphaned === undefined && server.busy()),
     onIdle: (idleMs) => {
       log.info({ idleMs }, 'no layer served and no snaphost attached: exiting');
       stop('idle');

@@ -24,10 +24,20 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
 
 /** The topmost mount at exactly `mountpoint` (an absolute, clean path), if any. */
 export async function mountAt(mountpoint: string): Promise<MountInfoEntry | undefined> {
-  const table = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  const table = await readMountTable();
   let found: MountInfoEntry | undefined;
   for (const m of table) if (m.mountpoint === mountpoint) found = m;
   return found;
+}
+
+/** Whether `table` holds a mount of file system `fstype` from `source` at `mountpoint` (under others stacked on it, too). */
+export function isMountedAt(table: readonly MountInfoEntry[], mountpoint: string, fstype: string, source: string): boolean {
+  return table.some((m) => m.mountpoint === mountpoint && m.fstype === fstype && m.source === source);
+}
+
+/** The whole mount table of this process's mount namespace. */
+export async function readMountTable(): Promise<MountInfoEntry[]> {
+  return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
 }
 
 /** mountinfo escapes space, tab, newline and backslash as `\ooo`. */

@@ -46,7 +46,7 @@ export class Reachability {
   }
 
   /** The remembered answer for `t`, else the answer of `probe` (shared with concurrent callers). */
-  check(t: ReachabilityTarget, probe: Probe, signal: AbortSignal): Promise<ProbeResult> {
+  check(t: ReachabilityTarget, probe: Probe, signal?: AbortSignal): Promise<ProbeResult> {
     const now = this.#now();
     const down = fresh(this.#hostsDown.get(t.host), now, this.#ttlMs);
     if (down) return Promise.resolve(down.result);

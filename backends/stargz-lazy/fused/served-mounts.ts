@@ -15,13 +15,14 @@
  *
  * `check()` answers whether each layer can be read in full now (every chunk cached, or its
  * registry reachable: a memoized, bounded probe); `metrics()` what the process did so far.
+ * `releaseVanished()` forgets a layer whose mount was removed from outside (outside-watch.ts).
  * A mounted layer is handed to the background fetcher (when there is one), which fetches the
  * whole layer into the cache while no foreground read needs the registry.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, runCommand, type Logger } from '../../../core/sdk.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
-import { FUSE_SUBTYPE, mountLayerFs, type FuseMount } from '../fs/fuse-mount.js';
+import { FUSE_SUBTYPE, fsnameOf, mountLayerFs, type FuseMount } from '../fs/fuse-mount.js';
 import { LayerFs, type LayerReader } from '../fs/layer-fs.js';
 import { abortable } from '../layer/in-flight.js';
 import { parseReference } from '../registry/reference.js';
@@ -31,7 +32,8 @@ import type { FusedConfig } from './fused-config.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { ForegroundFirst } from './foreground-first.js';
 import { LayersAhead } from './layers-ahead.js';
-import { mountAt } from './mountinfo.js';
+import { isMountedAt, mountAt, readMountTable } from './mountinfo.js';
+import type { ExpectedMount } from './outside-watch.js';
 import { Reachability, type ReachabilityTarget } from './reachability.js';
 import { RecentLayers } from './recent-layers.js';
 import { timedReader } from './timed-reader.js';
@@ -119,6 +121,8 @@ export class ServedMounts<L extends ServedLayer> {
   readonly #background: BackgroundFetch<L> | undefined;
   readonly #counters: ServedCounters;
   readonly #readLatency = new LatencyHistogram();
+  /** Layer mounts found removed from outside and released. */
+  #vanished = 0;
 
   constructor(deps: ServedMountsDeps<L>) {
     this.#config = deps.config;
@@ -164,6 +168,27 @@ export class ServedMounts<L extends ServedLayer> {
     return true;
   }
 
+  /** The mounts served now, with what /proc/self/mountinfo must show for each. */
+  mounted(): ExpectedMount[] {
+    const out: ExpectedMount[] = [];
+    for (const s of this.#mounts.values()) {
+      if (s.state === 'mounted') out.push({ mountpoint: s.request.mountpoint, fstype: `fuse.${FUSE_SUBTYPE}`, source: fsnameOf(s.request.digest) });
+    }
+    return out;
+  }
+
+  /**
+   * The mount at `mountpoint` was removed from outside (`umount -l`, a crashed cleanup): once
+   * the mount table confirms it (after any operation queued on that mountpoint), the layer is
+   * released: its prefetch and background fetch stop, it leaves the table (so the idle exit
+   * can come) and is not kept for a re-pull, and it is counted (`vanishedMounts`). Files a
+   * container still holds open in the detached mount keep being answered until the process
+   * exits. True when a layer was released.
+   */
+  releaseVanished(mountpoint: string): Promise<boolean> {
+    return this.#serialized(mountpoint, () => this.#releaseVanished(mountpoint));
+  }
+
   /** True when something was unmounted. */
   unmount(mountpoint: string): Promise<boolean> {
     return this.#serialized(mountpoint, () => this.#unmount(mountpoint));
@@ -178,7 +203,8 @@ export class ServedMounts<L extends ServedLayer> {
    * registry reachable (memoized probe, see reachability.ts). Answers in the order asked.
    */
   check(mountpoints: readonly string[], signal: AbortSignal): Promise<LayerCheck[]> {
-    return Promise.all(mountpoints.map((mp) => this.#checkOne(mp, signal)));
+    // One abort listener for the request, not one per layer (up to 1024 on one signal).
+    return abortable(Promise.all(mountpoints.map((mp) => this.#checkOne(mp))), signal);
   }
 
   /** Counters and gauges of the process (cheap: no registry traffic, no walk of the cache). */
@@ -197,6 +223,7 @@ export class ServedMounts<L extends ServedLayer> {
       },
       readLatency: this.#readLatency.snapshot(),
       probes: this.#reachability.probes,
+      vanishedMounts: this.#vanished,
     };
   }
 
@@ -216,7 +243,7 @@ export class ServedMounts<L extends ServedLayer> {
     );
   }
 
-  async #checkOne(mountpoint: string, signal: AbortSignal): Promise<LayerCheck> {
+  async #checkOne(mountpoint: string): Promise<LayerCheck> {
     const s = this.#mounts.get(mountpoint);
     if (!s || s.state !== 'mounted') {
       return { mountpoint, served: false, available: false, reason: 'not served by the FUSE-serving process', fetchedBytes: 0, totalBytes: 0 };
@@ -225,7 +252,7 @@ export class ServedMounts<L extends ServedLayer> {
     const { fetchedBytes, totalBytes } = s.layer.progress();
     const base = { mountpoint, served: true, digest, reference, fetchedBytes, totalBytes };
     if (fetchedBytes >= totalBytes) return { ...base, available: true };
-    const r = await this.#reachability.check(reachabilityTarget(s.request), () => this.#probe(s.request), signal);
+    const r = await this.#reachability.check(reachabilityTarget(s.request), () => this.#probe(s.request));
     if (r.reachable) return { ...base, available: true };
     // "percent", not "%": containerd formats an error's text as a format string (errdefs.FromGRPC).
     const cached = percent(fetchedBytes, totalBytes);
@@ -340,6 +367,22 @@ export class ServedMounts<L extends ServedLayer> {
     }
     await runCommand('umount', ['-l', mountpoint], { timeoutMs: 30_000 });
     this.#log.info({ mountpoint, source: stale.source }, 'detached a stale layer mount');
+    return true;
+  }
+
+  async #releaseVanished(mountpoint: string): Promise<boolean> {
+    const served = this.#mounts.get(mountpoint);
+    if (!served || served.state !== 'mounted') return false;
+    const { digest, reference } = served.request;
+    if (isMountedAt(await readMountTable(), mountpoint, `fuse.${FUSE_SUBTYPE}`, fsnameOf(digest))) return false;
+    served.stopPrefetch.abort(new Error('the layer mount was removed from outside'));
+    this.#background?.remove(mountpoint);
+    this.#mounts.delete(mountpoint);
+    this.#vanished++;
+    this.#log.warn(
+      { mountpoint, layer: digest, reference, openFiles: served.fs.openFiles, mounts: this.#mounts.size },
+      `the mount of layer ${digest} at ${mountpoint} was removed from outside (umount -l, or a cleanup); released the layer`,
+    );
     return true;
   }
 

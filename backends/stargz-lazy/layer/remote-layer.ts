@@ -308,8 +308,8 @@ export class RemoteLayer {
           joined.push([w, this.#flights.start(w.chunk.chunkDigest, one, signal)]);
         }
       }
-      const settled = await Promise.allSettled(joined.map(([, f]) => abortable(f.promise, signal)));
-      if (signal?.aborted) throw signal.reason;
+      // One abort listener for the whole batch (one per chunk put 40 on a read's signal at once).
+      const settled = await abortable(Promise.allSettled(joined.map(([, f]) => f.promise)), signal);
       todo = [];
       let failure: unknown;
       settled.forEach((r, i) => {

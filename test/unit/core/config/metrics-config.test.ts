@@ -21,7 +21,14 @@ describe('metrics config', () => {
 
   it.each(['127.0.0.1:9100', '[::1]:0', '0.0.0.0:9100', 'localhost:9100'])('accepts %s', async (address) => {
     const config = await resolveConfig({ backends: [{ use: 'memory' }], metrics: { address } }, { baseDir });
-    expect(config.metrics).toEqual({ address });
+    expect(config.metrics).toEqual({ address, minIntervalMs: 10_000, collectTimeoutMs: 5000, maxConnections: 16 });
+  });
+
+  it('takes the scrape bounds, and names a bad one', async () => {
+    const config = await resolveConfig({ backends: [{ use: 'memory' }], metrics: { address: '127.0.0.1:0', minIntervalMs: 0, collectTimeoutMs: 250, maxConnections: 4 } }, { baseDir });
+    expect(config.metrics).toEqual({ address: '127.0.0.1:0', minIntervalMs: 0, collectTimeoutMs: 250, maxConnections: 4 });
+    expect((await issues({ address: '127.0.0.1:0', maxConnections: 0 }))[0]).toMatchObject({ path: 'metrics.maxConnections' });
+    expect((await issues({ address: '127.0.0.1:0', minIntervalMs: -1 }))[0]).toMatchObject({ path: 'metrics.minIntervalMs' });
   });
 
   it('names metrics.address in every problem with the address', async () => {

@@ -80,9 +80,9 @@ describe('backend status series', () => {
     expect(v('snaphost_backend_fuse_read_seconds_count', { op: 'read' })).toBe(11);
   });
 
-  it('reports a counter as the value the backend gives, every scrape (not accumulated)', async () => {
+  it('reports a counter as the value the backend gives, every collection (not accumulated)', async () => {
     let value = 10;
-    const m = new SnaphostMetrics({ log: silent });
+    const m = new SnaphostMetrics({ log: silent, minIntervalMs: 0 });
     m.addBackend('b', async () => ({ metrics: [{ name: 'reads_total', help: 'Reads.', type: 'counter', value }] }));
     expect(valueOf(parseExposition((await m.render()).body), 'snaphost_backend_reads_total')).toBe(10);
     value = 25;
@@ -140,6 +140,8 @@ describe('backend status series', () => {
       [
         'snaphost_backend_up',
         'snaphost_backend_status_seconds',
+        'snaphost_backend_status_age_seconds',
+        'snaphost_backend_status_failures_total',
         'snaphost_backend_layers',
         'snaphost_backend_layer_fetched_bytes',
         'snaphost_backend_layer_size_bytes',

@@ -116,4 +116,36 @@ describe('serveMetrics', () => {
     await expect(fetch(`http://${s.address}/metrics`)).rejects.toThrow();
     agent.destroy();
   });
+
+  it('accepts at most maxConnections connections at once and refuses oversized request headers', async () => {
+    const s = await serveMetrics(fixed, '127.0.0.1:0', silent, { maxConnections: 2 });
+    const [host, port] = [s.address.slice(0, s.address.lastIndexOf(':')), Number(s.address.slice(s.address.lastIndexOf(':') + 1))];
+    const { connect } = await import('node:net');
+    const open = () =>
+      new Promise<import('node:net').Socket>((resolve, reject) => {
+        const c = connect({ host, port }, () => resolve(c));
+        c.on('error', reject);
+      });
+    const closed = (c: import('node:net').Socket) => new Promise<void>((resolve) => (c.closed ? resolve() : c.once('close', () => resolve())));
+    const held = [await open(), await open()];
+    try {
+      const third = await open();
+      // The server closes it at accept: no answer, just the end of the connection.
+      await Promise.race([closed(third), new Promise((_, reject) => setTimeout(() => reject(new Error('a third connection was kept')), 5_000))]);
+    } finally {
+      for (const c of held) c.destroy();
+    }
+    await Promise.all(held.map(closed));
+    // Once they are gone, connections are accepted again; a huge header is answered 431.
+    // (The server counts them closed when it sees their end: give a loaded machine a few seconds.)
+    let status: number | undefined;
+    for (const deadline = Date.now() + 5_000; status !== 200 && Date.now() < deadline; ) {
+      status = await fetch(`http://${s.address}/metrics`).then((r) => r.status, () => undefined);
+      if (status !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe(200);
+    const big = await fetch(`http://${s.address}/metrics`, { headers: { 'x-filler': 'a'.repeat(16 * 1024) } }).catch((e: unknown) => e);
+    expect(big instanceof Response ? big.status : 'closed').toSatisfy((v: unknown) => v === 431 || v === 'closed');
+    await s.close();
+  });
 });
