@@ -4,6 +4,7 @@
  * a change makes a new record, so a reader always sees whole records.
  */
 import type { Info, Kind, Labels, Usage } from './snapshotter.js';
+import { copyLabels } from './label-object.js';
 
 export interface SnapshotRecord {
   readonly id: number;
@@ -32,5 +33,5 @@ export function emptyState(): MetaState {
 }
 
 export function toInfo(rec: SnapshotRecord): Info {
-  return { name: rec.name, parent: rec.parent, kind: rec.kind, labels: { ...rec.labels }, created: rec.created, updated: rec.updated };
+  return { name: rec.name, parent: rec.parent, kind: rec.kind, labels: copyLabels(rec.labels), created: rec.created, updated: rec.updated };
 }

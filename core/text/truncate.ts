@@ -17,6 +17,7 @@ export const ECHO_MAX_CHARS = 256;
  * (never half a surrogate pair) followed by `…(N bytes)`, N being its full UTF-8 size.
  */
 export function truncateInput(value: string, max: number = ECHO_MAX_CHARS): string {
+  if (typeof value !== 'string') value = String(value);
   if (value.length <= max) return value;
   let end = max;
   const last = value.charCodeAt(end - 1);
@@ -24,8 +25,12 @@ export function truncateInput(value: string, max: number = ECHO_MAX_CHARS): stri
   return `${value.slice(0, end)}…(${Buffer.byteLength(value)} bytes)`;
 }
 
-/** `truncateInput(value)` as a JSON string literal, for messages like `snapshot "…" does not exist`. */
-export function quoteInput(value: string, max: number = ECHO_MAX_CHARS): string {
+/**
+ * `truncateInput(value)` as a JSON string literal, for messages like `snapshot "…" does not
+ * exist`. A value that is not a string (a backend's bug) is described, never thrown on.
+ */
+export function quoteInput(value: unknown, max: number = ECHO_MAX_CHARS): string {
+  if (typeof value !== 'string') return truncateInput(safeJson(value), max);
   if (value.length <= max) return JSON.stringify(value);
   // Quote only the kept part, so the size note stays readable outside the quotes.
   const cut = truncateInput(value, max);
@@ -47,4 +52,12 @@ export function capBytes(text: string, maxBytes: number): string {
   let end = budget;
   while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--; // back to the start of a character
   return buf.subarray(0, end).toString('utf8') + note;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }
