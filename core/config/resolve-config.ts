@@ -24,6 +24,7 @@ import {
 import { formatPath } from './config-path.js';
 import type { ResolvedBackend, ResolvedConfig } from './resolved-config.js';
 import { zodIssues } from './zod-issues.js';
+import { DEFAULT_REQUEST_LIMITS } from '../grpc/request-limits.js';
 
 /** containerd's rule of thumb for instance names; also safe as a file name. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -80,6 +81,7 @@ function readSettings(raw: Record<string, unknown>, baseDir: string): Settings {
     socketMode: pick('socketMode') ?? DEFAULT_SOCKET_MODE,
     createTimeoutMs: pick('createTimeoutMs') ?? DEFAULT_CREATE_TIMEOUT_MS,
     shutdownTimeoutMs: pick('shutdownTimeoutMs') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    limits: pick('limits') ?? { ...DEFAULT_REQUEST_LIMITS },
   };
 }
 
