@@ -67,7 +67,7 @@ export interface SnaphostConfig {
   /**
    * Bounds on what a client may send to any backend (filters of List, labels of one
    * snapshot); each field optional. Defaults (core/grpc/request-limits.ts): maxFilterBytes
-   * 131072, maxFilterSelectors 256, maxRegexBytes 1024, maxRegexInstructions 1000, maxLabels
+   * 131072, maxFilterSelectors 256, maxRegexBytes 1024, maxRegexInstructions 256, maxLabels
    * 256, maxLabelSetBytes 262144 (at most 3 MiB). Over a bound: INVALID_ARGUMENT naming it.
    */
   limits?: RequestLimitsInput;

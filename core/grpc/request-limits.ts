@@ -8,7 +8,7 @@
  * | maxFilterBytes        | 131072   | all filter strings of one List                          |
  * | maxFilterSelectors    | 256      | selectors in all filter strings of one List             |
  * | maxRegexBytes         | 1024     | one `~=` expression as written                          |
- * | maxRegexInstructions  | 1000     | one `~=` expression compiled (RE2 program size)         |
+ * | maxRegexInstructions  | 256      | one `~=` expression compiled (RE2 program size)         |
  * | maxLabels             | 256      | labels of one snapshot (Prepare/View/Commit, Update merged) |
  * | maxLabelSetBytes      | 262144   | keys + values of one snapshot's labels (max 3 MiB)      |
  *
