@@ -4,7 +4,6 @@
  * a change makes a new record, so a reader always sees whole records.
  */
 import type { Info, Kind, Labels, Usage } from './snapshotter.js';
-import { copyLabels } from './label-object.js';
 
 export interface SnapshotRecord {
   readonly id: number;
@@ -33,5 +32,7 @@ export function emptyState(): MetaState {
 }
 
 export function toInfo(rec: SnapshotRecord): Info {
-  return { name: rec.name, parent: rec.parent, kind: rec.kind, labels: copyLabels(rec.labels), created: rec.created, updated: rec.updated };
+  // A plain copy: spread keeps own `__proto__` keys (CreateDataProperty), and callers compare
+  // infos with plain objects.
+  return { name: rec.name, parent: rec.parent, kind: rec.kind, labels: { ...rec.labels }, created: rec.created, updated: rec.updated };
 }
