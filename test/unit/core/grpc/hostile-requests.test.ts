@@ -6,6 +6,7 @@
  */
 import { rm } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import memory from '../../../../backends/memory/index.js';
 import type { MountsResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/MountsResponse.js';
@@ -131,6 +132,21 @@ describe('row 5: errors that echo huge input', () => {
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(bytes(err.details)).toBeLessThan(1024);
     expect(err.details).toMatch(/parse error at position \d+: \[\(\d+ more\)…/);
+  });
+
+  it('a 3 MB filter and a 32 KiB key are never logged whole', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) });
+    const logged = await serve(fakeSnapshotter({ list: () => [] }), { log });
+    try {
+      const err = await grpcError(listAll(logged.client, [`name==${'x'.repeat(3_000_000)}`]));
+      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+      await grpcError(stat(logged.client, 'k'.repeat(32 * 1024)));
+      expect(lines.length).toBeGreaterThan(0);
+      expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(8 * 1024);
+    } finally {
+      await logged.close();
+    }
   });
 
   it('whatever a backend puts in a message, the status is capped and the connection survives', async () => {
