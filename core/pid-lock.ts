@@ -24,7 +24,7 @@
  *   that long, so it is not a lock being written.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { link, open, readFile, realpath, rm, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, readFile, realpath, rm, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { FailedPreconditionError } from './errors.js';
@@ -90,6 +90,7 @@ export async function acquirePidLock(file: string): Promise<PidLock> {
   } finally {
     await rm(tmp, { force: true });
   }
+  await removeDeadTemps(file);
   return {
     file,
     async release() {
@@ -97,6 +98,21 @@ export async function acquirePidLock(file: string): Promise<PidLock> {
       if (seen.kind === 'owner' && seen.owner.pid === me.pid && seen.owner.start === me.start) await rm(file, { force: true });
     },
   };
+}
+
+/**
+ * Remove the temp files `<lock>.<pid>.<hex>.tmp` of processes that died between writing one
+ * and linking it (a crash in that window would otherwise leave it forever). Those of live
+ * processes are theirs to remove.
+ */
+async function removeDeadTemps(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? /^(\d+)\.[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length)) : null;
+    if (m && (await startTime(Number(m[1]))) === undefined) await rm(path.join(dir, name), { force: true });
+  }
 }
 
 /** link(tmp, file): true when it made the lock, false when the lock path exists. */

@@ -90,6 +90,19 @@ describe('acquirePidLock in this process', () => {
     await lock.release();
   });
 
+  it("removes the temp files of processes that died before linking theirs, not a live one's", async () => {
+    const file = path.join(dir, 'temps.lock');
+    const deadTemp = `${file}.${deadPid()}.abcdef.tmp`;
+    const liveTemp = `${file}.${process.pid}.abcdef.tmp`;
+    await writeFile(deadTemp, '');
+    await writeFile(liveTemp, '');
+    const lock = await acquirePidLock(file);
+    expect(existsSync(deadTemp)).toBe(false);
+    expect(existsSync(liveTemp)).toBe(true);
+    await lock.release();
+    await rm(liveTemp);
+  });
+
   it('a live owner keeps its lock; a second claim names it', async () => {
     const file = path.join(dir, 'live.lock');
     const lock = await acquirePidLock(file);
