@@ -68,13 +68,9 @@ export function parseFilters(filters: readonly string[], limits: FilterLimits = 
     throw new InvalidArgumentError('filters: expected an array of strings');
   }
   const source = Object.freeze([...filters]);
-  let bytes = 0;
-  for (const f of source) bytes += f.length * 3 <= limits.maxFilterBytes ? f.length : Buffer.byteLength(f);
+  const bytes = source.reduce((n, f) => n + Buffer.byteLength(f), 0);
   if (bytes > limits.maxFilterBytes) {
-    bytes = source.reduce((n, f) => n + Buffer.byteLength(f), 0);
-    if (bytes > limits.maxFilterBytes) {
-      throw new InvalidArgumentError(`filters are ${bytes} bytes in all, more than the maximum of ${limits.maxFilterBytes} bytes (maxFilterBytes)`);
-    }
+    throw new InvalidArgumentError(`filters are ${bytes} bytes in all, more than the maximum of ${limits.maxFilterBytes} bytes (maxFilterBytes)`);
   }
   if (source.length === 0 || source.includes('')) {
     const all: SnapshotFilter = { source, match: () => true };

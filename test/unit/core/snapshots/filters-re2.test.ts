@@ -78,6 +78,9 @@ describe('filter bounds', () => {
     expect(() => parseFilters([half, half])).toThrow(/filters are \d+ bytes in all, more than the maximum of 131072 bytes \(maxFilterBytes\)/);
     expect(() => parseFilters([`name==${'é'.repeat(L.maxFilterBytes / 2)}`])).toThrow(/maxFilterBytes/); // UTF-8 bytes, not characters
     expect(() => parseFilters([half])).not.toThrow();
+    const accents = `name==${'é'.repeat(L.maxFilterBytes / 5)}`; // each fits, together over
+    expect(() => parseFilters([accents])).not.toThrow();
+    expect(() => parseFilters([accents, accents, accents])).toThrow(/maxFilterBytes/);
   });
 
   it('refuses more than maxFilterSelectors selectors across all filter strings', () => {
