@@ -82,7 +82,7 @@ export async function startBackend(config: ResolvedConfig, b: ResolvedBackend, s
   let server: UnixServer;
   try {
     const observe = metrics?.rpcObserver(b.name);
-    const implementation = withBackendScope(b.name, fromSnapshotter(instance, { backend: b.name, log, calls, ...(observe ? { observe } : {}) }));
+    const implementation = withBackendScope(b.name, fromSnapshotter(instance, { backend: b.name, log, calls, limits: config.limits, ...(observe ? { observe } : {}) }));
     server = await serveUnix({ socket: b.socket, mode: config.socketMode, implementation, log });
   } catch (err) {
     calls.abort(new UnavailableError('the backend failed to start'));

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { parseHostPort } from '../metrics/host-port.js';
+import { requestLimitsSchema } from '../grpc/request-limits.js';
 
 const logLevel = z.enum(LOG_LEVELS as [LogLevel, ...LogLevel[]]);
 
@@ -42,6 +43,7 @@ export const hostSchema = z
     createTimeoutMs: z.number().int().positive().optional(),
     shutdownTimeoutMs: z.number().int().nonnegative().optional(),
     metrics: metrics.optional(),
+    limits: requestLimitsSchema.optional(),
   })
   .strict();
 

@@ -16,6 +16,7 @@
  */
 import type { DefinedBackend } from '../backend/define-backend.js';
 import type { LogLevel } from '../logger.js';
+import type { RequestLimitsInput } from '../grpc/request-limits.js';
 
 /** One backend instance the daemon serves. Host keys live here; backend keys in `options`. */
 export interface BackendEntry {
@@ -63,6 +64,13 @@ export interface SnaphostConfig {
   shutdownTimeoutMs?: number;
   /** Serve Prometheus metrics; off when absent. */
   metrics?: MetricsConfig;
+  /**
+   * Bounds on what a client may send to any backend (filters of List, labels of one
+   * snapshot); each field optional. Defaults (core/grpc/request-limits.ts): maxFilterBytes
+   * 131072, maxFilterSelectors 256, maxRegexBytes 1024, maxRegexInstructions 256, maxLabels
+   * 256, maxLabelSetBytes 262144 (at most 3 MiB). Over a bound: INVALID_ARGUMENT naming it.
+   */
+  limits?: RequestLimitsInput;
 }
 
 /** The opt-in metrics endpoint (`GET /metrics`, Prometheus text format, no authentication). */

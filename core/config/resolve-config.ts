@@ -25,6 +25,7 @@ import { DEFAULT_COLLECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MIN_COLLEC
 import { formatPath } from './config-path.js';
 import type { ResolvedBackend, ResolvedConfig } from './resolved-config.js';
 import { zodIssues } from './zod-issues.js';
+import { DEFAULT_REQUEST_LIMITS } from '../grpc/request-limits.js';
 
 /** containerd's rule of thumb for instance names; also safe as a file name. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -90,6 +91,7 @@ function readSettings(raw: Record<string, unknown>, baseDir: string): Settings {
     socketMode: pick('socketMode') ?? DEFAULT_SOCKET_MODE,
     createTimeoutMs: pick('createTimeoutMs') ?? DEFAULT_CREATE_TIMEOUT_MS,
     shutdownTimeoutMs: pick('shutdownTimeoutMs') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    limits: pick('limits') ?? { ...DEFAULT_REQUEST_LIMITS },
   };
 }
 

@@ -2,6 +2,7 @@
 import type { BackendDefinition } from '../backend/define-backend.js';
 import type { BackendSourceKind } from '../backend/load-backend.js';
 import type { LogLevel } from '../logger.js';
+import type { RequestLimits } from '../grpc/request-limits.js';
 
 export interface ResolvedBackend {
   /** Position in `backends[]`, for messages (`backends[2]`). */
@@ -38,5 +39,7 @@ export interface ResolvedConfig {
   shutdownTimeoutMs: number;
   /** The metrics endpoint, when configured (`address` checked to be `host:port`; defaults filled in). */
   metrics?: { address: string; minIntervalMs: number; collectTimeoutMs: number; maxConnections: number };
+  /** Bounds the snapshots adapter enforces on requests (every default applied). */
+  limits: RequestLimits;
   backends: ResolvedBackend[];
 }

@@ -12,6 +12,8 @@ import type { Kind__Output as ProtoKind } from './generated/containerd/services/
 import type { UsageResponse, UsageResponse__Output } from './generated/containerd/services/snapshots/v1/UsageResponse.js';
 import type { Mount as ProtoMount, Mount__Output as ProtoMountOut } from './generated/containerd/types/Mount.js';
 import type { Timestamp as ProtoTimestamp, Timestamp__Output as ProtoTimestampOut } from './generated/google/protobuf/Timestamp.js';
+import { quoteInput } from '../text/truncate.js';
+import { createLabels } from '../snapshots/label-object.js';
 
 const KIND_TO_PROTO: Record<Kind, ProtoKind> = { view: 'VIEW', active: 'ACTIVE', committed: 'COMMITTED' };
 
@@ -51,16 +53,16 @@ export function labelsToProto(labels: Labels): Record<string, string> {
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
     throw new TypeError(`labels: expected an object of strings, got ${show(labels)}`);
   }
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = createLabels();
   for (const [k, v] of Object.entries(labels)) {
-    if (typeof v !== 'string') throw new TypeError(`labels[${JSON.stringify(k)}]: expected a string, got ${show(v)}`);
+    if (typeof v !== 'string') throw new TypeError(`labels[${quoteInput(k)}]: expected a string, got ${show(v)}`);
     out[k] = v;
   }
   return out;
 }
 
 export function labelsFromProto(labels: Record<string, string> | null | undefined): Labels {
-  const out: Labels = {};
+  const out = createLabels(); // keeps `__proto__` and the like as ordinary keys
   for (const [k, v] of Object.entries(labels ?? {})) out[k] = v;
   return out;
 }

@@ -9,17 +9,21 @@ import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, NotImplementedError, type SnaphostError, UnavailableError, describe, isSnaphostError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { parseFilters } from '../snapshots/filters.js';
+import { type ParsedFilter, parseFilters } from '../snapshots/filters.js';
 import { checkKeyLength } from '../snapshots/key-limit.js';
-import { MAX_LABEL_BYTES } from '../snapshots/labels.js';
+import { checkLabelLimits } from '../snapshots/label-limits.js';
 import type { Call, Info, Snapshotter } from '../snapshots/snapshotter.js';
+import { applyLabelUpdate } from '../snapshots/update.js';
+import { quoteInput, truncateInput } from '../text/truncate.js';
 import type { CallTracker } from './call-tracker.js';
+import { KeyedLock } from './keyed-lock.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './request-limits.js';
 import { infoToProto, labelsFromProto, mountsToProto, usageToProto } from './convert.js';
 import type { Info as ProtoInfo } from './generated/containerd/services/snapshots/v1/Info.js';
 import type { ListSnapshotsRequest__Output } from './generated/containerd/services/snapshots/v1/ListSnapshotsRequest.js';
 import type { ListSnapshotsResponse } from './generated/containerd/services/snapshots/v1/ListSnapshotsResponse.js';
 import type { SnapshotsHandlers } from './generated/containerd/services/snapshots/v1/Snapshots.js';
-import { normalizeError, toServiceError } from './status.js';
+import { normalizeError, statusMessage, toServiceError } from './status.js';
 
 export interface AdapterOptions {
   /** Instance name, used in INTERNAL messages. */
@@ -33,6 +37,8 @@ export interface AdapterOptions {
    * cancelled or its deadline passed) and the duration in seconds. Must not throw.
    */
   observe?: RpcObserver;
+  /** Bounds on filters and label sets (the config's `limits`); defaults: DEFAULT_REQUEST_LIMITS. */
+  limits?: RequestLimits;
 }
 
 /** See `AdapterOptions.observe` (the metrics endpoint's per-RPC counters and histograms). */
@@ -40,8 +46,14 @@ export type RpcObserver = (method: string, code: string, seconds: number) => voi
 
 /** Infos per List message (containerd's own snapshots service sends 100). */
 export const LIST_BATCH_SIZE = 100;
-/** A List message is also sent once its infos reach about this many bytes (clients cap messages at 4-16 MiB). */
+/**
+ * A List message holds infos of at most about this many bytes (clients cap messages at 4-16
+ * MiB): an info that would take the batch over it goes into the next message. One info is at
+ * most `maxLabelSetBytes` (≤ 3 MiB) + two keys (64 KiB), so every message stays under 4 MiB.
+ */
 export const LIST_BATCH_BYTES = 1 << 20;
+/** A List gives the event loop back (setImmediate) after matching for this long, so other calls go on. */
+export const LIST_SLICE_MS = 10;
 export const NAMESPACE_HEADER = 'containerd-namespace';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -64,6 +76,11 @@ interface OpenCall {
 
 export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): SnapshotsHandlers {
   const { backend, calls } = opts;
+  const limits = opts.limits ?? DEFAULT_REQUEST_LIMITS;
+  const updates = new KeyedLock();
+
+  /** Per-label (containerd) and per-snapshot bounds of a label set. */
+  const checkLabels = (labels: Record<string, string> | null | undefined, key: string) => checkLabelLimits(labels, limits, `snapshot ${quoteInput(key)}`);
 
   function open(server: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, key: string): OpenCall {
     const started = performance.now();
@@ -78,7 +95,7 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
     if (calls.signal.aborted) onHostAbort();
     else calls.signal.addEventListener('abort', onHostAbort, { once: true });
 
-    const log = opts.log.child(key ? { method, key } : { method });
+    const log = opts.log.child(key ? { method, key: truncateInput(key) } : { method });
     log.trace('started');
     const ns = server.metadata.get(NAMESPACE_HEADER)[0];
     const call: Call = { signal: controller.signal, log };
@@ -90,12 +107,12 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
         const { signal } = controller;
         if (signal.aborted && (err === signal.reason || (err instanceof Error && err.name === 'AbortError'))) {
           const e = signal.reason as SnaphostError;
-          log.debug({ code: e.code }, e.message);
+          log.debug({ code: e.code }, statusMessage(e));
           return toServiceError(e);
         }
         const e = normalizeError(err, backend, method);
-        if (e.code === 'INTERNAL') log.error({ err: e.cause instanceof Error ? e.cause : e }, e.message);
-        else log[LOG_LEVEL[e.code] ?? 'warn']({ code: e.code }, e.message);
+        if (e.code === 'INTERNAL') log.error({ err: e.cause instanceof Error ? e.cause : e }, statusMessage(e));
+        else log[LOG_LEVEL[e.code] ?? 'warn']({ code: e.code }, statusMessage(e));
         return toServiceError(e);
       },
       close(status) {
@@ -138,7 +155,7 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
     const c = open(server, 'List', '');
     let status = grpc.status.OK;
     calls
-      .run(() => streamList(sn, server, c.call))
+      .run(() => streamList(sn, server, c.call, limits))
       .then(
         () => {
           c.call.log.trace('ok');
@@ -158,13 +175,13 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
     Prepare: unary('Prepare', (r) => r.key, async (r, call) => {
       requireNonEmpty('key', r.key);
       checkKeyLength('parent', r.parent);
-      checkLabels(r.labels);
+      checkLabels(r.labels, r.key);
       return { mounts: mountsToProto(await sn.prepare(r.key, r.parent, labelsFromProto(r.labels), call)) };
     }),
     View: unary('View', (r) => r.key, async (r, call) => {
       requireNonEmpty('key', r.key);
       checkKeyLength('parent', r.parent);
-      checkLabels(r.labels);
+      checkLabels(r.labels, r.key);
       return { mounts: mountsToProto(await sn.view(r.key, r.parent, labelsFromProto(r.labels), call)) };
     }),
     Mounts: unary('Mounts', (r) => r.key, async (r, call) => {
@@ -174,12 +191,12 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
     Commit: unary('Commit', (r) => r.key, async (r, call) => {
       requireNonEmpty('name', r.name);
       requireNonEmpty('key', r.key);
-      checkLabels(r.labels);
+      checkLabels(r.labels, r.name);
       if (r.parent !== '') {
         // containerd 2.x sends a parent only to rebase, a capability snaphost does not advertise.
         const current = infoToProto(await sn.stat(r.key, call)).parent;
         if (current !== r.parent) {
-          throw new NotImplementedError(`commit ${JSON.stringify(r.key)} onto parent ${JSON.stringify(r.parent)}: rebase is not supported (its parent is ${JSON.stringify(current)})`);
+          throw new NotImplementedError(`commit ${quoteInput(r.key)} onto parent ${quoteInput(r.parent)}: rebase is not supported (its parent is ${quoteInput(current ?? '')})`);
         }
       }
       await sn.commit(r.name, r.key, labelsFromProto(r.labels), call);
@@ -196,16 +213,24 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
     }),
     Update: unary('Update', (r) => r.info?.name ?? '', async (r, call) => {
       if (!r.info) throw new InvalidArgumentError('update: info is required');
-      requireNonEmpty('info.name', r.info.name);
-      checkLabels(r.info.labels);
-      const paths = r.updateMask?.paths ?? [];
+      const name = r.info.name;
+      requireNonEmpty('info.name', name);
+      checkLabels(r.info.labels, name);
+      const paths = [...(r.updateMask?.paths ?? [])];
       for (const p of paths) {
         if (p !== 'labels' && !(p.startsWith('labels.') && p.length > 'labels.'.length)) {
-          throw new InvalidArgumentError(`cannot update ${JSON.stringify(p)} field on snapshot ${JSON.stringify(r.info.name)}`);
+          throw new InvalidArgumentError(`cannot update ${quoteInput(p)} field on snapshot ${quoteInput(name)}`);
         }
       }
-      const info = await sn.update({ name: r.info.name, labels: labelsFromProto(r.info.labels) }, [...paths], call);
-      return { info: infoToProto(info) };
+      const update = { name, labels: labelsFromProto(r.info.labels) };
+      // The bounds hold for the merged result: read, merge and check under a per-snapshot
+      // lock, so two Updates cannot both pass on the same old label set.
+      const lockKey = `${call.namespace ?? ''}\0${name}`;
+      return updates.run(lockKey, async () => {
+        const current = infoToProto(await sn.stat(name, call)); // validated like any answer
+        checkLabels(applyLabelUpdate(labelsFromProto(current.labels), update, paths), name);
+        return { info: infoToProto(await sn.update(update, paths, call)) };
+      });
     }),
     List: list,
     Usage: unary('Usage', (r) => r.key, async (r, call) => {
@@ -220,18 +245,40 @@ export function fromSnapshotter(sn: Snapshotter, opts: AdapterOptions): Snapshot
   };
 }
 
-async function streamList(sn: Snapshotter, server: grpc.ServerWritableStream<ListSnapshotsRequest__Output, ListSnapshotsResponse>, call: Call): Promise<void> {
-  const filter = parseFilters(server.request.filters);
-  const items: unknown = sn.list(filter, call);
+async function streamList(
+  sn: Snapshotter,
+  server: grpc.ServerWritableStream<ListSnapshotsRequest__Output, ListSnapshotsResponse>,
+  call: Call,
+  limits: RequestLimits,
+): Promise<void> {
+  const filter: ParsedFilter = parseFilters(server.request.filters, limits);
+  // The backend gets the cheap superset (no `~=`); regular expressions are matched here,
+  // between turns of the event loop.
+  const items: unknown = sn.list(filter.prefilter, call);
   if (!isIterable(items)) throw new TypeError(`list() must return an Iterable or AsyncIterable of Info, got ${describeValue(items)}`);
+  let sliceStart = performance.now();
+  const pause = (): Promise<void> | undefined => {
+    if (performance.now() - sliceStart < LIST_SLICE_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      sliceStart = performance.now();
+    });
+  };
   let batch: ProtoInfo[] = [];
   let bytes = 0;
   for await (const info of items) {
     if (call.signal.aborted) throw call.signal.reason;
     const proto = infoToProto(info); // validates before the filter reads it
-    if (!filter.match(info)) continue;
+    const wait = pause();
+    if (wait) await wait;
+    if (!(filter.hasRegex ? await filter.matchSliced(info, pause) : filter.match(info))) continue;
+    const size = approximateSize(info);
+    if (batch.length > 0 && bytes + size > LIST_BATCH_BYTES) {
+      await send(server, { info: batch }, call.signal);
+      batch = [];
+      bytes = 0;
+    }
     batch.push(proto);
-    bytes += approximateSize(info);
+    bytes += size;
     if (batch.length >= LIST_BATCH_SIZE || bytes >= LIST_BATCH_BYTES) {
       await send(server, { info: batch }, call.signal);
       batch = [];
@@ -259,9 +306,10 @@ function send(stream: grpc.ServerWritableStream<unknown, ListSnapshotsResponse>,
   });
 }
 
+/** Encoded size of an info, from above: UTF-8 bytes plus protobuf framing (≤ 16 bytes per label). */
 function approximateSize(info: Info): number {
-  let n = 64 + info.name.length + info.parent.length;
-  for (const k in info.labels) n += 8 + k.length + info.labels[k]!.length;
+  let n = 64 + Buffer.byteLength(info.name) + Buffer.byteLength(info.parent);
+  for (const [k, v] of Object.entries(info.labels)) n += 16 + Buffer.byteLength(k) + Buffer.byteLength(v);
   return n;
 }
 
@@ -280,13 +328,3 @@ function requireNonEmpty(what: string, value: string): void {
   checkKeyLength(what, value);
 }
 
-/** containerd's labels.Validate: key + value of each label at most MAX_LABEL_BYTES bytes. */
-function checkLabels(labels: Record<string, string> | null | undefined): void {
-  for (const [k, v] of Object.entries(labels ?? {})) {
-    const size = Buffer.byteLength(k) + Buffer.byteLength(v);
-    if (size > MAX_LABEL_BYTES) {
-      const shown = k.length > 64 ? `${k.slice(0, 64)}…` : k;
-      throw new InvalidArgumentError(`label ${JSON.stringify(shown)}: key and value are ${size} bytes, more than the maximum of ${MAX_LABEL_BYTES}`);
-    }
-  }
-}

@@ -5,6 +5,16 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { type ErrorCode, InternalError, type SnaphostError, isSnaphostError } from '../errors.js';
+import { capBytes } from '../text/truncate.js';
+
+/**
+ * The longest status message sent, in UTF-8 bytes. The message travels as the `grpc-message`
+ * trailer, percent-encoded (up to 3x); HTTP/2 peers refuse header blocks over ~64 KB and a
+ * refused trailer leaves the call (and the connection's stream) hanging until its deadline.
+ * Messages echo client input through `core/text/truncate.ts` already; this is the last guard
+ * that holds whatever path built the message.
+ */
+export const MAX_STATUS_MESSAGE_BYTES = 4096;
 
 /** The codes a backend may answer with; any other code (host errors) is INTERNAL. */
 const GRPC_STATUS: Partial<Record<ErrorCode, grpc.status>> = {
@@ -31,8 +41,13 @@ export function normalizeError(err: unknown, backend: string, method: string): S
   return new InternalError(backend, method, err);
 }
 
-/** The gRPC error to answer with. */
+/** The gRPC error to answer with; its message at most MAX_STATUS_MESSAGE_BYTES. */
 export function toServiceError(err: SnaphostError): Partial<grpc.StatusObject> {
-  return { code: statusOf(err.code), details: err.message };
+  return { code: statusOf(err.code), details: statusMessage(err) };
+}
+
+/** `err.message` as sent to the client (and logged): capped at MAX_STATUS_MESSAGE_BYTES. */
+export function statusMessage(err: SnaphostError): string {
+  return capBytes(String(err.message), MAX_STATUS_MESSAGE_BYTES);
 }
 

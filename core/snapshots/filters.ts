@@ -14,10 +14,26 @@
  * `labels.<key>` (the rest of the path joined with "."; `labels."containerd.io/gc.root"`).
  * Several filter strings are ORed; an empty list, or any empty string, matches everything.
  *
- * One deliberate difference: containerd compiles `~=` lazily and a bad expression silently
- * matches nothing; here it is an InvalidArgumentError when the filter is parsed.
+ * Deliberate differences: containerd compiles `~=` lazily and a bad expression silently
+ * matches nothing; here it is an InvalidArgumentError when the filter is parsed. And a filter
+ * over the bounds of `filter-limits.ts` (total size, selectors, regex size) is refused with
+ * InvalidArgumentError naming the bound; containerd has none. Errors echo the filter cut to
+ * a window around the error (core/text/truncate.ts).
+ *
+ * `~=` is RE2, as in containerd (Go `regexp.Compile`, unanchored `MatchString`), through
+ * re2js, a pure-JS port of RE2/J: no backtracking, matching time linear in the subject (at
+ * most program x subject steps), so no expression can freeze the event loop the way a
+ * backtracking JS RegExp does with `^(a+)+$`. The syntax is RE2's in both: Perl classes,
+ * `[[:alpha:]]`, `\pL`, `\Q…\E`, `(?i)`/`(?m)`/`(?s)`/`(?U)` flag groups, `(?P<name>…)`
+ * and `(?<name>…)`; no backreferences, lookaround, `\C` or `\Z` (all refused by Go too).
+ * Differences from Go: re2js matches UTF-16 strings by code point where Go matches UTF-8
+ * bytes, which differ only for invalid UTF-8 (protobuf strings are valid UTF-8), and re2js's
+ * optional lookbehind extension is not enabled.
  */
+import { RE2JS } from 're2js';
 import { InvalidArgumentError } from '../errors.js';
+import { quoteInput, truncateInput } from '../text/truncate.js';
+import { DEFAULT_FILTER_LIMITS, type FilterLimits } from './filter-limits.js';
 import type { Info, SnapshotFilter } from './snapshotter.js';
 
 type Operator = 'present' | '==' | '!=' | '~=';
@@ -25,22 +41,68 @@ interface Selector {
   fieldpath: string[];
   op: Operator;
   value: string;
-  re?: RegExp;
+  re?: RE2JS;
 }
 /** One filter string: all selectors must match. */
 type Conjunction = Selector[];
 
-/** Compile the filter strings of a List request. InvalidArgumentError names the bad filter. */
-export function parseFilters(filters: readonly string[]): SnapshotFilter {
+/**
+ * A parsed List filter. `match` is the whole filter. `prefilter` is a superset that skips the
+ * `~=` selectors (it is what backends get: cheap to call in a loop), and `matchSliced` is the
+ * whole filter evaluated with `pause()` awaited before each `~=` selector, so the caller can
+ * yield to the event loop while a long List is matched.
+ */
+export interface ParsedFilter extends SnapshotFilter {
+  /** True when some selector is a `~=` regular expression. */
+  readonly hasRegex: boolean;
+  readonly prefilter: SnapshotFilter;
+  matchSliced(info: Info, pause: () => Promise<void> | undefined): Promise<boolean>;
+}
+
+/**
+ * Compile the filter strings of a List request. InvalidArgumentError names the bad filter
+ * (cut to a window around the error) or the bound of `limits` it goes over.
+ */
+export function parseFilters(filters: readonly string[], limits: FilterLimits = DEFAULT_FILTER_LIMITS): ParsedFilter {
   if (!Array.isArray(filters) || filters.some((f) => typeof f !== 'string')) {
     throw new InvalidArgumentError('filters: expected an array of strings');
   }
   const source = Object.freeze([...filters]);
-  if (source.length === 0 || source.includes('')) return { source, match: () => true };
-  const any = source.map((f) => new Parser(f).parse());
+  const bytes = source.reduce((n, f) => n + Buffer.byteLength(f), 0);
+  if (bytes > limits.maxFilterBytes) {
+    throw new InvalidArgumentError(`filters are ${bytes} bytes in all, more than the maximum of ${limits.maxFilterBytes} bytes (maxFilterBytes)`);
+  }
+  if (source.length === 0 || source.includes('')) {
+    const all: SnapshotFilter = { source, match: () => true };
+    return { ...all, hasRegex: false, prefilter: all, matchSliced: () => Promise.resolve(true) };
+  }
+  const budget = { selectors: 0, limits };
+  const any = source.map((f) => new Parser(f, budget).parse());
+  const hasRegex = any.some((all) => all.some((s) => s.op === '~='));
+  const match = (info: Info) => any.some((all) => all.every((s) => matchSelector(s, info)));
+  const prefilter: SnapshotFilter = hasRegex ? { source, match: (info) => any.some((all) => all.every((s) => s.op === '~=' || matchSelector(s, info))) } : { source, match };
   return {
     source,
-    match: (info) => any.some((all) => all.every((s) => matchSelector(s, info))),
+    match,
+    hasRegex,
+    prefilter,
+    async matchSliced(info, pause) {
+      for (const all of any) {
+        let ok = true;
+        for (const s of all) {
+          if (s.op === '~=') {
+            const p = pause();
+            if (p) await p;
+          }
+          if (!matchSelector(s, info)) {
+            ok = false;
+            break;
+          }
+        }
+        if (ok) return true;
+      }
+      return false;
+    },
   };
 }
 
@@ -54,7 +116,7 @@ function matchSelector(s: Selector, info: Info): boolean {
     case '!=':
       return value !== s.value;
     case '~=':
-      return s.re!.test(value);
+      return s.re!.test(value); // unanchored, like Go's MatchString
   }
 }
 
@@ -215,10 +277,19 @@ class Scanner {
 
 // ---- parser (parser.go) -------------------------------------------------------------------
 
+/** What the selectors of one request may still use (shared by its filter strings). */
+interface Budget {
+  selectors: number;
+  readonly limits: FilterLimits;
+}
+
 class Parser {
   private readonly scanner: Scanner;
 
-  constructor(private readonly input: string) {
+  constructor(
+    private readonly input: string,
+    private readonly budget: Budget,
+  ) {
     this.scanner = new Scanner(input);
   }
 
@@ -237,6 +308,10 @@ class Parser {
   }
 
   private selector(): Selector {
+    const max = this.budget.limits.maxFilterSelectors;
+    if (++this.budget.selectors > max) {
+      throw new InvalidArgumentError(`filters have more than the maximum of ${max} selectors (maxFilterSelectors)`);
+    }
     const fieldpath = this.fieldpath();
     const c = this.scanner.peek();
     if (c === 0x2c || c === EOF) return { fieldpath, op: 'present', value: '' };
@@ -268,7 +343,7 @@ class Parser {
     const [pos, tok, text] = this.scanner.scan();
     if (tok === 'operator') {
       if (text === '==' || text === '!=' || text === '~=') return text;
-      throw this.error(pos, `unsupported operator ${JSON.stringify(text)}`);
+      throw this.error(pos, `unsupported operator ${quoteInput(text, 16)}`);
     }
     if (tok === 'illegal') throw this.error(pos, this.scanner.err);
     throw this.error(pos, 'expected an operator ("=="|"!="|"~=")');
@@ -291,37 +366,44 @@ class Parser {
     }
   }
 
-  /** Go RE2 syntax mapped onto JS where they differ in common use: `(?flags)` prefix, `(?P<name>`. */
-  private regexp(pos: number, source: string): RegExp {
-    let src = source.replace(/\(\?P</g, '(?<');
-    let flags = '';
-    const m = /^\(\?([ims]+)\)/.exec(src);
-    if (m) {
-      flags = [...new Set(m[1])].join('');
-      src = src.slice(m[0].length);
+  /** RE2, as Go's `regexp.Compile`, within the size bounds. */
+  private regexp(pos: number, source: string): RE2JS {
+    const { maxRegexBytes, maxRegexInstructions } = this.budget.limits;
+    const bytes = Buffer.byteLength(source);
+    if (bytes > maxRegexBytes) {
+      throw this.error(pos, `regular expression is ${bytes} bytes, more than the maximum of ${maxRegexBytes} (maxRegexBytes)`);
     }
+    let re: RE2JS;
     try {
-      return new RegExp(src, `${flags}u`);
-    } catch {
-      try {
-        return new RegExp(src, flags);
-      } catch (err) {
-        throw this.error(pos, `invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`);
-      }
+      re = RE2JS.compile(source);
+    } catch (err) {
+      throw this.error(pos, `invalid regular expression ${quoteInput(source, 64)}: ${truncateInput((err as Error).message, 128)}`);
     }
+    const size = re.programSize();
+    if (size > maxRegexInstructions) {
+      throw this.error(pos, `regular expression compiles to ${size} instructions, more than the maximum of ${maxRegexInstructions} (maxRegexInstructions)`);
+    }
+    return re;
   }
 
+  /** containerd's parse error, `[before >|at|< after]`, with before and after cut to ERROR_CONTEXT characters. */
   private error(pos: number, msg: string): InvalidArgumentError {
     const s = this.input;
+    const more = (n: number) => (n > 0 ? `…(${n} more)` : '');
     if (pos < s.length) {
       const width = (s.codePointAt(pos) ?? 0) > 0xffff ? 2 : 1;
-      return new InvalidArgumentError(
-        `invalid filter: parse error at position ${pos}: [${s.slice(0, pos)} >|${s.slice(pos, pos + width)}|< ${s.slice(pos + width)}]: ${msg}`,
-      );
+      const from = Math.max(0, pos - ERROR_CONTEXT);
+      const to = Math.min(s.length, pos + width + ERROR_CONTEXT);
+      const before = `${from > 0 ? `(${from} more)…` : ''}${s.slice(from, pos)}`;
+      const after = `${s.slice(pos + width, to)}${more(s.length - to)}`;
+      return new InvalidArgumentError(`invalid filter: parse error at position ${pos}: [${before} >|${s.slice(pos, pos + width)}|< ${after}]: ${msg}`);
     }
-    return new InvalidArgumentError(`invalid filter: parse error at end: [${s}]: ${msg}`);
+    return new InvalidArgumentError(`invalid filter: parse error at end: [${truncateInput(s)}]: ${msg}`);
   }
 }
+
+/** Characters of the filter shown on each side of a parse error. */
+const ERROR_CONTEXT = 64;
 
 // ---- unquote (quote.go: strconv.Unquote that also accepts / and | as quotes) -------------
 

@@ -2,6 +2,8 @@
 import { InvalidArgumentError } from '../errors.js';
 import { MAX_LABEL_BYTES } from './labels.js';
 import type { Labels, Usage } from './snapshotter.js';
+import { quoteInput } from '../text/truncate.js';
+import { createLabels } from './label-object.js';
 
 export function checkName(what: 'key' | 'name', value: unknown): asserts value is string {
   if (typeof value !== 'string') throw new InvalidArgumentError(`snapshot ${what} must be a string, got ${typeof value}`);
@@ -14,11 +16,11 @@ export function checkParentArg(value: unknown): asserts value is string {
 
 /** A frozen copy of `labels` after containerd's checks (strings; key + value ≤ 4096 bytes). */
 export function checkLabels(labels: unknown): Readonly<Labels> {
-  if (labels === undefined || labels === null) return Object.freeze({});
+  if (labels === undefined || labels === null) return Object.freeze(createLabels());
   if (typeof labels !== 'object' || Array.isArray(labels)) throw new InvalidArgumentError('labels must be an object of strings');
-  const out: Labels = {};
+  const out = createLabels();
   for (const [k, v] of Object.entries(labels)) {
-    if (typeof v !== 'string') throw new InvalidArgumentError(`label ${JSON.stringify(k)}: value must be a string, got ${typeof v}`);
+    if (typeof v !== 'string') throw new InvalidArgumentError(`label ${quoteInput(k)}: value must be a string, got ${typeof v}`);
     if (k === '') throw new InvalidArgumentError('label key must not be empty');
     if (Buffer.byteLength(k) + Buffer.byteLength(v) > MAX_LABEL_BYTES) {
       throw new InvalidArgumentError(`label key and value greater than maximum size (${MAX_LABEL_BYTES} bytes), key: ${k.slice(0, 10)}`);

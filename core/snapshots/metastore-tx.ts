@@ -12,6 +12,7 @@ import { NO_USAGE, toInfo, type MetaState, type SnapshotRecord } from './snapsho
 import type { Info, InfoUpdate, Kind, Labels, Usage } from './snapshotter.js';
 import { nowNs } from './time.js';
 import { applyLabelUpdate } from './update.js';
+import { quoteInput } from '../text/truncate.js';
 
 /** Staged changes by name: the new record, or null when the name is gone. */
 export type ChangeSet = ReadonlyMap<string, SnapshotRecord | null>;
@@ -79,7 +80,7 @@ export class StagedTx implements MetaWriter {
   getSnapshot(key: string): SnapshotRef {
     const rec = this.#mustGet(key, 'snapshot');
     if (rec.kind === 'committed') {
-      throw new FailedPreconditionError(`requested snapshot ${JSON.stringify(key)} not active or view`);
+      throw new FailedPreconditionError(`requested snapshot ${quoteInput(key)} not active or view`);
     }
     return { id: rec.id, kind: rec.kind, parentIds: this.#parentIds(rec) };
   }
@@ -97,7 +98,7 @@ export class StagedTx implements MetaWriter {
   create(kind: Exclude<Kind, 'committed'>, key: string, parent: string, labels: Labels): SnapshotRef {
     this.#checkWritable();
     if (kind !== 'active' && kind !== 'view') {
-      throw new InvalidArgumentError(`snapshot kind ${JSON.stringify(kind)} invalid; only active or view snapshots can be created`);
+      throw new InvalidArgumentError(`snapshot kind ${quoteInput(kind)} invalid; only active or view snapshots can be created`);
     }
     checkName('key', key);
     checkParentArg(parent);
@@ -105,12 +106,12 @@ export class StagedTx implements MetaWriter {
     let parentRec: SnapshotRecord | undefined;
     if (parent !== '') {
       parentRec = this.#get(parent);
-      if (!parentRec) throw new NotFoundError(`parent snapshot ${JSON.stringify(parent)} does not exist`);
+      if (!parentRec) throw new NotFoundError(`parent snapshot ${quoteInput(parent)} does not exist`);
       if (parentRec.kind !== 'committed') {
-        throw new InvalidArgumentError(`parent ${JSON.stringify(parent)} is not a committed snapshot`);
+        throw new InvalidArgumentError(`parent ${quoteInput(parent)} is not a committed snapshot`);
       }
     }
-    if (this.#get(key)) throw new AlreadyExistsError(`snapshot ${JSON.stringify(key)} already exists`);
+    if (this.#get(key)) throw new AlreadyExistsError(`snapshot ${quoteInput(key)} already exists`);
 
     const id = this.#nextId++;
     const t = nowNs();
@@ -125,10 +126,10 @@ export class StagedTx implements MetaWriter {
     checkName('key', key);
     const safeLabels = checkLabels(labels);
     checkUsage(usage);
-    if (this.#get(name)) throw new AlreadyExistsError(`committed snapshot ${JSON.stringify(name)} already exists`);
+    if (this.#get(name)) throw new AlreadyExistsError(`committed snapshot ${quoteInput(name)} already exists`);
     const rec = this.#get(key);
-    if (!rec) throw new NotFoundError(`active snapshot ${JSON.stringify(key)} does not exist`);
-    if (rec.kind !== 'active') throw new FailedPreconditionError(`snapshot ${JSON.stringify(key)} is not active (it is ${rec.kind})`);
+    if (!rec) throw new NotFoundError(`active snapshot ${quoteInput(key)} does not exist`);
+    if (rec.kind !== 'active') throw new FailedPreconditionError(`snapshot ${quoteInput(key)} is not active (it is ${rec.kind})`);
     const t = nowNs();
     this.#set({ ...rec, kind: 'committed', name, labels: safeLabels, created: t, updated: t, usage: Object.freeze({ size: usage.size, inodes: usage.inodes }) });
     this.#changes.set(key, null);
@@ -139,11 +140,11 @@ export class StagedTx implements MetaWriter {
     this.#checkWritable();
     const rec = this.#mustGet(key, 'snapshot');
     if (rec.children > 0) {
-      throw new FailedPreconditionError(`cannot remove snapshot ${JSON.stringify(key)}: it has ${rec.children} child snapshot(s); remove those first`);
+      throw new FailedPreconditionError(`cannot remove snapshot ${quoteInput(key)}: it has ${rec.children} child snapshot(s); remove those first`);
     }
     if (rec.parent !== '') {
       const parentRec = this.#get(rec.parent);
-      if (!parentRec) throw new NotFoundError(`parent ${JSON.stringify(rec.parent)} of snapshot ${JSON.stringify(key)} does not exist`);
+      if (!parentRec) throw new NotFoundError(`parent ${quoteInput(rec.parent)} of snapshot ${quoteInput(key)} does not exist`);
       this.#set({ ...parentRec, children: parentRec.children - 1 });
     }
     this.#changes.set(key, null);
@@ -177,7 +178,7 @@ export class StagedTx implements MetaWriter {
   #mustGet(key: string, what: string): SnapshotRecord {
     checkName('key', key);
     const rec = this.#get(key);
-    if (!rec) throw new NotFoundError(`${what} ${JSON.stringify(key)} does not exist`);
+    if (!rec) throw new NotFoundError(`${what} ${quoteInput(key)} does not exist`);
     return rec;
   }
 
@@ -196,7 +197,7 @@ export class StagedTx implements MetaWriter {
   #parentIds(rec: SnapshotRecord): number[] {
     if (rec.parent === '') return [];
     const parent = this.#get(rec.parent);
-    if (!parent) throw new NotFoundError(`parent ${JSON.stringify(rec.parent)} of snapshot ${JSON.stringify(rec.name)} does not exist`);
+    if (!parent) throw new NotFoundError(`parent ${quoteInput(rec.parent)} of snapshot ${quoteInput(rec.name)} does not exist`);
     return this.#chainFrom(parent);
   }
 
@@ -206,7 +207,7 @@ export class StagedTx implements MetaWriter {
     let cur = rec;
     while (cur.parent !== '') {
       const next = this.#get(cur.parent);
-      if (!next) throw new NotFoundError(`parent ${JSON.stringify(cur.parent)} of snapshot ${JSON.stringify(cur.name)} does not exist`);
+      if (!next) throw new NotFoundError(`parent ${quoteInput(cur.parent)} of snapshot ${quoteInput(cur.name)} does not exist`);
       ids.push(next.id);
       cur = next;
     }

@@ -8,6 +8,7 @@ import { chmodSync, lchownSync, mkdirSync, mkdtempSync, renameSync, rmSync, stat
 import { readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { OverlayLayout } from './overlay-mounts.js';
+import { quoteInput } from '../text/truncate.js';
 
 /** Prefix of the temp dirs a create makes in `<dir>/snapshots` (as containerd: `new-`). */
 export const TEMP_PREFIX = 'new-';
@@ -21,7 +22,7 @@ export class MissingSnapshotDirError extends Error {
     readonly dir: string,
   ) {
     super(
-      `snapshot ${JSON.stringify(key)}: its directory ${dir} is missing; the metadata and the snapshot ` +
+      `snapshot ${quoteInput(key)}: its directory ${dir} is missing; the metadata and the snapshot ` +
         'directories disagree (was it removed outside snaphost?). Remove the snapshot and create it again',
     );
     this.name = 'MissingSnapshotDirError';

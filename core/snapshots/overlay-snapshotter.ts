@@ -25,6 +25,7 @@ import { MissingSnapshotDirError, isErrno, makeSnapshotDir, takeUnknownDirs } fr
 import { checkOverlayMountOptions, hasMountOption } from './overlay-mount-options.js';
 import { OverlayLayout, overlayIndexOff, overlayMounts } from './overlay-mounts.js';
 import type { Call, Info, InfoUpdate, Labels, Mount, SnapshotFilter, Snapshotter, Usage } from './snapshotter.js';
+import { quoteInput } from '../text/truncate.js';
 
 /** The label containerd's overlay adds (with `upperdirLabel`): where a snapshot's layer lives. */
 export const LABEL_OVERLAY_UPPERDIR = 'containerd.io/snapshot/overlay.upperdir';
@@ -99,7 +100,7 @@ export class OverlaySnapshotter implements Snapshotter {
       if (!isErrno(err, 'ENOENT')) throw err;
       // Removed while we measured (NotFound), or damaged from outside (still recorded).
       const still = await this.store.read((tx) => tx.getInfo(key));
-      if (still.id !== id) throw new NotFoundError(`snapshot ${JSON.stringify(key)} was removed while its usage was measured`);
+      if (still.id !== id) throw new NotFoundError(`snapshot ${quoteInput(key)} was removed while its usage was measured`);
       throw new MissingSnapshotDirError(key, upper);
     }
   }

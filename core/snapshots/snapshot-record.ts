@@ -32,5 +32,7 @@ export function emptyState(): MetaState {
 }
 
 export function toInfo(rec: SnapshotRecord): Info {
+  // A plain copy: spread keeps own `__proto__` keys (CreateDataProperty), and callers compare
+  // infos with plain objects.
   return { name: rec.name, parent: rec.parent, kind: rec.kind, labels: { ...rec.labels }, created: rec.created, updated: rec.updated };
 }

@@ -97,8 +97,10 @@ export interface InfoUpdate {
 
 /**
  * A compiled List/Walk filter in containerd's filter grammar. The adapter always applies
- * `match()` to what `list` yields, so a backend may ignore the filter entirely or use it to
- * narrow its own scan (for example by a label index).
+ * the whole filter to what `list` yields, so a backend may ignore the filter entirely or use
+ * it to narrow its own scan (for example by a label index). The `match()` a backend gets is
+ * cheap: it selects a superset, leaving `~=` regular expressions to the adapter, which
+ * matches them between turns of the event loop.
  */
 export interface SnapshotFilter {
   /** The filter strings as the client sent them (ORed). Empty means "everything". */

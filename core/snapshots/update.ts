@@ -4,6 +4,8 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { InfoUpdate, Labels } from './snapshotter.js';
+import { quoteInput } from '../text/truncate.js';
+import { copyLabels } from './label-object.js';
 
 /**
  * New labels after applying `update` to `current` under `fieldpaths`:
@@ -12,18 +14,18 @@ import type { InfoUpdate, Labels } from './snapshotter.js';
  * - anything else (`name`, `parent`, `kind`, `created_at`, …): InvalidArgumentError.
  */
 export function applyLabelUpdate(current: Labels, update: InfoUpdate, fieldpaths: readonly string[]): Labels {
-  if (fieldpaths.length === 0) return { ...update.labels };
-  let next: Labels = { ...current };
+  if (fieldpaths.length === 0) return copyLabels(update.labels);
+  let next: Labels = copyLabels(current); // prototype-less: `__proto__` is a key like any other
   for (const path of fieldpaths) {
     if (path === 'labels') {
-      next = { ...update.labels };
+      next = copyLabels(update.labels);
     } else if (path.startsWith('labels.') && path.length > 'labels.'.length) {
       const key = path.slice('labels.'.length);
       const value = Object.prototype.hasOwnProperty.call(update.labels, key) ? update.labels[key] : undefined;
       if (value === undefined || value === '') delete next[key];
       else next[key] = value;
     } else {
-      throw new InvalidArgumentError(`cannot update ${JSON.stringify(path)} field on snapshot ${JSON.stringify(update.name)}`);
+      throw new InvalidArgumentError(`cannot update ${quoteInput(path)} field on snapshot ${quoteInput(update.name)}`);
     }
   }
   return next;

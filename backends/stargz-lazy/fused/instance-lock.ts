@@ -1,8 +1,8 @@
 /**
  * One FUSE-serving process per root: the PID lock `<root>/fused.lock` (core/pid-lock.ts: owner
- * PID + process start time, O_EXCL, a dead owner's lock is taken over). Two processes started
- * at once (two snaphost starts racing) cannot both win; the loser exits and its client finds
- * the winner on the socket.
+ * PID + process start time, made by link() of a complete record, a dead owner's lock taken
+ * over under a mutex). Two processes started at once (two snaphost starts racing) cannot both
+ * win; the loser exits and its client finds the winner on the socket.
  */
 import { join } from 'node:path';
 import { acquirePidLock, FailedPreconditionError, LockHeldError } from '../../../core/sdk.js';

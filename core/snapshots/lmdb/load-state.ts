@@ -8,6 +8,7 @@ import type { MetaState, SnapshotRecord } from '../snapshot-record.js';
 import { CorruptMetadataError } from './corrupt-metadata-error.js';
 import { decodeRecord } from './record-codec.js';
 import { NEXT_ID_KEY, SCHEMA_VERSION, VERSION_KEY, type LmdbTables } from './schema.js';
+import { quoteInput } from '../../text/truncate.js';
 
 export function loadState(dir: string, { meta, snapshots }: LmdbTables): MetaState {
   const version = meta.get(VERSION_KEY);
@@ -34,9 +35,9 @@ export function loadState(dir: string, { meta, snapshots }: LmdbTables): MetaSta
   const ids = new Map<string, number>();
   for (const { key, value } of snapshots.getRange()) {
     const rec = decodeRecord(dir, key, value);
-    if (rec.id >= nextId) throw new CorruptMetadataError(dir, `snapshot record ${rec.id} (${JSON.stringify(rec.name)}): id is not below "${NEXT_ID_KEY}" (${nextId})`);
+    if (rec.id >= nextId) throw new CorruptMetadataError(dir, `snapshot record ${rec.id} (${quoteInput(rec.name)}): id is not below "${NEXT_ID_KEY}" (${nextId})`);
     const other = ids.get(rec.name);
-    if (other !== undefined) throw new CorruptMetadataError(dir, `snapshot records ${other} and ${rec.id} both name ${JSON.stringify(rec.name)}`);
+    if (other !== undefined) throw new CorruptMetadataError(dir, `snapshot records ${other} and ${rec.id} both name ${quoteInput(rec.name)}`);
     ids.set(rec.name, rec.id);
     records.set(rec.name, rec);
   }
@@ -52,10 +53,10 @@ function withChildCounts(dir: string, records: Map<string, SnapshotRecord>): Map
   for (const rec of records.values()) {
     if (rec.parent === '') continue;
     const parent = records.get(rec.parent);
-    const where = `snapshot record ${rec.id} (${JSON.stringify(rec.name)})`;
-    if (!parent) throw new CorruptMetadataError(dir, `${where}: parent ${JSON.stringify(rec.parent)} does not exist`);
-    if (parent.kind !== 'committed') throw new CorruptMetadataError(dir, `${where}: parent ${JSON.stringify(rec.parent)} is ${parent.kind}, not committed`);
-    if (parent.id >= rec.id) throw new CorruptMetadataError(dir, `${where}: parent ${JSON.stringify(rec.parent)} has id ${parent.id}, not older than its child`);
+    const where = `snapshot record ${rec.id} (${quoteInput(rec.name)})`;
+    if (!parent) throw new CorruptMetadataError(dir, `${where}: parent ${quoteInput(rec.parent)} does not exist`);
+    if (parent.kind !== 'committed') throw new CorruptMetadataError(dir, `${where}: parent ${quoteInput(rec.parent)} is ${parent.kind}, not committed`);
+    if (parent.id >= rec.id) throw new CorruptMetadataError(dir, `${where}: parent ${quoteInput(rec.parent)} has id ${parent.id}, not older than its child`);
     children.set(rec.parent, (children.get(rec.parent) ?? 0) + 1);
   }
   for (const [name, count] of children) {

@@ -8,6 +8,8 @@ import { isCount } from '../metastore-checks.js';
 import type { SnapshotRecord } from '../snapshot-record.js';
 import type { Kind, Labels } from '../snapshotter.js';
 import { CorruptMetadataError } from './corrupt-metadata-error.js';
+import { quoteInput } from '../../text/truncate.js';
+import { createLabels } from '../label-object.js';
 
 interface StoredRecordV1 {
   name: string;
@@ -41,7 +43,7 @@ export function encodeRecord(rec: SnapshotRecord): string {
 export function decodeRecord(dir: string, key: unknown, value: unknown): SnapshotRecord {
   if (!isCount(key) || key === 0) throw new CorruptMetadataError(dir, `snapshot record key ${describeKey(key)} is not a positive integer id`);
   const bad = (why: string, name?: unknown): CorruptMetadataError =>
-    new CorruptMetadataError(dir, `snapshot record ${key}${typeof name === 'string' ? ` (${JSON.stringify(name)})` : ''}: ${why}`);
+    new CorruptMetadataError(dir, `snapshot record ${key}${typeof name === 'string' ? ` (${quoteInput(name)})` : ''}: ${why}`);
   if (typeof value !== 'string') throw bad('value is not a string');
   let raw: unknown;
   try {
@@ -53,12 +55,12 @@ export function decodeRecord(dir: string, key: unknown, value: unknown): Snapsho
   const r = raw as Partial<Record<keyof StoredRecordV1, unknown>>;
   if (typeof r.name !== 'string' || r.name === '') throw bad('name is missing or not a non-empty string');
   const name = r.name;
-  if (!KINDS.has(r.kind)) throw bad(`kind ${JSON.stringify(r.kind)} is not active, view or committed`, name);
+  if (!KINDS.has(r.kind)) throw bad(`kind ${quoteInput(r.kind)} is not active, view or committed`, name);
   if (typeof r.parent !== 'string') throw bad('parent is not a string', name);
   if (typeof r.labels !== 'object' || r.labels === null || Array.isArray(r.labels)) throw bad('labels is not an object', name);
-  const labels: Labels = {};
+  const labels = createLabels();
   for (const [k, v] of Object.entries(r.labels)) {
-    if (typeof v !== 'string') throw bad(`label ${JSON.stringify(k)} is not a string`, name);
+    if (typeof v !== 'string') throw bad(`label ${quoteInput(k)} is not a string`, name);
     labels[k] = v;
   }
   if (typeof r.created !== 'string' || !NS.test(r.created)) throw bad('created is not a nanosecond timestamp', name);

@@ -14,6 +14,7 @@ import type { SnapshotsClient } from '../../../../core/grpc/generated/containerd
 import type { ProtoGrpcType } from '../../../../core/grpc/generated/snapshots.js';
 import { snapshotsPackageDefinition } from '../../../../core/grpc/proto.js';
 import { type UnixServer, serveUnix } from '../../../../core/grpc/serve-unix.js';
+import type { RequestLimits } from '../../../../core/grpc/request-limits.js';
 import { type RpcObserver, fromSnapshotter } from '../../../../core/grpc/snapshots-service.js';
 import type { Logger } from '../../../../core/logger.js';
 import { NotImplementedError } from '../../../../core/errors.js';
@@ -25,9 +26,11 @@ export async function tempDir(prefix = 'snaphost-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
-export function newClient(socket: string): SnapshotsClient {
+/** A client on the socket; `own` gives it its own connection (no subchannel shared with other clients). */
+export function newClient(socket: string, opts: { own?: boolean } = {}): SnapshotsClient {
   const pkg = grpc.loadPackageDefinition(snapshotsPackageDefinition()) as unknown as ProtoGrpcType;
-  return new pkg.containerd.services.snapshots.v1.Snapshots(`unix:${socket}`, grpc.credentials.createInsecure());
+  const options: grpc.ChannelOptions = opts.own ? { 'grpc.use_local_subchannel_pool': 1 } : {};
+  return new pkg.containerd.services.snapshots.v1.Snapshots(`unix:${socket}`, grpc.credentials.createInsecure(), options);
 }
 
 export interface Served {
@@ -40,12 +43,18 @@ export interface Served {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function serve(sn: Snapshotter, opts: { backend?: string; log?: Logger; observe?: RpcObserver } = {}): Promise<Served> {
+export async function serve(sn: Snapshotter, opts: { backend?: string; log?: Logger; observe?: RpcObserver; limits?: RequestLimits } = {}): Promise<Served> {
   const dir = await tempDir();
   const socket = join(dir, 'sock', 'snapshots.sock');
   const calls = new CallTracker();
   const log = opts.log ?? silentLog;
-  const implementation = fromSnapshotter(sn, { backend: opts.backend ?? 'test', log, calls, ...(opts.observe ? { observe: opts.observe } : {}) });
+  const implementation = fromSnapshotter(sn, {
+    backend: opts.backend ?? 'test',
+    log,
+    calls,
+    ...(opts.observe ? { observe: opts.observe } : {}),
+    ...(opts.limits ? { limits: opts.limits } : {}),
+  });
   const server = await serveUnix({ socket, mode: 0o660, implementation, log });
   const client = newClient(socket);
   return {

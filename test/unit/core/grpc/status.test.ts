@@ -15,7 +15,7 @@ import {
   SocketInUseError,
   UnavailableError,
 } from '../../../../core/errors.js';
-import { normalizeError, statusOf, toServiceError } from '../../../../core/grpc/status.js';
+import { MAX_STATUS_MESSAGE_BYTES, normalizeError, statusOf, toServiceError } from '../../../../core/grpc/status.js';
 
 describe('statusOf', () => {
   const table: Array<[ErrorCode, grpc.status]> = [
@@ -76,5 +76,11 @@ describe('toServiceError', () => {
   it('carries the code and the message', () => {
     expect(toServiceError(new NotFoundError('snapshot k does not exist'))).toEqual({ code: grpc.status.NOT_FOUND, details: 'snapshot k does not exist' });
     expect(toServiceError(new InternalError('mem', 'Stat', new Error('boom')))).toEqual({ code: grpc.status.INTERNAL, details: 'mem.Stat: boom' });
+  });
+
+  it('caps the message at MAX_STATUS_MESSAGE_BYTES whatever built it, noting the full size', () => {
+    const e = toServiceError(new NotFoundError(`snapshot ${'🚀'.repeat(30_000)} does not exist`));
+    expect(Buffer.byteLength(e.details!)).toBeLessThanOrEqual(MAX_STATUS_MESSAGE_BYTES);
+    expect(e.details).toMatch(/^snapshot (?:🚀)+…\(120024 bytes\)$/u);
   });
 });

@@ -68,6 +68,18 @@ async function populated(dir: string): Promise<void> {
 }
 
 describe('LmdbMetaStore persistence', () => {
+  it('keeps __proto__, constructor and prototype label keys across close and reopen', async () => {
+    const dir = newDir();
+    const odd = JSON.parse('{"__proto__":"p","constructor":"c","prototype":"t","x":"y"}') as Record<string, string>;
+    const first = await LmdbMetaStore.open(dir);
+    await first.write((tx) => tx.create('active', 'odd', '', odd));
+    await first.close();
+    const second = await openStore(dir);
+    const { info } = await second.read((tx) => tx.getInfo('odd'));
+    expect(Object.entries(info.labels).sort()).toEqual(Object.entries(odd).sort());
+    expect(Object.entries(info.labels)).toHaveLength(4);
+  });
+
   it('keeps everything across close and reopen: kinds, parents, labels, times to the ns, usage, ids, counter', async () => {
     const dir = newDir();
     const first = await LmdbMetaStore.open(dir);

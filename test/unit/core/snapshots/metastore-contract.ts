@@ -65,6 +65,28 @@ export function metastoreContract(name: string, factory: StoreFactory): void {
         expect(usage).toEqual(NO_USAGE);
       });
 
+      it('keeps __proto__, constructor and prototype label keys like any other (create, update, commit, list)', async () => {
+        const store = await fresh();
+        const odd = JSON.parse('{"__proto__":"p","constructor":"c","prototype":"t"}') as Record<string, string>;
+        await w(store, (tx) => tx.create('active', 'odd', '', odd));
+        const entries = (labels: Record<string, string>) => Object.entries(labels).sort();
+        expect(entries((await store.read((tx) => tx.getInfo('odd'))).info.labels)).toEqual([
+          ['__proto__', 'p'],
+          ['constructor', 'c'],
+          ['prototype', 't'],
+        ]);
+        const next = JSON.parse('{"__proto__":"q"}') as Record<string, string>;
+        const updated = await w(store, (tx) => tx.update({ name: 'odd', labels: next }, ['labels.__proto__', 'labels.prototype']));
+        expect(entries(updated.labels)).toEqual([
+          ['__proto__', 'q'],
+          ['constructor', 'c'],
+        ]);
+        await w(store, (tx) => tx.commit('odd', 'odd-c', NO_USAGE, odd));
+        const listed = await store.read((tx) => tx.list());
+        expect(entries(listed.find((i) => i.name === 'odd-c')!.labels)).toEqual(entries(odd));
+        expect(Object.keys(odd)).toContain('__proto__'); // the test input itself is what it claims
+      });
+
       it('refuses a taken key, including a committed name (one namespace)', async () => {
         const store = await chain();
         await expect(w(store, (tx) => tx.create('active', 'top', '', {}))).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
