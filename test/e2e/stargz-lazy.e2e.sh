@@ -22,8 +22,11 @@
 #   - `ctr run` sees each layer's effect; the read-only view is identical to a normal pull of the
 #     same :esgz image with containerd's built-in overlayfs (content, modes, owners, mtimes,
 #     links, user.* xattrs; minus the TOC and landmark files that lazy snapshotters hide);
-#   - the non-eStargz probe:gzip through rpull falls back to a full pull and runs; before it,
-#     each layer's tail was fetched at most once (the proxy's request log);
+#   - the non-eStargz probe:gzip (no toc.digest annotation) through rpull falls back to a full
+#     pull and runs; before it, each layer's tail was fetched at most once (the proxy's request
+#     log); snaphost fetched none of it (allowUnverifiedLayers is false: a layer whose TOC cannot
+#     be tied to the manifest is not mounted lazily) and logged each layer with reason
+#     unverified_layer;
 #   - plain `ctr images pull` (no labels) of multilayer:gzip works, runs, and is identical to
 #     `umoci unpack` of the image;
 #   - containerd 2.x: plain `ctr image pull --snapshotter stargz-lazy` (the transfer service, with
@@ -385,6 +388,19 @@ for l in "${GZ_LAYERS[@]}"; do
   ((n <= 1 && bytes <= (s < 524288 ? s : 524288))) || TAIL_PROBLEMS+="layer $d ($s bytes): $n tail requests, $bytes bytes; "
 done
 if [[ -z $TAIL_PROBLEMS ]]; then e2e_pass gzip-tail-fetched-at-most-once; else e2e_fail gzip-tail-fetched-at-most-once "$TAIL_PROBLEMS"; fi
+if [[ $REFMODE != 1 ]]; then
+  # No TOC digest: the prepare falls back before the FUSE-serving process is asked (no tail
+  # request), with one warning per layer naming it and the reason.
+  UNVERIFIED_PROBLEMS=
+  for l in "${GZ_LAYERS[@]}"; do
+    read -r d _ <<<"$l"
+    read -r n _ <<<"$(proxy_blob_tail_gets "$d" "$GZ_MARK")"
+    ((n == 0)) || UNVERIFIED_PROBLEMS+="layer $d: $n tail requests; "
+    grep -F "\"digest\":\"$d\"" "$SNAPHOST_LOG" | grep -qF '"reason":"unverified_layer"' ||
+      UNVERIFIED_PROBLEMS+="layer $d: no unverified_layer warning in $SNAPHOST_LOG; "
+  done
+  if [[ -z $UNVERIFIED_PROBLEMS ]]; then e2e_pass gzip-unverified-layer-not-fetched; else e2e_fail gzip-unverified-layer-not-fetched "$UNVERIFIED_PROBLEMS"; fi
+fi
 full_pull() { # every layer was downloaded whole, and is an ordinary snapshot
   local l d s sent id info
   for l in "${GZ_LAYERS[@]}"; do
