@@ -27,6 +27,9 @@
 #     log); snaphost fetched none of it (allowUnverifiedLayers is false: a layer whose TOC cannot
 #     be tied to the manifest is not mounted lazily) and logged each layer with reason
 #     unverified_layer;
+#   - a swapped blob without a TOC digest (the proxy flips a byte of probe:gzip's data layer, as a
+#     MITM of a plain-HTTP registry could): the pull fails naming the digest, nothing of it is
+#     mounted or committed as a remote snapshot;
 #   - plain `ctr images pull` (no labels) of multilayer:gzip works, runs, and is identical to
 #     `umoci unpack` of the image;
 #   - containerd 2.x: plain `ctr image pull --snapshotter stargz-lazy` (the transfer service, with
@@ -422,6 +425,39 @@ if [[ $out == "$want" ]]; then e2e_pass run-gzip; else e2e_fail run-gzip "got: $
 # The other backend of the same daemon works alongside.
 out=$(ctr_ run --rm --snapshotter overlayfs-native "$PROBE_GZIP" "sgz-ofn-$$" /bin/sh -c 'cat /data/bystander.txt' 2>&1)
 if [[ $out == "$PROBE_BYSTANDER_TEXT" ]]; then e2e_pass overlayfs-native-alongside; else e2e_fail overlayfs-native-alongside "got: $(tail -n 3 <<<"$out" | tr '\n' '|')"; fi
+
+# ---- a swapped blob without a TOC digest ----------------------------------------------------------
+# What a MITM of a plain-HTTP registry or mirror can do: serve other bytes for a layer digest.
+# probe:gzip has no toc.digest annotation, so its layers are not mounted lazily (above); the
+# normal pull that takes over verifies each blob against its digest and refuses the swapped one,
+# and nothing of it is mounted or committed as a remote snapshot.
+E2E_CURRENT=swapped-unverified
+ctr_ images rm --sync "$PROBE_GZIP" >/dev/null 2>&1 || e2e_fail swapped-image-rm "ctr images rm --sync $PROBE_GZIP failed"
+read -r GZ_DATA _ <<<"${GZ_LAYERS[${#GZ_LAYERS[@]} - 1]}"
+SW_MOUNTS_BEFORE=$(fuse_mounts_below "$ROOT" | grep -c .) || true
+proxy_reset
+proxy_corrupt "$GZ_DATA" 1000
+if out=$(rpull "$PROBE_GZIP" 2>&1); then
+  e2e_fail swapped-unverified-refused "rpull of $PROBE_GZIP with a swapped data layer succeeded"
+elif grep -qi 'digest' <<<"$out"; then
+  e2e_pass swapped-unverified-refused
+  e2e_log "swapped blob refused: $(grep -i -m 1 'digest' <<<"$out" | head -c 300)"
+else
+  e2e_fail swapped-unverified-refused "the pull failed without naming a digest: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+fi
+served=$(proxy_corrupt_served "$GZ_DATA")
+if ((served > 0)); then e2e_pass swapped-byte-was-served; else e2e_fail swapped-byte-was-served "the proxy never sent the flipped byte: the test proved nothing"; fi
+proxy_clean
+swapped_not_mounted() {
+  local id info n
+  n=$(fuse_mounts_below "$ROOT" | grep -c .) || true
+  ((n == SW_MOUNTS_BEFORE)) || { echo "$n FUSE mounts below $ROOT, $SW_MOUNTS_BEFORE before"; return 1; }
+  for id in "${GZ_CHAIN[@]}"; do
+    info=$(ctr_ snapshots --snapshotter "$SN" info "$id" 2>/dev/null) || continue
+    jq -e '(.Labels["containerd.io/snapshot/remote"] // "") == ""' <<<"$info" >/dev/null || { echo "$id is a remote snapshot"; return 1; }
+  done
+}
+e2e_check swapped-not-mounted swapped_not_mounted
 
 # ---- plain `ctr images pull`: no labels, an ordinary pull through the backend -------------------
 E2E_CURRENT=plain-pull
