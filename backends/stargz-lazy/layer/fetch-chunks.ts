@@ -42,8 +42,11 @@ export interface FetchChunksOptions {
   limits: EstargzLimits;
   /** The layer's share of the inflation budget. */
   inflation: LayerInflation;
-  /** `foreground` for a container's reads, `background` for prefetch and background fetch. */
-  lane: Lane;
+  /**
+   * `foreground` for a container's reads, `background` for prefetch, background fetch and a
+   * read's region neighbours; a function: the lane of the member of this (first) chunk.
+   */
+  lane: Lane | ((first: WantedChunk) => Lane);
   /** Takes each member's results; the member's bytes stay charged until the promise settles. */
   deliver: (results: MemberResults) => Promise<void> | void;
   signal?: AbortSignal | undefined;
@@ -77,10 +80,11 @@ export async function fetchChunks(blob: LayerBlobReader, wanted: readonly Wanted
   } catch (err) {
     throw registryFailure(blob.digest, err, options.signal);
   }
-  const { inflation, lane, signal } = options;
+  const { inflation, signal } = options;
   const opts = { limits: options.limits, layer: blob.digest };
   await Promise.all(
     groups.map(async (group, i) => {
+      const lane = typeof options.lane === 'function' ? options.lane(group[0]!) : options.lane;
       const lease = await inflation.hold(inflationBytes(group.map((w) => w.chunk)), lane, signal);
       try {
         const bytes = compressed[i]!;

@@ -325,6 +325,7 @@ export class RemoteLayer {
           const one = started.get(w.chunk.chunkDigest)!;
           joined.push({ w, owner: signal, done: keep ? one : one.then(drop) });
         }
+        started.clear(); // it would hold every chunk of the batch until the batch ends
       }
       const settled = await Promise.allSettled(joined.map((j) => abortable(j.done, signal)));
       if (signal?.aborted) throw signal.reason;
@@ -379,10 +380,12 @@ export class RemoteLayer {
       const extra = kind === 'read' ? this.#neighboursOf(missing) : [];
       // Reads of a neighbour that start meanwhile join this fetch instead of sending their own.
       for (const w of extra) void begin(w);
+      // Neighbours are inflated as background work: no other read waits behind them.
+      const neighbours = new Set(extra.map((w) => w.chunk.offset));
       await fetchChunks(this.blob, extra.length > 0 ? [...missing, ...extra] : missing, {
         limits: this.limits,
         inflation: this.inflation,
-        lane: kind === 'read' ? 'foreground' : 'background',
+        lane: kind === 'read' ? (first) => (neighbours.has(first.chunk.offset) ? 'background' : 'foreground') : 'background',
         deliver: (results) => this.#deliver(results, kind, settle),
         signal,
         shared: this.#shared,
