@@ -9,6 +9,8 @@
  *
  * A request larger than its lane's capacity is charged that capacity: it runs alone (in its
  * lane) rather than never. `highWaterBytes` is the most ever held at once (tests assert it).
+ * A request made with a `Priority` moves to the foreground lane when that is promoted while it
+ * waits (a container read joined the work it belongs to).
  */
 import { InvalidArgumentError } from '../../../core/sdk.js';
 
@@ -21,8 +23,37 @@ export interface Lease {
   release(): void;
 }
 
+/** A lane that can be raised to foreground while requests made with it wait. */
+export class Priority {
+  #lane: Lane;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(lane: Lane) {
+    this.#lane = lane;
+  }
+
+  get lane(): Lane {
+    return this.#lane;
+  }
+
+  /** From now on foreground, the requests waiting with it included. */
+  promote(): void {
+    if (this.#lane === 'foreground') return;
+    this.#lane = 'foreground';
+    for (const listener of [...this.#listeners]) listener();
+    this.#listeners.clear();
+  }
+
+  /** Call `listener` on promotion; the answer unsubscribes. */
+  onPromote(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
+
 interface Waiter {
   bytes: number;
+  lane: Lane;
   grant: (lease: Lease) => void;
 }
 
@@ -66,32 +97,52 @@ export class ByteBudget {
   }
 
   /** Wait until `bytes` fit (clamped to the lane's capacity); rejects with the signal's reason when it aborts first. */
-  acquire(bytes: number, lane: Lane, signal?: AbortSignal): Promise<Lease> {
+  acquire(bytes: number, priority: Lane | Priority, signal?: AbortSignal): Promise<Lease> {
     if (!Number.isSafeInteger(bytes) || bytes < 0) {
       return Promise.reject(new InvalidArgumentError(`${this.name}: cannot acquire ${bytes} bytes`));
     }
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    const charged = Math.min(bytes, lane === 'foreground' ? this.capacity : this.backgroundCapacity);
+    const charge = (lane: Lane) => Math.min(bytes, lane === 'foreground' ? this.capacity : this.backgroundCapacity);
+    const lane = typeof priority === 'string' ? priority : priority.lane;
     return new Promise<Lease>((resolve, reject) => {
+      let unsubscribe = () => {};
       const waiter: Waiter = {
-        bytes: charged,
+        bytes: charge(lane),
+        lane,
         grant: (lease) => {
           signal?.removeEventListener('abort', onAbort);
+          unsubscribe();
           resolve(lease);
         },
       };
       const onAbort = () => {
-        const queue = this.#queues[lane];
-        const at = queue.indexOf(waiter);
-        if (at < 0) return; // granted meanwhile
-        queue.splice(at, 1);
+        if (!this.#unqueue(waiter)) return; // granted meanwhile
+        unsubscribe();
         reject(signal!.reason as Error);
         this.#pump(); // the head that left may have blocked others
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (typeof priority !== 'string' && lane === 'background') {
+        unsubscribe = priority.onPromote(() => {
+          if (!this.#unqueue(waiter)) return;
+          waiter.lane = 'foreground';
+          waiter.bytes = charge('foreground');
+          this.#queues.foreground.push(waiter);
+          this.#pump();
+        });
+      }
       this.#queues[lane].push(waiter);
       this.#pump();
     });
+  }
+
+  /** Take `waiter` out of its queue; false when it is in none (granted). */
+  #unqueue(waiter: Waiter): boolean {
+    const queue = this.#queues[waiter.lane];
+    const at = queue.indexOf(waiter);
+    if (at < 0) return false;
+    queue.splice(at, 1);
+    return true;
   }
 
   #fits(bytes: number, lane: Lane): boolean {
@@ -104,7 +155,7 @@ export class ByteBudget {
       const queue = this.#queues[lane];
       while (queue.length > 0 && this.#fits(queue[0]!.bytes, lane)) {
         const waiter = queue.shift()!;
-        waiter.grant(this.#lease(waiter.bytes, lane));
+        waiter.grant(this.#lease(waiter.bytes, waiter.lane));
       }
       // Foreground first: nothing of the background lane while a foreground request waits.
       if (queue.length > 0) return;

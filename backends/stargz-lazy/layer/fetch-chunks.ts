@@ -23,7 +23,7 @@ import { inflationBytes, readChunk, readChunks } from '../estargz/chunk.js';
 import type { EstargzLimits } from '../estargz/limits.js';
 import type { ChunkRef } from '../estargz/layer-node.js';
 import type { BlobReader } from '../registry/blob-reader.js';
-import type { Lane, LayerInflation } from './inflation-budget.js';
+import { Priority, type Lane, type LayerInflation } from './inflation-budget.js';
 import type { SharedMembers } from './shared-members.js';
 
 /** What the layer needs of a blob reader (the registry's `BlobReader` is one). */
@@ -44,9 +44,11 @@ export interface FetchChunksOptions {
   inflation: LayerInflation;
   /**
    * `foreground` for a container's reads, `background` for prefetch, background fetch and a
-   * read's region neighbours; a function: the lane of the member of this (first) chunk.
+   * read's region neighbours; a function: the lane of the member of these chunks.
    */
-  lane: Lane | ((first: WantedChunk) => Lane);
+  lane: Lane | ((group: readonly WantedChunk[]) => Lane);
+  /** Called when a member starts waiting for the budget, with its priority (a read that comes to wait for it may promote it). */
+  onQueued?: ((group: readonly WantedChunk[], priority: Priority) => void) | undefined;
   /** Takes each member's results; the member's bytes stay charged until the promise settles. */
   deliver: (results: MemberResults) => Promise<void> | void;
   signal?: AbortSignal | undefined;
@@ -84,7 +86,8 @@ export async function fetchChunks(blob: LayerBlobReader, wanted: readonly Wanted
   const opts = { limits: options.limits, layer: blob.digest };
   await Promise.all(
     groups.map(async (group, i) => {
-      const lane = typeof options.lane === 'function' ? options.lane(group[0]!) : options.lane;
+      const lane = new Priority(typeof options.lane === 'function' ? options.lane(group) : options.lane);
+      options.onQueued?.(group, lane);
       const lease = await inflation.hold(inflationBytes(group.map((w) => w.chunk)), lane, signal);
       try {
         const bytes = compressed[i]!;

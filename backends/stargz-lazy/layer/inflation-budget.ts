@@ -12,12 +12,13 @@
  *
  * Container reads are the foreground lane: they are served before any waiting prefetch or
  * background member, and those may hold at most BACKGROUND_SHARE of each budget, so a read
- * finds room at once unless other reads fill it.
+ * finds room at once unless other reads fill it. A background member that a read comes to wait
+ * for (it joined that fetch) is promoted to the foreground lane (`Priority`).
  */
 import type { EstargzLimits } from '../estargz/limits.js';
-import { ByteBudget, type Lane, type Lease } from './byte-budget.js';
+import { ByteBudget, type Lane, type Lease, type Priority } from './byte-budget.js';
 
-export type { Lane } from './byte-budget.js';
+export { Priority, type Lane } from './byte-budget.js';
 
 /** The part of each budget (bytes and slots) prefetch and background fetch may hold. */
 export const BACKGROUND_SHARE = 0.75;
@@ -54,7 +55,7 @@ export class LayerInflation {
    * waiter holds process bytes while it waits for a layer's, so there is no cycle). Rejects
    * with the signal's reason when it aborts first, holding nothing.
    */
-  async hold(bytes: number, lane: Lane, signal?: AbortSignal): Promise<Lease> {
+  async hold(bytes: number, lane: Lane | Priority, signal?: AbortSignal): Promise<Lease> {
     const layer = await this.bytes.acquire(bytes, lane, signal);
     let proc: Lease;
     try {
@@ -73,7 +74,7 @@ export class LayerInflation {
   }
 
   /** `work` (an inflation) run in one of the process's inflation slots. */
-  async inflating<T>(lane: Lane, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  async inflating<T>(lane: Lane | Priority, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
     const slot = await this.process.slots.acquire(1, lane, signal);
     try {
       return await work();

@@ -78,6 +78,13 @@ const OPEN_TAIL_BYTES = 512 * 1024;
 
 export class RemoteLayer {
   readonly #flights = new InFlight();
+  /**
+   * Chunks in flight that a container read waits for, and how to promote the member of each to
+   * the foreground lane of the inflation budget (a read that joins a prefetch, background or
+   * neighbour fetch must not wait behind background work).
+   */
+  readonly #readWaits = new Set<string>();
+  readonly #promoters = new Map<string, () => void>();
   readonly #shared: SharedMembers;
   readonly #neighbours: RegionNeighbours;
   /** Seen fully cached; cleared (with one warning) when that stops being so. */
@@ -316,8 +323,10 @@ export class RemoteLayer {
       const mine: WantedChunk[] = [];
       for (const w of todo) {
         const flight = this.#flights.get(w.chunk.chunkDigest);
-        if (flight) joined.push({ w, owner: flight.signal, done: keep ? flight.promise : flight.promise.then(drop) });
-        else mine.push(w);
+        if (flight) {
+          if (kind === 'read') this.#readWaitsFor(w.chunk.chunkDigest);
+          joined.push({ w, owner: flight.signal, done: keep ? flight.promise : flight.promise.then(drop) });
+        } else mine.push(w);
       }
       if (mine.length > 0) {
         const started = this.load(mine, signal, kind);
@@ -362,6 +371,8 @@ export class RemoteLayer {
       const d = pending.get(digest);
       if (!d) return;
       pending.delete(digest);
+      this.#readWaits.delete(digest);
+      this.#promoters.delete(digest);
       if (result instanceof Error) d.reject(result);
       else d.resolve(result);
     };
@@ -385,7 +396,13 @@ export class RemoteLayer {
       await fetchChunks(this.blob, extra.length > 0 ? [...missing, ...extra] : missing, {
         limits: this.limits,
         inflation: this.inflation,
-        lane: kind === 'read' ? (first) => (neighbours.has(first.chunk.offset) ? 'background' : 'foreground') : 'background',
+        lane: (group) =>
+          (kind === 'read' && !neighbours.has(group[0]!.chunk.offset)) || group.some((w) => this.#readWaits.has(w.chunk.chunkDigest)) ? 'foreground' : 'background',
+        onQueued: (group, priority) => {
+          if (priority.lane === 'foreground') return;
+          const promote = () => priority.promote();
+          for (const w of group) if (pending.has(w.chunk.chunkDigest)) this.#promoters.set(w.chunk.chunkDigest, promote);
+        },
         deliver: (results) => this.#deliver(results, kind, settle),
         signal,
         shared: this.#shared,
@@ -398,6 +415,12 @@ export class RemoteLayer {
         for (const digest of [...pending.keys()]) settle(digest, new Error(`internal: chunk ${digest} missing from its fetch`));
       });
     return started;
+  }
+
+  /** A container read waits for chunk `digest`, in flight: its member goes in the foreground lane. */
+  #readWaitsFor(digest: string): void {
+    this.#readWaits.add(digest);
+    this.#promoters.get(digest)?.();
   }
 
   /**

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ByteBudget, type Lane, type Lease } from '../../../../../backends/stargz-lazy/layer/byte-budget.js';
+import { ByteBudget, Priority, type Lane, type Lease } from '../../../../../backends/stargz-lazy/layer/byte-budget.js';
 import { InvalidArgumentError } from '../../../../../core/sdk.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -9,7 +9,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 function tracker(budget: ByteBudget) {
   const order: string[] = [];
   const leases = new Map<string, Lease>();
-  const take = (name: string, bytes: number, lane: Lane, signal?: AbortSignal) =>
+  const take = (name: string, bytes: number, lane: Lane | Priority, signal?: AbortSignal) =>
     budget.acquire(bytes, lane, signal).then((lease) => {
       order.push(name);
       leases.set(name, lease);
@@ -65,6 +65,27 @@ describe('ByteBudget', () => {
     t.leases.get('fg1')!.release();
     await tick();
     expect(t.order).toEqual(['bg1', 'fg1', 'fg2', 'bg2']);
+  });
+
+  it('a waiting background request whose priority is promoted goes ahead of the background queue', async () => {
+    const budget = new ByteBudget('test', 100, 0.5);
+    const t = tracker(budget);
+    const first = await t.take('bg0', 50, 'background');
+    void t.take('bg1', 50, 'background');
+    const priority = new Priority('background');
+    void t.take('promoted', 80, priority);
+    await tick();
+    expect(t.order).toEqual(['bg0']);
+    priority.promote();
+    priority.promote(); // twice: no effect
+    first.release();
+    await tick();
+    // Charged as foreground now (80, not clamped to the background's 50), and granted first.
+    expect(t.order).toEqual(['bg0', 'promoted']);
+    expect(t.leases.get('promoted')!.bytes).toBe(80);
+    t.leases.get('promoted')!.release();
+    await tick();
+    expect(t.order).toEqual(['bg0', 'promoted', 'bg1']);
   });
 
   it('an aborted wait holds nothing and unblocks the requests behind it', async () => {

@@ -241,6 +241,27 @@ describe('inflation under the budget', () => {
     await batch;
     expect(cache.puts.size).toBe(10 + normals[5]!.chunks.length);
   }, 60_000);
+
+  it('a read that joins a background fetch queued behind bombs promotes it: served ahead of them', async () => {
+    const probe = new MemoryProbe();
+    const cache = droppingCache(probe);
+    const budget = new RecordingBudget({ ...DEFAULT_LIMITS, ...BUDGET });
+    const file = normals[7]!;
+    const layer = await openLayer([...bombs, file], cache, budget);
+    // One batch: ten bombs, then the file's chunks, all in the background lane.
+    const batch = layer.fetchIntoCache(layer.missingChunks());
+    let batchDone = false;
+    void batch.then(() => (batchDone = true));
+    await new Promise((r) => setTimeout(r, 20));
+    const node = layer.index.lookup(file.name)!;
+    const got = await layer.read(node, 0, node.size);
+    const bombsCachedThen = [...cache.puts.keys()].filter((d) => bombs.some((b) => b.chunks[0]!.chunkDigest === d)).length;
+    expect(got.equals(testData(4000 + 7 * 9000, 107))).toBe(true);
+    expect(batchDone).toBe(false);
+    expect(bombsCachedThen).toBeLessThanOrEqual(3);
+    await batch;
+    expect(cache.puts.size).toBe(10 + file.chunks.length);
+  }, 60_000);
 });
 
 /** `items` in an order fixed by `seed`. */
