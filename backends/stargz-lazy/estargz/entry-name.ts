@@ -38,7 +38,7 @@ export function tryNormalizeEntryName(name: string): string | undefined {
 function alreadyClean(name: string): string | undefined {
   if (name.length === 0 || name.length > PATH_MAX / 3) return undefined;
   const s = name.charCodeAt(name.length - 1) === SLASH ? name.slice(0, -1) : name;
-  if (s.length === 0 || s.charCodeAt(0) === SLASH || s.includes('//') || s.includes('\0')) return undefined;
+  if (s.length === 0 || s.charCodeAt(0) === SLASH || s.charCodeAt(s.length - 1) === SLASH || s.includes('//') || s.includes('\0')) return undefined;
   if (s.charCodeAt(0) === DOT && (s === '.' || s === '..' || s.startsWith('./') || s.startsWith('../'))) return undefined;
   if (s.includes('/.') && (s.includes('/./') || s.includes('/../') || s.endsWith('/.') || s.endsWith('/..'))) return undefined;
   if (s.length > NAME_MAX / 3) {

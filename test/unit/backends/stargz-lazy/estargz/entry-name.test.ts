@@ -17,6 +17,10 @@ describe('normalizeEntryName', () => {
     expect(normalizeEntryName('/')).toBe('');
     expect(normalizeEntryName('')).toBe('');
     expect(normalizeEntryName('..a/b..')).toBe('..a/b..');
+    // Two trailing slashes: the fast path strips one, the rest must not leave an empty name
+    // (the layer-index fuzz test found 'a//' listed as a directory with an empty child).
+    expect(normalizeEntryName('a//')).toBe('a');
+    expect(normalizeEntryName('a/b///')).toBe('a/b');
   });
 
   it('refuses names that escape the root, hold NUL, or exceed PATH_MAX / NAME_MAX', () => {
