@@ -203,8 +203,10 @@ if [[ $rc == 0 ]]; then
   out=$(run_in "$SN" "$REGISTRY/snaphost-e2e/hostile:chain" chain cat /h/l000000)
   [[ $out == "$CHAIN_TEXT" ]] && outcome="mounted: /h/l000000 reads right"
 fi
-if [[ -z $outcome ]] && logs_name "$CHAIN_LAYER" 'fall|refus|fail|reject|index|timeout|timed out'; then
-  outcome="refused: $(logs_naming "$CHAIN_LAYER" 'fall|refus|fail|reject|index|timeout|timed out')"
+# A warning or error naming the layer and why it was not mounted.
+CHAIN_REFUSED='"level":"?(warn|error|40|50)"?.*(fall|refus|fail|reject|index|timeout|timed out|abort)'
+if [[ -z $outcome ]] && logs_name "$CHAIN_LAYER" "$CHAIN_REFUSED"; then
+  outcome="refused: $(logs_naming "$CHAIN_LAYER" "$CHAIN_REFUSED")"
 fi
 if [[ -n $outcome ]]; then
   e2e_pass chain-mounted-or-refused
