@@ -6,18 +6,25 @@
  * whiteouts, opaque markers and landmarks are recorded instead of listed. Inode numbers are
  * assigned by a depth-first walk in TOC order, so they are stable for a given TOC.
  *
+ * The TOC is the image author's: every step is linear in the entries (and their name bytes)
+ * whatever their order. Hard links are resolved once each, through the other links they name
+ * (memoised, with an explicit stack: a chain of a million links listed in reverse costs a
+ * million steps, not a million passes). A directory replaced by another node kills only its
+ * own subtree (each node dies at most once), and the nodes made, implied directories
+ * included, are capped by `maxEntries`: deep paths cannot multiply the tree.
+ *
  * Built for speed in a freshly started fused (JIT cold): one pass over the entries into flat
  * per-node arrays (a node is a number; only directories hold Maps, of child name -> node),
  * then the walk that numbers the inodes, then one pass that packs them. No object per file.
  */
 import { layoutChunks, type ChunkTable } from './chunk-layout.js';
 import { normalizeEntryName } from './entry-name.js';
-import { MalformedEstargzError } from './errors.js';
+import { EstargzLimitError, MalformedEstargzError } from './errors.js';
 import type { EstargzLimits } from './limits.js';
 import type { LayerNode } from './layer-node.js';
 import { parseModtime } from './modtime.js';
 import { FLAG_IMPLICIT, FLAG_OPAQUE, NO_DIGEST, PackedTree } from './packed-tree.js';
-import { classifyName } from './special-names.js';
+import { classifyName, whiteoutTargetProblem } from './special-names.js';
 import type { Toc, TocEntry } from './toc-schema.js';
 
 /** The prioritized files of a layer (eStargz landmarks). */
@@ -56,11 +63,13 @@ const BLOCK = 4;
 const TYPE_CODE: Readonly<Record<string, number>> = { dir: 0, reg: 1, hardlink: 1, symlink: 2, char: 3, block: 4, fifo: 5 };
 /** Build-time only: the node is a whiteout (never listed among children, never has chunks). */
 const FLAG_WHITEOUT = 4;
+/** Build-time only: the node was in a directory replaced by another node (unreachable). */
+const FLAG_DEAD = 8;
 const ROOT = 0;
 
 export function buildTree(toc: Toc, tocOffset: number, limits: EstargzLimits): BuiltTree {
   const chunks = layoutChunks(toc.entries, tocOffset, limits);
-  const b = new TreeBuilder(toc.entries);
+  const b = new TreeBuilder(toc.entries, limits.maxEntries);
   b.addEntries();
   b.resolveHardlinks();
   const order = b.numberInodes();
@@ -81,19 +90,25 @@ class TreeBuilder {
   readonly #children: (Map<string, number> | undefined)[] = [];
   readonly #whiteouts: (Map<string, number> | undefined)[] = [];
   readonly #xattrs = new Map<number, Map<string, Buffer>>();
-  /** Directories by clean path; cleared whenever a directory is replaced by another node. */
+  /** Directories by clean path (a cache: a dead one is not there any more). */
   readonly #dirs = new Map<string, number>();
   readonly #owners = new Map<string, number>();
   readonly #userNames = new Map<number, string>();
   readonly #groupNames = new Map<number, string>();
-  readonly #links: { dir: number; base: string; target: string; index: number }[] = [];
+  readonly #links: HardLink[] = [];
+  /** The last hard link of each name, by directory node then name: an index in `#links`. */
+  readonly #linkAt = new Map<number, Map<string, number>>();
   /** Pairs (entry index, node) of the non-empty regular files, in TOC order. */
   readonly #dataFiles: number[] = [];
   #landmark: { index: number; prefetch: boolean } | undefined;
   #ino = new Uint32Array(0);
   #nlink = new Uint32Array(0);
 
-  constructor(private readonly entries: readonly TocEntry[]) {
+  constructor(
+    private readonly entries: readonly TocEntry[],
+    /** Nodes made (implied directories and replaced nodes included) may not exceed this. */
+    private readonly maxNodes: number,
+  ) {
     this.#add(-1, '', DIR, FLAG_IMPLICIT);
     this.#owner('');
   }
@@ -128,7 +143,8 @@ class TreeBuilder {
       }
       if (special.kind === 'aufs-meta') continue;
       if (special.kind === 'whiteout') {
-        if (special.target === '') throw this.#bad(index, 'whiteout names nothing');
+        const problem = whiteoutTargetProblem(special.target);
+        if (problem !== undefined) throw this.#bad(index, problem);
         const wh = this.#add(dir, base, TYPE_CODE[type]!, FLAG_WHITEOUT);
         this.#apply(wh, e, index);
         this.#size[wh] = 0; // a whiteout is a 0:0 character device to overlayfs: no content, whatever size its entry claims
@@ -139,6 +155,9 @@ class TreeBuilder {
       }
       if (type === 'hardlink') {
         if (!e.linkName) throw this.#bad(index, 'hardlink without linkName');
+        let names = this.#linkAt.get(dir);
+        if (names === undefined) this.#linkAt.set(dir, (names = new Map()));
+        names.set(base, this.#links.length);
         this.#links.push({ dir, base, target: normalizeEntryName(e.linkName), index });
         continue;
       }
@@ -149,7 +168,7 @@ class TreeBuilder {
         node = existing;
         this.#flags[node] = this.#flags[node]! & ~FLAG_IMPLICIT;
       } else {
-        if (existing !== undefined && this.#type[existing] === DIR) this.#dirs.clear(); // its subtree is gone
+        if (existing !== undefined && this.#type[existing] === DIR) this.#kill(existing); // its subtree is gone
         node = this.#add(dir, base, TYPE_CODE[type]!, 0);
         children.set(base, node);
       }
@@ -158,25 +177,47 @@ class TreeBuilder {
     }
   }
 
-  /** Hard links may point at files or at other hard links, in any order; cycles and dangling targets are refused. */
+  /**
+   * Hard links may point at files or at other hard links, in any order; cycles and dangling
+   * targets are refused. A target path is looked up in the finished tree, where the last hard
+   * link of a name replaces any other entry of that name: a name that is a link resolves
+   * through that link. Each link is resolved once (memoised), chains with an explicit stack.
+   */
   resolveHardlinks(): void {
-    let pending = this.#links;
-    while (pending.length > 0) {
-      const next: typeof pending = [];
-      for (const link of pending) {
-        const target = this.#lookup(link.target);
-        if (target < 0) {
-          next.push(link);
-          continue;
+    const links = this.#links;
+    const resolved = new Int32Array(links.length).fill(UNRESOLVED);
+    const stack: number[] = [];
+    for (let first = 0; first < links.length; first++) {
+      if (resolved[first] !== UNRESOLVED) continue;
+      stack.push(first);
+      resolved[first] = RESOLVING;
+      while (stack.length > 0) {
+        const i = stack[stack.length - 1]!;
+        const link = links[i]!;
+        const found = this.#walk(link.target);
+        let node = found;
+        if (found <= LINK_BASE) {
+          const j = LINK_BASE - found;
+          node = resolved[j]!;
+          if (node === RESOLVING) throw this.#bad(link.index, `hardlink cycle through ${quote(link.target)}`);
+          if (node === UNRESOLVED) {
+            resolved[j] = RESOLVING;
+            stack.push(j);
+            continue;
+          }
+        } else if (node < 0) {
+          throw this.#bad(link.index, `hardlink target ${quote(link.target)} does not exist`);
+        } else if (this.#type[node] === DIR) {
+          throw this.#bad(link.index, `hardlink to directory ${quote(link.target)}`);
         }
-        if (this.#type[target] === DIR) throw this.#bad(link.index, `hardlink to directory ${JSON.stringify(link.target)}`);
-        this.#children[link.dir]!.set(link.base, target);
+        resolved[i] = node;
+        stack.pop();
       }
-      if (next.length === pending.length) {
-        const first = next[0]!;
-        throw this.#bad(first.index, `hardlink target ${JSON.stringify(first.target)} does not exist`);
-      }
-      pending = next;
+    }
+    // The last link of each name takes its place (in TOC order: the others are replaced).
+    for (const [dir, names] of this.#linkAt) {
+      const children = this.#children[dir]!;
+      for (const [base, i] of names) children.set(base, resolved[i]!);
     }
   }
 
@@ -396,6 +437,9 @@ class TreeBuilder {
 
   #add(home: number, name: string, type: number, flags: number): number {
     const node = this.#type.length;
+    if (node > this.maxNodes) {
+      throw new EstargzLimitError('maxEntries', node, this.maxNodes, 'tree node count (entries and the directories they imply)');
+    }
     this.#entry.push(-1);
     this.#type.push(type);
     this.#flags.push(flags);
@@ -410,34 +454,67 @@ class TreeBuilder {
     return node;
   }
 
-  /** The directory at clean `path`, made (implied) with its parents when missing. */
+  /**
+   * The directory at clean `path`, made (implied) with its parents when missing. A cache miss
+   * walks down from the root by the components (cost: the path's length, whatever its depth)
+   * and caches the path itself, not every prefix.
+   */
   #ensureDir(path: string, index: number): number {
     const known = this.#dirs.get(path);
-    if (known !== undefined) return known;
-    const slash = path.lastIndexOf('/');
-    const parent = slash < 0 ? ROOT : this.#ensureDir(path.slice(0, slash), index);
-    const base = slash < 0 ? path : path.slice(slash + 1);
-    const children = this.#children[parent]!;
-    let dir = children.get(base);
-    if (dir !== undefined) {
-      if (this.#type[dir] !== DIR) throw this.#bad(index, `parent ${JSON.stringify(path)} is not a directory`);
-    } else {
-      dir = this.#add(parent, base, DIR, FLAG_IMPLICIT);
-      children.set(base, dir);
+    if (known !== undefined && (this.#flags[known]! & FLAG_DEAD) === 0) return known;
+    let dir = ROOT;
+    let start = 0;
+    for (;;) {
+      const slash = path.indexOf('/', start);
+      const base = slash < 0 ? path.slice(start) : path.slice(start, slash);
+      const children = this.#children[dir]!;
+      let next = children.get(base);
+      if (next !== undefined) {
+        if (this.#type[next] !== DIR) throw this.#bad(index, `parent ${quote(slash < 0 ? path : path.slice(0, slash))} is not a directory`);
+      } else {
+        next = this.#add(dir, base, DIR, FLAG_IMPLICIT);
+        children.set(base, next);
+      }
+      dir = next;
+      if (slash < 0) break;
+      start = slash + 1;
     }
     this.#dirs.set(path, dir);
     return dir;
   }
 
-  #lookup(path: string): number {
+  /** Marks directory `dir`, replaced by another node, and everything under it dead (each node dies once). */
+  #kill(dir: number): void {
+    const todo = [dir];
+    while (todo.length > 0) {
+      const node = todo.pop()!;
+      this.#flags[node] = this.#flags[node]! | FLAG_DEAD;
+      const children = this.#children[node];
+      if (children === undefined) continue;
+      for (const child of children.values()) if (this.#type[child] === DIR) todo.push(child);
+    }
+  }
+
+  /**
+   * The node at clean `path` in the finished tree: a node, -1 when there is none, or
+   * `LINK_BASE - i` when the name is hard link `i` (a link is never a directory, so a path
+   * through one leads nowhere).
+   */
+  #walk(path: string): number {
     if (path === '') return ROOT;
     let node = ROOT;
-    for (const part of path.split('/')) {
-      const next = this.#children[node]?.get(part);
+    let start = 0;
+    for (;;) {
+      const slash = path.indexOf('/', start);
+      const base = slash < 0 ? path.slice(start) : path.slice(start, slash);
+      const link = this.#linkAt.get(node)?.get(base);
+      if (link !== undefined) return slash < 0 ? LINK_BASE - link : -1;
+      const next = this.#children[node]?.get(base);
       if (next === undefined) return -1;
+      if (slash < 0) return next;
       node = next;
+      start = slash + 1;
     }
-    return node;
   }
 
   /** Attributes of entry `e` onto `node` (checked; mode, ids, devices and digests are read from the entry when packing). */
@@ -462,7 +539,7 @@ class TreeBuilder {
     for (const name in xattrs) {
       const bytes = Buffer.from(xattrs[name]!, 'base64');
       if (name === '' || Buffer.byteLength(name) > XATTR_NAME_MAX || name.includes('\0') || bytes.length > XATTR_SIZE_MAX) {
-        throw this.#bad(index, `xattr ${JSON.stringify(name.slice(0, 100))} has a bad name or a value over ${XATTR_SIZE_MAX} bytes`);
+        throw this.#bad(index, `xattr ${quote(name.slice(0, 100))} has a bad name or a value over ${XATTR_SIZE_MAX} bytes`);
       }
       (map ??= new Map()).set(name, bytes);
     }
@@ -477,9 +554,29 @@ class TreeBuilder {
   }
 
   #bad(index: number, problem: string): MalformedEstargzError {
-    const name = this.entries[index]?.name ?? '';
-    return new MalformedEstargzError(`entries[${index}] ${JSON.stringify(name.slice(0, 200))}: ${problem}`);
+    return new MalformedEstargzError(`entries[${index}] ${quote(this.entries[index]?.name ?? '')}: ${problem}`);
   }
+}
+
+interface HardLink {
+  /** The directory node holding the link, and its name there. */
+  dir: number;
+  base: string;
+  /** Clean path of its target. */
+  target: string;
+  /** Its entry. */
+  index: number;
+}
+
+// States of a hard link while resolving (else: the node it resolved to).
+const UNRESOLVED = -1;
+const RESOLVING = -2;
+/** `#walk` answers `LINK_BASE - i` for hard link `i`. */
+const LINK_BASE = -3;
+
+/** A name from the TOC in a message: quoted, at most 200 characters. */
+function quote(name: string): string {
+  return JSON.stringify(name.length > 200 ? `${name.slice(0, 200)}…` : name);
 }
 
 /** Layers often share a few modification times; parse each distinct string once. */

@@ -18,12 +18,23 @@ export const estargzLimitsSchema = z
     maxTocBytes: size(256 * MiB),
     /** Decompressed / compressed size of the TOC member (gzip bombs). */
     maxTocRatio: size(100),
-    /** TOC entries, chunks included. */
+    /**
+     * TOC entries, chunks included; also the nodes of the layer's tree, the directories its
+     * paths imply and the nodes later entries replace included (a 2000-deep path is 2000 nodes).
+     */
     maxEntries: size(1_000_000),
     /** Decompressed bytes needed from one gzip member to read one chunk (innerOffset + chunkSize). */
     maxChunkBytes: size(64 * MiB),
     /** Compressed bytes of one chunk's gzip member (what a read must fetch). */
     maxChunkCompressedBytes: size(64 * MiB),
+    /**
+     * Milliseconds a TOC may take to index (inflate, digest, parse, build the tree) in the
+     * FUSE-serving process's index worker; past that the worker is stopped and the layer
+     * refused (`EstargzLimitError`, so it is pulled normally). Waiting for a free worker does
+     * not count. Indexing is linear in the TOC: a 1M-entry TOC takes a few seconds. Indexing
+     * in the calling thread (no worker) cannot be interrupted and ignores it.
+     */
+    maxIndexMs: z.number().int().positive().max(3_600_000).default(30_000),
   })
   .strict();
 

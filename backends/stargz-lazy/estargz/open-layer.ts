@@ -23,6 +23,8 @@ export interface OpenLayerOptions {
   limits?: Partial<EstargzLimits>;
   /** Where the TOC is inflated, checked and indexed (default: in this thread). */
   indexer?: TocIndexer | undefined;
+  /** Gives the indexing up (see `TocIndexRequest.signal`); the reads are the reader's to bound. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface OpenedLayer {
@@ -44,7 +46,7 @@ export async function openLayer(blob: BlobReader, options: OpenLayerOptions = {}
   const range = tocRange(footer, blob.size, options.limits);
   const compressed = await readExactly(blob, range.offset, range.length);
   const indexer = options.indexer ?? inThreadIndexer;
-  const { digest, index } = await indexer.index({ compressed, expectedDigest: options.expectedTocDigest, tocOffset: footer.tocOffset, limits: options.limits });
+  const { digest, index } = await indexer.index({ compressed, expectedDigest: options.expectedTocDigest, tocOffset: footer.tocOffset, limits: options.limits, signal: options.signal });
   return { footer, tocDigest: digest, index };
 }
 

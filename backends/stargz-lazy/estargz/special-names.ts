@@ -3,7 +3,9 @@
  *
  * - `.wh.<name>` deletes `<name>` of the lower layers; `.wh..wh..opq` in a directory hides all
  *   of that directory's lower content (opaque). Other `.wh..wh.*` names are aufs metadata,
- *   ignored like containerd's applier does.
+ *   ignored like containerd's applier does. `<name>` must be a name a directory can hold:
+ *   `.wh.` (nothing), `.wh..` and `.wh...` (the directory itself, its parent) are refused, as
+ *   they would list `.` and `..` as entries of the directory.
  * - `.prefetch.landmark` (at the root) ends the prioritized files, which come before it;
  *   `.no.prefetch.landmark` says there are none. Both are hidden, like stargz-snapshotter does.
  */
@@ -35,4 +37,16 @@ export function classifyName(path: string, base: string): SpecialName {
   if (path === PREFETCH_LANDMARK) return PREFETCH;
   if (path === NO_PREFETCH_LANDMARK) return NO_PREFETCH;
   return PLAIN;
+}
+
+/**
+ * Why `target` (the name after `.wh.`) cannot be whited out, or undefined when it can: it must
+ * be one path component other than `.` and `..`. (A clean path's base name never holds `/`
+ * or NUL; they are checked anyway, as this is the one rule for whiteout targets.)
+ */
+export function whiteoutTargetProblem(target: string): string | undefined {
+  if (target === '') return 'whiteout names nothing';
+  if (target === '.' || target === '..') return `whiteout of ${JSON.stringify(target)} (a directory cannot hide itself or its parent)`;
+  if (target.includes('/') || target.includes('\0')) return 'whiteout target holds a slash or a NUL byte';
+  return undefined;
 }

@@ -1,108 +1,251 @@
 /**
- * A `TocIndexer` that indexes in a worker thread (toc-index-worker.ts), so that the thread that
+ * A `TocIndexer` that indexes in worker threads (toc-index-worker.ts), so that the thread that
  * answers FUSE operations keeps answering them while a large TOC is inflated, checked and
- * indexed (a 5000-entry TOC is tens of ms of CPU, a 100k-entry one about a second).
+ * indexed (a 5000-entry TOC is tens of ms of CPU, a 100k-entry one about a second), whatever
+ * the TOC is: its work is never done in the calling thread.
  *
- * One worker, started on first use, jobs in order. When the worker reports a failure, cannot be
- * started (the compiled worker file is missing, as when running from TypeScript sources) or
- * dies, the job is done in the calling thread instead: errors then come with their usual class
- * and message, and nothing is lost. `close` ends the worker.
+ * - A small pool (default 2 workers, started on first use or by `start`), one job per worker
+ *   at a time, jobs waiting in order for a free worker: a slow layer holds one worker and the
+ *   layers after it are indexed in the other, while a node's indexing stays within 2 cores.
+ *   Workers stay up between jobs, so the JIT warm-up (fused/warm-up.ts) is kept; the warm-up's
+ *   jobs go to the least used worker, which warms both.
+ * - A job's running time is bounded by the `maxIndexMs` limit: past it the worker is stopped
+ *   (a new one is started for the next job) and the job rejects with an `EstargzLimitError`.
+ * - A job is cancelled by its request's `signal`: a waiting job leaves the queue, a running
+ *   one stops its worker; either rejects with the signal's reason at once. Its listener is
+ *   removed when the job ends, whichever way.
+ * - A job that fails in the worker rejects with the worker's error (class, message and fields:
+ *   transferable-error.ts). A worker that dies rejects its job (UnavailableError) and is
+ *   replaced for the next one.
+ *
+ * With no compiled worker file (running from the TypeScript sources, as unit tests do) jobs are
+ * done in the calling thread. `close` ends the workers and rejects the jobs not done.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../../../core/sdk.js';
+import { UnavailableError, type Logger } from '../../../core/sdk.js';
 import type { PackedPrefetch } from './build-tree.js';
+import { EstargzLimitError } from './errors.js';
 import { LayerIndex } from './layer-index.js';
+import { resolveLimits } from './limits.js';
 import type { PackedTreeData } from './packed-tree.js';
+import type { IndexJob } from './toc-index-worker.js';
 import { inThreadIndexer, type IndexedToc, type TocIndexer, type TocIndexRequest } from './toc-indexer.js';
+import { fromTransferable, type TransferableError } from './transferable-error.js';
+
+/** Worker threads of a pool unless told otherwise. */
+export const DEFAULT_INDEX_WORKERS = 2;
+
+export interface WorkerIndexerOptions {
+  /** The compiled worker entry (default: toc-index-worker.js next to this module). */
+  file?: string | undefined;
+  /** Worker threads, 1 to 16 (default DEFAULT_INDEX_WORKERS). */
+  workers?: number | undefined;
+}
 
 interface Answer {
   id: number;
   ok: boolean;
   digest?: string;
   packed?: { data: PackedTreeData; prefetch: PackedPrefetch };
+  error?: TransferableError;
+}
+
+interface Job {
+  id: number;
+  message: IndexJob;
+  compressed: Uint8Array<ArrayBuffer>;
+  maxMs: number;
+  resolve: (r: IndexedToc) => void;
+  reject: (err: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+  slot: Slot | undefined;
+  timer: NodeJS.Timeout | undefined;
+  startedAt: number;
+}
+
+interface Slot {
+  worker: Worker | undefined;
+  job: Job | undefined;
+  /** Jobs given to this slot so far (the least used free slot takes the next job). */
+  used: number;
 }
 
 export class WorkerIndexer implements TocIndexer {
   readonly #log: Logger;
   readonly #file: string;
-  #worker: Worker | undefined;
-  #broken = false;
+  readonly #slots: Slot[];
+  readonly #queue: Job[] = [];
+  /** Whether the worker file exists: undefined until first looked at. */
+  #haveFile: boolean | undefined;
+  #closed = false;
   #nextId = 1;
-  readonly #pending = new Map<number, { resolve: (a: Answer | undefined) => void }>();
 
-  /** `file`: the compiled worker entry (default: toc-index-worker.js next to this module). */
-  constructor(log: Logger, file?: string) {
+  constructor(log: Logger, options: WorkerIndexerOptions = {}) {
     this.#log = log;
-    this.#file = file ?? fileURLToPath(new URL('./toc-index-worker.js', import.meta.url));
+    this.#file = options.file ?? fileURLToPath(new URL('./toc-index-worker.js', import.meta.url));
+    const workers = options.workers ?? DEFAULT_INDEX_WORKERS;
+    if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new RangeError(`workers must be an integer from 1 to 16, got ${workers}`);
+    this.#slots = Array.from({ length: workers }, () => ({ worker: undefined, job: undefined, used: 0 }));
   }
 
-  async index(r: TocIndexRequest): Promise<IndexedToc> {
-    const answer = await this.#post(r);
-    if (answer?.ok && answer.digest !== undefined && answer.packed !== undefined) {
-      return { digest: answer.digest, index: LayerIndex.fromPacked(revive(answer.packed)) };
-    }
-    return inThreadIndexer.index(r);
+  index(r: TocIndexRequest): Promise<IndexedToc> {
+    if (this.#closed) return Promise.reject(new UnavailableError('the TOC indexer is closed'));
+    if (!this.#hasWorkerFile()) return inThreadIndexer.index(r);
+    const { signal } = r;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<IndexedToc>((resolve, reject) => {
+      const id = this.#nextId++;
+      // A copy of exactly these bytes, moved to the worker: posting a view would clone its whole
+      // underlying buffer (a registry response can be far larger than the TOC).
+      const compressed = new Uint8Array(r.compressed);
+      const job: Job = {
+        id,
+        message: { id, compressed, expectedDigest: r.expectedDigest, tocOffset: r.tocOffset, limits: r.limits },
+        compressed,
+        maxMs: resolveLimits(r.limits).maxIndexMs,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => this.#abort(job, signal!.reason),
+        slot: undefined,
+        timer: undefined,
+        startedAt: 0,
+      };
+      signal?.addEventListener('abort', job.onAbort, { once: true });
+      this.#queue.push(job);
+      this.#pump();
+    });
   }
 
-  /** Start the worker now (it loads its modules while nothing waits for it). */
+  /** Start the workers now (they load their modules while nothing waits for them). */
   start(): void {
-    this.#ensure();
+    if (this.#closed || !this.#hasWorkerFile()) return;
+    for (const slot of this.#slots) this.#ensure(slot);
+  }
+
+  /** Jobs waiting and running (for tests and status). */
+  get pending(): number {
+    return this.#queue.length + this.#slots.filter((s) => s.job !== undefined).length;
   }
 
   async close(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = undefined;
-    this.#broken = true;
-    this.#settleAll();
-    await worker?.terminate();
-  }
-
-  /** The worker's answer, or undefined when the job is to be done here. */
-  #post(r: TocIndexRequest): Promise<Answer | undefined> {
-    const worker = this.#ensure();
-    if (worker === undefined) return Promise.resolve(undefined);
-    const id = this.#nextId++;
-    // A copy of exactly these bytes, moved to the worker: posting a view would clone its whole
-    // underlying buffer (a registry response can be far larger than the TOC).
-    const compressed = new Uint8Array(r.compressed);
-    return new Promise((resolve) => {
-      this.#pending.set(id, { resolve });
-      worker.postMessage({ id, compressed, expectedDigest: r.expectedDigest, tocOffset: r.tocOffset, limits: r.limits }, [compressed.buffer]);
-    });
-  }
-
-  #ensure(): Worker | undefined {
-    if (this.#worker !== undefined || this.#broken) return this.#worker;
-    if (!existsSync(this.#file)) {
-      this.#broken = true;
-      this.#log.debug({ file: this.#file }, 'no compiled TOC index worker: indexing in this thread');
-      return undefined;
+    this.#closed = true;
+    const closed = new UnavailableError('the TOC indexer is closed');
+    for (const job of this.#queue.splice(0)) this.#settle(job, closed);
+    const stopping: Promise<number>[] = [];
+    for (const slot of this.#slots) {
+      if (slot.job !== undefined) this.#settle(slot.job, closed);
+      const worker = slot.worker;
+      slot.worker = undefined;
+      if (worker !== undefined) stopping.push(worker.terminate());
     }
+    await Promise.all(stopping);
+  }
+
+  #hasWorkerFile(): boolean {
+    if (this.#haveFile === undefined) {
+      this.#haveFile = existsSync(this.#file);
+      if (!this.#haveFile) this.#log.debug({ file: this.#file }, 'no compiled TOC index worker: indexing in this thread');
+    }
+    return this.#haveFile;
+  }
+
+  /** Free workers take the waiting jobs, in order. */
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      let free: Slot | undefined;
+      for (const slot of this.#slots) if (slot.job === undefined && (free === undefined || slot.used < free.used)) free = slot;
+      if (free === undefined) return;
+      this.#run(free, this.#queue.shift()!);
+    }
+  }
+
+  #run(slot: Slot, job: Job): void {
+    const worker = this.#ensure(slot);
+    slot.job = job;
+    slot.used++;
+    job.slot = slot;
+    job.startedAt = performance.now();
+    job.timer = setTimeout(() => {
+      const ms = Math.round(performance.now() - job.startedAt);
+      this.#log.warn({ ms, maxIndexMs: job.maxMs }, 'indexing a TOC took too long: its worker is stopped');
+      this.#abort(job, new EstargzLimitError('maxIndexMs', ms, job.maxMs, 'time to index the TOC (ms)'));
+    }, job.maxMs);
+    job.timer.unref();
+    worker.postMessage(job.message, [job.compressed.buffer]);
+  }
+
+  /** Rejects `job` with `reason`, stopping its worker if it runs. */
+  #abort(job: Job, reason: unknown): void {
+    const slot = job.slot;
+    if (slot === undefined) {
+      const at = this.#queue.indexOf(job);
+      if (at < 0) return; // ended already
+      this.#queue.splice(at, 1);
+      this.#settle(job, reason);
+      return;
+    }
+    if (slot.job !== job) return;
+    this.#stopWorker(slot);
+    this.#settle(job, reason);
+    this.#pump();
+  }
+
+  #stopWorker(slot: Slot): void {
+    const worker = slot.worker;
+    slot.worker = undefined; // its exit is no news
+    void worker?.terminate().catch((err: unknown) => this.#log.warn({ err }, 'stopping a TOC index worker failed'));
+  }
+
+  /** Ends `job`: frees its slot, drops its timer and listener, settles its promise. */
+  #settle(job: Job, error: unknown, answer?: IndexedToc): void {
+    if (job.slot !== undefined && job.slot.job === job) job.slot.job = undefined;
+    job.slot = undefined;
+    if (job.timer !== undefined) clearTimeout(job.timer);
+    job.timer = undefined;
+    job.signal?.removeEventListener('abort', job.onAbort);
+    if (answer !== undefined) job.resolve(answer);
+    else job.reject(error);
+  }
+
+  #ensure(slot: Slot): Worker {
+    if (slot.worker !== undefined) return slot.worker;
     const worker = new Worker(this.#file);
     worker.unref();
     worker.on('message', (a: Answer) => {
-      const p = this.#pending.get(a.id);
-      this.#pending.delete(a.id);
-      p?.resolve(a);
+      const job = slot.job;
+      if (slot.worker !== worker || job === undefined || job.id !== a.id) return;
+      if (a.ok && a.digest !== undefined && a.packed !== undefined) {
+        let answer: IndexedToc;
+        try {
+          answer = { digest: a.digest, index: LayerIndex.fromPacked(revive(a.packed)) };
+        } catch (err) {
+          this.#settle(job, err);
+          this.#pump();
+          return;
+        }
+        this.#settle(job, undefined, answer);
+      } else {
+        this.#settle(job, a.error ? fromTransferable(a.error) : new UnavailableError('the TOC index worker failed without saying why'));
+      }
+      this.#pump();
     });
-    worker.on('error', (err) => this.#log.warn({ err }, 'the TOC index worker failed; indexing in this thread from now on'));
+    worker.on('error', (err) => {
+      if (slot.worker === worker) this.#log.warn({ err }, 'a TOC index worker failed');
+    });
     worker.on('exit', (code) => {
-      if (this.#worker !== worker) return;
-      this.#worker = undefined;
-      this.#broken = true;
-      if (code !== 0) this.#log.warn({ code }, 'the TOC index worker exited; indexing in this thread from now on');
-      this.#settleAll();
+      if (slot.worker !== worker) return; // stopped on purpose, or replaced
+      slot.worker = undefined;
+      this.#log.warn({ code }, 'a TOC index worker exited; the next job starts another');
+      const job = slot.job;
+      if (job !== undefined) this.#settle(job, new UnavailableError(`the TOC index worker exited (code ${code}) while indexing`));
+      this.#pump();
     });
-    this.#worker = worker;
+    slot.worker = worker;
     return worker;
-  }
-
-  /** Jobs still out: done in the calling thread. */
-  #settleAll(): void {
-    for (const p of this.#pending.values()) p.resolve(undefined);
-    this.#pending.clear();
   }
 }
 

@@ -16,6 +16,11 @@ export interface TocIndexRequest {
   expectedDigest?: string | undefined;
   tocOffset: number;
   limits?: Partial<EstargzLimits> | undefined;
+  /**
+   * Gives the job up: it rejects with the signal's reason (a job in a worker thread is
+   * stopped; one in the calling thread is checked before it starts, as it cannot be stopped).
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export interface IndexedToc {
@@ -25,12 +30,13 @@ export interface IndexedToc {
 }
 
 export interface TocIndexer {
-  /** Rejects as `parseToc` and `LayerIndex.build` do (same error classes). */
+  /** Rejects as `parseToc` and `LayerIndex.build` do (same error classes), or with `signal`'s reason. */
   index(r: TocIndexRequest): Promise<IndexedToc>;
 }
 
 export const inThreadIndexer: TocIndexer = {
   async index(r) {
+    r.signal?.throwIfAborted();
     const { toc, digest } = await parseToc(r.compressed, { expectedDigest: r.expectedDigest, limits: r.limits });
     return { digest, index: LayerIndex.build(toc, { tocOffset: r.tocOffset, limits: r.limits }) };
   },

@@ -47,7 +47,7 @@ export interface RemoteLayerOptions {
   /** Where the TOC is indexed (default: this thread). */
   indexer?: TocIndexer | undefined;
   log: Logger;
-  /** Aborts the footer and TOC fetches. */
+  /** Aborts the footer and TOC fetches and the TOC's indexing. */
   signal?: AbortSignal | undefined;
   /** Called each time a read (or its read-ahead) has to fetch from the registry; prefetch and background fetch do not count. */
   onRegistryFetch?: (() => void) | undefined;
@@ -125,7 +125,7 @@ export class RemoteLayer {
         }
       },
     };
-    const opened = await openLayer(reader, { expectedTocDigest: o.expectedTocDigest, limits, indexer: o.indexer });
+    const opened = await openLayer(reader, { expectedTocDigest: o.expectedTocDigest, limits, indexer: o.indexer, signal });
     const log = o.log;
     log.debug(
       { blob: blob.digest, tocDigest: opened.tocDigest, nodes: opened.index.size, prefetch: opened.index.prefetch.landmark },

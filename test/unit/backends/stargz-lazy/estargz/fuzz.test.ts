@@ -111,7 +111,7 @@ describe('fuzz: TOC', () => {
 });
 
 const nameArb = fc
-  .array(fc.constantFrom('a', 'b', '.', '..', '', '.wh.a', '.wh..wh..opq', '.wh..wh.x', '.prefetch.landmark', 'c\0'), {
+  .array(fc.constantFrom('a', 'b', '.', '..', '', '.wh.a', '.wh..', '.wh...', '.wh..wh..opq', '.wh..wh.x', '.prefetch.landmark', 'c\0'), {
     minLength: 1,
     maxLength: 4,
   })
@@ -139,6 +139,8 @@ function checkSafe(index: LayerIndex, tocOffset: number): void {
   for (const node of index.nodes()) {
     expect(node.path.split('/')).not.toContain('..');
     expect(node.path).not.toContain('\0');
+    // No listed name is `.`, `..` or empty: neither a child nor a whiteout's target.
+    for (const name of [...node.children.keys(), ...node.whiteouts.keys()]) expect(['', '.', '..']).not.toContain(name);
     let covered = 0;
     for (const c of node.chunks) {
       expect(c.chunkOffset).toBe(covered);

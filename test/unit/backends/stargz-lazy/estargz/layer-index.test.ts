@@ -213,7 +213,7 @@ describe('LayerIndex refuses unsafe TOCs', () => {
         { name: 'a', type: 'hardlink', linkName: 'b' },
         { name: 'b', type: 'hardlink', linkName: 'a' },
       ]),
-    ).toThrow(/does not exist/);
+    ).toThrow('entries[1] "b": hardlink cycle through "a"');
     expect(() => entriesOnly([{ name: 'd/', type: 'dir' }, { name: 'l', type: 'hardlink', linkName: 'd' }])).toThrow(
       /hardlink to directory/,
     );
@@ -232,6 +232,11 @@ describe('LayerIndex refuses unsafe TOCs', () => {
     expect(() => entriesOnly([{ name: './', type: 'fifo' }])).toThrow(/root must be a directory/);
     expect(() => entriesOnly([{ name: 's', type: 'symlink' }])).toThrow(/without linkName/);
     expect(() => entriesOnly([{ name: '.wh.', type: 'reg' }])).toThrow(/whiteout names nothing/);
+    // Whiteouts of the directory itself or its parent would list `.` and `..` as entries.
+    expect(() => entriesOnly([{ name: 'd/.wh..', type: 'reg' }])).toThrow('entries[0] "d/.wh..": whiteout of "."');
+    expect(() => entriesOnly([{ name: '.wh...', type: 'char' }])).toThrow(MalformedEstargzError);
+    expect(() => entriesOnly([{ name: 'd/.wh.../', type: 'reg' }])).toThrow(/whiteout of "\.\."/);
+    expect(entriesOnly([{ name: '.wh....', type: 'reg' }]).root.whiteouts.has('...')).toBe(true); // `...` is a name
     expect(() => entriesOnly([{ name: 'x', type: 'fifo', xattrs: { '': 'AA==' } }])).toThrow(/xattr/);
     expect(() => entriesOnly([{ name: 'x', type: 'fifo', modtime: 'soon' }])).toThrow(/RFC 3339/);
   });

@@ -9,7 +9,7 @@ import { baseName, normalizeEntryName, parentPath } from '../../../../../backend
 import type { EstargzLimits } from '../../../../../backends/stargz-lazy/estargz/limits.js';
 import type { ChunkRef, LayerNode, NodeType } from '../../../../../backends/stargz-lazy/estargz/layer-node.js';
 import { parseModtime } from '../../../../../backends/stargz-lazy/estargz/modtime.js';
-import { classifyName } from '../../../../../backends/stargz-lazy/estargz/special-names.js';
+import { classifyName, whiteoutTargetProblem } from '../../../../../backends/stargz-lazy/estargz/special-names.js';
 import type { Toc, TocEntry } from '../../../../../backends/stargz-lazy/estargz/toc-schema.js';
 
 type MutableNode = { -readonly [K in Exclude<keyof LayerNode, 'children' | 'whiteouts'>]: LayerNode[K] } & {
@@ -54,7 +54,7 @@ export function buildTree(toc: Toc, tocOffset: number, limits: EstargzLimits): B
     const base = baseName(path);
     const existing = parent.children.get(base);
     if (existing) {
-      if (existing.type !== 'dir') throw bad(index, entries, `parent ${JSON.stringify(path)} is not a directory`);
+      if (existing.type !== 'dir') throw bad(index, entries, `parent ${quote(path)} is not a directory`);
       return existing;
     }
     const dir = newNode(path, 'dir', true);
@@ -87,7 +87,8 @@ export function buildTree(toc: Toc, tocOffset: number, limits: EstargzLimits): B
     }
     if (special.kind === 'aufs-meta') return;
     if (special.kind === 'whiteout') {
-      if (special.target === '') throw bad(index, entries, 'whiteout names nothing');
+      const problem = whiteoutTargetProblem(special.target);
+      if (problem !== undefined) throw bad(index, entries, problem);
       const wh = newNode(path, e.type === 'hardlink' ? 'reg' : e.type, false);
       applyAttributes(wh, e, index, entries, userNames, groupNames);
       wh.size = 0; // no content: overlayfs sees a 0:0 character device
@@ -207,40 +208,47 @@ function modtimeOf(e: TocEntry): bigint {
   return ns;
 }
 
-/** Hard links may point at files or at other hard links, in any order; cycles and dangling targets are refused. */
+/**
+ * Hard links may point at files or at other hard links, in any order; cycles and dangling
+ * targets are refused. A target is looked up in the finished tree, where the last link of a
+ * name replaces any other entry of that name. Plain recursion: a model, not for long chains.
+ */
 function resolveHardlinks(
   root: MutableNode,
   links: { parent: MutableNode; base: string; target: string; index: number }[],
   entries: readonly TocEntry[],
 ): void {
-  let pending = links;
-  while (pending.length > 0) {
-    const next: typeof pending = [];
-    for (const link of pending) {
-      const target = lookup(root, link.target);
-      if (!target) {
-        next.push(link);
-        continue;
+  const last = new Map<MutableNode, Map<string, number>>();
+  links.forEach((l, i) => {
+    if (!last.has(l.parent)) last.set(l.parent, new Map());
+    last.get(l.parent)!.set(l.base, i);
+  });
+  const resolved = new Map<number, MutableNode | 'resolving'>();
+  const resolve = (i: number): MutableNode => {
+    const done = resolved.get(i);
+    if (done !== undefined && done !== 'resolving') return done;
+    resolved.set(i, 'resolving');
+    const link = links[i]!;
+    const quoted = quote(link.target);
+    let node: MutableNode | undefined = root;
+    const parts = link.target === '' ? [] : link.target.split('/');
+    for (let p = 0; p < parts.length && node; p++) {
+      const j: number | undefined = last.get(node)?.get(parts[p]!);
+      if (j !== undefined) {
+        if (p < parts.length - 1) node = undefined;
+        else if (resolved.get(j) === 'resolving') throw bad(link.index, entries, `hardlink cycle through ${quoted}`);
+        else node = resolve(j);
+      } else {
+        node = node.children.get(parts[p]!);
       }
-      if (target.type === 'dir') throw bad(link.index, entries, `hardlink to directory ${JSON.stringify(link.target)}`);
-      link.parent.children.set(link.base, target);
     }
-    if (next.length === pending.length) {
-      const first = next[0]!;
-      throw bad(first.index, entries, `hardlink target ${JSON.stringify(first.target)} does not exist`);
-    }
-    pending = next;
-  }
-}
-
-function lookup(root: MutableNode, path: string): MutableNode | undefined {
-  let node: MutableNode | undefined = root;
-  if (path === '') return node;
-  for (const part of path.split('/')) {
-    node = node.children.get(part);
-    if (!node) return undefined;
-  }
-  return node;
+    if (!node) throw bad(link.index, entries, `hardlink target ${quoted} does not exist`);
+    if (node.type === 'dir') throw bad(link.index, entries, `hardlink to directory ${quoted}`);
+    resolved.set(i, node);
+    return node;
+  };
+  for (let i = 0; i < links.length; i++) resolve(i);
+  for (const [parent, names] of last) for (const [base, i] of names) parent.children.set(base, resolve(i));
 }
 
 function assignInodes(root: MutableNode): LayerNode[] {
@@ -287,8 +295,11 @@ function prefetchOf(
 }
 
 function bad(index: number, entries: readonly TocEntry[], problem: string): MalformedEstargzError {
-  const name = entries[index]?.name ?? '';
-  return new MalformedEstargzError(`entries[${index}] ${JSON.stringify(name.slice(0, 200))}: ${problem}`);
+  return new MalformedEstargzError(`entries[${index}] ${quote(entries[index]?.name ?? '')}: ${problem}`);
+}
+
+function quote(name: string): string {
+  return JSON.stringify(name.length > 200 ? `${name.slice(0, 200)}…` : name);
 }
 
 type MutableChunk = { -readonly [K in keyof ChunkRef]: ChunkRef[K] };

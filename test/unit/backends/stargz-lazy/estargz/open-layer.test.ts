@@ -46,4 +46,16 @@ describe('openLayer', () => {
     const reader = { size: blob.length, read: (o: number, l: number) => Promise.resolve(blob.subarray(o, o + l - 1)) };
     await expect(openLayer(reader)).rejects.toThrow(InvalidArgumentError);
   });
+
+  it('hands its signal to the indexer (a mount request that goes away stops the indexing)', async () => {
+    const { blob } = loadFixture('full');
+    const abort = new AbortController();
+    let seen: AbortSignal | undefined;
+    const indexer = { index: (r: { signal?: AbortSignal | undefined }) => ((seen = r.signal), Promise.reject(new Error('stop here'))) };
+    await expect(openLayer(bufferReader(blob), { indexer, signal: abort.signal })).rejects.toThrow('stop here');
+    expect(seen).toBe(abort.signal);
+    abort.abort(new Error('gone'));
+    // In this thread, an aborted signal keeps the job from starting.
+    await expect(openLayer(bufferReader(blob), { signal: abort.signal })).rejects.toThrow('gone');
+  });
 });

@@ -67,7 +67,7 @@ const tocArb = fc
   .array(
     fc.record({
       dir: fc.constantFrom('', 'a', 'a/b', 'c', 'é', 'a/b/d'),
-      base: fc.constantFrom('x', 'y', 'z', 'b', 'é', 'ü-long-name', '.wh.x', '.wh.y', '.wh..wh..opq', 'd', '.prefetch.landmark'),
+      base: fc.constantFrom('x', 'y', 'z', 'b', 'é', 'ü-long-name', '.wh.x', '.wh.y', '.wh..wh..opq', '.wh..', 'd', '.prefetch.landmark'),
       kind: fc.constantFrom('dir', 'reg', 'reg', 'symlink', 'hardlink', 'char', 'fifo'),
       size: fc.integer({ min: 0, max: 3 }),
       mode: fc.integer({ min: 0, max: 0o7777 }),

@@ -68,4 +68,14 @@ describe('remoteOpener', () => {
     await open({ mountpoint: '/', reference: `${server.host}/test/image:latest`, digest }, new AbortController().signal);
     expect(indexed).toHaveLength(1);
   });
+
+  it("hands the mount request's signal to the indexer, limits too (a prepare that gives up stops its indexing)", async () => {
+    const jobs: { signal?: AbortSignal | undefined; maxIndexMs?: number | undefined }[] = [];
+    const indexer: TocIndexer = { index: (job) => (jobs.push({ signal: job.signal, maxIndexMs: job.limits?.maxIndexMs }), inThreadIndexer.index(job)) };
+    const config = fusedConfigSchema.parse({ estargz: { maxIndexMs: 1234 } });
+    const open = remoteOpener({ config, log, registry, cache, counters: { registryBytes: 0, registryReads: 0 }, indexer });
+    const request = new AbortController();
+    await open({ mountpoint: '/', reference: `${server.host}/test/image:latest`, digest }, request.signal, () => Promise.resolve());
+    expect(jobs).toEqual([{ signal: request.signal, maxIndexMs: 1234 }]);
+  });
 });
