@@ -8,7 +8,7 @@
 import { InvalidArgumentError } from '../../../core/sdk.js';
 import { digestAlgorithm, digestOf } from './digest.js';
 import { EstargzLimitError, VerificationError } from './errors.js';
-import { inflateRange } from './gzip-stream.js';
+import { inflateRange, inflateScratchBytes, type InflateStats } from './gzip-stream.js';
 import { resolveLimits, type EstargzLimits } from './limits.js';
 import type { ChunkRef } from './layer-node.js';
 
@@ -16,6 +16,34 @@ export interface ReadChunkOptions {
   limits?: Partial<EstargzLimits>;
   /** Names the file in error messages. */
   path?: string;
+  /** Names the layer (its digest) in error messages. */
+  layer?: string;
+  /** Added to by the inflation (tests, measurements). */
+  stats?: InflateStats;
+}
+
+/** The window of a member's decompressed stream that `chunks` (of that one member) need. */
+function windowOf(chunks: readonly ChunkRef[]): { start: number; end: number } {
+  let start = Infinity;
+  let end = 0;
+  for (const c of chunks) {
+    start = Math.min(start, c.innerOffset);
+    end = Math.max(end, c.innerOffset + c.chunkSize);
+  }
+  return { start: chunks.length === 0 ? 0 : start, end };
+}
+
+/**
+ * Upper bound of the bytes `readChunks(…, chunks)` holds at once: the inflated window, plus the
+ * inflater's scratch while it runs or the chunks' own copies after it (when they are not the
+ * whole window). What an inflation budget must be charged before the call.
+ */
+export function inflationBytes(chunks: readonly ChunkRef[]): number {
+  if (chunks.length === 0) return 0;
+  const { start, end } = windowOf(chunks);
+  const window = end - start;
+  const copies = chunks.length === 1 && chunks[0]!.chunkSize === window ? 0 : window;
+  return window + Math.max(inflateScratchBytes(end), copies);
 }
 
 /** The verified bytes of `chunk` from the compressed bytes starting at `chunk.offset`. */
@@ -36,39 +64,50 @@ export async function readChunks(
   const limits = resolveLimits(options.limits);
   const first = chunks[0];
   if (!first) return [];
-  let start = Infinity;
-  let end = 0;
   for (const c of chunks) {
     if (c.offset !== first.offset) {
       throw new InvalidArgumentError(`readChunks: chunks of members at ${first.offset} and ${c.offset} mixed`);
     }
-    start = Math.min(start, c.innerOffset);
-    end = Math.max(end, c.innerOffset + c.chunkSize);
   }
+  const { start, end } = windowOf(chunks);
+  const subject = () => describeChunk(first, options.path, options.layer);
   if (end > limits.maxChunkBytes) {
-    throw new EstargzLimitError('maxChunkBytes', end, limits.maxChunkBytes, 'bytes to inflate for one chunk');
+    throw new EstargzLimitError('maxChunkBytes', end, limits.maxChunkBytes, `${subject()}: bytes to inflate for one chunk`);
   }
   if (compressed.length > limits.maxChunkCompressedBytes) {
-    throw new EstargzLimitError('maxChunkCompressedBytes', compressed.length, limits.maxChunkCompressedBytes, 'compressed chunk size');
+    throw new EstargzLimitError('maxChunkCompressedBytes', compressed.length, limits.maxChunkCompressedBytes, `${subject()}: compressed chunk size`);
+  }
+  // Before anything is inflated or allocated: the member (its extent in the TOC's layout, or
+  // the bytes at hand when more) cannot inflate to more than deflate's ratio allows (then the
+  // declared sizes lie), nor to more than the operator accepts. Bytes at hand that are too
+  // few for their extent are bad data served, a VerificationError below.
+  const input = Math.max(1, first.compressedSize, compressed.length);
+  if (end > limits.maxInflateRatio * input) {
+    throw new EstargzLimitError(
+      'maxInflateRatio',
+      Math.round((end / input) * 10) / 10,
+      limits.maxInflateRatio,
+      `${subject()}: ${end} decompressed bytes declared from a ${input}-byte gzip member: the ratio`,
+    );
   }
   let window: Buffer;
   try {
-    window = await inflateRange(compressed, start, end);
+    window = await inflateRange(compressed, start, end, options.stats);
   } catch (err) {
-    const subject = describeChunk(first, options.path);
+    const subject = describeChunk(first, options.path, options.layer);
     throw new VerificationError(subject, first.chunkDigest, undefined, `cannot inflate its gzip member: ${(err as Error).message}`, { cause: err });
   }
   return chunks.map((c) => {
     const data = window.subarray(c.innerOffset - start, c.innerOffset - start + c.chunkSize);
-    verifyChunk(data, c, options.path);
+    verifyChunk(data, c, options.path, options.layer);
     // A copy when the window holds more, so one chunk does not pin the whole window.
     return data.length === window.length ? data : Buffer.from(data);
   });
 }
 
 /** Check bytes (freshly inflated, or read back from a cache) against the chunk's digest. */
-export function verifyChunk(data: Uint8Array, chunk: ChunkRef, path?: string): void {
-  const subject = describeChunk(chunk, path);
+export function verifyChunk(data: Uint8Array, chunk: ChunkRef, path?: string, layer?: string): void {
+  const subject = describeChunk(chunk, path, layer);
   if (data.length !== chunk.chunkSize) {
     throw new VerificationError(subject, chunk.chunkDigest, undefined, `has ${data.length} bytes, want ${chunk.chunkSize}`);
   }
@@ -80,6 +119,16 @@ export function verifyChunk(data: Uint8Array, chunk: ChunkRef, path?: string): v
   }
 }
 
-function describeChunk(chunk: ChunkRef, path: string | undefined): string {
-  return `chunk ${path ?? '?'}@${chunk.chunkOffset}+${chunk.chunkSize} (blob offset ${chunk.offset})`;
+/** Longest file name or layer digest quoted in a message (a TOC's names are the image author's). */
+const MAX_QUOTED = 200;
+
+function describeChunk(chunk: ChunkRef, path: string | undefined, layer: string | undefined): string {
+  const of = layer === undefined ? '' : ` of layer ${quoted(layer)}`;
+  return `chunk ${path === undefined ? '?' : quoted(path)}@${chunk.chunkOffset}+${chunk.chunkSize} (blob offset ${chunk.offset})${of}`;
+}
+
+/** `s` cut to MAX_QUOTED characters (marked), as one JSON string when it needs quoting. */
+function quoted(s: string): string {
+  const cut = s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED)}…(${s.length} chars)` : s;
+  return /^[\x21-\x7e]*$/.test(cut) ? cut : JSON.stringify(cut);
 }

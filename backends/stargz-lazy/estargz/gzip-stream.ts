@@ -5,6 +5,14 @@
  * head in a partial fetch, anything at all) never turn a complete read into an error, and the
  * work stops as soon as the wanted bytes are in. Member CRCs are not checked: callers verify
  * the inflated bytes against a stronger digest.
+ *
+ * Bounded by what is wanted, never by what the data holds (gzip bombs): nothing past `end` is
+ * inflated but the last output piece (the one-call path for small members is capped at
+ * `end + INFLATE_SLACK_BYTES` and falls back to the stream when the member holds more), and
+ * the memory one call uses is at most `end - start` for the result plus
+ * `inflateScratchBytes(end)` while it runs. A member may carry bytes the TOC does not
+ * describe (tar padding and the headers of the entries after a file, in the upstream writer's
+ * layout), so bytes beyond `end` are not an error: they are simply never inflated.
  */
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
 
@@ -15,9 +23,18 @@ const FNAME = 0x08;
 const FCOMMENT = 0x10;
 const TRAILER = 8;
 
-/** Decompressed bytes [start, end) of the gzip stream in `compressed`; throws when the stream is corrupt or ends early. */
-export async function inflateRange(compressed: Uint8Array, start: number, end: number): Promise<Buffer> {
-  const out = Buffer.alloc(end - start);
+/** What one `inflateRange` call did (for tests and measurements). */
+export interface InflateStats {
+  /** Decompressed bytes produced, those before `start` and the last piece's tail included. */
+  inflatedBytes: number;
+}
+
+/**
+ * Decompressed bytes [start, end) of the gzip stream in `compressed`; throws when the stream
+ * is corrupt or ends early. `stats`, when given, is added to.
+ */
+export async function inflateRange(compressed: Uint8Array, start: number, end: number, stats?: InflateStats): Promise<Buffer> {
+  const out = Buffer.alloc(Math.max(0, end - start));
   let seen = 0; // decompressed bytes so far
   let pos = 0; // position in `compressed`
   const take = (piece: Buffer): boolean => {
@@ -25,6 +42,7 @@ export async function inflateRange(compressed: Uint8Array, start: number, end: n
     const to = Math.min(end, seen + piece.length);
     if (to > from) piece.copy(out, from - start, from - seen, to - seen);
     seen += piece.length;
+    if (stats) stats.inflatedBytes += piece.length;
     return seen >= end;
   };
   if (end <= start) return out;
@@ -32,7 +50,11 @@ export async function inflateRange(compressed: Uint8Array, start: number, end: n
     if (pos >= compressed.length) throw new Error(`the gzip stream ends after ${seen} bytes, before byte ${end}`);
     const bodyAt = pos + gzipHeaderLength(compressed, pos);
     const body = compressed.subarray(bodyAt);
-    const small = body.length <= SYNC_INFLATE_MAX_INPUT ? inflateSmallMember(body) : undefined;
+    const wanted = end - seen;
+    const small =
+      body.length <= SYNC_INFLATE_MAX_INPUT && wanted <= SYNC_INFLATE_MAX_OUTPUT
+        ? inflateSmallMember(body, Math.min(SYNC_INFLATE_MAX_OUTPUT, wanted + INFLATE_SLACK_BYTES))
+        : undefined;
     let done: boolean;
     let consumed: number;
     if (small) {
@@ -87,15 +109,30 @@ const MIN_PIECE_BYTES = 1024;
  */
 const SYNC_INFLATE_MAX_INPUT = 64 * 1024;
 const SYNC_INFLATE_MAX_OUTPUT = 4 * 1024 * 1024;
+/**
+ * How much more than wanted the one-call path may inflate from a member (the tar padding and
+ * headers that follow a file in its member), before it gives up for the stream path.
+ */
+const INFLATE_SLACK_BYTES = 256 * 1024;
+
+/**
+ * Upper bound of the memory an `inflateRange(…, start, end)` call uses besides its result:
+ * the one-call path's output (at most `end + INFLATE_SLACK_BYTES`, and never above
+ * SYNC_INFLATE_MAX_OUTPUT) or the stream path's pieces (INFLATE_CHUNK_BYTES each, a couple in
+ * flight).
+ */
+export function inflateScratchBytes(end: number): number {
+  return Math.max(0, Math.min(SYNC_INFLATE_MAX_OUTPUT, end + INFLATE_SLACK_BYTES), 2 * INFLATE_CHUNK_BYTES);
+}
 
 /**
  * The whole member inflated at once and the input bytes its deflate body used, or undefined
- * when it inflates to more than SYNC_INFLATE_MAX_OUTPUT (the stream path then takes only what
- * is wanted). Corrupt or truncated data throws, as the stream path does.
+ * when it inflates to more than `maxOutput` (the stream path then takes only what is wanted).
+ * Corrupt or truncated data throws, as the stream path does.
  */
-function inflateSmallMember(body: Uint8Array): { output: Buffer; consumed: number } | undefined {
+function inflateSmallMember(body: Uint8Array, maxOutput: number): { output: Buffer; consumed: number } | undefined {
   try {
-    const { buffer, engine } = inflateRawSync(body, { info: true, maxOutputLength: SYNC_INFLATE_MAX_OUTPUT }) as unknown as {
+    const { buffer, engine } = inflateRawSync(body, { info: true, maxOutputLength: maxOutput }) as unknown as {
       buffer: Buffer;
       engine: { bytesWritten: number };
     };

@@ -35,6 +35,31 @@ export const estargzLimitsSchema = z
      * in the calling thread (no worker) cannot be interrupted and ignores it.
      */
     maxIndexMs: z.number().int().positive().max(3_600_000).default(30_000),
+    // ---- inflation of chunks (gzip bombs): ratio, bytes held at once, concurrency ----
+    /**
+     * Decompressed bytes a read inflates from one gzip member (innerOffset + chunkSize) per
+     * compressed byte of that member. The default is deflate's own maximum (~1032:1: a 258-byte
+     * match in 2 bits): no valid member exceeds it (a zero-filled file compresses 1028:1 at
+     * gzip's default level), so it refuses, before fetching or allocating anything, only TOCs
+     * that declare more than their data can hold. A lower value also refuses real but highly
+     * compressible data (zero-filled files: reading them then fails with EIO).
+     */
+    maxInflateRatio: z.number().min(1).max(1_000_000).default(1032),
+    /**
+     * Inflated bytes held at once by the whole process (every layer): a member acquires its
+     * bytes before they are allocated and holds them until its chunks are in the cache and
+     * handed to the reads waiting for them. A chunk larger than the budget is inflated alone.
+     * A quarter is kept for container reads: prefetch and background fetch use at most 3/4.
+     */
+    inflateBudgetBytes: size(256 * MiB),
+    /** Inflated bytes held at once by one layer (same accounting as `inflateBudgetBytes`). */
+    layerInflateBudgetBytes: size(128 * MiB),
+    /**
+     * Gzip members inflating at once in the process (each on a libuv thread; the default
+     * leaves two of libuv's four threads to the chunk cache's disk reads and writes).
+     */
+    maxConcurrentInflations: z.number().int().min(1).max(64).default(2),
+    // ---- end of inflation caps ----
   })
   .strict();
 

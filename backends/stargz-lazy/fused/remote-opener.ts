@@ -9,6 +9,7 @@
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { inThreadIndexer, type TocIndexer } from '../estargz/toc-indexer.js';
 import type { Logger } from '../../../core/sdk.js';
+import { InflationBudget } from '../layer/inflation-budget.js';
 import { RemoteLayer } from '../layer/remote-layer.js';
 import { probeBlob, type ProbeResult } from '../registry/probe-blob.js';
 import { parseReference } from '../registry/reference.js';
@@ -34,12 +35,16 @@ export interface RemoteOpenerDeps {
   indexer?: TocIndexer;
   /** Blobs found not to be eStargz (default: a new memo of REJECTED_BLOBS_MAX digests). */
   rejected?: RejectedBlobs;
+  /** The process's inflation budget, shared by every layer opened (default: a new one from `config.estargz`). */
+  inflation?: InflationBudget;
 }
 
 export function remoteOpener(deps: RemoteOpenerDeps): OpenLayer<RemoteLayer> {
   const { registry, cache, counters } = deps;
   const indexer = deps.indexer ?? inThreadIndexer;
   const rejected = deps.rejected ?? new RejectedBlobs();
+  // One per process (fused makes one opener): every layer's inflation counts against it.
+  const inflation = deps.inflation ?? new InflationBudget(deps.config.estargz);
   return (r, signal, beforeIndex) => {
     const known = rejected.get(r.digest);
     if (known !== undefined) return Promise.reject(known);
@@ -52,6 +57,7 @@ export function remoteOpener(deps: RemoteOpenerDeps): OpenLayer<RemoteLayer> {
       limits: deps.config.estargz,
       indexer: beforeIndex === undefined ? indexer : { index: (job) => beforeIndex().then(() => indexer.index(job)) },
       regionBytes: deps.config.fs.regionBytes,
+      inflation,
       log: deps.log.child({ layer: r.digest }),
       signal,
       onRegistryFetch: () => {

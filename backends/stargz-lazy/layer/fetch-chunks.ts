@@ -4,16 +4,26 @@
  * member inflated once for all its chunks (several chunks may share a member) and every chunk
  * verified against its digest.
  *
- * Chunks of a shared member that come before the wanted ones are verified and returned too
- * (see `shared-members.ts`). The result holds, per chunk digest, the verified bytes or the
- * VerificationError of that chunk: one bad member does not fail the good chunks fetched with it. A registry failure
- * fails the whole call, as an UnavailableError.
+ * Members go through the layer's inflation budget one by one (`inflation-budget.ts`): a
+ * member's bytes are acquired before it is inflated, its chunks go to `deliver` as soon as they
+ * are verified, and the bytes are given back when what `deliver` returns settles (the chunks
+ * are in the cache and with their readers). A batch of hundreds of members (prefetch,
+ * background fetch) therefore never holds more inflated bytes than the budget, however much
+ * its members declare; nothing is collected until the batch ends.
+ *
+ * Chunks of a shared member that come before the wanted ones are verified and delivered too
+ * (see `shared-members.ts`). Each chunk is delivered once: its verified bytes, or the
+ * VerificationError / EstargzLimitError of that chunk (naming the layer and the file): one bad
+ * member does not fail the good chunks fetched with it. A registry failure fails the whole
+ * call, as an UnavailableError; an abort, with the signal's reason (members not yet delivered
+ * are then not delivered).
  */
 import { UnavailableError } from '../../../core/sdk.js';
-import { readChunk, readChunks } from '../estargz/chunk.js';
+import { inflationBytes, readChunk, readChunks } from '../estargz/chunk.js';
 import type { EstargzLimits } from '../estargz/limits.js';
 import type { ChunkRef } from '../estargz/layer-node.js';
 import type { BlobReader } from '../registry/blob-reader.js';
+import { Priority, type Lane, type LayerInflation } from './inflation-budget.js';
 import type { SharedMembers } from './shared-members.js';
 
 /** What the layer needs of a blob reader (the registry's `BlobReader` is one). */
@@ -25,11 +35,27 @@ export interface WantedChunk {
   path: string;
 }
 
-export async function fetchChunks(
-  blob: LayerBlobReader,
-  wanted: readonly WantedChunk[],
-  options: { limits: EstargzLimits; signal?: AbortSignal | undefined; shared?: SharedMembers | undefined },
-): Promise<Map<string, Buffer | Error>> {
+/** One member's chunks, each with its verified bytes or its error. */
+export type MemberResults = readonly (readonly [WantedChunk, Buffer | Error])[];
+
+export interface FetchChunksOptions {
+  limits: EstargzLimits;
+  /** The layer's share of the inflation budget. */
+  inflation: LayerInflation;
+  /**
+   * `foreground` for a container's reads, `background` for prefetch, background fetch and a
+   * read's region neighbours; a function: the lane of the member of these chunks.
+   */
+  lane: Lane | ((group: readonly WantedChunk[]) => Lane);
+  /** Called when a member starts waiting for the budget, with its priority (a read that comes to wait for it may promote it). */
+  onQueued?: ((group: readonly WantedChunk[], priority: Priority) => void) | undefined;
+  /** Takes each member's results; the member's bytes stay charged until the promise settles. */
+  deliver: (results: MemberResults) => Promise<void> | void;
+  signal?: AbortSignal | undefined;
+  shared?: SharedMembers | undefined;
+}
+
+export async function fetchChunks(blob: LayerBlobReader, wanted: readonly WantedChunk[], options: FetchChunksOptions): Promise<void> {
   const members = new Map<number, WantedChunk[]>();
   for (const w of wanted) {
     const group = members.get(w.chunk.offset);
@@ -47,7 +73,7 @@ export async function fetchChunks(
       }
     }
   }
-  let compressed: Buffer[];
+  let compressed: (Buffer | undefined)[];
   try {
     compressed = await blob.readRanges(
       groups.map((g) => ({ offset: g[0]!.chunk.offset, length: g[0]!.chunk.compressedSize })),
@@ -56,30 +82,40 @@ export async function fetchChunks(
   } catch (err) {
     throw registryFailure(blob.digest, err, options.signal);
   }
-  const out = new Map<string, Buffer | Error>();
+  const { inflation, signal } = options;
+  const opts = { limits: options.limits, layer: blob.digest };
   await Promise.all(
     groups.map(async (group, i) => {
-      const bytes = compressed[i]!;
-      const opts = { limits: options.limits, path: group[0]!.path };
+      const lane = new Priority(typeof options.lane === 'function' ? options.lane(group) : options.lane);
+      options.onQueued?.(group, lane);
+      const lease = await inflation.hold(inflationBytes(group.map((w) => w.chunk)), lane, signal);
       try {
-        const data = await readChunks(bytes, group.map((w) => w.chunk), opts);
-        group.forEach((w, j) => out.set(w.chunk.chunkDigest, data[j]!));
-      } catch (err) {
-        if (group.length === 1) {
-          out.set(group[0]!.chunk.chunkDigest, err as Error);
-          return;
-        }
-        // Tell the good chunks of a shared member from the bad ones.
-        for (const w of group) {
-          out.set(
-            w.chunk.chunkDigest,
-            await readChunk(bytes, w.chunk, { limits: options.limits, path: w.path }).catch((e: unknown) => e as Error),
-          );
-        }
+        const bytes = compressed[i]!;
+        compressed[i] = undefined; // each member's compressed bytes go as soon as it is done
+        const results = await inflation.inflating(lane, signal, () => inflateMember(bytes, group, opts));
+        await options.deliver(results);
+      } finally {
+        lease.release();
       }
     }),
   );
-  return out;
+}
+
+/** The chunks of one member, each verified or with its error. */
+async function inflateMember(bytes: Buffer, group: readonly WantedChunk[], opts: { limits: EstargzLimits; layer: string }): Promise<MemberResults> {
+  try {
+    const data = await readChunks(bytes, group.map((w) => w.chunk), { ...opts, path: group[0]!.path });
+    return group.map((w, j) => [w, data[j]!] as const);
+  } catch (err) {
+    if (group.length === 1) return [[group[0]!, err as Error]];
+    // Tell the good chunks of a shared member from the bad ones (one at a time: each within
+    // the member's window, so within what the member holds).
+    const out: (readonly [WantedChunk, Buffer | Error])[] = [];
+    for (const w of group) {
+      out.push([w, await readChunk(bytes, w.chunk, { ...opts, path: w.path }).catch((e: unknown) => e as Error)]);
+    }
+    return out;
+  }
 }
 
 /** The error a failed registry read becomes: the abort reason, or an UnavailableError. */

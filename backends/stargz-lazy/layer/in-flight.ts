@@ -34,7 +34,7 @@ export class InFlight {
 }
 
 /** Whether a joined fetch failed only because the read that started it was aborted. */
-export function ownerAborted(flight: Flight, signal: AbortSignal | undefined): boolean {
+export function ownerAborted(flight: Pick<Flight, 'signal'>, signal: AbortSignal | undefined): boolean {
   return flight.signal !== undefined && flight.signal !== signal && flight.signal.aborted && !signal?.aborted;
 }
 

@@ -27,6 +27,13 @@ export const MAX_REGION_BYTES = 4 * 1024 * 1024;
 export const MAX_NEIGHBOUR_MEMBERS = 256;
 /** At most this many regions' worth of compressed neighbour bytes are added to one read's fetch. */
 export const MAX_NEIGHBOUR_REGIONS = 2;
+/**
+ * A member whose chunks need more decompressed bytes than this (innerOffset + chunkSize) is no
+ * small file's, however small it is compressed (a zero-filled file, a gzip bomb): it is not a
+ * neighbour, only fetched when read. Bounds the inflation a read spends on files it did not
+ * ask for to MAX_NEIGHBOUR_MEMBERS times this, in the background lane of the inflation budget.
+ */
+export const MAX_NEIGHBOUR_INFLATED_BYTES = 1024 * 1024;
 
 export class RegionNeighbours {
   /** `regionBytes`: size and alignment of the regions (0: no neighbours, ever). */
@@ -62,6 +69,9 @@ export class RegionNeighbours {
         while (i < slots.length && slots.offset(i) === offset) i++;
         if (offset + size > end) continue;
         const added: WantedChunk[] = [];
+        let inflated = 0;
+        for (let j = first; j < i; j++) inflated = Math.max(inflated, slots.innerOffset(j) + slots.ref(j).chunkSize);
+        if (inflated > MAX_NEIGHBOUR_INFLATED_BYTES) continue;
         for (let j = first; j < i; j++) {
           const ino = slots.owner(j);
           if (ino === 0) continue; // a file a later entry replaced

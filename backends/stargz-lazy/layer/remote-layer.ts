@@ -7,6 +7,11 @@
  * the blob in the same request and caches them (`region-neighbours.ts`), so a walk of small
  * files costs a request per region, not per file.
  *
+ * Inflation goes through the process's inflation budget (`inflation-budget.ts`; container
+ * reads first): a member's chunks are cached and handed to the reads that wait for them as soon
+ * as it is verified, and prefetch and background fetch keep none of them, so what a batch
+ * holds at once is bounded by the budget, not by the batch.
+ *
  * How much of the layer is cached (`progress`) is asked of the cache's index; a layer seen fully
  * cached that later has to go to the registry again (the cache cap evicted some of it) says so
  * once, as a warning naming the layer: data a layer needs is never dropped silently.
@@ -23,8 +28,9 @@ import { resolveLimits, type EstargzLimits } from '../estargz/limits.js';
 import { openLayer } from '../estargz/open-layer.js';
 import type { TocIndexer } from '../estargz/toc-indexer.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
-import { fetchChunks, registryFailure, type LayerBlobReader, type WantedChunk } from './fetch-chunks.js';
-import { abortable, InFlight, ownerAborted, type Flight } from './in-flight.js';
+import { fetchChunks, registryFailure, type LayerBlobReader, type MemberResults, type WantedChunk } from './fetch-chunks.js';
+import { abortable, InFlight, ownerAborted } from './in-flight.js';
+import { InflationBudget, type LayerInflation } from './inflation-budget.js';
 import { runPrefetch, type PrefetchOptions, type PrefetchResult } from './prefetch.js';
 import { MAX_REGION_BYTES, RegionNeighbours, REGION_BYTES } from './region-neighbours.js';
 import { SharedMembers } from './shared-members.js';
@@ -56,6 +62,11 @@ export interface RemoteLayerOptions {
    * (`region-neighbours.ts`); 0: a read fetches only its own chunks. Default REGION_BYTES.
    */
   regionBytes?: number | undefined;
+  /**
+   * The process's inflation budget, shared by every layer it opens (fused makes one from its
+   * `estargz` limits). Default: one of the layer's own, from `limits`.
+   */
+  inflation?: InflationBudget | undefined;
 }
 
 /**
@@ -67,6 +78,13 @@ const OPEN_TAIL_BYTES = 512 * 1024;
 
 export class RemoteLayer {
   readonly #flights = new InFlight();
+  /**
+   * Chunks in flight that a container read waits for, and how to promote the member of each to
+   * the foreground lane of the inflation budget (a read that joins a prefetch, background or
+   * neighbour fetch must not wait behind background work).
+   */
+  readonly #readWaits = new Set<string>();
+  readonly #promoters = new Map<string, () => void>();
   readonly #shared: SharedMembers;
   readonly #neighbours: RegionNeighbours;
   /** Seen fully cached; cleared (with one warning) when that stops being so. */
@@ -86,6 +104,7 @@ export class RemoteLayer {
     private readonly log: Logger,
     private readonly onRegistryFetch: (() => void) | undefined,
     regionBytes: number,
+    private readonly inflation: LayerInflation,
   ) {
     this.#shared = SharedMembers.of(index);
     this.#neighbours = new RegionNeighbours(index, regionBytes);
@@ -131,7 +150,8 @@ export class RemoteLayer {
       { blob: blob.digest, tocDigest: opened.tocDigest, nodes: opened.index.size, prefetch: opened.index.prefetch.landmark },
       'eStargz layer opened',
     );
-    return new RemoteLayer(blob, opened.index, opened.footer, opened.tocDigest, size, o.cache, limits, log, o.onRegistryFetch, regionBytes);
+    const inflation = (o.inflation ?? new InflationBudget(limits)).forLayer(blob.digest);
+    return new RemoteLayer(blob, opened.index, opened.footer, opened.tocDigest, size, o.cache, limits, log, o.onRegistryFetch, regionBytes, inflation);
   }
 
   /**
@@ -217,7 +237,7 @@ export class RemoteLayer {
         cache: this.cache,
         log: this.log,
         blobDigest: this.blob.digest,
-        fetch: (wanted, signal) => this.chunks(wanted, signal, 'prefetch'),
+        fetch: (wanted, signal) => this.chunks(wanted, signal, 'prefetch', false),
       },
       o,
     );
@@ -252,7 +272,7 @@ export class RemoteLayer {
    */
   async fetchIntoCache(wanted: readonly WantedChunk[], signal?: AbortSignal): Promise<void> {
     const todo = wanted.filter((w) => !this.cache.has(w.chunk.chunkDigest));
-    if (todo.length > 0) await this.chunks(todo, signal, 'background');
+    if (todo.length > 0) await this.chunks(todo, signal, 'background', false);
   }
 
   /** The cap of the chunk cache's disk in bytes (0: none). */
@@ -289,33 +309,42 @@ export class RemoteLayer {
     return this.#neighbours.around(missing, (digest) => this.cache.has(digest) || this.#flights.get(digest) !== undefined);
   }
 
-  /** Verified bytes of each wanted chunk, by digest: joining fetches in flight, starting one for the rest. */
-  private async chunks(wanted: readonly WantedChunk[], signal: AbortSignal | undefined, kind: FetchKind): Promise<Map<string, Buffer>> {
+  /**
+   * Verified bytes of each wanted chunk, by digest: joining fetches in flight, starting one for
+   * the rest. `keep` false (prefetch, background fetch): the chunks only go to the cache, the
+   * answer is empty and holds no chunk while the others of the batch are fetched.
+   */
+  private async chunks(wanted: readonly WantedChunk[], signal: AbortSignal | undefined, kind: FetchKind, keep = true): Promise<Map<string, Buffer>> {
     const out = new Map<string, Buffer>();
     let todo = uniqueByDigest(wanted);
     while (todo.length > 0) {
-      const joined: [WantedChunk, Flight][] = [];
+      // Only the owner's signal of a joined fetch is kept, not the fetch (its promise holds the chunk).
+      const joined: { w: WantedChunk; owner: AbortSignal | undefined; done: Promise<Buffer | undefined> }[] = [];
       const mine: WantedChunk[] = [];
       for (const w of todo) {
         const flight = this.#flights.get(w.chunk.chunkDigest);
-        if (flight) joined.push([w, flight]);
-        else mine.push(w);
+        if (flight) {
+          if (kind === 'read') this.#readWaitsFor(w.chunk.chunkDigest);
+          joined.push({ w, owner: flight.signal, done: keep ? flight.promise : flight.promise.then(drop) });
+        } else mine.push(w);
       }
       if (mine.length > 0) {
-        const load = this.load(mine, signal, kind);
+        const started = this.load(mine, signal, kind);
         for (const w of mine) {
-          const one = load.then((m) => pick(m, w.chunk));
-          joined.push([w, this.#flights.start(w.chunk.chunkDigest, one, signal)]);
+          const one = started.get(w.chunk.chunkDigest)!;
+          joined.push({ w, owner: signal, done: keep ? one : one.then(drop) });
         }
+        started.clear(); // it would hold every chunk of the batch until the batch ends
       }
-      const settled = await Promise.allSettled(joined.map(([, f]) => abortable(f.promise, signal)));
+      const settled = await Promise.allSettled(joined.map((j) => abortable(j.done, signal)));
       if (signal?.aborted) throw signal.reason;
       todo = [];
       let failure: unknown;
       settled.forEach((r, i) => {
-        const [w, flight] = joined[i]!;
-        if (r.status === 'fulfilled') out.set(w.chunk.chunkDigest, r.value);
-        else if (ownerAborted(flight, signal)) todo.push(w);
+        const { w, owner } = joined[i]!;
+        if (r.status === 'fulfilled') {
+          if (r.value !== undefined) out.set(w.chunk.chunkDigest, r.value);
+        } else if (ownerAborted({ signal: owner }, signal)) todo.push(w);
         else failure ??= r.reason;
       });
       if (failure !== undefined) throw failure;
@@ -323,42 +352,117 @@ export class RemoteLayer {
     return out;
   }
 
-  /** Cached chunks from the cache, the others with one fetch; verified ones are put in the cache. */
-  private async load(wanted: WantedChunk[], signal: AbortSignal | undefined, kind: FetchKind): Promise<Map<string, Buffer | Error>> {
-    const out = new Map<string, Buffer | Error>();
-    const cached = await Promise.all(wanted.map((w) => this.cache.get(w.chunk.chunkDigest)));
-    const missing: WantedChunk[] = [];
-    wanted.forEach((w, i) => {
-      const data = cached[i];
-      // A cached chunk of another size would mean the TOC lies about it: fetch and let verification say so.
-      if (data !== undefined && data.length === w.chunk.chunkSize) out.set(w.chunk.chunkDigest, data);
-      else missing.push(w);
-    });
-    if (missing.length === 0) return out;
-    if (this.#complete) this.#lostChunks();
-    if (kind === 'read') this.#noteRegistryFetch();
-    const extra = kind === 'read' ? this.#neighboursOf(missing) : [];
-    const fetching = fetchChunks(this.blob, extra.length > 0 ? [...missing, ...extra] : missing, { limits: this.limits, signal, shared: this.#shared });
-    // Reads of a neighbour that start meanwhile join this fetch instead of sending their own.
-    for (const w of extra) this.#flights.start(w.chunk.chunkDigest, fetching.then((m) => pick(m, w.chunk)), signal);
-    const fetched = await fetching;
-    for (const [digest, result] of fetched) {
-      out.set(digest, result);
+  /**
+   * Start getting `wanted` (none cached in memory or in flight): one flight per chunk,
+   * registered now, settled as soon as its chunk is read from the cache or its gzip member is
+   * fetched and verified. The flights of wanted chunks by digest.
+   */
+  private load(wanted: WantedChunk[], signal: AbortSignal | undefined, kind: FetchKind): Map<string, Promise<Buffer>> {
+    const pending = new Map<string, Deferred>();
+    const started = new Map<string, Promise<Buffer>>();
+    const begin = (w: WantedChunk) => {
+      const d = deferred();
+      pending.set(w.chunk.chunkDigest, d);
+      this.#flights.start(w.chunk.chunkDigest, d.promise, signal);
+      return d.promise;
+    };
+    for (const w of wanted) started.set(w.chunk.chunkDigest, begin(w));
+    const settle = (digest: string, result: Buffer | Error) => {
+      const d = pending.get(digest);
+      if (!d) return;
+      pending.delete(digest);
+      this.#readWaits.delete(digest);
+      this.#promoters.delete(digest);
+      if (result instanceof Error) d.reject(result);
+      else d.resolve(result);
+    };
+    void (async () => {
+      const cached = await Promise.all(wanted.map((w) => this.cache.get(w.chunk.chunkDigest)));
+      const missing: WantedChunk[] = [];
+      wanted.forEach((w, i) => {
+        const data = cached[i];
+        // A cached chunk of another size would mean the TOC lies about it: fetch and let verification say so.
+        if (data !== undefined && data.length === w.chunk.chunkSize) settle(w.chunk.chunkDigest, data);
+        else missing.push(w);
+      });
+      if (missing.length === 0) return;
+      if (this.#complete) this.#lostChunks();
+      if (kind === 'read') this.#noteRegistryFetch();
+      const extra = kind === 'read' ? this.#neighboursOf(missing) : [];
+      // Reads of a neighbour that start meanwhile join this fetch instead of sending their own.
+      for (const w of extra) void begin(w);
+      // Neighbours are inflated as background work: no other read waits behind them.
+      const neighbours = new Set(extra.map((w) => w.chunk.offset));
+      await fetchChunks(this.blob, extra.length > 0 ? [...missing, ...extra] : missing, {
+        limits: this.limits,
+        inflation: this.inflation,
+        lane: (group) =>
+          (kind === 'read' && !neighbours.has(group[0]!.chunk.offset)) || group.some((w) => this.#readWaits.has(w.chunk.chunkDigest)) ? 'foreground' : 'background',
+        onQueued: (group, priority) => {
+          if (priority.lane === 'foreground') return;
+          const promote = () => priority.promote();
+          for (const w of group) if (pending.has(w.chunk.chunkDigest)) this.#promoters.set(w.chunk.chunkDigest, promote);
+        },
+        deliver: (results) => this.#deliver(results, kind, settle),
+        signal,
+        shared: this.#shared,
+      });
+    })()
+      .catch((err: unknown) => {
+        for (const digest of [...pending.keys()]) settle(digest, err as Error);
+      })
+      .finally(() => {
+        for (const digest of [...pending.keys()]) settle(digest, new Error(`internal: chunk ${digest} missing from its fetch`));
+      });
+    return started;
+  }
+
+  /** A container read waits for chunk `digest`, in flight: its member goes in the foreground lane. */
+  #readWaitsFor(digest: string): void {
+    this.#readWaits.add(digest);
+    this.#promoters.get(digest)?.();
+  }
+
+  /**
+   * A fetched member's chunks: each verified one is handed to its flight and put in the cache,
+   * each bad one fails its flight (and is logged). Settles once the cache has them (until then
+   * the member's bytes stay charged to the inflation budget).
+   */
+  #deliver(results: MemberResults, kind: FetchKind, settle: (digest: string, result: Buffer | Error) => void): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const [w, result] of results) {
+      const digest = w.chunk.chunkDigest;
+      settle(digest, result);
       if (result instanceof Error) {
-        this.log.warn({ blob: this.blob.digest, err: result }, 'chunk failed verification; not served, not cached');
+        this.log.warn({ blob: this.blob.digest, path: w.path.slice(0, 200), err: result }, 'chunk failed verification; not served, not cached');
         continue;
       }
-      this.cache.put(digest, result, { memory: kind !== 'background' }).catch((err: unknown) => this.log.warn({ err }, 'chunk cache: write failed; the chunk will be fetched again'));
+      writes.push(
+        this.cache.put(digest, result, { memory: kind !== 'background' }).catch((err: unknown) => this.log.warn({ err }, 'chunk cache: write failed; the chunk will be fetched again')),
+      );
     }
-    return out;
+    return Promise.all(writes).then(() => undefined);
   }
 }
 
-function pick(results: Map<string, Buffer | Error>, chunk: ChunkRef): Buffer {
-  const result = results.get(chunk.chunkDigest);
-  if (result === undefined) throw new Error(`internal: chunk ${chunk.chunkDigest} missing from its fetch`);
-  if (result instanceof Error) throw result;
-  return result;
+interface Deferred {
+  promise: Promise<Buffer>;
+  resolve(value: Buffer): void;
+  reject(err: Error): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: (value: Buffer) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<Buffer>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+function drop(): undefined {
+  return undefined;
 }
 
 function uniqueByDigest(wanted: readonly WantedChunk[]): WantedChunk[] {

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { readChunk, readChunks, verifyChunk } from '../../../../../backends/stargz-lazy/estargz/chunk.js';
+import { inflationBytes, readChunk, readChunks, verifyChunk } from '../../../../../backends/stargz-lazy/estargz/chunk.js';
 import { EstargzLimitError, VerificationError } from '../../../../../backends/stargz-lazy/estargz/errors.js';
 import type { ChunkRef } from '../../../../../backends/stargz-lazy/estargz/layer-node.js';
 import { openLayer } from '../../../../../backends/stargz-lazy/estargz/open-layer.js';
@@ -142,5 +142,48 @@ describe('verifyChunk', () => {
     expect(() => verifyChunk(data, c)).not.toThrow();
     expect(() => verifyChunk(Buffer.from('abd'), c)).toThrow(VerificationError);
     expect(() => verifyChunk(Buffer.from('ab'), c)).toThrow(/has 2 bytes, want 3/);
+  });
+});
+
+describe('readChunk on gzip bombs and inflation ratios', () => {
+  const MiB = 1024 * 1024;
+  const LAYER = `sha256:${'ab'.repeat(32)}`;
+
+  it('refuses a 64 MiB bomb in a chunk declared as 1 MiB without inflating past the declared size, naming layer and file', async () => {
+    const whole = Buffer.alloc(64 * MiB, 0x62);
+    const bomb = gzipSync(whole);
+    const c: ChunkRef = { offset: 4096, compressedSize: bomb.length, innerOffset: 0, chunkOffset: 0, chunkSize: MiB, chunkDigest: sha256(whole) };
+    const stats = { inflatedBytes: 0 };
+    const longName = `dir/${'x'.repeat(5000)}`;
+    const err = (await readChunk(bomb, c, { layer: LAYER, path: longName, stats }).catch((e: unknown) => e)) as VerificationError;
+    expect(err).toBeInstanceOf(VerificationError);
+    expect(err.message).toContain(`of layer ${LAYER}`);
+    expect(err.message).toContain('dir/xxxx');
+    expect(err.message).toContain('(5004 chars)');
+    expect(err.message.length).toBeLessThan(600);
+    expect(stats.inflatedBytes).toBeLessThanOrEqual(MiB + 256 * 1024);
+    // What it costs: the window plus the inflater's scratch, a few MiB, not 64.
+    expect(inflationBytes([c])).toBeLessThanOrEqual(MiB + 4 * MiB);
+  });
+
+  it('serves a zero-filled file at the default ratio cap and refuses a lower cap or an impossible ratio before inflating', async () => {
+    const zeros = Buffer.alloc(16 * MiB);
+    const member = gzipSync(zeros); // ~1028:1
+    const c: ChunkRef = { offset: 0, compressedSize: member.length, innerOffset: 0, chunkOffset: 0, chunkSize: zeros.length, chunkDigest: sha256(zeros) };
+    expect(zeros.length / member.length).toBeGreaterThan(1000);
+    expect((await readChunk(member, c)).equals(zeros)).toBe(true);
+
+    const stats = { inflatedBytes: 0 };
+    const lower = await readChunk(member, c, { limits: { maxInflateRatio: 100 }, layer: LAYER, path: 'var/zeros', stats }).catch((e: unknown) => e);
+    expect(lower).toBeInstanceOf(EstargzLimitError);
+    expect(lower).toMatchObject({ limit: 'maxInflateRatio', max: 100 });
+    expect((lower as Error).message).toMatch(/var\/zeros.*of layer sha256:abab.*ratio is 10\d\d(\.\d)?, above the limit maxInflateRatio=100/);
+    expect(stats.inflatedBytes).toBe(0);
+
+    // 64 MiB declared from a 1 KiB member: no deflate stream holds that.
+    const tiny = gzipSync(Buffer.alloc(1000, 7));
+    const liar: ChunkRef = { offset: 0, compressedSize: 1024, innerOffset: 0, chunkOffset: 0, chunkSize: 64 * MiB, chunkDigest: sha256(zeros) };
+    await expect(readChunk(tiny, liar, { stats })).rejects.toMatchObject({ limit: 'maxInflateRatio' });
+    expect(stats.inflatedBytes).toBe(0);
   });
 });

@@ -52,3 +52,27 @@ describe('inflateRange', () => {
     await expect(inflateRange(corrupt, 0, a.length)).rejects.toThrow();
   });
 });
+
+describe('inflateRange on gzip bombs', () => {
+  const MiB = 1024 * 1024;
+  // 64 MiB of one byte: ~64 KiB compressed, under the one-call path's input size.
+  const bomb = gzipSync(Buffer.alloc(64 * MiB, 0x62));
+
+  it('never inflates much past the end asked for, whatever the member holds', async () => {
+    expect(bomb.length).toBeLessThan(70_000);
+    for (const [start, end] of [
+      [0, 1 * MiB],
+      [0, 10],
+      [3 * MiB, 3 * MiB + 100],
+      [0, 5 * MiB], // past the one-call path's output: the stream path
+    ] as const) {
+      const stats = { inflatedBytes: 0 };
+      const out = await inflateRange(bomb, start, end, stats);
+      expect(out.length).toBe(end - start);
+      expect(out.every((x) => x === 0x62)).toBe(true);
+      // At most the one-call path's slack (256 KiB) or one stream piece past `end`.
+      expect(stats.inflatedBytes, `[${start}, ${end})`).toBeGreaterThanOrEqual(end);
+      expect(stats.inflatedBytes, `[${start}, ${end})`).toBeLessThanOrEqual(end + 256 * 1024);
+    }
+  });
+});

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../../../core/sdk.js';
 import { VerificationError } from '../../../../../backends/stargz-lazy/estargz/errors.js';
 import { RemoteLayer } from '../../../../../backends/stargz-lazy/layer/remote-layer.js';
-import { MAX_NEIGHBOUR_MEMBERS, MAX_REGION_BYTES, REGION_BYTES } from '../../../../../backends/stargz-lazy/layer/region-neighbours.js';
+import { MAX_NEIGHBOUR_INFLATED_BYTES, MAX_NEIGHBOUR_MEMBERS, MAX_REGION_BYTES, REGION_BYTES } from '../../../../../backends/stargz-lazy/layer/region-neighbours.js';
 import { testData } from '../registry/servers/test-client.js';
 import { buildBlob, sha256 } from '../estargz/make-blob.js';
 import { clientFor, flipped, removeTemps, startSwitchableServer, tempCache } from './layer-env.js';
@@ -196,5 +196,23 @@ describe('RemoteLayer region reads', () => {
       expect(c.cache.has(m.chunkDigest), name).toBe(inside || name === 'small/f100');
     }
     expect(insiders).toBeGreaterThan(3);
+  });
+
+  it('a small member that declares much data (a zero-filled file, a gzip bomb) is no neighbour: fetched only when read', async () => {
+    const zeros = Buffer.alloc(MAX_NEIGHBOUR_INFLATED_BYTES + 1); // ~1 KiB compressed
+    const list = [
+      { name: 'a', data: testData(300, 1) },
+      { name: 'zeros', data: zeros },
+      { name: 'b', data: testData(300, 2) },
+    ];
+    const { c, layer } = await setup(buildBlob(list).blob);
+    const a = layer.index.lookup('a')!;
+    const z = layer.index.lookup('zeros')!;
+    expect(z.chunks[0]!.compressedSize).toBeLessThan(REGION_BYTES);
+    expect(await layer.read(a, 0, 300)).toEqual(list[0]!.data);
+    await c.cache.flush();
+    expect(c.cache.has(layer.index.lookup('b')!.chunks[0]!.chunkDigest)).toBe(true);
+    expect(c.cache.has(z.chunks[0]!.chunkDigest)).toBe(false);
+    expect((await layer.read(z, 0, z.size)).equals(zeros)).toBe(true);
   });
 });
