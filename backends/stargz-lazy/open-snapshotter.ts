@@ -40,6 +40,7 @@ export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendCo
       fused,
       prefetchBytes,
       mountTimeoutMs: options.mountTimeoutMs,
+      allowUnverifiedLayers: options.allowUnverifiedLayers,
     });
   } catch (err) {
     await store.close();
@@ -69,6 +70,7 @@ export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendCo
       log: ctx.log,
       mountTimeoutMs: options.mountTimeoutMs,
       prefetchBytes,
+      allowUnverifiedLayers: options.allowUnverifiedLayers,
       concurrency: options.restore.concurrency,
       signal,
     }),

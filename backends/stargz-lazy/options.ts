@@ -85,6 +85,19 @@ export const stargzLazyOptions = z
      * verified) before it gives up and answers with an ordinary snapshot that containerd fills.
      */
     mountTimeoutMs: z.number().int().positive().max(600_000).default(30_000),
+    /**
+     * Mount lazily a layer whose TOC cannot be tied to the manifest: one without the
+     * `containerd.io/snapshot/stargz/toc.digest` annotation (containerd forwards it as a label).
+     * Such a layer's TOC, and with it every chunk digest, comes from whatever answered for the
+     * blob (a plain-HTTP registry or mirror, redirected storage, a layer's `urls` host): nothing
+     * checks it against the layer digest, so a swapped blob would be mounted and read.
+     * false (default): such a layer is not mounted lazily; the prepare answers an ordinary
+     * snapshot that containerd fills with a normal pull, which verifies the whole blob against
+     * the layer digest. The Go stargz-snapshotter's `allow_no_verification` (its
+     * `disable_verification`, which skips chunk verification too, has no equivalent here:
+     * chunks are always verified against the TOC).
+     */
+    allowUnverifiedLayers: z.boolean().default(false),
   })
   .strict();
 

@@ -10,6 +10,8 @@ export type RestoreFailureReason =
   | 'labels-missing'
   /** The labels name a blob badly (bad digest, reference, URL). */
   | 'labels-invalid'
+  /** The labels have no TOC digest and `allowUnverifiedLayers` is false (it was true when the layer was mounted). */
+  | 'unverified-layer'
   /** `snapshots/<id>/fs` is gone (removed outside snaphost) or not an empty directory. */
   | 'directory-unusable'
   /** A mount sits there that does not answer, and could not be detached. */

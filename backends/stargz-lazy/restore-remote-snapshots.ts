@@ -15,7 +15,7 @@
 import type { Logger, LmdbMetaStore, OverlayLayout } from '../../core/sdk.js';
 import { describeError } from './error-code.js';
 import type { FusedLink, FusedMounter } from './fused-link.js';
-import { remoteRequestFromLabels } from './remote-request.js';
+import { LABEL_TOC_DIGEST, remoteRequestFromLabels } from './remote-request.js';
 import { findRestoreCandidates, type RemoteSnapshot } from './restore-candidates.js';
 import { restoreFailureOf, type RestoreFailure } from './restore-failure.js';
 
@@ -31,6 +31,8 @@ export interface RestoreOptions {
   mountTimeoutMs: number;
   /** Prefetch bound sent with each mount, as at prepare. */
   prefetchBytes: number;
+  /** Mount again layers without a TOC digest label (options.ts `allowUnverifiedLayers`), as at prepare. */
+  allowUnverifiedLayers: boolean;
   /** Layers mounted at the same time. */
   concurrency: number;
   /** Aborts the restore (the backend closes). */
@@ -120,6 +122,13 @@ async function restoreOne(o: RestoreOptions, s: RemoteSnapshot, deadline: AbortS
   }
   if (request === undefined) {
     return { reason: 'labels-missing', message: 'its recorded labels do not name a blob (no image reference and layer digest)' };
+  }
+  if (request.tocDigest === undefined && !o.allowUnverifiedLayers) {
+    // Mounted when such layers were allowed; its TOC would be fetched again now, unchecked.
+    return {
+      reason: 'unverified-layer',
+      message: `its recorded labels have no ${LABEL_TOC_DIGEST}, so its TOC cannot be checked against the image manifest (allowUnverifiedLayers is false)`,
+    };
   }
   if (o.signal.aborted) return { reason: 'cancelled', message: 'cancelled: the backend is closing' };
   const timeout = AbortSignal.timeout(o.mountTimeoutMs);

@@ -11,7 +11,12 @@
  *   5. AlreadyExists: containerd then finds <chain> with a filtered List and Stat
  * ```
  * Any failure in 3-4 (not eStargz, registry unreachable, timeout, malformed labels) answers
- * the mounts of step 2: an ordinary snapshot that containerd fills by unpacking the layer.
+ * the mounts of step 2: an ordinary snapshot that containerd fills by unpacking the layer. So
+ * does a layer without the TOC digest label (unless `allowUnverifiedLayers`), before 3: its
+ * TOC could not be checked against the manifest, while containerd's own pull checks the whole
+ * blob against the layer digest. Each such answer is logged once (warn, naming the layer, the
+ * image and the reason; info for a layer that is not eStargz) and counted by reason
+ * (`prepare-fallbacks.ts`).
  * AlreadyExists is only ever answered when containerd's filtered List will find the target;
  * otherwise containerd would give up (or retry) the pull.
  *
@@ -44,7 +49,15 @@ import { describeError, errorCode } from './error-code.js';
 import type { FusedLayerCheck, FusedLink, FusedMetrics, FusedMounter, FusedMountInfo } from './fused-link.js';
 import { backendMetrics, layerStatuses, type RemoteSnapshot } from './layer-status.js';
 import { detachMount, mountsUnder } from './mount-table.js';
-import { REMOTE_LABEL_VALUE, remoteLayerOfLabels, remoteRequestFromLabels, targetOf, type RemoteRequest } from './remote-request.js';
+import { PrepareFallbacks } from './prepare-fallbacks.js';
+import {
+  LABEL_TOC_DIGEST,
+  REMOTE_LABEL_VALUE,
+  remoteLayerOfLabels,
+  remoteRequestFromLabels,
+  targetOf,
+  type RemoteRequest,
+} from './remote-request.js';
 import { cacheDiskBytes, localDiskBytes } from './root-disk-usage.js';
 
 export interface StargzSnapshotterOptions extends OverlaySnapshotterOptions {
@@ -53,12 +66,17 @@ export interface StargzSnapshotterOptions extends OverlaySnapshotterOptions {
   prefetchBytes: number;
   /** A remote prepare that has not mounted its layer by then answers an ordinary snapshot. */
   mountTimeoutMs: number;
+  /** Mount lazily layers without a TOC digest label (options.ts `allowUnverifiedLayers`). */
+  allowUnverifiedLayers: boolean;
 }
 
 export class StargzSnapshotter extends OverlaySnapshotter {
   readonly #fused: FusedLink;
   readonly #prefetchBytes: number;
   readonly #mountTimeoutMs: number;
+  readonly #allowUnverifiedLayers: boolean;
+  /** Remote prepares answered with an ordinary snapshot, by reason. */
+  readonly #fallbacks = new PrepareFallbacks();
   /** Remote layers checked or mounted in the last second (not asked about again). */
   readonly #checked = new CheckedLayers(CHECKED_TTL_MS);
   /** Remote prepares of one chain id run one after the other (the second then finds the first's). */
@@ -69,6 +87,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
     this.#fused = o.fused;
     this.#prefetchBytes = o.prefetchBytes;
     this.#mountTimeoutMs = o.mountTimeoutMs;
+    this.#allowUnverifiedLayers = o.allowUnverifiedLayers;
   }
 
   override async prepare(key: string, parent: string, labels: Labels, call?: Call): Promise<Mount[]> {
@@ -78,7 +97,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
       return super.prepare(key, parent, labels);
     }
     const remote = this.#remoteRequest(labels);
-    if (remote.request !== undefined) this.#hintOpen(remote.request, call.log);
+    if (remote.request !== undefined && remote.unverified !== true) this.#hintOpen(remote.request, call.log);
     await this.#checkRemoteLayers(parent, call.signal);
     return this.#serialized(target, () => this.#prepareTarget(key, parent, labels, target, remote, call));
   }
@@ -132,7 +151,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
     const remoteIds = new Set(remote.map((r) => String(r.id)));
     const local = await localDiskBytes(root, this.layout.snapshotsDir, remoteIds, call.signal);
     const diskBytes = local + (metrics?.cache.diskBytes ?? (await cacheDiskBytes(root, call.signal)));
-    return { snapshots, diskBytes, layers, metrics: backendMetrics(layers, metrics) };
+    return { snapshots, diskBytes, layers, metrics: [...backendMetrics(layers, metrics), ...this.#fallbacks.metrics()] };
   }
 
   /** Unmount the FUSE mounts of directories whose record is gone; busy ones are kept for the next cleanup. */
@@ -190,9 +209,20 @@ export class StargzSnapshotter extends OverlaySnapshotter {
     const { request } = remote;
     if (remote.error !== undefined) {
       call.log.warn({ err: remote.error, target }, 'remote snapshot labels are malformed; preparing an ordinary snapshot');
+      this.#fallbacks.note('malformed_labels');
     }
     const mounts = await super.prepare(key, parent, labels);
     if (request === undefined) return mounts;
+    if (remote.unverified === true) {
+      call.log.warn(
+        { target, digest: request.digest, reference: request.reference, reason: 'unverified_layer' },
+        `layer ${request.digest} of ${request.reference} not mounted lazily: it has no ${LABEL_TOC_DIGEST} label, so its TOC ` +
+          'cannot be checked against the image manifest (allowUnverifiedLayers is false); preparing an ordinary snapshot that containerd ' +
+          'fills and verifies against the layer digest',
+      );
+      this.#fallbacks.note('unverified_layer');
+      return mounts;
+    }
 
     const id = await this.store.read((tx) => tx.getInfo(key).id);
     const mountpoint = this.layout.upperPath(id);
@@ -205,6 +235,7 @@ export class StargzSnapshotter extends OverlaySnapshotter {
       const msg = 'layer not mounted remotely; preparing an ordinary snapshot that containerd fills';
       if (code === 'NOT_ESTARGZ') log.info({ reason: describeError(err) }, `${msg} (not eStargz)`);
       else log.warn({ err, code }, msg);
+      this.#fallbacks.note(code === 'NOT_ESTARGZ' ? 'not_estargz' : 'mount_failed');
       await this.#ensureUnmounted(mountpoint, call);
       return mounts;
     }
@@ -339,13 +370,19 @@ export class StargzSnapshotter extends OverlaySnapshotter {
       .catch((err: unknown) => log.debug({ err }, 'open hint to the FUSE-serving process failed'));
   }
 
-  /** The layer the labels of a remote prepare name, or why they name none well (the prepare then falls back). */
+  /**
+   * The layer the labels of a remote prepare name, or why they name none well (the prepare then
+   * falls back); `unverified` when it has no TOC digest and such layers are not mounted lazily.
+   */
   #remoteRequest(labels: Labels): ParsedRemote {
+    let request: RemoteRequest | undefined;
     try {
-      return { request: remoteRequestFromLabels(labels, this.#prefetchBytes) };
+      request = remoteRequestFromLabels(labels, this.#prefetchBytes);
     } catch (err) {
       return { error: err };
     }
+    if (request !== undefined && request.tocDigest === undefined && !this.#allowUnverifiedLayers) return { request, unverified: true };
+    return { request };
   }
 
   /** Mount through the FUSE process; one that stopped answering since the last call is started again, once. */
@@ -414,6 +451,8 @@ function isFusedUnreachable(err: unknown): boolean {
 interface ParsedRemote {
   request?: RemoteRequest | undefined;
   error?: unknown;
+  /** The layer has no TOC digest and is not to be mounted lazily (it falls back, logged with the reason). */
+  unverified?: boolean;
 }
 
 /** Unavailable layers named in one UNAVAILABLE message; the rest are counted. */

@@ -22,8 +22,14 @@
 #   - `ctr run` sees each layer's effect; the read-only view is identical to a normal pull of the
 #     same :esgz image with containerd's built-in overlayfs (content, modes, owners, mtimes,
 #     links, user.* xattrs; minus the TOC and landmark files that lazy snapshotters hide);
-#   - the non-eStargz probe:gzip through rpull falls back to a full pull and runs; before it,
-#     each layer's tail was fetched at most once (the proxy's request log);
+#   - the non-eStargz probe:gzip (no toc.digest annotation) through rpull falls back to a full
+#     pull and runs; before it, each layer's tail was fetched at most once (the proxy's request
+#     log); snaphost fetched none of it (allowUnverifiedLayers is false: a layer whose TOC cannot
+#     be tied to the manifest is not mounted lazily) and logged each layer with reason
+#     unverified_layer;
+#   - a swapped blob without a TOC digest (the proxy flips a byte of probe:gzip's data layer, as a
+#     MITM of a plain-HTTP registry could): the pull fails naming the digest, nothing of it is
+#     mounted or committed as a remote snapshot;
 #   - plain `ctr images pull` (no labels) of multilayer:gzip works, runs, and is identical to
 #     `umoci unpack` of the image;
 #   - containerd 2.x: plain `ctr image pull --snapshotter stargz-lazy` (the transfer service, with
@@ -385,6 +391,19 @@ for l in "${GZ_LAYERS[@]}"; do
   ((n <= 1 && bytes <= (s < 524288 ? s : 524288))) || TAIL_PROBLEMS+="layer $d ($s bytes): $n tail requests, $bytes bytes; "
 done
 if [[ -z $TAIL_PROBLEMS ]]; then e2e_pass gzip-tail-fetched-at-most-once; else e2e_fail gzip-tail-fetched-at-most-once "$TAIL_PROBLEMS"; fi
+if [[ $REFMODE != 1 ]]; then
+  # No TOC digest: the prepare falls back before the FUSE-serving process is asked (no tail
+  # request), with one warning per layer naming it and the reason.
+  UNVERIFIED_PROBLEMS=
+  for l in "${GZ_LAYERS[@]}"; do
+    read -r d _ <<<"$l"
+    read -r n _ <<<"$(proxy_blob_tail_gets "$d" "$GZ_MARK")"
+    ((n == 0)) || UNVERIFIED_PROBLEMS+="layer $d: $n tail requests; "
+    grep -F "\"digest\":\"$d\"" "$SNAPHOST_LOG" | grep -qF '"reason":"unverified_layer"' ||
+      UNVERIFIED_PROBLEMS+="layer $d: no unverified_layer warning in $SNAPHOST_LOG; "
+  done
+  if [[ -z $UNVERIFIED_PROBLEMS ]]; then e2e_pass gzip-unverified-layer-not-fetched; else e2e_fail gzip-unverified-layer-not-fetched "$UNVERIFIED_PROBLEMS"; fi
+fi
 full_pull() { # every layer was downloaded whole, and is an ordinary snapshot
   local l d s sent id info
   for l in "${GZ_LAYERS[@]}"; do
@@ -406,6 +425,39 @@ if [[ $out == "$want" ]]; then e2e_pass run-gzip; else e2e_fail run-gzip "got: $
 # The other backend of the same daemon works alongside.
 out=$(ctr_ run --rm --snapshotter overlayfs-native "$PROBE_GZIP" "sgz-ofn-$$" /bin/sh -c 'cat /data/bystander.txt' 2>&1)
 if [[ $out == "$PROBE_BYSTANDER_TEXT" ]]; then e2e_pass overlayfs-native-alongside; else e2e_fail overlayfs-native-alongside "got: $(tail -n 3 <<<"$out" | tr '\n' '|')"; fi
+
+# ---- a swapped blob without a TOC digest ----------------------------------------------------------
+# What a MITM of a plain-HTTP registry or mirror can do: serve other bytes for a layer digest.
+# probe:gzip has no toc.digest annotation, so its layers are not mounted lazily (above); the
+# normal pull that takes over verifies each blob against its digest and refuses the swapped one,
+# and nothing of it is mounted or committed as a remote snapshot.
+E2E_CURRENT=swapped-unverified
+ctr_ images rm --sync "$PROBE_GZIP" >/dev/null 2>&1 || e2e_fail swapped-image-rm "ctr images rm --sync $PROBE_GZIP failed"
+read -r GZ_DATA _ <<<"${GZ_LAYERS[${#GZ_LAYERS[@]} - 1]}"
+SW_MOUNTS_BEFORE=$(fuse_mounts_below "$ROOT" | grep -c .) || true
+proxy_reset
+proxy_corrupt "$GZ_DATA" 1000
+if out=$(rpull "$PROBE_GZIP" 2>&1); then
+  e2e_fail swapped-unverified-refused "rpull of $PROBE_GZIP with a swapped data layer succeeded"
+elif grep -qi 'digest' <<<"$out"; then
+  e2e_pass swapped-unverified-refused
+  e2e_log "swapped blob refused: $(grep -i -m 1 'digest' <<<"$out" | head -c 300)"
+else
+  e2e_fail swapped-unverified-refused "the pull failed without naming a digest: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+fi
+served=$(proxy_corrupt_served "$GZ_DATA")
+if ((served > 0)); then e2e_pass swapped-byte-was-served; else e2e_fail swapped-byte-was-served "the proxy never sent the flipped byte: the test proved nothing"; fi
+proxy_clean
+swapped_not_mounted() {
+  local id info n
+  n=$(fuse_mounts_below "$ROOT" | grep -c .) || true
+  ((n == SW_MOUNTS_BEFORE)) || { echo "$n FUSE mounts below $ROOT, $SW_MOUNTS_BEFORE before"; return 1; }
+  for id in "${GZ_CHAIN[@]}"; do
+    info=$(ctr_ snapshots --snapshotter "$SN" info "$id" 2>/dev/null) || continue
+    jq -e '(.Labels["containerd.io/snapshot/remote"] // "") == ""' <<<"$info" >/dev/null || { echo "$id is a remote snapshot"; return 1; }
+  done
+}
+e2e_check swapped-not-mounted swapped_not_mounted
 
 # ---- plain `ctr images pull`: no labels, an ordinary pull through the backend -------------------
 E2E_CURRENT=plain-pull

@@ -8,11 +8,17 @@
  * once. Every request asks `headerFor()` anew, which renews an expired Bearer token before
  * the request from the challenge remembered for (host, scope), so a token that expires in the
  * middle of a long read is replaced without the reader noticing and without a 401 round trip.
+ *
+ * Credentials go to a challenge's token endpoint only where `realm-policy.ts` allows: the
+ * registry's own origin, or an HTTPS origin named by a registry reached over HTTPS; never from
+ * an HTTPS registry to a plain-HTTP realm. Elsewhere the token is asked for anonymously.
  */
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../core/sdk.js';
 import { RegistryStatusError, statusError, transportError } from './registry-errors.js';
 import type { TimeoutOptions } from './options.js';
+import { truncate } from './digest.js';
+import { realmPolicy } from './realm-policy.js';
 import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
 
 /** A user name and password (or access token used as one): Basic auth, or Basic at the token endpoint. */
@@ -33,6 +39,16 @@ export interface RegistryTokenCredentials {
 }
 
 export type Credentials = PasswordCredentials | IdentityTokenCredentials | RegistryTokenCredentials;
+
+/** Whom a request authorizes with: the registry host, the origin requests to it go to, and the scope. */
+export interface AuthTarget {
+  /** As in image references (`docker.io`, `127.0.0.1:5000`); credentials and tokens are keyed by it. */
+  host: string;
+  /** `scheme://host[:port]` the registry's requests (and its 401 challenges) go to. */
+  origin: string;
+  /** `repository:<name>:pull`. */
+  scope: string;
+}
 
 /** Credentials for a registry host (`docker.io`, `127.0.0.1:5000`), or undefined for anonymous. */
 export type CredentialsProvider = (host: string) => Promise<Credentials | undefined> | Credentials | undefined;
@@ -89,12 +105,12 @@ export class Authorizer {
    * expired, a new one fetched from the token endpoint the registry named before (so a long
    * read never pays a 401 round trip per token lifetime); undefined when nothing is known yet.
    */
-  async headerFor(host: string, scope: string, signal?: AbortSignal): Promise<string | undefined> {
-    const cached = this.header(host, scope);
+  async headerFor(target: AuthTarget, signal?: AbortSignal): Promise<string | undefined> {
+    const cached = this.header(target.host, target.scope);
     if (cached !== undefined) return cached;
-    const challenge = this.challenges.get(cacheKey(host, scope));
+    const challenge = this.challenges.get(cacheKey(target.host, target.scope));
     if (challenge === undefined) return undefined;
-    return this.unauthorized(host, scope, challenge, undefined, signal);
+    return this.unauthorized(target, challenge, undefined, signal);
   }
 
   /**
@@ -103,13 +119,12 @@ export class Authorizer {
    * RegistryStatusError when no way to authorize is left.
    */
   async unauthorized(
-    host: string,
-    scope: string,
+    target: AuthTarget,
     challengeHeader: string | string[] | undefined,
     rejected: string | undefined,
     signal?: AbortSignal,
   ): Promise<string> {
-    const key = cacheKey(host, scope);
+    const key = cacheKey(target.host, target.scope);
     const cached = this.cache.get(key);
     if (cached && cached.header !== rejected && cached.expiresAt > this.now()) return cached.header; // refreshed meanwhile
     if (cached?.header === rejected) this.cache.delete(key);
@@ -117,7 +132,7 @@ export class Authorizer {
     if (!flight) {
       // Shared by every request waiting on this key, so it does not follow one caller's signal
       // (its own timeouts bound it); each caller stops waiting when its signal aborts.
-      flight = this.authorize(host, scope, challengeHeader, rejected).finally(() => this.pending.delete(key));
+      flight = this.authorize(target, challengeHeader, rejected).finally(() => this.pending.delete(key));
       this.pending.set(key, flight);
     }
     return untilAborted(flight, signal);
@@ -129,12 +144,8 @@ export class Authorizer {
     this.challenges.clear();
   }
 
-  private async authorize(
-    host: string,
-    scope: string,
-    challengeHeader: string | string[] | undefined,
-    rejected: string | undefined,
-  ): Promise<string> {
+  private async authorize(target: AuthTarget, challengeHeader: string | string[] | undefined, rejected: string | undefined): Promise<string> {
+    const { host, scope } = target;
     const challenges = parseWwwAuthenticate(challengeHeader);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
@@ -144,7 +155,7 @@ export class Authorizer {
     if (bearer && credentials && 'registryToken' in credentials) {
       auth = { header: `Bearer ${credentials.registryToken}`, expiresAt: Infinity };
     } else if (bearer) {
-      auth = await this.fetchToken(host, scope, bearer, credentials);
+      auth = await this.fetchToken(target, bearer, credentials);
     } else if (basic) {
       if (!credentials) {
         throw new RegistryStatusError(`registry ${host} requires basic authentication and no credentials are configured for it`, 401);
@@ -168,27 +179,22 @@ export class Authorizer {
    * A Bearer header from the challenge's token endpoint: `GET realm?service=…&scope=…` (with
    * Basic credentials if any), or for an identity token the OAuth2 form
    * `POST realm` `grant_type=refresh_token&refresh_token=…&service=…&scope=…&client_id=…`.
+   * Without credentials, or where the realm may not have them (`realm-policy.ts`), the GET goes
+   * without Authorization.
    */
-  private async fetchToken(
-    host: string,
-    scope: string,
-    challenge: Challenge,
-    credentials: Credentials | undefined,
-  ): Promise<CachedAuth> {
-    const realm = challenge.params.realm;
-    let url: URL;
-    try {
-      url = new URL(realm ?? '');
-    } catch {
-      throw new RegistryStatusError(`registry ${host}: Bearer challenge has no valid realm URL (${JSON.stringify(realm ?? null)})`, 401);
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new RegistryStatusError(`registry ${host}: Bearer realm ${url.href} is not an http(s) URL`, 401);
+  private async fetchToken(target: AuthTarget, challenge: Challenge, configured: Credentials | undefined): Promise<CachedAuth> {
+    const { host, scope } = target;
+    const realm = realmPolicy(challenge.params.realm, target.origin, host);
+    const url = realm.url;
+    let credentials = configured;
+    if (configured !== undefined && !realm.credentials) {
+      credentials = undefined;
+      this.deps.log.warn({ host, realm: truncate(url.origin), why: realm.withheld }, 'registry credentials withheld from the token endpoint; asking for an anonymous token');
     }
     // The challenge's scope is what this request needs; ours covers the same repository.
     const scopes = [...new Set([challenge.params.scope ?? scope, scope])];
     const service = challenge.params.service;
-    const what = `token for ${host} (${scope}) from ${url.origin}`;
+    const what = `token for ${host} (${scope}) from ${truncate(url.origin)}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     let method: 'GET' | 'POST' = 'GET';
     let body: string | undefined;
@@ -224,7 +230,8 @@ export class Authorizer {
       if (res.statusCode !== 200) {
         await res.body.dump({ limit: MAX_TOKEN_RESPONSE }).catch(() => undefined);
         if (res.statusCode === 400 || res.statusCode === 401 || res.statusCode === 403) {
-          throw new RegistryStatusError(`${what}: the token server refused ${presented} (HTTP ${res.statusCode})`, res.statusCode);
+          const withheld = credentials !== configured ? `; the configured credentials were withheld: ${realm.withheld}` : '';
+          throw new RegistryStatusError(`${what}: the token server refused ${presented} (HTTP ${res.statusCode})${withheld}`, res.statusCode);
         }
         if (method === 'POST' && (res.statusCode === 404 || res.statusCode === 405)) {
           throw new RegistryStatusError(`${what}: the token server does not take OAuth2 POST requests (HTTP ${res.statusCode}), which an identity token needs`, res.statusCode);

@@ -16,7 +16,7 @@
 import { Agent, Pool, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
-import { Authorizer, type CredentialsProvider } from './auth.js';
+import { Authorizer, type AuthTarget, type CredentialsProvider } from './auth.js';
 import { DockerCredentials } from './docker-credentials.js';
 import type { LayerBlob } from './blob-source.js';
 import { BlobReader } from './blob-reader.js';
@@ -35,7 +35,7 @@ export interface BlobLocation {
   origin: string;
   timeouts: TimeoutOptions;
   /** Registry authorization for this location; absent for direct URLs. */
-  auth?: { host: string; scope: string };
+  auth?: AuthTarget;
   /** A mirror, the upstream registry, or a URL from the layer's labels. */
   role?: 'mirror' | 'upstream' | 'url';
 }
@@ -132,7 +132,7 @@ export class RegistryClient {
       url: `${ep.origin}/v2/${ref.repository}/blobs/${digest}`,
       origin: ep.origin,
       timeouts: ep.timeouts,
-      auth: { host: ep.host, scope: `repository:${ref.repository}:pull` },
+      auth: { host: ep.host, origin: ep.origin, scope: `repository:${ref.repository}:pull` },
       role: ep.role,
     };
   }
@@ -167,14 +167,14 @@ export class RegistryClient {
         this.redirects.delete(loc.url);
         this.log.debug({ url: loc.url, status: res.statusCode }, 'cached blob storage URL failed; asking the registry again');
       }
-      let authorization = loc.auth ? await this.auth.headerFor(loc.auth.host, loc.auth.scope, signal) : undefined;
+      let authorization = loc.auth ? await this.auth.headerFor(loc.auth, signal) : undefined;
       for (let attempt = 0; ; attempt++) {
         const withAuth = authorization ? { ...headers, authorization } : headers;
         const res = await this.follow(loc.url, method, withAuth, loc, signal);
         if (res.statusCode === 401 && loc.auth && attempt === 0 && new URL(res.url).origin === loc.origin) {
           const challenge = res.headers['www-authenticate'];
           await drain(res);
-          authorization = await this.auth.unauthorized(loc.auth.host, loc.auth.scope, challenge, authorization, signal);
+          authorization = await this.auth.unauthorized(loc.auth, challenge, authorization, signal);
           continue;
         }
         if ((res.statusCode === 200 || res.statusCode === 206) && res.url !== loc.url && this.options.redirectCacheMs > 0) {

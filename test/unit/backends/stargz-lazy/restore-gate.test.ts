@@ -86,7 +86,12 @@ beforeAll(async () => {
   root = await realpath(await mkdtemp(path.join(tmpdir(), 'stargz-restore-gate-')));
   const link = new StandInLink(true);
   const s = await open(link);
-  const labels = { 'containerd.io/snapshot.ref': L1, [LABEL_STARGZ_REFERENCE]: '127.0.0.1:1/gate/image:esgz', [LABEL_STARGZ_DIGEST]: LAYER };
+  const labels = {
+    'containerd.io/snapshot.ref': L1,
+    [LABEL_STARGZ_REFERENCE]: '127.0.0.1:1/gate/image:esgz',
+    [LABEL_STARGZ_DIGEST]: LAYER,
+    'containerd.io/snapshot/stargz/toc.digest': `sha256:${'c'.repeat(64)}`,
+  };
   await expect(s.prepare(`ns/1/extract ${L1}`, '', labels, call)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
   await s.prepare('ns/2/ctr', L1, {}, call);
   await s.prepare('ns/3/local', '', {}, call);

@@ -27,6 +27,7 @@ let lines: Record<string, unknown>[] = [];
 const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
 const fallbacks = () => lines.filter((l) => String(l['msg']).startsWith('layer not mounted remotely'));
 const REF = 'containerd.io/snapshot.ref';
+const TOC = 'containerd.io/snapshot/stargz/toc.digest';
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 
 let registry: DockerRegistry;
@@ -122,8 +123,21 @@ describe('stargz-lazy local paths', () => {
     expect(await fusedStarted()).toBe(false);
   });
 
+  it('a layer without the TOC digest label: an ordinary snapshot, one warning naming it, no FUSE process', async () => {
+    const reference = `${registry.host}/local/plain:latest`;
+    const labels = { [REF]: d('b'), [LABEL_STARGZ_REFERENCE]: reference, [LABEL_STARGZ_DIGEST]: plainDigest };
+    await pullLayer('ns/1/extract sha256:b', 'ns/2/sha256:b', '', labels, 'filled-by-containerd');
+    const warned = lines.filter((l) => l['reason'] === 'unverified_layer');
+    expect(warned).toEqual([expect.objectContaining({ level: 40, digest: plainDigest, reference, target: d('b') })]);
+    expect(String(warned[0]!['msg'])).toContain(`layer ${plainDigest} of ${reference} not mounted lazily: it has no ${TOC} label`);
+    expect(await fusedStarted()).toBe(false);
+    expect((await stat('ns/2/sha256:b')).info.labels['containerd.io/snapshot/remote']).toBeUndefined();
+  });
+
   it('a layer that is not eStargz: the FUSE process says so, the snapshot is ordinary and nothing stays mounted', async () => {
-    const labels = { [REF]: d('c'), [LABEL_STARGZ_REFERENCE]: `${registry.host}/local/plain:latest`, [LABEL_STARGZ_DIGEST]: plainDigest };
+    // The TOC digest label (any: the blob is found not eStargz before its TOC is read) makes the
+    // layer one the backend tries to mount lazily; without it, it falls back before that.
+    const labels = { [REF]: d('c'), [LABEL_STARGZ_REFERENCE]: `${registry.host}/local/plain:latest`, [LABEL_STARGZ_DIGEST]: plainDigest, [TOC]: d('9') };
     await pullLayer('ns/1/extract sha256:c', 'ns/2/sha256:c', '', labels, 'filled-by-containerd');
     expect(await fusedStarted()).toBe(true);
     expect(fallbacks()).toMatchObject([{ level: 30, msg: expect.stringContaining('(not eStargz)') }]);
@@ -134,7 +148,7 @@ describe('stargz-lazy local paths', () => {
   }, 60_000);
 
   it('a registry that cannot be reached: an ordinary snapshot, never ALREADY_EXISTS', async () => {
-    const labels = { [REF]: d('e'), [LABEL_STARGZ_REFERENCE]: `127.0.0.1:${await closedPort()}/gone/image:v1`, [LABEL_STARGZ_DIGEST]: d('f') };
+    const labels = { [REF]: d('e'), [LABEL_STARGZ_REFERENCE]: `127.0.0.1:${await closedPort()}/gone/image:v1`, [LABEL_STARGZ_DIGEST]: d('f'), [TOC]: d('9') };
     const m = await prepare('ns/1/extract sha256:e', '', labels);
     expect(m.mounts).toEqual([{ type: 'bind', source: path.join(root, 'snapshots/1/fs'), target: '', options: ['rw', 'rbind'] }]);
     expect(await mountsUnderRoot()).toEqual([]);
