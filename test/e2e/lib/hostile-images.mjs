@@ -4,15 +4,18 @@
 // base eStargz image (copied with its annotations) plus one crafted layer, written as a real
 // eStargz blob: tar headers and file payloads in gzip members, the TOC (stargz.index.json) in
 // its own member, the 51-byte footer. Members that are the same bytes are compressed once.
-//   node hostile-images.mjs --base OCI_DIR:TAG --out OCI_DIR
+//   node hostile-images.mjs --base OCI_DIR:TAG --out OCI_DIR [--sums FILE]
+// (--sums: "PATH SHA256" of each bomb file's 64 MiB, for the honest variant's reads.)
 // Tags written to --out (each line of stdout: "TAG LAYER_DIGEST TOC_DIGEST"):
 //   chain         200,000 hard links in one chain listed in reverse: h/l000000 links to
 //                 h/l000001, which appears later in the TOC, …, the last to the regular file
 //                 h/target (CHAIN_TEXT); tar headers follow the TOC order
 //   bomb-honest   BOMBS files bomb/bNN, each one chunk whose member inflates 64 MiB of one byte
-//                 (~64 KiB compressed), declared as such in the TOC; then .prefetch.landmark, so
-//                 a prefetching mount fetches them all
-//   bomb-lying    the same members, but the TOC declares each file 1 MiB (digests of the first MiB)
+//                 (~64 KiB compressed; another byte in each file of both variants), declared as
+//                 such in the TOC; then .prefetch.landmark, so a prefetching mount fetches them all
+//   bomb-lying    members like those, but the TOC declares each file 1 MiB (its digests are those
+//                 of the 64 MiB the member holds): a reader must not inflate past the declared
+//                 MiB, and the chunk cannot verify
 //   swap-genuine  one file data/who ("genuine"), NO toc.digest annotation
 //   swap-forged   data/who ("forged" and a few '!'), no annotation, the same blob size: what a
 //                 swapping proxy serves instead
@@ -155,23 +158,29 @@ function chainLayer(path) {
   return w.finish();
 }
 
-function bombLayer(path, member, lying) {
+function bombLayer(path, bombs, lying) {
   const w = new LayerWriter(path);
-  const full = Buffer.alloc(BOMB_BYTES, BOMB_BYTE);
-  const fullDigest = sha256(full);
-  const lieDigest = sha256(full.subarray(0, BOMB_LIE_BYTES));
   dirEntry(w, 'bomb');
-  for (let i = 1; i <= BOMBS; i++) {
-    const name = `bomb/b${String(i).padStart(2, '0')}`;
+  bombs.forEach((b, i) => {
+    const name = `bomb/b${String(i + 1).padStart(2, '0')}`;
     w.header(tarHeader(name, BOMB_BYTES));
-    const offset = w.payload(member, [[full, 1]]);
-    const size = lying ? BOMB_LIE_BYTES : BOMB_BYTES;
-    const digest = lying ? lieDigest : fullDigest;
-    w.entries.push({ name, type: 'reg', size, mode: 0o644, modtime: MTIME, offset, digest, chunkDigest: digest });
-  }
+    const offset = w.payload(b.member, [[b.mib, BOMB_BYTES / MiB]]);
+    w.entries.push({ name, type: 'reg', size: lying ? BOMB_LIE_BYTES : BOMB_BYTES, mode: 0o644, modtime: MTIME, offset, digest: b.digest, chunkDigest: b.digest });
+  });
   smallFile(w, '.prefetch.landmark', 'X');
   smallFile(w, 'bomb/after-landmark.txt', 'read me after the bombs\n');
   return w.finish();
+}
+
+/**
+ * The bombs' members: file i is 64 MiB of byte BOMB_BYTE + first + i (distinct, also between
+ * the two variants, so that no cache keyed by chunk digest serves one bomb for another).
+ */
+function makeBombs(first) {
+  return Array.from({ length: BOMBS }, (_, i) => {
+    const data = Buffer.alloc(BOMB_BYTES, BOMB_BYTE + first + i);
+    return { mib: Buffer.alloc(MiB, BOMB_BYTE + first + i), member: gzipSync(data, { level: 9 }), digest: sha256(data) };
+  });
 }
 
 function whoLayer(path, who) {
@@ -183,7 +192,7 @@ function whoLayer(path, who) {
 
 // ---- the OCI layout ------------------------------------------------------------------------
 function main() {
-  const { values: args } = parseArgs({ options: { base: { type: 'string' }, out: { type: 'string' } } });
+  const { values: args } = parseArgs({ options: { base: { type: 'string' }, out: { type: 'string' }, sums: { type: 'string' } } });
   const m = /^(.+):([^:/]+)$/.exec(args.base ?? '');
   if (!m || !args.out) {
     console.error('usage: hostile-images.mjs --base OCI_DIR:TAG --out OCI_DIR');
@@ -234,10 +243,10 @@ function main() {
   };
 
   image('chain', layer(chainLayer, true));
-  // One 64 MiB member, compressed once, shared by every bomb file of both variants.
-  const member = gzipSync(Buffer.alloc(BOMB_BYTES, BOMB_BYTE), { level: 9 });
-  image('bomb-honest', layer((p) => bombLayer(p, member, false), true));
-  image('bomb-lying', layer((p) => bombLayer(p, member, true), true));
+  const bombs = makeBombs(0);
+  image('bomb-honest', layer((p) => bombLayer(p, bombs, false), true));
+  image('bomb-lying', layer((p) => bombLayer(p, makeBombs(BOMBS), true), true));
+  if (args.sums) writeFileSync(args.sums, bombs.map((b, i) => `/bomb/b${String(i + 1).padStart(2, '0')} ${b.digest.slice(7)}\n`).join(''));
   const genuine = layer((p) => whoLayer(p, 'genuine'), false);
   image('swap-genuine', genuine);
   // The forged blob has the genuine one's size (the footer is read at the end the size labels
