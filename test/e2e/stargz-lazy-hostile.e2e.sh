@@ -123,15 +123,24 @@ logs_name() {
 logs_naming() { local hex=${1#sha256:}; logs | grep -F -- "${hex:0:12}" | grep -iE -- "$2" | tail -n 1 | cut -c1-400; }
 rpull() { # SNAPSHOTTER REF: ctr-remote rpull, bounded; output in $RPULL_OUT, seconds in $RPULL_S
   local t0=$(date +%s%N) rc
-  RPULL_OUT=$(timeout 120 ctr-remote --address "$CONTAINERD_ADDRESS" --namespace "$CTR_NAMESPACE" image rpull --plain-http --snapshotter "$1" "$2" 2>&1)
+  RPULL_OUT=$(timeout -k 5 120 ctr-remote --address "$CONTAINERD_ADDRESS" --namespace "$CTR_NAMESPACE" image rpull --plain-http --snapshotter "$1" "$2" 2>&1)
   rc=$?
   RPULL_S=$(awk -v n="$(($(date +%s%N) - t0))" 'BEGIN { printf "%.1f", n / 1e9 }')
   return $rc
 }
-run_in() { # SNAPSHOTTER REF NAME CMD...: ctr run --rm, 120 s bound
-  local sn=$1 ref=$2 name=$3
+run_in() { # SNAPSHOTTER REF NAME CMD...: ctr run --rm, 120 s bound (then the task is killed)
+  local sn=$1 ref=$2 name=$3-$$ rc
   shift 3
-  timeout 120 "$CTR" --address "$CONTAINERD_ADDRESS" --namespace "$CTR_NAMESPACE" run --rm --snapshotter "$sn" "$ref" "$name-$$" "$@" 2>&1
+  timeout -k 5 120 "$CTR" --address "$CONTAINERD_ADDRESS" --namespace "$CTR_NAMESPACE" run --rm --snapshotter "$sn" "$ref" "$name" "$@" 2>&1
+  rc=$?
+  if [[ $rc == 124 || $rc == 137 ]]; then
+    echo "(ctr run $name timed out after 120 s)"
+    ctr_ tasks kill -s SIGKILL "$name" >/dev/null 2>&1
+    sleep 1
+    ctr_ tasks rm -f "$name" >/dev/null 2>&1
+    ctr_ containers rm "$name" >/dev/null 2>&1
+  fi
+  return $rc
 }
 
 # ---- (1) the benign reader -------------------------------------------------------------------------
