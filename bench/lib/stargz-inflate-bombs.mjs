@@ -4,6 +4,11 @@
 // the memory is the inflation budget. Uses dist/ (build first: npx tsc -p tsconfig.json).
 //   node --expose-gc bench/lib/stargz-inflate-bombs.mjs [N=12] [BOMB_MIB=64]
 // Prints one JSON line: compressed bytes, baseline and peak RSS / arrayBuffers (MiB).
+// Measured on a shared 2-core VM (default limits): before the inflation budget, 12 bombs
+// (783 KB compressed) peaked at 952 MiB RSS (+813 MiB; +843 MiB arrayBuffers) in 3.8 s; with
+// it, 293 MiB (+153 MiB; +152 MiB arrayBuffers) in 11.6 s, and 48 bombs (3.1 MB, 3 GiB
+// declared) +129 MiB RSS in 35 s: flat in the number of bombs (one 64 MiB bomb of a layer's
+// background work inflates at a time, then is written and dropped).
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -324,7 +324,7 @@ export class RemoteLayer {
       for (const w of todo) {
         const flight = this.#flights.get(w.chunk.chunkDigest);
         if (flight) {
-          if (kind === 'read') this.#readWaitsFor(w.chunk.chunkDigest);
+          if (kind === 'read') this.#readWaitsFor(w.chunk.chunkDigest, flight.promise);
           joined.push({ w, owner: flight.signal, done: keep ? flight.promise : flight.promise.then(drop) });
         } else mine.push(w);
       }
@@ -417,10 +417,14 @@ export class RemoteLayer {
     return started;
   }
 
-  /** A container read waits for chunk `digest`, in flight: its member goes in the foreground lane. */
-  #readWaitsFor(digest: string): void {
+  /** A container read waits for chunk `digest`, in flight (`flight`): its member goes in the foreground lane. */
+  #readWaitsFor(digest: string, flight: Promise<Buffer>): void {
+    if (this.#readWaits.has(digest)) return;
     this.#readWaits.add(digest);
     this.#promoters.get(digest)?.();
+    // Also when the flight settled just before the read joined it (nothing would clear it then).
+    const clear = () => this.#readWaits.delete(digest);
+    flight.then(clear, clear);
   }
 
   /**
