@@ -8,6 +8,7 @@
 #   proxy_blob_requests DIGEST   how many GETs of that blob
 #   proxy_corrupt DIGEST OFFSET  serve that blob with the byte at OFFSET flipped from now on
 #   proxy_corrupt_served DIGEST  how many flipped bytes the proxy has sent so far
+#   proxy_swap DIGEST OTHER  serve that blob with the bytes of blob OTHER (same repository)
 #   proxy_clean              serve every blob unchanged again
 #   proxy_log_mark           the number of requests logged so far (for proxy_blob_tail_gets)
 #   proxy_blob_tail_gets DIGEST MARK
@@ -51,6 +52,7 @@ proxy_stop() {
 proxy_admin() { curl -fsS -X "$1" "http://$PROXY/_proxy/$2"; }
 proxy_reset() { proxy_admin POST reset >/dev/null; }
 proxy_clean() { proxy_admin POST clean >/dev/null; }
+proxy_swap() { proxy_admin POST "swap?digest=$1&with=$2" >/dev/null; }
 proxy_corrupt() { proxy_admin POST "corrupt?digest=$1&offset=$2" >/dev/null; }
 proxy_stat() { proxy_admin GET stats | jq -r --arg d "$1" --arg f "$2" '.blobs[$d][$f] // 0'; }
 proxy_blob_bytes() { proxy_stat "$1" bytes; }

@@ -9,9 +9,12 @@
 //   GET  /_proxy/stats    {"requests": n, "blobs": {"sha256:…": {"requests", "bytes", "corruptBytesServed"}}}
 //   POST /_proxy/reset    zero every counter
 //   POST /_proxy/corrupt?digest=sha256:…&offset=N   flip (xor 0xff) the byte at blob offset N
-//   POST /_proxy/clean    stop corrupting
-// While a blob has flips, its GETs are answered by the proxy itself from the whole blob (fetched
-// once from upstream), honouring Range and multi-range requests like the registry does.
+//   POST /_proxy/swap?digest=sha256:…&with=sha256:…   answer GETs of the first blob with the bytes
+//                         of the second (same repository), still labelled with the first digest
+//   POST /_proxy/clean    stop corrupting and swapping
+// While a blob has flips or a swap, its GETs are answered by the proxy itself from the whole
+// blob (fetched once from upstream), honouring Range and multi-range requests like the registry
+// does.
 import http from 'node:http';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -34,8 +37,11 @@ let requests = 0;
 let blobs = new Map();
 /** @type {Map<string, Set<number>>} digest -> blob offsets to flip */
 const flips = new Map();
-/** @type {Map<string, Promise<Buffer>>} whole blobs of the digests being corrupted */
+/** @type {Map<string, string>} digest -> the digest whose bytes are served instead */
+const swaps = new Map();
+/** @type {Map<string, Promise<Buffer>>} whole blobs of the digests being corrupted or swapped */
 const wholeBlobs = new Map();
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 const counter = (digest) => {
   let c = blobs.get(digest);
@@ -71,8 +77,18 @@ function admin(req, res, url) {
     logLine({ admin: 'corrupt', digest, offset });
     return reply(200, { ok: true, digest, offsets: [...flips.get(digest)] });
   }
+  if (req.method === 'POST' && url.pathname === '/_proxy/swap') {
+    const digest = url.searchParams.get('digest') ?? '';
+    const other = url.searchParams.get('with') ?? '';
+    if (!DIGEST.test(digest) || !DIGEST.test(other)) return reply(400, { error: 'need digest=sha256:<64 hex> and with=sha256:<64 hex>' });
+    swaps.set(digest, other);
+    wholeBlobs.delete(digest);
+    logLine({ admin: 'swap', digest, with: other });
+    return reply(200, { ok: true, digest, with: other });
+  }
   if (req.method === 'POST' && url.pathname === '/_proxy/clean') {
     flips.clear();
+    swaps.clear();
     wholeBlobs.clear();
     logLine({ admin: 'clean' });
     return reply(200, { ok: true });
@@ -81,11 +97,11 @@ function admin(req, res, url) {
 }
 
 /** GET the whole blob from upstream (no Range), following nothing: the local registry serves it. */
-function fetchWhole(req) {
+function fetchWhole(req, path = req.url) {
   return new Promise((resolve, reject) => {
     const headers = { ...req.headers };
     delete headers.range;
-    const up = http.request({ ...upstream, agent, method: 'GET', path: req.url, headers }, (ur) => {
+    const up = http.request({ ...upstream, agent, method: 'GET', path, headers }, (ur) => {
       const chunks = [];
       ur.on('data', (c) => chunks.push(c));
       ur.on('error', reject);
@@ -100,7 +116,8 @@ function fetchWhole(req) {
 
 async function serveCorrupted(req, res, digest) {
   let whole = wholeBlobs.get(digest);
-  if (!whole) wholeBlobs.set(digest, (whole = fetchWhole(req)));
+  const swap = swaps.get(digest);
+  if (!whole) wholeBlobs.set(digest, (whole = fetchWhole(req, swap ? req.url.replace(digest, swap) : req.url)));
   let blob;
   try {
     blob = Buffer.from(await whole);
@@ -117,7 +134,7 @@ async function serveCorrupted(req, res, digest) {
   c.requests++;
   c.bytes += bytes;
   for (const o of offsets) if (ranges.some((r) => o >= r.start && o <= r.end)) c.corruptBytesServed++;
-  logLine({ method: req.method, path: req.url, range: req.headers.range, status: res.statusCode, bytes, corrupted: true });
+  logLine({ method: req.method, path: req.url, range: req.headers.range, status: res.statusCode, bytes, corrupted: offsets.size > 0, swappedWith: swap });
 }
 
 function forward(req, res, digest) {
@@ -154,7 +171,7 @@ const server = http.createServer((req, res) => {
   if (url.pathname.startsWith('/_proxy/')) return admin(req, res, url);
   requests++;
   const digest = BLOB_PATH.exec(url.pathname)?.[1];
-  if (digest && req.method === 'GET' && flips.has(digest)) return void serveCorrupted(req, res, digest);
+  if (digest && req.method === 'GET' && (flips.has(digest) || swaps.has(digest))) return void serveCorrupted(req, res, digest);
   forward(req, res, digest);
 });
 server.keepAliveTimeout = 30_000;
