@@ -170,6 +170,55 @@ export class ChunkCache {
   }
 
   /**
+   * Bytes [offset, offset + length) of chunk `digest` of `size` bytes, or undefined (a miss,
+   * or a file of another size: the caller fetches the chunk and verification says). From
+   * memory when held; else read from its disk file by range, the file verified first (hashed
+   * streaming) unless this process verified that very file before. Nothing is put in the
+   * memory LRU: a reader of large chunks must not evict whole chunks per read.
+   */
+  async readRange(digest: string, offset: number, length: number, size: number): Promise<Buffer | undefined> {
+    const { algorithm, file } = chunkPath(digest);
+    const held = this.#memory.get(digest) ?? this.#writing.get(digest)?.data;
+    if (held !== undefined) {
+      if (held.length !== size) return undefined;
+      this.#stats.memoryHits++;
+      this.disk.index.touch(digest);
+      return held.subarray(offset, offset + length);
+    }
+    this.#reading.set(digest, (this.#reading.get(digest) ?? 0) + 1);
+    try {
+      let found;
+      try {
+        found = await this.disk.readRange(digest, { offset, length, size }, this.maxChunkBytes, algorithm, (identity) => this.#verified.get(digest) === identity);
+      } catch (err) {
+        this.log.warn({ err, file }, 'chunk cache: cannot read a cached chunk; fetching it again');
+        this.#stats.misses++;
+        return undefined;
+      }
+      if (found.kind === 'miss' || found.kind === 'size') {
+        this.#stats.misses++;
+        return undefined;
+      }
+      const problem = found.kind === 'bad' ? found.reason : found.fileDigest !== undefined && found.fileDigest !== digest ? `its digest is ${found.fileDigest}` : undefined;
+      if (problem !== undefined || found.kind === 'bad') {
+        this.#stats.corrupt++;
+        this.#stats.misses++;
+        this.log.warn({ digest, file, problem }, 'chunk cache: cached file does not match its digest; removed, fetching it again');
+        this.#verified.delete(digest);
+        await this.disk.remove(digest).catch((err: unknown) => this.log.warn({ err, file }, 'chunk cache: cannot remove a corrupt file'));
+        return undefined;
+      }
+      this.#stats.diskHits++;
+      if (found.fileDigest !== undefined) this.#remember(digest, found.identity);
+      return found.data;
+    } finally {
+      const n = this.#reading.get(digest)! - 1;
+      if (n === 0) this.#reading.delete(digest);
+      else this.#reading.set(digest, n);
+    }
+  }
+
+  /**
    * The data of `digest` if it is held in memory (verified when it came in), else undefined;
    * synchronous, so a read served from memory costs no promise and no disk access.
    */

@@ -13,15 +13,18 @@
  * (`disk-cap.ts`) works from it. A file found on read that the index does not know (written by
  * another instance on the same directory) is indexed then; one found missing is dropped.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../../core/sdk.js';
+import type { DigestAlgorithm } from '../estargz/digest.js';
 import { chunkPath } from './chunk-path.js';
 import { LruIndex } from './lru-index.js';
 import { scanCacheDir } from './scan-cache-dir.js';
 
 const TMP_DIR = 'tmp';
+/** Piece size of the streaming hash of a file read by range (memory held, whatever the file). */
+const HASH_PIECE_BYTES = 1024 * 1024;
 const STALE_TEMP_MS = 10 * 60_000;
 
 /** What `read` found. */
@@ -30,6 +33,15 @@ export type DiskRead =
   | { kind: 'hit'; data: Buffer; identity: string }
   | { kind: 'miss' }
   /** A file that cannot be a chunk (too large, not a regular file): the caller removes it. */
+  | { kind: 'bad'; reason: string };
+
+/** What `readRange` found. */
+export type DiskRangeRead =
+  /** `fileDigest`: the whole file's digest, when the caller did not trust `identity` (hashed streaming). */
+  | { kind: 'hit'; data: Buffer; identity: string; fileDigest?: string }
+  | { kind: 'miss' }
+  /** The file has another size than the chunk asked for: nothing read, nothing removed. */
+  | { kind: 'size'; size: number }
   | { kind: 'bad'; reason: string };
 
 export class DiskStore {
@@ -83,6 +95,64 @@ export class DiskStore {
       // nlink 0: removed (evicted) while this read had it open; the data is fine, the file is gone.
       if (!this.index.touch(digest) && !this.#removing.has(digest) && st.nlink > 0) this.index.add(digest, st.size);
       return { kind: 'hit', data: at === data.length ? data : data.subarray(0, at), identity };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Bytes [offset, offset + length) of the file of `digest`, which must be `size` bytes long
+   * (at most `maxBytes`). Unless `trusted(identity)`, the whole file is hashed first, piece by
+   * piece (HASH_PIECE_BYTES held, whatever its size), and its digest returned for the caller to
+   * check before it uses the bytes. A read of 128 KiB of a 64 MiB chunk costs 128 KiB of I/O
+   * and memory, not 64 MiB.
+   */
+  async readRange(
+    digest: string,
+    range: { offset: number; length: number; size: number },
+    maxBytes: number,
+    algorithm: DigestAlgorithm,
+    trusted: (identity: string) => boolean,
+  ): Promise<DiskRangeRead> {
+    let handle;
+    try {
+      handle = await open(this.pathOf(digest), 'r');
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) {
+        this.index.delete(digest);
+        return { kind: 'miss' };
+      }
+      throw err;
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) return { kind: 'bad', reason: 'not a regular file' };
+      if (st.size > maxBytes) return { kind: 'bad', reason: `${st.size} bytes, more than any chunk (${maxBytes})` };
+      if (st.size !== range.size) return { kind: 'size', size: st.size };
+      const identity = `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}:${st.mtimeMs}`;
+      let fileDigest: string | undefined;
+      if (!trusted(identity)) {
+        const hash = createHash(algorithm);
+        const piece = Buffer.allocUnsafe(Math.min(HASH_PIECE_BYTES, Math.max(1, st.size)));
+        for (let at = 0; at < st.size; ) {
+          const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, st.size - at), at);
+          if (bytesRead === 0) break;
+          hash.update(piece.subarray(0, bytesRead));
+          at += bytesRead;
+        }
+        fileDigest = `${algorithm}:${hash.digest('hex')}`;
+      }
+      const from = Math.min(Math.max(0, range.offset), st.size);
+      const data = Buffer.allocUnsafe(Math.max(0, Math.min(range.length, st.size - from)));
+      let at = 0;
+      while (at < data.length) {
+        const { bytesRead } = await handle.read(data, at, data.length - at, from + at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      if (at !== data.length) return { kind: 'bad', reason: `cut short while read (${from + at} of ${st.size} bytes)` };
+      if (!this.index.touch(digest) && !this.#removing.has(digest) && st.nlink > 0) this.index.add(digest, st.size);
+      return fileDigest === undefined ? { kind: 'hit', data, identity } : { kind: 'hit', data, identity, fileDigest };
     } finally {
       await handle.close();
     }

@@ -75,6 +75,12 @@ export interface RemoteLayerOptions {
  * the path of a remote prepare costs more than these bytes). Small next to a layer's size.
  */
 const OPEN_TAIL_BYTES = 512 * 1024;
+/**
+ * Chunks this large or larger that are on disk but not in memory are read by range (upstream
+ * writers chunk at 4 MiB, which keep the whole-chunk path; a hostile or unusual layer's 64 MiB
+ * chunks would otherwise cost 64 MiB of I/O and memory per 128 KiB FUSE read).
+ */
+const RANGE_READ_MIN_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export class RemoteLayer {
   readonly #flights = new InFlight();
@@ -167,18 +173,25 @@ export class RemoteLayer {
     const end = Math.min(node.size, offset + length);
     if (chunks.length === 0) return Buffer.alloc(0);
     this.#readAhead(node, chunks[chunks.length - 1]!, end);
-    const data = await this.chunks(
-      chunks.map((chunk) => ({ chunk, path: node.path })),
-      signal,
-      'read',
-    );
     const out = Buffer.allocUnsafe(end - offset);
-    for (const c of chunks) {
-      const bytes = data.get(c.chunkDigest)!;
-      const from = Math.max(offset, c.chunkOffset);
-      const to = Math.min(end, c.chunkOffset + c.chunkSize);
-      bytes.copy(out, from - offset, from - c.chunkOffset, to - c.chunkOffset);
-    }
+    const span = (c: ChunkRef) => ({ from: Math.max(offset, c.chunkOffset), to: Math.min(end, c.chunkOffset + c.chunkSize) });
+    // Large chunks on disk but not in memory: only the bytes asked for (a 128 KiB read of a
+    // 64 MiB chunk must not load 64 MiB, nor push every other chunk out of the memory LRU).
+    const ranged = await Promise.all(
+      chunks.map((c) => {
+        if (c.chunkSize < RANGE_READ_MIN_CHUNK_BYTES || this.cache.holds(c.chunkDigest) || !this.cache.has(c.chunkDigest)) return undefined;
+        const { from, to } = span(c);
+        return this.cache.readRange(c.chunkDigest, from - c.chunkOffset, to - from, c.chunkSize);
+      }),
+    );
+    const rest = chunks.filter((_, i) => ranged[i] === undefined);
+    const data = rest.length === 0 ? new Map<string, Buffer>() : await this.chunks(rest.map((chunk) => ({ chunk, path: node.path })), signal, 'read');
+    chunks.forEach((c, i) => {
+      const { from, to } = span(c);
+      const piece = ranged[i];
+      if (piece !== undefined) piece.copy(out, from - offset);
+      else data.get(c.chunkDigest)!.copy(out, from - offset, from - c.chunkOffset, to - c.chunkOffset);
+    });
     return out;
   }
 
@@ -219,6 +232,8 @@ export class RemoteLayer {
     const i = node.chunks.indexOf(last);
     const next = i < 0 ? undefined : node.chunks[i + 1];
     if (next === undefined || this.#flights.get(next.chunkDigest) || this.cache.holds(next.chunkDigest)) return;
+    // A large chunk already on disk is read by range when asked; loading it whole ahead would not help.
+    if (next.chunkSize >= RANGE_READ_MIN_CHUNK_BYTES && this.cache.has(next.chunkDigest)) return;
     this.chunks([{ chunk: next, path: node.path }], undefined, 'read').catch((err: unknown) =>
       this.log.debug({ err, blob: this.blob.digest, path: node.path }, 'read-ahead of the next chunk failed; a read will fetch it'),
     );
