@@ -129,14 +129,29 @@ export class ChunkCache {
       this.disk.index.touch(digest);
       return held;
     }
+    return this.#pinned(digest, () => this.#fromDisk(digest, file, algorithm));
+  }
+
+  /** Runs `read` with `digest`'s disk file pinned: the cap does not remove it meanwhile. */
+  async #pinned<T>(digest: string, read: () => Promise<T>): Promise<T> {
     this.#reading.set(digest, (this.#reading.get(digest) ?? 0) + 1);
     try {
-      return await this.#fromDisk(digest, file, algorithm);
+      return await read();
     } finally {
       const n = this.#reading.get(digest)! - 1;
       if (n === 0) this.#reading.delete(digest);
       else this.#reading.set(digest, n);
     }
+  }
+
+  /** A cached file that is not what its digest says: removed, counted, logged; a miss. */
+  async #discard(digest: string, file: string, problem: string | undefined): Promise<undefined> {
+    this.#stats.corrupt++;
+    this.#stats.misses++;
+    this.log.warn({ digest, file, problem }, 'chunk cache: cached file does not match its digest; removed, fetching it again');
+    this.#verified.delete(digest);
+    await this.disk.remove(digest).catch((err: unknown) => this.log.warn({ err, file }, 'chunk cache: cannot remove a corrupt file'));
+    return undefined;
   }
 
   async #fromDisk(digest: string, file: string, algorithm: ReturnType<typeof chunkPath>['algorithm']): Promise<Buffer | undefined> {
@@ -155,14 +170,7 @@ export class ChunkCache {
     }
     const trusted = found.kind === 'hit' && this.#verified.get(digest) === found.identity;
     const problem = found.kind === 'bad' ? found.reason : trusted ? undefined : checkDigest(found.data, digest, algorithm);
-    if (problem !== undefined || found.kind === 'bad') {
-      this.#stats.corrupt++;
-      this.#stats.misses++;
-      this.log.warn({ digest, file, problem }, 'chunk cache: cached file does not match its digest; removed, fetching it again');
-      this.#verified.delete(digest);
-      await this.disk.remove(digest).catch((err: unknown) => this.log.warn({ err, file }, 'chunk cache: cannot remove a corrupt file'));
-      return undefined;
-    }
+    if (problem !== undefined || found.kind === 'bad') return this.#discard(digest, file, problem);
     this.#stats.diskHits++;
     if (!trusted) this.#remember(digest, found.identity);
     this.#memory.set(digest, found.data);
@@ -185,8 +193,7 @@ export class ChunkCache {
       this.disk.index.touch(digest);
       return held.subarray(offset, offset + length);
     }
-    this.#reading.set(digest, (this.#reading.get(digest) ?? 0) + 1);
-    try {
+    return this.#pinned(digest, async () => {
       let found;
       try {
         found = await this.disk.readRange(digest, { offset, length, size }, this.maxChunkBytes, algorithm, (identity) => this.#verified.get(digest) === identity);
@@ -199,23 +206,12 @@ export class ChunkCache {
         this.#stats.misses++;
         return undefined;
       }
-      const problem = found.kind === 'bad' ? found.reason : found.fileDigest !== undefined && found.fileDigest !== digest ? `its digest is ${found.fileDigest}` : undefined;
-      if (problem !== undefined || found.kind === 'bad') {
-        this.#stats.corrupt++;
-        this.#stats.misses++;
-        this.log.warn({ digest, file, problem }, 'chunk cache: cached file does not match its digest; removed, fetching it again');
-        this.#verified.delete(digest);
-        await this.disk.remove(digest).catch((err: unknown) => this.log.warn({ err, file }, 'chunk cache: cannot remove a corrupt file'));
-        return undefined;
-      }
+      if (found.kind === 'bad') return this.#discard(digest, file, found.reason);
+      if (found.fileDigest !== undefined && found.fileDigest !== digest) return this.#discard(digest, file, `its digest is ${found.fileDigest}`);
       this.#stats.diskHits++;
       if (found.fileDigest !== undefined) this.#remember(digest, found.identity);
       return found.data;
-    } finally {
-      const n = this.#reading.get(digest)! - 1;
-      if (n === 0) this.#reading.delete(digest);
-      else this.#reading.set(digest, n);
-    }
+    });
   }
 
   /**

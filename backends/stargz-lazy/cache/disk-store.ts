@@ -14,7 +14,7 @@
  * another instance on the same directory) is indexed then; one found missing is dropped.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../../core/sdk.js';
 import type { DigestAlgorithm } from '../estargz/digest.js';
@@ -70,34 +70,11 @@ export class DiskStore {
 
   /** The file of `digest`, at most `maxBytes` long. */
   async read(digest: string, maxBytes: number): Promise<DiskRead> {
-    let handle;
-    try {
-      handle = await open(this.pathOf(digest), 'r');
-    } catch (err) {
-      if (isCode(err, 'ENOENT')) {
-        this.index.delete(digest);
-        return { kind: 'miss' };
-      }
-      throw err;
-    }
-    try {
-      const st = await handle.stat();
-      if (!st.isFile()) return { kind: 'bad', reason: 'not a regular file' };
-      if (st.size > maxBytes) return { kind: 'bad', reason: `${st.size} bytes, more than any chunk (${maxBytes})` };
-      const data = Buffer.allocUnsafe(st.size);
-      let at = 0;
-      while (at < data.length) {
-        const { bytesRead } = await handle.read(data, at, data.length - at, at);
-        if (bytesRead === 0) break;
-        at += bytesRead;
-      }
-      const identity = `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}:${st.mtimeMs}`;
-      // nlink 0: removed (evicted) while this read had it open; the data is fine, the file is gone.
-      if (!this.index.touch(digest) && !this.#removing.has(digest) && st.nlink > 0) this.index.add(digest, st.size);
-      return { kind: 'hit', data: at === data.length ? data : data.subarray(0, at), identity };
-    } finally {
-      await handle.close();
-    }
+    return this.#withFile(digest, maxBytes, async (handle, size, identity) => {
+      const data = Buffer.allocUnsafe(size);
+      const got = await readFully(handle, data, 0);
+      return { kind: 'hit', data: got === data.length ? data : data.subarray(0, got), identity };
+    });
   }
 
   /**
@@ -114,6 +91,39 @@ export class DiskStore {
     algorithm: DigestAlgorithm,
     trusted: (identity: string) => boolean,
   ): Promise<DiskRangeRead> {
+    return this.#withFile<DiskRangeRead>(digest, maxBytes, async (handle, size, identity) => {
+      if (size !== range.size) return { kind: 'size', size };
+      let fileDigest: string | undefined;
+      if (!trusted(identity)) {
+        const hash = createHash(algorithm);
+        const piece = Buffer.allocUnsafe(Math.min(HASH_PIECE_BYTES, Math.max(1, size)));
+        for (let at = 0; at < size; ) {
+          const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, size - at), at);
+          if (bytesRead === 0) break;
+          hash.update(piece.subarray(0, bytesRead));
+          at += bytesRead;
+        }
+        fileDigest = `${algorithm}:${hash.digest('hex')}`;
+      }
+      const from = Math.min(Math.max(0, range.offset), size);
+      const data = Buffer.allocUnsafe(Math.max(0, Math.min(range.length, size - from)));
+      const got = await readFully(handle, data, from);
+      if (got !== data.length) return { kind: 'bad', reason: `cut short while read (${from + got} of ${size} bytes)` };
+      return fileDigest === undefined ? { kind: 'hit', data, identity } : { kind: 'hit', data, identity, fileDigest };
+    });
+  }
+
+  /**
+   * Opens the file of `digest` and hands it to `use` with its size and identity: a miss when
+   * there is none, `bad` when it cannot be a chunk (not a regular file, over `maxBytes`). A
+   * hit indexes the file (another instance may have written it; nlink 0: removed, evicted,
+   * while this read had it open: the data is fine, the file is gone).
+   */
+  async #withFile<T extends { kind: string }>(
+    digest: string,
+    maxBytes: number,
+    use: (handle: FileHandle, size: number, identity: string) => Promise<T>,
+  ): Promise<T | { kind: 'miss' } | { kind: 'bad'; reason: string }> {
     let handle;
     try {
       handle = await open(this.pathOf(digest), 'r');
@@ -128,31 +138,9 @@ export class DiskStore {
       const st = await handle.stat();
       if (!st.isFile()) return { kind: 'bad', reason: 'not a regular file' };
       if (st.size > maxBytes) return { kind: 'bad', reason: `${st.size} bytes, more than any chunk (${maxBytes})` };
-      if (st.size !== range.size) return { kind: 'size', size: st.size };
-      const identity = `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}:${st.mtimeMs}`;
-      let fileDigest: string | undefined;
-      if (!trusted(identity)) {
-        const hash = createHash(algorithm);
-        const piece = Buffer.allocUnsafe(Math.min(HASH_PIECE_BYTES, Math.max(1, st.size)));
-        for (let at = 0; at < st.size; ) {
-          const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, st.size - at), at);
-          if (bytesRead === 0) break;
-          hash.update(piece.subarray(0, bytesRead));
-          at += bytesRead;
-        }
-        fileDigest = `${algorithm}:${hash.digest('hex')}`;
-      }
-      const from = Math.min(Math.max(0, range.offset), st.size);
-      const data = Buffer.allocUnsafe(Math.max(0, Math.min(range.length, st.size - from)));
-      let at = 0;
-      while (at < data.length) {
-        const { bytesRead } = await handle.read(data, at, data.length - at, from + at);
-        if (bytesRead === 0) break;
-        at += bytesRead;
-      }
-      if (at !== data.length) return { kind: 'bad', reason: `cut short while read (${from + at} of ${st.size} bytes)` };
-      if (!this.index.touch(digest) && !this.#removing.has(digest) && st.nlink > 0) this.index.add(digest, st.size);
-      return fileDigest === undefined ? { kind: 'hit', data, identity } : { kind: 'hit', data, identity, fileDigest };
+      const out = await use(handle, st.size, `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}:${st.mtimeMs}`);
+      if (out.kind === 'hit' && !this.index.touch(digest) && !this.#removing.has(digest) && st.nlink > 0) this.index.add(digest, st.size);
+      return out;
     } finally {
       await handle.close();
     }
@@ -230,6 +218,17 @@ export class DiskStore {
     }
     if (removed > 0) this.log.info({ dir, removed }, 'chunk cache: removed temporary files of an earlier run');
   }
+}
+
+/** Reads into all of `data` from `position` on; the bytes read (fewer at the end of the file). */
+async function readFully(handle: FileHandle, data: Buffer, position: number): Promise<number> {
+  let at = 0;
+  while (at < data.length) {
+    const { bytesRead } = await handle.read(data, at, data.length - at, position + at);
+    if (bytesRead === 0) break;
+    at += bytesRead;
+  }
+  return at;
 }
 
 function isAlive(pid: number): boolean {

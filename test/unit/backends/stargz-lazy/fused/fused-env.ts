@@ -5,10 +5,15 @@
  * clean-up of processes (by PID) and mounts the tests made.
  */
 import { execFile } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { parseMountInfo } from '../../../../../backends/stargz-lazy/fused/mountinfo.js';
+import { sha256 } from '../registry/servers/docker-registry.js';
+import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
 
 export const repo = fileURLToPath(new URL('../../../../../', import.meta.url));
 export const fixtures = `${repo}test/fixtures/estargz/`;
@@ -101,4 +106,39 @@ export async function tearDown(o: { pid?: number | undefined; tmp?: string | und
     await rm(o.tmp, { recursive: true, force: true });
   }
   if (o.server?.server.listening) await o.server.close();
+}
+
+/**
+ * For a test file: a temp directory, a loopback blob server serving `fixtures/full.estargz`
+ * (its digest), and the set of FUSE processes the tests start; after the file, each process is
+ * stopped, the mounts under the directory are detached and everything removed.
+ */
+export function fusedTestBed(prefix: string): { readonly tmp: string; readonly digest: string; readonly server: BlobServer; readonly started: Set<number> } {
+  const bed = { tmp: '', digest: '', server: undefined as BlobServer | undefined, started: new Set<number>() };
+  beforeAll(async () => {
+    bed.tmp = await mkdtemp(join(tmpdir(), prefix));
+    const blob = await readFile(`${fixtures}full.estargz`);
+    bed.digest = sha256(blob);
+    bed.server = await startBlobServer((req, res) => serveBlob(req, res, blob));
+  });
+  afterAll(async () => {
+    for (const pid of bed.started) await stopProcess(pid);
+    if (bed.tmp) {
+      await unmountAllUnder(bed.tmp);
+      await rm(bed.tmp, { recursive: true, force: true });
+    }
+    await bed.server?.close();
+  }, 30_000);
+  return {
+    get tmp() {
+      return bed.tmp;
+    },
+    get digest() {
+      return bed.digest;
+    },
+    get server() {
+      return bed.server!;
+    },
+    started: bed.started,
+  };
 }

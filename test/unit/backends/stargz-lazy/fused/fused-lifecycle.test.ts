@@ -4,35 +4,13 @@
  * serves no layer with no client attached exits after `idleExitMs`.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
-import { sha256 } from '../registry/servers/docker-registry.js';
-import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
-import { fixtures, fusedCommand, isAlive, mountsUnder, quietLog, repo, run, stopProcess, unmountAllUnder } from './fused-env.js';
+import { fusedCommand, fusedTestBed, isAlive, mountsUnder, quietLog, repo, run, stopProcess } from './fused-env.js';
 
-let tmp: string;
-let server: BlobServer;
-let digest: string;
-const started = new Set<number>();
-
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'snaphost-fused-life-'));
-  const blob = await readFile(`${fixtures}full.estargz`);
-  digest = sha256(blob);
-  server = await startBlobServer((req, res) => serveBlob(req, res, blob));
-});
-
-afterAll(async () => {
-  for (const pid of started) await stopProcess(pid);
-  if (tmp) {
-    await unmountAllUnder(tmp);
-    await rm(tmp, { recursive: true, force: true });
-  }
-  await server?.close();
-}, 30_000);
+const bed = fusedTestBed('snaphost-fused-life-');
 
 function runClientProcess(root: string, mountpoint: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [`${repo}node_modules/vite-node/dist/cli.mjs`, '--root', repo, `${repo}test/unit/backends/stargz-lazy/fused/connect-and-exit.ts`], {
@@ -40,8 +18,8 @@ function runClientProcess(root: string, mountpoint: string): Promise<{ code: num
       ...process.env,
       SNAPHOST_FUSED_ROOT: root,
       SNAPHOST_FUSED_MOUNTPOINT: mountpoint,
-      SNAPHOST_FUSED_REFERENCE: `${server.host}/test/full:latest`,
-      SNAPHOST_FUSED_DIGEST: digest,
+      SNAPHOST_FUSED_REFERENCE: `${bed.server.host}/test/full:latest`,
+      SNAPHOST_FUSED_DIGEST: bed.digest,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -53,14 +31,14 @@ function runClientProcess(root: string, mountpoint: string): Promise<{ code: num
 }
 
 describe('the FUSE-serving process lifecycle', () => {
-  it('keeps serving after the client process that started it exits', async () => {
-    const root = join(tmp, 'root');
-    const mnt = join(tmp, 'mnt');
+  it('keeps serving after the client process that bed.started it exits', async () => {
+    const root = join(bed.tmp, 'root');
+    const mnt = join(bed.tmp, 'mnt');
     await mkdir(mnt);
     const client = await runClientProcess(root, mnt);
     expect(client.code, client.stderr).toBe(0);
     const pid = Number(client.stdout.trim());
-    started.add(pid);
+    bed.started.add(pid);
     expect(isAlive(pid)).toBe(true);
     expect(await mountsUnder(mnt)).toEqual([mnt]);
     const cat = await run('cat', [join(mnt, 'etc', 'hostname')]);
@@ -77,7 +55,7 @@ describe('the FUSE-serving process lifecycle', () => {
   }, 60_000);
 
   it('starts one process per root when clients race; a second process refuses the root', async () => {
-    const root = join(tmp, 'race-root');
+    const root = join(bed.tmp, 'race-root');
     const results = await Promise.allSettled(
       [1, 2, 3].map(() => FusedClient.connect(root, { log: quietLog, config: {}, command: fusedCommand, startTimeoutMs: 30_000 })),
     );
@@ -86,10 +64,10 @@ describe('the FUSE-serving process lifecycle', () => {
       return r.value;
     });
     const pids = new Set(clients.map((c) => c.status.pid));
-    for (const pid of pids) started.add(pid);
+    for (const pid of pids) bed.started.add(pid);
     expect(pids.size).toBe(1);
     const [pid] = pids;
-    // A second process started by hand for the same root refuses to run (exit status 3).
+    // A second process bed.started by hand for the same root refuses to run (exit status 3).
     const second = await run(fusedCommand[0]!, [...fusedCommand.slice(1), '--root', root]);
     expect(second.code).toBe(3);
     expect(second.stderr).toMatch(/another FUSE-serving process \(pid \d+\) already serves/);
@@ -102,23 +80,23 @@ describe('the FUSE-serving process lifecycle', () => {
 
   it('spawn: false does not start anything', async () => {
     await expect(
-      FusedClient.connect(join(tmp, 'never-started'), { log: quietLog, config: {}, command: fusedCommand, spawn: false }),
+      FusedClient.connect(join(bed.tmp, 'never-bed.started'), { log: quietLog, config: {}, command: fusedCommand, spawn: false }),
     ).rejects.toMatchObject({ code: 'UNAVAILABLE', reason: 'FUSED_UNREACHABLE' });
   });
 
   it('exits once idle: no layer served, no client attached, for idleExitMs; an attached client or a mounted layer keeps it', async () => {
-    const root = join(tmp, 'idle-root');
-    const mnt = join(tmp, 'idle-mnt');
+    const root = join(bed.tmp, 'idle-root');
+    const mnt = join(bed.tmp, 'idle-mnt');
     await mkdir(mnt);
     const config = { idleExitMs: 300 };
     const first = await FusedClient.connect(root, { log: quietLog, config, command: fusedCommand });
     const pid = first.status.pid;
-    started.add(pid);
+    bed.started.add(pid);
     await first.waitWarm(20_000);
     expect(await readFile(join(root, 'fused.log'), 'utf8')).toMatch(/"stopped":false,"msg":"warm-up over"/);
     await sleep(1_000);
     expect(isAlive(pid)).toBe(true); // attached
-    await first.mount({ mountpoint: mnt, reference: `${server.host}/test/full:latest`, digest });
+    await first.mount({ mountpoint: mnt, reference: `${bed.server.host}/test/full:latest`, digest: bed.digest });
     await first.close();
     await sleep(1_000);
     expect(isAlive(pid)).toBe(true); // serves a layer

@@ -5,35 +5,13 @@
  * serving the layer a container may be reading, and exits as soon as that mount is gone too,
  * attached client or not).
  */
-import { mkdir, mkdtemp, open, readdir, readFile, readlink, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
-import { sha256 } from '../registry/servers/docker-registry.js';
-import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
-import { eventually, fixtures, fusedCommand, isAlive, mountsUnder, quietLog, run, stopProcess, unmountAllUnder } from './fused-env.js';
+import { eventually, fusedCommand, fusedTestBed, isAlive, mountsUnder, quietLog, run } from './fused-env.js';
 
-let tmp: string;
-let server: BlobServer;
-let digest: string;
-const started = new Set<number>();
-
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'snaphost-fused-vanished-'));
-  const blob = await readFile(`${fixtures}full.estargz`);
-  digest = sha256(blob);
-  server = await startBlobServer((req, res) => serveBlob(req, res, blob));
-});
-
-afterAll(async () => {
-  for (const pid of started) await stopProcess(pid);
-  if (tmp) {
-    await unmountAllUnder(tmp);
-    await rm(tmp, { recursive: true, force: true });
-  }
-  await server?.close();
-}, 30_000);
+const bed = fusedTestBed('snaphost-fused-vanished-');
 
 /** Descriptors of `pid` open on /dev/fuse (0 once it has exited). */
 async function fuseFds(pid: number): Promise<number> {
@@ -48,14 +26,14 @@ async function fuseFds(pid: number): Promise<number> {
 
 describe('the FUSE-serving process and changes from outside', () => {
   it('notices a layer mount removed with umount -l, logs it, releases the layer and exits when idle', async () => {
-    const root = join(tmp, 'root');
-    const mnt = join(tmp, 'mnt');
+    const root = join(bed.tmp, 'root');
+    const mnt = join(bed.tmp, 'mnt');
     await mkdir(mnt);
     const config = { idleExitMs: 500, outsideCheckMs: 100 };
     const client = await FusedClient.connect(root, { log: quietLog, config, command: fusedCommand, startTimeoutMs: 30_000 });
     const pid = client.status.pid;
-    started.add(pid);
-    await client.mount({ mountpoint: mnt, reference: `${server.host}/test/full:latest`, digest });
+    bed.started.add(pid);
+    await client.mount({ mountpoint: mnt, reference: `${bed.server.host}/test/full:latest`, digest: bed.digest });
     await client.close();
     expect((await run('cat', [join(mnt, 'etc', 'hostname')])).stdout).toBe('fixture-host\n');
     expect(await fuseFds(pid)).toBeGreaterThan(0);
@@ -71,23 +49,23 @@ describe('the FUSE-serving process and changes from outside', () => {
     expect(exitMs).toBeLessThan(15_000);
     const lines = (await readFile(join(root, 'fused.log'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     const vanished = lines.find((l) => typeof l.msg === 'string' && l.msg.includes('was removed from outside'));
-    expect(vanished).toMatchObject({ level: 'warn', mountpoint: mnt, layer: digest, mounts: 0 });
+    expect(vanished).toMatchObject({ level: 'warn', mountpoint: mnt, layer: bed.digest, mounts: 0 });
     expect(lines.some((l) => l.msg === 'no layer served and no snaphost attached: exiting')).toBe(true);
     expect(lines.some((l) => l.msg === 'stopped')).toBe(true);
     expect(await fuseFds(pid)).toBe(0);
   }, 60_000);
 
   it('keeps serving after its root directory is removed, then exits once its last mount is gone, attached client or not', async () => {
-    const root = join(tmp, 'orphan-root');
-    const mnt = join(tmp, 'orphan-mnt');
+    const root = join(bed.tmp, 'orphan-root');
+    const mnt = join(bed.tmp, 'orphan-mnt');
     await mkdir(mnt);
     // A long idle bound: the exit below must not come from the idle rule.
     const config = { idleExitMs: 600_000, outsideCheckMs: 100 };
     const client = await FusedClient.connect(root, { log: quietLog, config, command: fusedCommand, startTimeoutMs: 30_000 });
     const pid = client.status.pid;
-    started.add(pid);
+    bed.started.add(pid);
     try {
-      await client.mount({ mountpoint: mnt, reference: `${server.host}/test/full:latest`, digest });
+      await client.mount({ mountpoint: mnt, reference: `${bed.server.host}/test/full:latest`, digest: bed.digest });
       const log = await open(join(root, 'fused.log'), 'r'); // read after the file is unlinked
       try {
         await rm(root, { recursive: true, force: true });
