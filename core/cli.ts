@@ -20,8 +20,8 @@ import { checkContainerd, DEFAULT_CHECK_TIMEOUT_MS, DEFAULT_CONTAINERD_ADDRESS }
 import { findingsExitCode, renderFindings } from './containerd-check/render-findings.js';
 import { containerdConfigToml, makesRemoteSnapshots, parseContainerdMajor } from './containerd-config.js';
 import { runDaemon } from './daemon.js';
-import { checkEnvironment } from './environment-check.js';
-import { describe } from './errors.js';
+import { checkEnvironment } from './runtime/environment-check.js';
+import { describe } from './contract/errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 import { DEFAULT_UNIT_PREFIX, installUnit, nextSteps, runtimeNodeBin, snaphostCommand } from './systemd/install-unit.js';
 import { DEFAULT_READY_TIMEOUT_S } from './systemd/unit-file.js';

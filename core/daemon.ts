@@ -23,7 +23,7 @@ import { installProcessGuards } from './backend/process-guards.js';
 import { startBackend, stopBackend, type BackendStatus, type RunningBackend } from './backend/run-backend.js';
 import { loadFailures } from './config/resolve-config.js';
 import type { ResolvedBackend, ResolvedConfig } from './config/resolved-config.js';
-import { ConfigError, describe, UnavailableError } from './errors.js';
+import { ConfigError, describe, UnavailableError } from './contract/errors.js';
 import type { Logger } from './logger.js';
 import { serveMetrics, type MetricsServer } from './metrics/serve-metrics.js';
 import { SnaphostMetrics } from './metrics/snaphost-metrics.js';

@@ -7,7 +7,7 @@
 import { mkdir, realpath, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendContext, Logger, SnapshotterStatus } from '../../core/sdk.js';
-import { MemoryMetaStore, OverlaySnapshotter } from '../../core/sdk.js';
+import { MemoryMetaStore, OverlaySnapshotter } from '../../core/sdk-overlay.js';
 import type { MemoryOptions } from './options.js';
 import { isMountPoint, mountTmpfs, unmountAll } from './tmpfs.js';
 

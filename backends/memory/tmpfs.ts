@@ -3,7 +3,7 @@
  * crashed run left mounted there, by design nothing survives a restart), unmounted at close.
  */
 import { readFile } from 'node:fs/promises';
-import { runCommand } from '../../core/sdk.js';
+import { runCommand } from '../../core/sdk-overlay.js';
 
 /** How many stacked mounts at one path we are willing to peel off. */
 const MAX_STACKED = 32;

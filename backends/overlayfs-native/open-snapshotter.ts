@@ -5,7 +5,7 @@
  * their kernel overlay mounts, which never depended on this process.
  */
 import type { BackendContext } from '../../core/sdk.js';
-import { OverlaySnapshotter, openOverlayRoot } from '../../core/sdk.js';
+import { OverlaySnapshotter, openOverlayRoot } from '../../core/sdk-overlay.js';
 import type { OverlayfsNativeOptions } from './options.js';
 
 

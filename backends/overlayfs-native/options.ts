@@ -1,5 +1,6 @@
 /** Options of the `overlayfs-native` backend (validated by the host before `create` runs). */
-import { overlayMountOptionProblem, z } from '../../core/sdk.js';
+import { z } from '../../core/sdk.js';
+import { overlayMountOptionProblem } from '../../core/sdk-overlay.js';
 
 /** One extra overlay mount option, e.g. `volatile` or `metacopy=on`. */
 const mountOption = z.string().superRefine((option, ctx) => {

@@ -1,9 +1,9 @@
 import { defineBackend } from '../../core/sdk.js';
-import { fusedConfigOf } from './fused-config-of.js';
-import { FusedClientLink } from './fused-client-link.js';
-import { openSnapshotter } from './open-snapshotter.js';
+import { fusedConfigOf } from './fused-client/fused-config-of.js';
+import { FusedClientLink } from './fused-client/fused-client-link.js';
+import { openSnapshotter } from './snapshotter/open-snapshotter.js';
 import { stargzLazyOptions } from './options.js';
-import { describeStop, shutdownFused } from './stop-fused.js';
+import { describeStop, shutdownFused } from './fused-client/stop-fused.js';
 
 export default defineBackend({
   name: 'stargz-lazy',

@@ -6,7 +6,7 @@
  */
 import { request } from 'node:http';
 import type { z } from 'zod';
-import { describe, UnavailableError } from '../errors.js';
+import { describe, UnavailableError } from '../contract/errors.js';
 import { reloadResultSchema, type ReloadResult } from '../reload/reload-result.js';
 import { daemonReportSchema, type DaemonReport } from '../status/status-report.js';
 import { ADMIN_ROUTES, errorSchema, pingSchema, type AdminRoute } from './admin-protocol.js';

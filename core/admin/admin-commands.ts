@@ -6,7 +6,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
-import { describe } from '../errors.js';
+import { describe } from '../contract/errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../logger.js';
 import { formatReloadResult } from '../reload/reload-result.js';
 import { renderStatus } from '../status/render-status.js';

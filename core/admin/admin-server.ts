@@ -7,7 +7,7 @@
 import { chmod, mkdtemp, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { basename, dirname, join } from 'node:path';
-import { describe } from '../errors.js';
+import { describe } from '../contract/errors.js';
 import { claimSocket } from '../grpc/serve-unix.js';
 import type { Logger } from '../logger.js';
 import type { ReloadResult } from '../reload/reload-result.js';

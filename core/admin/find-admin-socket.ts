@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { hostSchema } from '../config/config-schema.js';
 import { DEFAULT_SOCKET_DIR } from '../config/define-config.js';
 import { loadConfigFile } from '../config/load-config-file.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../contract/errors.js';
 import { ADMIN_SOCKET_NAME } from './admin-protocol.js';
 
 export async function findAdminSocket(o: { adminSocket?: string; config?: string; cwd: string }): Promise<string> {

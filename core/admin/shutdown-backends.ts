@@ -1,6 +1,6 @@
 /**
  * `snaphost shutdown`: the explicit full stop. For each selected backend whose definition has
- * `shutdown` (core/backend/define-backend.ts), call it with its validated options and a
+ * `shutdown` (core/contract/define-backend.ts), call it with its validated options and a
  * context for its root, bounded in time, and report what it says. A daemon restart never
  * does this: it is what stops what a backend keeps running across restarts (stargz-lazy's
  * FUSE-serving process).
@@ -11,10 +11,10 @@
  */
 import { stat } from 'node:fs/promises';
 import { inBackend } from '../backend/backend-scope.js';
-import type { BackendContext } from '../backend/define-backend.js';
+import type { BackendContext } from '../contract/define-backend.js';
 import { lockRoot, type RootLock } from '../backend/root-lock.js';
 import type { ResolvedBackend, ResolvedConfig } from '../config/resolved-config.js';
-import { describe, InvalidArgumentError } from '../errors.js';
+import { describe, InvalidArgumentError } from '../contract/errors.js';
 import type { Logger } from '../logger.js';
 
 export interface ShutdownOutcome {

@@ -3,8 +3,8 @@
  * `defineBackend()` (marked with `BACKEND_MARK`, also from another copy of snaphost) and
  * plain objects of the same shape, so a backend need not depend on snaphost at run time.
  */
-import { BackendContractError, BackendLoadError } from '../errors.js';
-import { BACKEND_MARK, SUPPORTED_API_VERSIONS, type BackendDefinition } from './define-backend.js';
+import { BackendContractError, BackendLoadError } from '../contract/errors.js';
+import { BACKEND_MARK, SUPPORTED_API_VERSIONS, type BackendDefinition } from '../contract/define-backend.js';
 
 const SHAPE_KEYS = ['name', 'apiVersion', 'options', 'create'];
 

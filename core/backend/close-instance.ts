@@ -1,6 +1,6 @@
 /** Calls a backend instance's optional `close()`, bounded by a timeout (BackendTimeoutError). */
-import { BackendTimeoutError } from '../errors.js';
-import type { Snapshotter } from '../snapshots/snapshotter.js';
+import { BackendTimeoutError } from '../contract/errors.js';
+import type { Snapshotter } from '../contract/snapshotter.js';
 import { inBackend } from './backend-scope.js';
 
 export async function closeInstance(instance: Snapshotter, backend: string, timeoutMs: number): Promise<void> {

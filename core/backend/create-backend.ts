@@ -6,12 +6,12 @@
  * instance must have every required method.
  */
 import { mkdir, stat } from 'node:fs/promises';
-import { BackendContractError, BackendTimeoutError, describe } from '../errors.js';
+import { BackendContractError, BackendTimeoutError, describe } from '../contract/errors.js';
 import type { Logger } from '../logger.js';
-import { OPTIONAL_METHODS, REQUIRED_METHODS, type Snapshotter } from '../snapshots/snapshotter.js';
+import { OPTIONAL_METHODS, REQUIRED_METHODS, type Snapshotter } from '../contract/snapshotter.js';
 import { inBackend } from './backend-scope.js';
 import { closeInstance } from './close-instance.js';
-import type { BackendContext, BackendDefinition } from './define-backend.js';
+import type { BackendContext, BackendDefinition } from '../contract/define-backend.js';
 
 export interface CreateBackendOptions {
   name: string;

@@ -12,10 +12,10 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BackendLoadError, describe } from '../errors.js';
+import { BackendLoadError, describe } from '../contract/errors.js';
 import { BUILTIN_BACKENDS, isBuiltinBackend } from './builtins.js';
 import { checkDefinition } from './check-definition.js';
-import type { BackendDefinition } from './define-backend.js';
+import type { BackendDefinition } from '../contract/define-backend.js';
 import { resolvePackage, resolvePackageDir, splitSpecifier } from './resolve-package.js';
 import { syntaxErrorLocation } from './syntax-location.js';
 

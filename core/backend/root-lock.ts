@@ -3,12 +3,12 @@
  * that a second snaphost started on the same config (or two entries of different configs that
  * share a root) fails BEFORE its backend's `create` can touch the first one's state — a
  * `memory` backend, for example, replaces a tmpfs it finds mounted. The claim is the PID lock
- * `<root>/.snaphost.lock` (see core/pid-lock.ts).
+ * `<root>/.snaphost.lock` (see core/runtime/pid-lock.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BackendContractError } from '../errors.js';
-import { acquirePidLock, LockHeldError, type PidLock } from '../pid-lock.js';
+import { BackendContractError } from '../contract/errors.js';
+import { acquirePidLock, LockHeldError, type PidLock } from '../runtime/pid-lock.js';
 
 export const LOCK_FILE = '.snaphost.lock';
 

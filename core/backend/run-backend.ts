@@ -7,14 +7,14 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { ResolvedBackend, ResolvedConfig } from '../config/resolved-config.js';
-import { describe, UnavailableError } from '../errors.js';
+import { describe, UnavailableError } from '../contract/errors.js';
 import { CallTracker } from '../grpc/call-tracker.js';
 import { claimSocket, serveUnix, type UnixServer } from '../grpc/serve-unix.js';
 import { fromSnapshotter } from '../grpc/snapshots-service.js';
 import { linkImageFs } from '../image-fs/link-image-fs.js';
 import type { Logger } from '../logger.js';
 import type { SnaphostMetrics } from '../metrics/snaphost-metrics.js';
-import type { Snapshotter, SnapshotterStatus } from '../snapshots/snapshotter.js';
+import type { Snapshotter, SnapshotterStatus } from '../contract/snapshotter.js';
 import { collectStatus } from '../status/collect-status.js';
 import { inBackend } from './backend-scope.js';
 import { closeInstance } from './close-instance.js';

@@ -14,7 +14,7 @@
  * });
  * ```
  */
-import type { DefinedBackend } from '../backend/define-backend.js';
+import type { DefinedBackend } from '../contract/define-backend.js';
 import type { LogLevel } from '../logger.js';
 import type { RequestLimitsInput } from '../grpc/request-limits.js';
 

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { ConfigError, describe } from '../errors.js';
+import { ConfigError, describe } from '../contract/errors.js';
 import { syntaxErrorLocation } from '../backend/syntax-location.js';
 import { loadTypeScriptConfig } from './load-typescript.js';
 

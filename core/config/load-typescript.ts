@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../contract/errors.js';
 
 export async function loadTypeScriptConfig(file: string, source: string): Promise<unknown> {
   const ts = (await import('typescript')).default;

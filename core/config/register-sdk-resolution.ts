@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 let registered = false;
 
 export function registerSdkResolution(): void {
-  const sdk = new URL('../sdk.js', import.meta.url);
+  const entries = { snaphost: new URL('../sdk.js', import.meta.url).href, 'snaphost/overlay': new URL('../sdk-overlay.js', import.meta.url).href };
   const hook = new URL('./sdk-resolve-hook.js', import.meta.url);
-  if (registered || !existsSync(fileURLToPath(sdk)) || !existsSync(fileURLToPath(hook))) return;
-  register(hook.href, { data: { sdkUrl: sdk.href } });
+  if (registered || !Object.values(entries).every((u) => existsSync(fileURLToPath(u))) || !existsSync(fileURLToPath(hook))) return;
+  register(hook.href, { data: { entries } });
   registered = true;
 }

@@ -4,7 +4,7 @@
  * `backends[1].options.size: Invalid input: expected string, received number`.
  */
 import type { z } from 'zod';
-import type { ConfigIssue } from '../errors.js';
+import type { ConfigIssue } from '../contract/errors.js';
 import { formatPath, type PathSegment } from './config-path.js';
 import { suggest } from './suggest.js';
 

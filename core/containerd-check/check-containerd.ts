@@ -11,7 +11,7 @@
  * - version-findings.ts: what this containerd version means for the backends.
  * Bounded: one signal for the whole check, a deadline per call or subprocess.
  */
-import { describe } from '../errors.js';
+import { describe } from '../contract/errors.js';
 import { tryConnect } from '../systemd/wait-ready.js';
 import { containerdVersion, type ContainerdVersion } from '../grpc/containerd-introspection.js';
 import type { CheckBackend, ContainerdCheckContext, FindingSource } from './check-context.js';

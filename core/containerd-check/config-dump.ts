@@ -18,7 +18,7 @@
 import { execFile } from 'node:child_process';
 import { readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { describe } from '../errors.js';
+import { describe } from '../contract/errors.js';
 import { containerdServer } from '../grpc/containerd-introspection.js';
 import type { ContainerdCheckContext } from './check-context.js';
 

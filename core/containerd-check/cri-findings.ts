@@ -6,7 +6,7 @@
  * serves no CRI, is a finding, not a throw.
  */
 import { stat } from 'node:fs/promises';
-import { describe } from '../errors.js';
+import { describe } from '../contract/errors.js';
 import { criImageFsMountpoints, criStatus, type CriStatus } from '../grpc/cri-runtime.js';
 import { GrpcCallError } from '../grpc/unary-call.js';
 import { criConfigFindings, type CriBackend } from './cri-config-findings.js';

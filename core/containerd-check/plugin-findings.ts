@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { containerdPlugins, type ContainerdPlugin } from '../grpc/containerd-introspection.js';
 import { SNAPSHOTTER_PLUGIN_TYPE } from '../image-fs/link-image-fs.js';
-import { describe } from '../errors.js';
+import { describe } from '../contract/errors.js';
 import type { CheckBackend, ContainerdCheckContext } from './check-context.js';
 import type { ContainerdFinding } from './finding.js';
 

@@ -2,7 +2,7 @@
  * Counts the calls in flight on one backend instance so shutdown can wait for them (bounded)
  * and then cancel the rest. One tracker per backend; every RPC runs through `run()`.
  */
-import { UnavailableError } from '../errors.js';
+import { UnavailableError } from '../contract/errors.js';
 
 export class CallTracker {
   readonly #controller = new AbortController();

@@ -1,19 +1,19 @@
 /**
  * Every conversion between protobuf messages and the domain types of
- * `core/snapshots/snapshotter.ts`, in pairs. `*ToProto` functions validate what a backend
+ * `core/contract/snapshotter.ts`, in pairs. `*ToProto` functions validate what a backend
  * returned and throw a TypeError describing the first problem (the adapter answers INTERNAL
  * naming the backend and method); `*FromProto` functions read what a client sent.
  */
-import { InvalidArgumentError } from '../errors.js';
-import type { Info, Kind, Labels, Mount, Timestamp, Usage } from '../snapshots/snapshotter.js';
-import { joinNs, splitNs } from '../snapshots/time.js';
+import { InvalidArgumentError } from '../contract/errors.js';
+import type { Info, Kind, Labels, Mount, Timestamp, Usage } from '../contract/snapshotter.js';
+import { joinNs, splitNs } from '../contract/time.js';
 import type { Info as ProtoInfo, Info__Output as ProtoInfoOut } from './generated/containerd/services/snapshots/v1/Info.js';
 import type { Kind__Output as ProtoKind } from './generated/containerd/services/snapshots/v1/Kind.js';
 import type { UsageResponse, UsageResponse__Output } from './generated/containerd/services/snapshots/v1/UsageResponse.js';
 import type { Mount as ProtoMount, Mount__Output as ProtoMountOut } from './generated/containerd/types/Mount.js';
 import type { Timestamp as ProtoTimestamp, Timestamp__Output as ProtoTimestampOut } from './generated/google/protobuf/Timestamp.js';
 import { quoteInput } from '../text/truncate.js';
-import { createLabels } from '../snapshots/label-object.js';
+import { createLabels } from '../contract/label-object.js';
 
 const KIND_TO_PROTO: Record<Kind, ProtoKind> = { view: 'VIEW', active: 'ACTIVE', committed: 'COMMITTED' };
 

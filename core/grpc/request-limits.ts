@@ -12,11 +12,11 @@
  * | maxLabels             | 256      | labels of one snapshot (Prepare/View/Commit, Update merged) |
  * | maxLabelSetBytes      | 262144   | keys + values of one snapshot's labels (max 3 MiB)      |
  *
- * See core/snapshots/filter-limits.ts and core/snapshots/label-limits.ts for why each default.
+ * See core/contract/filter-limits.ts and core/contract/label-limits.ts for why each default.
  */
 import { z } from 'zod';
-import { filterLimitsSchema } from '../snapshots/filter-limits.js';
-import { labelLimitsSchema } from '../snapshots/label-limits.js';
+import { filterLimitsSchema } from '../contract/filter-limits.js';
+import { labelLimitsSchema } from '../contract/label-limits.js';
 
 export const requestLimitsSchema = filterLimitsSchema.extend(labelLimitsSchema.shape).strict();
 

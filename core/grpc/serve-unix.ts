@@ -7,7 +7,7 @@ import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { SocketInUseError } from '../errors.js';
+import { SocketInUseError } from '../contract/errors.js';
 import type { Logger } from '../logger.js';
 import { warmUpCodecs } from './warm-up-codecs.js';
 import { snapshotsService } from './proto.js';

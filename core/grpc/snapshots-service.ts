@@ -7,13 +7,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, NotImplementedError, type SnaphostError, UnavailableError, describe, isSnaphostError } from '../errors.js';
+import { InvalidArgumentError, NotImplementedError, type SnaphostError, UnavailableError, describe, isSnaphostError } from '../contract/errors.js';
 import type { Logger } from '../logger.js';
-import { type ParsedFilter, parseFilters } from '../snapshots/filters.js';
-import { checkKeyLength } from '../snapshots/key-limit.js';
-import { checkLabelLimits } from '../snapshots/label-limits.js';
-import type { Call, Info, Snapshotter } from '../snapshots/snapshotter.js';
-import { applyLabelUpdate } from '../snapshots/update.js';
+import { type ParsedFilter, parseFilters } from '../contract/filters.js';
+import { checkKeyLength } from '../contract/key-limit.js';
+import { checkLabelLimits } from '../contract/label-limits.js';
+import type { Call, Info, Snapshotter } from '../contract/snapshotter.js';
+import { applyLabelUpdate } from '../contract/update.js';
 import { quoteInput, truncateInput } from '../text/truncate.js';
 import type { CallTracker } from './call-tracker.js';
 import { KeyedLock } from './keyed-lock.js';

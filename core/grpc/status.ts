@@ -4,7 +4,7 @@
  * names the backend and the method.
  */
 import * as grpc from '@grpc/grpc-js';
-import { type ErrorCode, InternalError, type SnaphostError, isSnaphostError } from '../errors.js';
+import { type ErrorCode, InternalError, type SnaphostError, isSnaphostError } from '../contract/errors.js';
 import { capBytes } from '../text/truncate.js';
 
 /**

@@ -9,8 +9,8 @@
  * only logged (the calls themselves then pay, as before).
  */
 import type { Logger } from '../logger.js';
-import { parseFilters } from '../snapshots/filters.js';
-import type { Info } from '../snapshots/snapshotter.js';
+import { parseFilters } from '../contract/filters.js';
+import type { Info } from '../contract/snapshotter.js';
 import type { SnapshotsDefinition } from './generated/containerd/services/snapshots/v1/Snapshots.js';
 
 const TIME = { seconds: '1700000000', nanos: 1 };

@@ -2,7 +2,7 @@
  * Validation of one `BackendMetric` a backend reports (outside input: a third-party backend may
  * report anything). Returns the metric in a checked form, or why it is dropped.
  */
-import type { BackendMetric } from '../snapshots/snapshotter.js';
+import type { BackendMetric } from '../contract/snapshotter.js';
 import type { FamilyType } from './reported-family.js';
 
 export interface CheckedMetric {

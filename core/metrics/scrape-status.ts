@@ -15,8 +15,8 @@
  * A status that throws, rejects or is late is a failed report, never a failed scrape.
  */
 import { performance } from 'node:perf_hooks';
-import { UnavailableError, describe } from '../errors.js';
-import type { SnapshotterStatus } from '../snapshots/snapshotter.js';
+import { UnavailableError, describe } from '../contract/errors.js';
+import type { SnapshotterStatus } from '../contract/snapshotter.js';
 
 export type StatusSource = (signal: AbortSignal) => Promise<SnapshotterStatus>;
 

@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, describe } from '../errors.js';
+import { ConfigError, describe } from '../contract/errors.js';
 import { DEFAULT_MAX_CONNECTIONS } from './metrics-defaults.js';
 import type { Logger } from '../logger.js';
 import { formatHostPort, isLoopback, parseHostPort } from './host-port.js';

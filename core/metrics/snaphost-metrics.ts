@@ -12,7 +12,7 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RpcObserver } from '../grpc/snapshots-service.js';
 import type { Logger } from '../logger.js';
-import type { SnapshotterStatus } from '../snapshots/snapshotter.js';
+import type { SnapshotterStatus } from '../contract/snapshotter.js';
 import { DEFAULT_COLLECT_TIMEOUT_MS, DEFAULT_MIN_COLLECT_INTERVAL_MS } from './metrics-defaults.js';
 import { StatusCollector, type StatusSource } from './scrape-status.js';
 import { statusFamilies } from './status-families.js';

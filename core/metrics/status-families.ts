@@ -6,7 +6,7 @@
  * another backend's type for the same name, or repeats a label set, is dropped and listed in
  * `problems`; the rest of the scrape is unaffected.
  */
-import type { LayerStatus } from '../snapshots/snapshotter.js';
+import type { LayerStatus } from '../contract/snapshotter.js';
 import { checkBackendMetric, type CheckedMetric } from './check-backend-metric.js';
 import type { StatusReport } from './scrape-status.js';
 import { ReportedFamily, type FamilyType } from './reported-family.js';

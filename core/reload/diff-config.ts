@@ -18,7 +18,7 @@
  * the source text of `create`/`shutdown` are compared instead.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { BackendDefinition } from '../backend/define-backend.js';
+import type { BackendDefinition } from '../contract/define-backend.js';
 import type { ResolvedBackend, ResolvedConfig } from '../config/resolved-config.js';
 
 export interface BackendChange {

@@ -7,10 +7,10 @@
  * never waited for.
  */
 import { z } from 'zod';
-import { describe } from '../errors.js';
+import { describe } from '../contract/errors.js';
 import type { Logger } from '../logger.js';
-import { diskUsage } from '../snapshots/disk-usage.js';
-import type { BackendMetric, Call, SnapshotFilter, Snapshotter, SnapshotterStatus } from '../snapshots/snapshotter.js';
+import { diskUsage } from '../overlay/disk-usage.js';
+import type { BackendMetric, Call, SnapshotFilter, Snapshotter, SnapshotterStatus } from '../contract/snapshotter.js';
 import { layerStatusSchema, type LayerReport } from './status-report.js';
 
 export const DEFAULT_STATUS_TIMEOUT_MS = 5000;

@@ -5,7 +5,7 @@
  */
 import { access, constants, mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../contract/errors.js';
 import { unitFile } from './unit-file.js';
 
 export const UNIT_NAME = 'snaphost.service';

@@ -6,7 +6,7 @@
  *
  * Why each directive is there is written into the unit itself, for the operator who reads it.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../contract/errors.js';
 
 export interface UnitFileOptions {
   /** The snaphost command as argv: `['/usr/bin/snaphost']` or `[node, '/opt/snaphost/dist/core/cli.js']`. */

@@ -13,7 +13,7 @@
  */
 import { connect } from 'node:net';
 import type { ResolvedBackend, ResolvedConfig } from '../config/resolved-config.js';
-import { describe, UnavailableError } from '../errors.js';
+import { describe, UnavailableError } from '../contract/errors.js';
 
 export interface WaitReadyOptions {
   timeoutMs: number;

@@ -5,7 +5,7 @@
  * parent. Every check uses keys of its own (`contract/<check>/…`, with a space and slashes,
  * as containerd's keys have) and removes what it made.
  */
-import type { Call, Info, Mount, SnapshotFilter, Snapshotter } from '../snapshots/snapshotter.js';
+import type { Call, Info, Mount, SnapshotFilter, Snapshotter } from '../contract/snapshotter.js';
 import { CheckFailure, expectCode, expectEqual, expectTrue } from './expect-error.js';
 
 export interface ContractSubject {

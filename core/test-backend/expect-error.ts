@@ -4,7 +4,7 @@
  * a message that says what differed.
  */
 import { isDeepStrictEqual, inspect } from 'node:util';
-import { describe, isSnaphostError, type ErrorCode } from '../errors.js';
+import { describe, isSnaphostError, type ErrorCode } from '../contract/errors.js';
 
 /** A contract check found the backend wrong; the message says how. */
 export class CheckFailure extends Error {}

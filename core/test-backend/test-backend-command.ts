@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { fallbackName } from '../backend/load-backend.js';
 import { OptionArgError, parseOptionArgs } from '../config/option-args.js';
-import { describe } from '../errors.js';
+import { describe } from '../contract/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../logger.js';
 import { findHarness } from './find-harness.js';
 import { runConformance } from './run-conformance.js';

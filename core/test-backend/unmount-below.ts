@@ -1,6 +1,6 @@
 /** Unmount everything still mounted at or below a directory (deepest first), before deleting it. */
 import { readFile } from 'node:fs/promises';
-import { runCommand } from '../snapshots/run-command.js';
+import { runCommand } from '../overlay/run-command.js';
 
 export async function unmountBelow(dir: string): Promise<string[]> {
   const table = await readFile('/proc/self/mountinfo', 'utf8');

@@ -10,7 +10,8 @@
  */
 import { mkdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkOverlaySupport, defineBackend, LmdbMetaStore, z } from 'snaphost';
+import { defineBackend, z } from 'snaphost';
+import { checkOverlaySupport, LmdbMetaStore } from 'snaphost/overlay';
 import { QuotaSnapshotter } from './quota-snapshotter.mjs';
 import { Size } from './size.mjs';
 

@@ -6,7 +6,8 @@
  * together over `maxTotalSize`. The refused snapshot stays active, so the caller can remove it.
  * (containerd's unpacker then fails the pull with that message instead of filling the disk.)
  */
-import { FailedPreconditionError, OverlaySnapshotter } from 'snaphost';
+import { FailedPreconditionError } from 'snaphost';
+import { OverlaySnapshotter } from 'snaphost/overlay';
 
 const EVERYTHING = { source: [], match: () => true };
 

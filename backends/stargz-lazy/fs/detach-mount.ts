@@ -10,7 +10,8 @@
  * The deadlines do not rely on the child processes exiting (a process stuck in the kernel
  * ignores signals until it returns), so a hung command is left behind, logged, not awaited.
  */
-import { runCommand, UnavailableError, type Logger } from '../../../core/sdk.js';
+import { UnavailableError, type Logger } from '../../../core/sdk.js';
+import { runCommand } from '../../../core/sdk-overlay.js';
 import { mountAt, type MountInfoEntry } from '../fused/mountinfo.js';
 
 export interface DetachOptions {

@@ -17,8 +17,8 @@ import {
   openRequestSchema,
   unmountRequestSchema,
   type Status,
-} from './control-protocol.js';
-import { toWireError } from './fused-errors.js';
+} from '../protocol/control-protocol.js';
+import { toWireError } from '../protocol/fused-errors.js';
 import type { ServedLayer, ServedMounts } from './served-mounts.js';
 
 const CLOSE_GRACE_MS = 2_000;

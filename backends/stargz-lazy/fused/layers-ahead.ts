@@ -12,7 +12,7 @@
  * otherwise, or when opening ahead failed, the mount opens the layer itself.
  */
 import type { Logger } from '../../../core/sdk.js';
-import type { MountRequest } from './control-protocol.js';
+import type { MountRequest } from '../protocol/control-protocol.js';
 
 export interface LayersAheadOptions<L> {
   /**

@@ -30,12 +30,12 @@ import { BackgroundFetcher } from '../layer/background-fetcher.js';
 import type { RemoteLayer } from '../layer/remote-layer.js';
 import { RegistryClient } from '../registry/registry-client.js';
 import { serveControl } from './control-server.js';
-import { configDigestOf, fusedConfigSchema, type FusedConfig } from './fused-config.js';
+import { configDigestOf, fusedConfigSchema, type FusedConfig } from '../protocol/fused-config.js';
 import { watchIdle } from './idle-exit.js';
-import { lockInstance } from './instance-lock.js';
+import { lockInstance } from '../protocol/instance-lock.js';
 import { watchOutside } from './outside-watch.js';
 import { registryProbe, remoteOpener } from './remote-opener.js';
-import { fusedPaths } from './root-layout.js';
+import { fusedPaths } from '../protocol/root-layout.js';
 import { ServedMounts, type ServedCounters } from './served-mounts.js';
 import { warmUp } from './warm-up.js';
 

@@ -9,7 +9,7 @@
  * handed to one mount only, of the same reference and digest, and only when its TOC digest is
  * the one the mount expects.
  */
-import type { MountRequest } from './control-protocol.js';
+import type { MountRequest } from '../protocol/control-protocol.js';
 
 export interface RecentLayersOptions<L> {
   tocDigestOf: (layer: L) => string;

@@ -14,9 +14,9 @@ import { RemoteLayer } from '../layer/remote-layer.js';
 import { probeBlob, type ProbeResult } from '../registry/probe-blob.js';
 import { parseReference } from '../registry/reference.js';
 import type { RegistryClient } from '../registry/registry-client.js';
-import type { MountRequest } from './control-protocol.js';
+import type { MountRequest } from '../protocol/control-protocol.js';
 import { countingBlob } from './counting-blob.js';
-import type { FusedConfig } from './fused-config.js';
+import type { FusedConfig } from '../protocol/fused-config.js';
 import { RejectedBlobs } from './rejected-blobs.js';
 import type { OpenLayer, ServedCounters } from './served-mounts.js';
 

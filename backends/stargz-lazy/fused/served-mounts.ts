@@ -20,15 +20,16 @@
  * whole layer into the cache while no foreground read needs the registry.
  */
 import { lstat, readdir } from 'node:fs/promises';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, runCommand, type Logger } from '../../../core/sdk.js';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type Logger } from '../../../core/sdk.js';
+import { runCommand } from '../../../core/sdk-overlay.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { FUSE_SUBTYPE, fsnameOf, mountLayerFs, type FuseMount } from '../fs/fuse-mount.js';
 import { LayerFs, type LayerReader } from '../fs/layer-fs.js';
 import { abortable } from '../layer/in-flight.js';
 import { parseReference } from '../registry/reference.js';
 import type { ProbeResult } from '../registry/probe-blob.js';
-import type { BackgroundState, LayerCheck, Metrics, MountInfo, MountRequest, MountState, OpenRequest, PrefetchState } from './control-protocol.js';
-import type { FusedConfig } from './fused-config.js';
+import type { BackgroundState, LayerCheck, Metrics, MountInfo, MountRequest, MountState, OpenRequest, PrefetchState } from '../protocol/control-protocol.js';
+import type { FusedConfig } from '../protocol/fused-config.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { ForegroundFirst } from './foreground-first.js';
 import { LayersAhead } from './layers-ahead.js';
@@ -37,7 +38,7 @@ import type { ExpectedMount } from './outside-watch.js';
 import { Reachability, type ReachabilityTarget } from './reachability.js';
 import { RecentLayers } from './recent-layers.js';
 import { timedReader } from './timed-reader.js';
-import { percent } from '../percent.js';
+import { percent } from '../protocol/percent.js';
 
 /** What a mount needs of a layer: the file system's reader, prefetch, and how much of it is cached. */
 export interface ServedLayer extends LayerReader {

@@ -19,7 +19,7 @@
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import type { WantedChunk } from './fetch-chunks.js';
-import { percent } from '../percent.js';
+import { percent } from '../protocol/percent.js';
 
 export type BackgroundState = 'waiting' | 'running' | 'paused' | 'complete' | 'failed';
 

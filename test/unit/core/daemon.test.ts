@@ -11,10 +11,10 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineBackend } from '../../../core/backend/define-backend.js';
+import { defineBackend } from '../../../core/contract/define-backend.js';
 import { resolveConfig } from '../../../core/config/resolve-config.js';
 import { startDaemon, type Daemon } from '../../../core/daemon.js';
-import { BackendContractError, BackendLoadError, BackendTimeoutError } from '../../../core/errors.js';
+import { BackendContractError, BackendLoadError, BackendTimeoutError } from '../../../core/contract/errors.js';
 import { grpcError, listAll, newClient, unary } from './grpc/helpers.js';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/backends/', import.meta.url));

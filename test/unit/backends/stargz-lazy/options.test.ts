@@ -1,8 +1,8 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import backend from '../../../../backends/stargz-lazy/index.js';
-import { fusedConfigOf } from '../../../../backends/stargz-lazy/fused-config-of.js';
-import { fusedConfigSchema } from '../../../../backends/stargz-lazy/fused/fused-config.js';
+import { fusedConfigOf } from '../../../../backends/stargz-lazy/fused-client/fused-config-of.js';
+import { fusedConfigSchema } from '../../../../backends/stargz-lazy/protocol/fused-config.js';
 
 describe('stargz-lazy options', () => {
   it('{} is a working configuration; defaults as documented', () => {

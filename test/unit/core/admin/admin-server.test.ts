@@ -9,7 +9,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NoDaemonError, pingDaemon, requestReload, requestStatus } from '../../../../core/admin/admin-client.js';
 import { serveAdmin, type AdminHandlers, type AdminServer } from '../../../../core/admin/admin-server.js';
-import { SocketInUseError } from '../../../../core/errors.js';
+import { SocketInUseError } from '../../../../core/contract/errors.js';
 import { rejectedReload } from '../../../../core/reload/reload-result.js';
 
 const log = pino({ level: 'silent' });

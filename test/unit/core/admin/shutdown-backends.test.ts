@@ -6,10 +6,10 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { shutdownBackends } from '../../../../core/admin/shutdown-backends.js';
-import { defineBackend, type BackendContext } from '../../../../core/backend/define-backend.js';
+import { defineBackend, type BackendContext } from '../../../../core/contract/define-backend.js';
 import { lockRoot } from '../../../../core/backend/root-lock.js';
 import { resolveConfig } from '../../../../core/config/resolve-config.js';
-import { BackendLoadError } from '../../../../core/errors.js';
+import { BackendLoadError } from '../../../../core/contract/errors.js';
 
 const log = pino({ level: 'silent' });
 let dir: string;

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BACKEND_MARK, defineBackend } from '../../../../core/backend/define-backend.js';
+import { BACKEND_MARK, defineBackend } from '../../../../core/contract/define-backend.js';
 import { fallbackName, loadBackend } from '../../../../core/backend/load-backend.js';
-import { BackendContractError, BackendLoadError } from '../../../../core/errors.js';
+import { BackendContractError, BackendLoadError } from '../../../../core/contract/errors.js';
 
 const fixtures = fileURLToPath(new URL('../../../fixtures/backends/', import.meta.url));
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_FILE, lockRoot } from '../../../../core/backend/root-lock.js';
-import { BackendContractError } from '../../../../core/errors.js';
+import { BackendContractError } from '../../../../core/contract/errors.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../../core/config/load-config.js';
-import { BackendContractError, BackendLoadError, ConfigError } from '../../../../core/errors.js';
+import { BackendContractError, BackendLoadError, ConfigError } from '../../../../core/contract/errors.js';
 
 const configs = fileURLToPath(new URL('../../../fixtures/configs/', import.meta.url));
 const fixture = (name: string) => join(configs, name);

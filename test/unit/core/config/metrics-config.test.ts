@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../../../core/config/resolve-config.js';
-import { ConfigError, type ConfigIssue } from '../../../../core/errors.js';
+import { ConfigError, type ConfigIssue } from '../../../../core/contract/errors.js';
 
 const baseDir = fileURLToPath(new URL('../../../fixtures/configs/', import.meta.url));
 

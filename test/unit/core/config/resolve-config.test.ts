@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineBackend } from '../../../../core/backend/define-backend.js';
+import { defineBackend } from '../../../../core/contract/define-backend.js';
 import { resolveConfig } from '../../../../core/config/resolve-config.js';
-import { ConfigError, type ConfigIssue } from '../../../../core/errors.js';
+import { ConfigError, type ConfigIssue } from '../../../../core/contract/errors.js';
 
 const baseDir = fileURLToPath(new URL('../../../fixtures/configs/', import.meta.url));
 

@@ -10,8 +10,8 @@ import backend from '../../../../backends/overlayfs-native/index.js';
 import type { MountsResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/MountsResponse.js';
 import type { StatSnapshotResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/StatSnapshotResponse.js';
 import type { UsageResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/UsageResponse.js';
-import { MAX_KEY_BYTES } from '../../../../core/snapshots/key-limit.js';
-import type { Snapshotter } from '../../../../core/snapshots/snapshotter.js';
+import { MAX_KEY_BYTES } from '../../../../core/contract/key-limit.js';
+import type { Snapshotter } from '../../../../core/contract/snapshotter.js';
 import { type Served, grpcError, listAll, serve, silentLog, tempDir, unary } from './helpers.js';
 
 let outer: string;

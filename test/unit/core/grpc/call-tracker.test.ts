@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UnavailableError } from '../../../../core/errors.js';
+import { UnavailableError } from '../../../../core/contract/errors.js';
 import { CallTracker } from '../../../../core/grpc/call-tracker.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../../core/errors.js';
+import { InvalidArgumentError } from '../../../../core/contract/errors.js';
 import {
   infoFromProto,
   infoToProto,
@@ -15,7 +15,7 @@ import {
   usageFromProto,
   usageToProto,
 } from '../../../../core/grpc/convert.js';
-import type { Info } from '../../../../core/snapshots/snapshotter.js';
+import type { Info } from '../../../../core/contract/snapshotter.js';
 
 const asOutput = <T>(v: T) => JSON.parse(JSON.stringify(v)) as never;
 

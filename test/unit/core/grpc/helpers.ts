@@ -17,8 +17,8 @@ import { type UnixServer, serveUnix } from '../../../../core/grpc/serve-unix.js'
 import type { RequestLimits } from '../../../../core/grpc/request-limits.js';
 import { type RpcObserver, fromSnapshotter } from '../../../../core/grpc/snapshots-service.js';
 import type { Logger } from '../../../../core/logger.js';
-import { NotImplementedError } from '../../../../core/errors.js';
-import type { Snapshotter } from '../../../../core/snapshots/snapshotter.js';
+import { NotImplementedError } from '../../../../core/contract/errors.js';
+import type { Snapshotter } from '../../../../core/contract/snapshotter.js';
 
 export const silentLog: Logger = pino({ level: 'silent' });
 

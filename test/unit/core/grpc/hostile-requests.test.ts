@@ -15,8 +15,8 @@ import type { StatSnapshotResponse__Output } from '../../../../core/grpc/generat
 import type { UpdateSnapshotResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/UpdateSnapshotResponse.js';
 import { DEFAULT_REQUEST_LIMITS } from '../../../../core/grpc/request-limits.js';
 import { MAX_STATUS_MESSAGE_BYTES } from '../../../../core/grpc/status.js';
-import { InvalidArgumentError } from '../../../../core/errors.js';
-import type { Snapshotter } from '../../../../core/snapshots/snapshotter.js';
+import { InvalidArgumentError } from '../../../../core/contract/errors.js';
+import type { Snapshotter } from '../../../../core/contract/snapshotter.js';
 import { type Served, fakeSnapshotter, grpcError, listAll, newClient, serve, silentLog, tempDir, unary } from './helpers.js';
 
 let root: string;

@@ -5,11 +5,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SocketInUseError } from '../../../../core/errors.js';
+import { SocketInUseError } from '../../../../core/contract/errors.js';
 import { CallTracker } from '../../../../core/grpc/call-tracker.js';
 import { type UnixServer, serveUnix } from '../../../../core/grpc/serve-unix.js';
 import { fromSnapshotter } from '../../../../core/grpc/snapshots-service.js';
-import { nowNs } from '../../../../core/snapshots/time.js';
+import { nowNs } from '../../../../core/contract/time.js';
 import { fakeSnapshotter, grpcError, newClient, silentLog, tempDir, unary } from './helpers.js';
 
 let dir: string;

@@ -15,10 +15,10 @@ import {
   NotFoundError,
   NotImplementedError,
   UnavailableError,
-} from '../../../../core/errors.js';
+} from '../../../../core/contract/errors.js';
 import type { ListSnapshotsResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/ListSnapshotsResponse.js';
-import type { Call, Info, Snapshotter } from '../../../../core/snapshots/snapshotter.js';
-import { nowNs } from '../../../../core/snapshots/time.js';
+import type { Call, Info, Snapshotter } from '../../../../core/contract/snapshotter.js';
+import { nowNs } from '../../../../core/contract/time.js';
 import { type Served, fakeSnapshotter, grpcError, listAll, serve, unary } from './helpers.js';
 
 let served: Served | undefined;

@@ -6,8 +6,8 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { StatSnapshotResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/StatSnapshotResponse.js';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../../../core/errors.js';
-import type { Info } from '../../../../core/snapshots/snapshotter.js';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../../../core/contract/errors.js';
+import type { Info } from '../../../../core/contract/snapshotter.js';
 import { fakeSnapshotter, grpcError, listAll, serve, unary } from './helpers.js';
 
 interface Seen {

@@ -12,8 +12,8 @@ import type { MountsResponse__Output } from '../../../../core/grpc/generated/con
 import type { StatSnapshotResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/StatSnapshotResponse.js';
 import type { UpdateSnapshotResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/UpdateSnapshotResponse.js';
 import type { UsageResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/UsageResponse.js';
-import type { Snapshotter } from '../../../../core/snapshots/snapshotter.js';
-import { joinNs, nowNs } from '../../../../core/snapshots/time.js';
+import type { Snapshotter } from '../../../../core/contract/snapshotter.js';
+import { joinNs, nowNs } from '../../../../core/contract/time.js';
 import { type Served, grpcError, listAll, serve, silentLog, tempDir, unary } from './helpers.js';
 
 type Client = Served['client'];

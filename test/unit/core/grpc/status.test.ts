@@ -14,7 +14,7 @@ import {
   NotImplementedError,
   SocketInUseError,
   UnavailableError,
-} from '../../../../core/errors.js';
+} from '../../../../core/contract/errors.js';
 import { MAX_STATUS_MESSAGE_BYTES, normalizeError, statusOf, toServiceError } from '../../../../core/grpc/status.js';
 
 describe('statusOf', () => {

@@ -9,7 +9,7 @@ import memory from '../../../../backends/memory/index.js';
 import type { MountsResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/MountsResponse.js';
 import { SnaphostMetrics } from '../../../../core/metrics/snaphost-metrics.js';
 import { serveMetrics, type MetricsServer } from '../../../../core/metrics/serve-metrics.js';
-import type { Snapshotter } from '../../../../core/snapshots/snapshotter.js';
+import type { Snapshotter } from '../../../../core/contract/snapshotter.js';
 import { type Served, grpcError, listAll, serve, silentLog, tempDir, unary } from '../grpc/helpers.js';
 import { parseExposition, valueOf, type Family } from './parse-exposition.js';
 

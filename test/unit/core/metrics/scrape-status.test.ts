@@ -8,7 +8,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SnaphostMetrics } from '../../../../core/metrics/snaphost-metrics.js';
 import { StatusCollector } from '../../../../core/metrics/scrape-status.js';
-import type { SnapshotterStatus } from '../../../../core/snapshots/snapshotter.js';
+import type { SnapshotterStatus } from '../../../../core/contract/snapshotter.js';
 import { parseExposition, valueOf } from './parse-exposition.js';
 
 const silent = pino({ level: 'silent' });

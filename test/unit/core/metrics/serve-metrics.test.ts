@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import http from 'node:http';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../../core/errors.js';
+import { ConfigError } from '../../../../core/contract/errors.js';
 import { formatHostPort, isLoopback, parseHostPort } from '../../../../core/metrics/host-port.js';
 import { serveMetrics } from '../../../../core/metrics/serve-metrics.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineBackend } from '../../../../core/backend/define-backend.js';
+import { defineBackend } from '../../../../core/contract/define-backend.js';
 import { resolveConfig } from '../../../../core/config/resolve-config.js';
 import { diffConfig } from '../../../../core/reload/diff-config.js';
 

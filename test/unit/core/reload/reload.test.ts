@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineBackend } from '../../../../core/backend/define-backend.js';
+import { defineBackend } from '../../../../core/contract/define-backend.js';
 import { resolveConfig } from '../../../../core/config/resolve-config.js';
 import { startDaemon, type Daemon } from '../../../../core/daemon.js';
 import type { SnapshotsClient } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/Snapshots.js';

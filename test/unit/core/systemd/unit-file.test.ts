@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../../../core/errors.js';
+import { InvalidArgumentError } from '../../../../core/contract/errors.js';
 import { systemdArg, unitFile } from '../../../../core/systemd/unit-file.js';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));

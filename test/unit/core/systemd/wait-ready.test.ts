@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ResolvedBackend, ResolvedConfig } from '../../../../core/config/resolved-config.js';
-import { BackendLoadError } from '../../../../core/errors.js';
+import { BackendLoadError } from '../../../../core/contract/errors.js';
 import { formatWaitReady, notReadyError, waitReady } from '../../../../core/systemd/wait-ready.js';
 
 let dir: string;

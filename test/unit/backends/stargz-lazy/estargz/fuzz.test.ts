@@ -14,7 +14,7 @@ import { LayerIndex } from '../../../../../backends/stargz-lazy/estargz/layer-in
 import { openLayer } from '../../../../../backends/stargz-lazy/estargz/open-layer.js';
 import { parseToc } from '../../../../../backends/stargz-lazy/estargz/toc.js';
 import { checkToc } from '../../../../../backends/stargz-lazy/estargz/toc-schema.js';
-import { isSnaphostError } from '../../../../../core/errors.js';
+import { isSnaphostError } from '../../../../../core/contract/errors.js';
 import { bufferReader, estargzFooter, loadFixture, sha256, tarOf } from './make-blob.js';
 
 function expectTypedError(err: unknown): void {

@@ -3,7 +3,7 @@
  * process of SNAPHOST_FUSED_ROOT, mounts one layer, prints the serving process's PID, and
  * exits, as snaphost would when it is restarted.
  */
-import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
+import { FusedClient } from '../../../../../backends/stargz-lazy/fused-client/fused-client.js';
 import { fusedCommand, quietLog } from './fused-env.js';
 
 const env = (name: string): string => {

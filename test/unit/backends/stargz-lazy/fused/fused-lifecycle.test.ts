@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
+import { FusedClient } from '../../../../../backends/stargz-lazy/fused-client/fused-client.js';
 import { fusedCommand, fusedTestBed, isAlive, mountsUnder, quietLog, repo, run, stopProcess } from './fused-env.js';
 
 const bed = fusedTestBed('snaphost-fused-life-');

@@ -13,7 +13,7 @@ import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
+import { FusedClient } from '../../../../../backends/stargz-lazy/fused-client/fused-client.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
 import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
 import { fixtures, fusedCommand, quietLog, run, tearDown } from './fused-env.js';

@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
+import { FusedClient } from '../../../../../backends/stargz-lazy/fused-client/fused-client.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
 import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
 import { fixtures, fusedCommand, isAlive, mountsUnder, quietLog, run, stopProcess, unmountAllUnder } from './fused-env.js';

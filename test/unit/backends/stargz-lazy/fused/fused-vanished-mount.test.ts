@@ -8,7 +8,7 @@
 import { mkdir, open, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
+import { FusedClient } from '../../../../../backends/stargz-lazy/fused-client/fused-client.js';
 import { eventually, fusedCommand, fusedTestBed, isAlive, mountsUnder, quietLog, run } from './fused-env.js';
 
 const bed = fusedTestBed('snaphost-fused-vanished-');

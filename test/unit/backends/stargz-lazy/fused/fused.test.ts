@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FusedClient } from '../../../../../backends/stargz-lazy/fused/fused-client.js';
+import { FusedClient } from '../../../../../backends/stargz-lazy/fused-client/fused-client.js';
 import { closedPort } from '../registry/servers/listen.js';
 import { startDockerRegistry, type DockerRegistry } from '../registry/servers/docker-registry.js';
 import { fixtures, fusedCommand, isAlive, mountsUnder, quietLog, run, stopProcess, unmountAllUnder } from './fused-env.js';

@@ -1,7 +1,7 @@
 /** LayersAhead: opening the layers above a mount ahead, bounded, handed only to the matching mount. */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { MountRequest } from '../../../../../backends/stargz-lazy/fused/control-protocol.js';
+import type { MountRequest } from '../../../../../backends/stargz-lazy/protocol/control-protocol.js';
 import { LayersAhead } from '../../../../../backends/stargz-lazy/fused/layers-ahead.js';
 
 const d = (n: number) => `sha256:${String(n).padStart(64, '0')}`;

@@ -14,7 +14,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChunkCache } from '../../../../../backends/stargz-lazy/cache/chunk-cache.js';
 import { NotEstargzError } from '../../../../../backends/stargz-lazy/estargz/errors.js';
-import { fusedConfigSchema } from '../../../../../backends/stargz-lazy/fused/fused-config.js';
+import { fusedConfigSchema } from '../../../../../backends/stargz-lazy/protocol/fused-config.js';
 import { remoteOpener } from '../../../../../backends/stargz-lazy/fused/remote-opener.js';
 import { ServedMounts } from '../../../../../backends/stargz-lazy/fused/served-mounts.js';
 import { RegistryClient } from '../../../../../backends/stargz-lazy/registry/registry-client.js';

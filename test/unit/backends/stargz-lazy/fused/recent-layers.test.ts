@@ -1,7 +1,7 @@
 /** Layers kept after their unmount: handed to one matching mount, bounded in number and time. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RecentLayers } from '../../../../../backends/stargz-lazy/fused/recent-layers.js';
-import type { MountRequest } from '../../../../../backends/stargz-lazy/fused/control-protocol.js';
+import type { MountRequest } from '../../../../../backends/stargz-lazy/protocol/control-protocol.js';
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 const req = (digest: string, tocDigest?: string): MountRequest => ({

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChunkCache } from '../../../../../backends/stargz-lazy/cache/chunk-cache.js';
 import { inThreadIndexer, type TocIndexer } from '../../../../../backends/stargz-lazy/estargz/toc-indexer.js';
-import { fusedConfigSchema } from '../../../../../backends/stargz-lazy/fused/fused-config.js';
+import { fusedConfigSchema } from '../../../../../backends/stargz-lazy/protocol/fused-config.js';
 import { remoteOpener } from '../../../../../backends/stargz-lazy/fused/remote-opener.js';
 import { RegistryClient } from '../../../../../backends/stargz-lazy/registry/registry-client.js';
 import { sha256 } from '../registry/servers/docker-registry.js';

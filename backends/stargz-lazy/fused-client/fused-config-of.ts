@@ -1,0 +1,21 @@
+/** The FUSE process's configuration (`<root>/fused.json`) from the backend's options. */
+import type { Logger, LogLevel } from '../../../core/sdk.js';
+import { fusedConfigSchema, type FusedConfig } from '../protocol/fused-config.js';
+import type { StargzLazyOptions } from '../options.js';
+
+const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] satisfies LogLevel[];
+
+/** The FUSE process logs at the backend's level. */
+export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedConfig {
+  return fusedConfigSchema.parse({
+    registry: options.registry,
+    estargz: options.estargz,
+    cache: { memoryBytes: options.cache.memoryBytes, diskBytes: options.cache.diskBytes },
+    backgroundFetch: options.backgroundFetch,
+    prefetch: { maxBytes: options.prefetch.maxBytes, timeoutMs: options.prefetch.timeoutMs },
+    fs: { readTimeoutMs: options.readTimeoutMs, regionBytes: options.regionBytes },
+    idleExitMs: options.fusedIdleExitMs,
+    outsideCheckMs: options.fusedOutsideCheckMs,
+    logLevel: LEVELS.includes(log.level as LogLevel) ? log.level : 'info',
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Stop the FUSE-serving process of a stargz-lazy root on purpose (`snaphost shutdown`, tests):
+ * SIGTERM makes it stop answering, unmount every layer lazily and exit; after `timeoutMs` it
+ * is killed. Layer mounts still left under `<root>/snapshots` then (the killed process's, or
+ * those of one that died earlier and answer ENOTCONN) are detached. The process is found by
+ * its control socket, or by its PID lock `<root>/fused.lock` when the socket does not answer.
+ * `close()` of the snapshotter never does this: the process keeps serving running containers.
+ */
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { controlRequest } from './control-request.js';
+import type { Status } from '../protocol/control-protocol.js';
+import { LOCK_FILE } from '../protocol/instance-lock.js';
+import { fusedPaths } from '../protocol/root-layout.js';
+import { detachMount, mountsUnder } from '../snapshotter/mount-table.js';
+
+export interface FusedStopResult {
+  /** The process that was stopped, `undefined` when none was running. */
+  pid: number | undefined;
+  /** It did not exit within the timeout and was killed. */
+  killed: boolean;
+  /** Layer mounts detached after it was gone. */
+  detached: number;
+  /** Layer mounts that could not be detached. */
+  stuck: string[];
+}
+
+/** The PID of the process serving `root`, `undefined` when none answers. */
+export async function fusedPid(root: string): Promise<number | undefined> {
+  try {
+    const status = (await controlRequest(fusedPaths(root).socket, 'GET', '/v1/status', undefined, { timeoutMs: 3_000 })) as Status;
+    return status.pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stops the process of `root`; resolves `false` when none was running (nothing to stop). */
+export async function stopFused(root: string, o: { timeoutMs?: number } = {}): Promise<boolean> {
+  return (await shutdownFused(root, o)).pid !== undefined;
+}
+
+/** Stops the process of `root` and releases every layer mount left under it. */
+export async function shutdownFused(root: string, o: { timeoutMs?: number } = {}): Promise<FusedStopResult> {
+  const dir = await realpath(root).catch(() => path.resolve(root));
+  const pid = (await fusedPid(dir)) ?? (await lockOwner(dir));
+  let killed = false;
+  if (pid !== undefined && signal(pid, 'SIGTERM')) {
+    const deadline = Date.now() + (o.timeoutMs ?? 10_000);
+    while (alive(pid) && Date.now() < deadline) await sleep(50);
+    if (alive(pid)) {
+      killed = signal(pid, 'SIGKILL');
+      while (alive(pid)) await sleep(20);
+    }
+  }
+  const result: FusedStopResult = { pid, killed, detached: 0, stuck: [] };
+  for (const m of (await mountsUnder(path.join(dir, 'snapshots'))).reverse()) {
+    if (!m.fstype.startsWith('fuse')) continue;
+    try {
+      await detachMount(m.mountpoint);
+      result.detached++;
+    } catch {
+      result.stuck.push(m.mountpoint);
+    }
+  }
+  return result;
+}
+
+/** One line for `snaphost shutdown`. */
+export function describeStop(root: string, r: FusedStopResult): string {
+  const what =
+    r.pid === undefined
+      ? `no FUSE-serving process was running for ${root}`
+      : r.killed
+        ? `the FUSE-serving process ${r.pid} of ${root} did not exit in time and was killed`
+        : `stopped the FUSE-serving process ${r.pid} of ${root} (it unmounted its layers lazily)`;
+  const mounts = r.detached > 0 ? `; detached ${r.detached} layer mount(s) left behind` : '';
+  const stuck = r.stuck.length > 0 ? `; could not detach ${r.stuck.join(', ')}` : '';
+  return what + mounts + stuck;
+}
+
+/**
+ * The owner of `<root>/fused.lock` (core/runtime/pid-lock.ts: `{ pid, start }`) when that process is
+ * alive and is the one that took the lock (same kernel start time: not a reused PID).
+ */
+async function lockOwner(root: string): Promise<number | undefined> {
+  let owner: { pid?: unknown; start?: unknown };
+  try {
+    owner = JSON.parse(await readFile(path.join(root, LOCK_FILE), 'utf8')) as typeof owner;
+  } catch {
+    return undefined;
+  }
+  if (typeof owner.pid !== 'number' || !Number.isInteger(owner.pid) || owner.pid <= 0 || typeof owner.start !== 'string') return undefined;
+  const start = await startTime(owner.pid);
+  return start !== undefined && start === owner.start ? owner.pid : undefined;
+}
+
+/** Field 22 of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces). */
+async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false; // already gone
+  }
+}
+
+function alive(pid: number): boolean {
+  return signal(pid, 0);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
