@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Where the time of one snapshot op goes, measured in-process (no gRPC), from the built
-// snaphost (dist/core/sdk-overlay.js, the building blocks):
+// snaphost (dist/core/sdk-overlay.js, the package entry 'snaphost/overlay'):
 //
 //   node bench/lib/op-breakdown.mjs --dir DIR [--reps 5] [--iterations 300] [--warmup 50]
 //        --summary FILE.tsv
