@@ -9,3 +9,4 @@ export { serveBackend } from './test-backend/serve-backend.js';
 export type { ServeBackendSettings, ServedBackend } from './test-backend/serve-backend.js';
 export { connectSnapshots } from './grpc/snapshots-client.js';
 export type { ClientCall, ConnectOptions, SnapshotsConnection } from './grpc/snapshots-client.js';
+export type { BackendCheck, BackendCheckContext } from './test-backend/run-own-checks.js';

@@ -19,6 +19,8 @@ import { unmountBelow } from './unmount-below.js';
 export interface ServeBackendSettings {
   /** The backend's root (kept by `close()`); default: `root/` in a new temporary directory. */
   root?: string;
+  /** Where a relative module path is resolved from (default: the process's cwd). */
+  cwd?: string;
   /** The served backend's log level (default `silent`); ignored when `log` is given. */
   logLevel?: LogLevel;
   log?: Logger;
@@ -53,7 +55,7 @@ export async function serveBackend(definitionOrPath: BackendDefinition | string,
   let running: Awaited<ReturnType<typeof startBackend>>;
   let shutdownTimeoutMs: number;
   try {
-    const config = await resolveConfig({ backends: [{ use: definitionOrPath, root, socket, options }] }, { baseDir: process.cwd() });
+    const config = await resolveConfig({ backends: [{ use: definitionOrPath, root, socket, options }] }, { baseDir: settings.cwd ?? process.cwd() });
     const b = config.backends[0]!;
     if (b.error) throw b.error;
     shutdownTimeoutMs = config.shutdownTimeoutMs;
