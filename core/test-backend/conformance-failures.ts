@@ -39,7 +39,7 @@ export function failureMessages(output: readonly string[]): string[] {
 }
 
 export function formatFailures(failed: readonly FailedTest[], fullOutput: string | undefined): string[] {
-  const out = ['', `Failed conformance tests (${failed.length}):`];
+  const out = [`Failed conformance tests (${failed.length}):`];
   for (const t of failed) {
     out.push(`  ${t.name}`);
     if (t.messages.length === 0) out.push('    (no failure message in its output: see the full output)');
