@@ -9,8 +9,7 @@ import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe } from '../contract/errors.js';
 import type { SnapshotsConnection } from '../grpc/snapshots-client.js';
-import type { Logger } from '../logger.js';
-import type { CheckResult } from './run-contract-checks.js';
+import type { CheckResult, ContractRunOptions } from './run-contract-checks.js';
 import { within } from './run-contract-checks.js';
 import { serveBackend } from './serve-backend.js';
 import { formatSummary, type Tally } from './summary-line.js';
@@ -27,17 +26,10 @@ export interface BackendCheck {
   run(client: SnapshotsConnection, ctx: BackendCheckContext): unknown;
 }
 
-export interface OwnChecksOptions {
+/** The backend as the contract checks get it (`use`, `options`, `cwd`), and the checks module. */
+export interface OwnChecksOptions extends ContractRunOptions {
   /** The checks module, relative to `cwd`. */
   file: string;
-  /** The backend, as given to test-backend, with its `--option`s. */
-  use: string;
-  options: Record<string, unknown>;
-  cwd: string;
-  log: Logger;
-  report(result: CheckResult): void;
-  /** Per check (default 60 s). */
-  checkTimeoutMs?: number;
 }
 
 export async function runOwnChecks(o: OwnChecksOptions): Promise<Tally> {
