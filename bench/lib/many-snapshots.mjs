@@ -16,7 +16,7 @@
 // rss_<stage>_mib, hwm_<stage>_mib.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SnapshotsClient } from './snapshots-client.mjs';
+import { cleanup, connectSnapshots, listAll } from './snapshots-client.mjs';
 import { waitQuiet } from './wait-quiet.mjs';
 
 function usage(msg) {
@@ -80,13 +80,13 @@ function recordMemory(stage) {
 }
 
 async function main() {
-  const client = new SnapshotsClient(values.socket);
+  const client = connectSnapshots(values.socket);
   await client.ready();
   // A probe snapshot first: containerd's own snapshotters cannot List an empty store
   // ("bucket does not exist") until something has been written.
   await client.prepare('snaphost-bench/0/probe', '');
   await client.remove('snaphost-bench/0/probe');
-  const existing = await client.list();
+  const existing = await listAll(client);
   if (existing.length > 0) throw new Error(`${values.socket} already holds ${existing.length} snapshots: start from an empty store`);
   record('count', count);
   recordMemory('start');
@@ -118,7 +118,7 @@ async function main() {
   for (let r = 0; r < listReps; r++) {
     await quiet();
     t = process.hrtime.bigint();
-    const infos = await client.list();
+    const infos = await listAll(client);
     const s = seconds(t);
     if (infos.length !== count) throw new Error(`List returned ${infos.length} snapshots, expected ${count}`);
     record('list_s', s);
@@ -126,7 +126,7 @@ async function main() {
   recordMemory('listed');
 
   t = process.hrtime.bigint();
-  const infos = await client.list();
+  const infos = await listAll(client);
   // Every snapshot whose parent is '' starts a chain (each parent has exactly one child):
   // walk each chain to its tip, then remove from the tip back to the root.
   const byParent = new Map(infos.map((info) => [info.parent, info]));
@@ -135,9 +135,9 @@ async function main() {
     for (let next = byParent.get(root.name); next; next = byParent.get(next.name)) chain.push(next);
     for (const info of chain.reverse()) await client.remove(info.name);
   }
-  await client.cleanup();
+  await cleanup(client);
   record('remove_s', seconds(t));
-  const left = await client.list();
+  const left = await listAll(client);
   if (left.length !== 0) throw new Error(`${left.length} snapshots left after removing all`);
   recordMemory('removed');
   client.close();

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SnapshotsClient } from './snapshots-client.mjs';
+import { cleanup, connectSnapshots } from './snapshots-client.mjs';
 import { max, median, min, percentile } from './stats.mjs';
 import { waitQuiet } from './wait-quiet.mjs';
 
@@ -85,8 +85,8 @@ async function cycle(client, base, n) {
   const t4 = now();
   await client.stat(base);
   const t5 = now();
-  if (prepared.mounts.length !== 1 || mounted.mounts.length !== 1 || prepared.mounts[0].type !== mounted.mounts[0].type) {
-    throw new Error(`${client.socket}: unexpected mounts ${JSON.stringify(prepared.mounts)} / ${JSON.stringify(mounted.mounts)}`);
+  if (prepared.length !== 1 || mounted.length !== 1 || prepared[0].type !== mounted[0].type) {
+    throw new Error(`${client.socket}: unexpected mounts ${JSON.stringify(prepared)} / ${JSON.stringify(mounted)}`);
   }
   return { prepare: us(t0, t1), mounts: us(t1, t2), commit: us(t2, t3), remove: us(t3, t4), cycle: us(t0, t4), stat: us(t4, t5) };
 }
@@ -95,7 +95,7 @@ async function main() {
   const samples = []; // [target, rep, op, us]
   const clients = new Map();
   for (const t of targets) {
-    const client = new SnapshotsClient(t.socket);
+    const client = connectSnapshots(t.socket);
     await client.ready();
     const baseKey = nextKey(`extract-base ${fakeDigest('base')}`);
     const base = nextKey(fakeDigest('base'));
@@ -117,14 +117,14 @@ async function main() {
         const times = await cycle(client, base, ++n);
         for (const op of OPS) samples.push([t.name, rep, op, times[op]]);
       }
-      await client.cleanup();
+      await cleanup(client);
       const s = samples.filter((x) => x[0] === t.name && x[1] === rep && x[2] === 'cycle').map((x) => x[3]);
       console.error(`[op-latency] rep ${rep} ${t.name}: cycle median ${median(s).toFixed(0)} us`);
     }
   }
   for (const [, { client, base }] of clients) {
     await client.remove(base);
-    await client.cleanup();
+    await cleanup(client);
     client.close();
   }
   writeFileSync(values.raw, ['target\trep\top\tus', ...samples.map((s) => s.join('\t'))].join('\n') + '\n');

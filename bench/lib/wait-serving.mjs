@@ -2,8 +2,7 @@
 // Exits 0 once a Snapshots server answers on SOCKET: `node wait-serving.mjs SOCKET [SECONDS]`.
 // Asks Stat of a key that does not exist: NOT_FOUND proves the service is up. (List is no probe
 // for containerd's own snapshotters: on an empty store it fails with "bucket does not exist".)
-import * as grpc from '@grpc/grpc-js';
-import { SnapshotsClient } from './snapshots-client.mjs';
+import { connectSnapshots } from './snapshots-client.mjs';
 
 const [socket, secondsText = '30'] = process.argv.slice(2);
 if (!socket || !/^[1-9][0-9]*$/.test(secondsText)) {
@@ -11,7 +10,7 @@ if (!socket || !/^[1-9][0-9]*$/.test(secondsText)) {
   process.exit(2);
 }
 const deadline = Date.now() + Number(secondsText) * 1000;
-const client = new SnapshotsClient(socket);
+const client = connectSnapshots(socket);
 let last = 'no answer';
 while (Date.now() < deadline) {
   try {
@@ -19,7 +18,7 @@ while (Date.now() < deadline) {
     last = 'Stat of a missing key succeeded';
     break;
   } catch (err) {
-    if (err.code === grpc.status.NOT_FOUND) {
+    if (err.code === 'NOT_FOUND') {
       client.close();
       process.exit(0);
     }

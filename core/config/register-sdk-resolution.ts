@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 let registered = false;
 
 export function registerSdkResolution(): void {
-  const entries = { snaphost: new URL('../sdk.js', import.meta.url).href, 'snaphost/overlay': new URL('../sdk-overlay.js', import.meta.url).href };
+  const entries = {
+    snaphost: new URL('../sdk.js', import.meta.url).href,
+    'snaphost/overlay': new URL('../sdk-overlay.js', import.meta.url).href,
+    'snaphost/testing': new URL('../sdk-testing.js', import.meta.url).href,
+  };
   const hook = new URL('./sdk-resolve-hook.js', import.meta.url);
   if (registered || !Object.values(entries).every((u) => existsSync(fileURLToPath(u))) || !existsSync(fileURLToPath(hook))) return;
   register(hook.href, { data: { entries } });

@@ -5,7 +5,7 @@
  * naming the backend and method); `*FromProto` functions read what a client sent.
  */
 import { InvalidArgumentError } from '../contract/errors.js';
-import type { Info, Kind, Labels, Mount, Timestamp, Usage } from '../contract/snapshotter.js';
+import type { Info, InfoUpdate, Kind, Labels, Mount, Timestamp, Usage } from '../contract/snapshotter.js';
 import { joinNs, splitNs } from '../contract/time.js';
 import type { Info as ProtoInfo, Info__Output as ProtoInfoOut } from './generated/containerd/services/snapshots/v1/Info.js';
 import type { Kind__Output as ProtoKind } from './generated/containerd/services/snapshots/v1/Kind.js';
@@ -97,6 +97,13 @@ export function infoFromProto(info: ProtoInfoOut): Info {
     created: timestampFromProto(info.createdAt),
     updated: timestampFromProto(info.updatedAt),
   };
+}
+
+/** What `update(info, fieldpaths)` sends: the name and the labels; the field mask says which count. */
+export function infoUpdateToProto(update: InfoUpdate): ProtoInfo {
+  if (typeof update !== 'object' || update === null) throw new TypeError(`info: expected { name, labels }, got ${show(update)}`);
+  if (typeof update.name !== 'string') throw new TypeError(`info.name: expected a string, got ${show(update.name)}`);
+  return { name: update.name, labels: labelsToProto(update.labels ?? {}) };
 }
 
 export function mountToProto(m: Mount): ProtoMount {

@@ -5,23 +5,15 @@
  */
 import { isDeepStrictEqual, inspect } from 'node:util';
 import { describe, isSnaphostError, type ErrorCode } from '../contract/errors.js';
+import { errorClassOf } from '../grpc/status.js';
 
 /** A contract check found the backend wrong; the message says how. */
 export class CheckFailure extends Error {}
 
-const CLASS_OF: Partial<Record<ErrorCode, string>> = {
-  NOT_FOUND: 'NotFoundError',
-  ALREADY_EXISTS: 'AlreadyExistsError',
-  FAILED_PRECONDITION: 'FailedPreconditionError',
-  INVALID_ARGUMENT: 'InvalidArgumentError',
-  UNAVAILABLE: 'UnavailableError',
-  NOT_IMPLEMENTED: 'NotImplementedError',
-};
-
 /** Runs `fn`; it must throw an SDK error with `code` (or one of `code`). Returns that error. */
 export async function expectCode(what: string, code: ErrorCode | readonly ErrorCode[], fn: () => unknown): Promise<Error> {
   const codes: readonly ErrorCode[] = typeof code === 'string' ? [code] : code;
-  const wanted = codes.map((c) => `${CLASS_OF[c] ?? c} (${c})`).join(' or ');
+  const wanted = codes.map((c) => `${errorClassOf(c)?.name ?? c} (${c})`).join(' or ');
   let result: unknown;
   try {
     result = await fn();

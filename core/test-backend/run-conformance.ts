@@ -2,8 +2,10 @@
  * Runs containerd's snapshotter suite (the harness in test/conformance, see its README)
  * against a backend served by this snaphost's own CLI:
  * `exec node cli.js serve --backend USE --root {root} --socket {socket} [--option K=V …]`,
- * one fresh server per test. The harness's output is passed through; its summary line is
- * relabelled `conformance: …` so the caller's total stays the last such line.
+ * one fresh server per test. The harness's output is passed through, except its section of
+ * failed tests' whole output: each failed test's name and failure lines instead, and where
+ * the full output is (conformance-failures.ts); its summary line is relabelled
+ * `conformance: …` so the caller's total stays the last such line.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isPathSpecifier } from '../backend/load-backend.js';
+import { ConformanceFailureFilter } from './conformance-failures.js';
 import { parseSummaryLine, formatSummary, type Tally } from './summary-line.js';
 
 export interface ConformanceOptions {
@@ -64,13 +67,16 @@ export async function runConformance(o: ConformanceOptions): Promise<Tally> {
   const env = { ...(o.env ?? process.env), SNAPSHOTTER_CMD: serveCommand({ ...o, cliPath: cli }), SNAPSHOTTER_NAME: o.name };
   const child = spawn('bash', args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let summary: Tally | undefined;
-  const pipe = (stream: NodeJS.ReadableStream) =>
+  const failures = new ConformanceFailureFilter();
+  const pipe = (stream: NodeJS.ReadableStream, hold: boolean) =>
     new Promise<void>((res) => {
       const lines = createInterface({ input: stream, crlfDelay: Infinity });
-      lines.on('line', (line) => {
-        const t = parseSummaryLine(line);
-        if (t) summary = t;
-        o.write(t ? `conformance: ${formatSummary(t)}` : line);
+      lines.on('line', (harnessLine) => {
+        for (const line of failures.push(harnessLine, { hold })) {
+          const t = parseSummaryLine(line);
+          if (t) summary = t;
+          o.write(t ? `conformance: ${formatSummary(t)}` : line);
+        }
       });
       lines.on('close', res);
     });
@@ -81,7 +87,8 @@ export async function runConformance(o: ConformanceOptions): Promise<Tally> {
     });
     child.on('close', (code, signal) => res(code ?? (signal ? 128 : 1)));
   });
-  const [code] = await Promise.all([exited, pipe(child.stdout), pipe(child.stderr)]);
+  const [code] = await Promise.all([exited, pipe(child.stdout, true), pipe(child.stderr, false)]);
+  for (const line of failures.flush()) o.write(line);
   const tally = summary ?? { passed: 0, failed: 0, skipped: 0 };
   // A harness that failed without counting a failure (not root, build error, no test ran) is one.
   if ((code !== 0 && tally.failed === 0) || summary === undefined) {

@@ -124,7 +124,7 @@ async function load(o: ContractRunOptions, tmp: string): Promise<Loaded | { erro
 }
 
 /** Runs `fn`; resolves with undefined when it succeeded, or with why it failed or hung. */
-async function within(ms: number, fn: () => Promise<unknown>): Promise<string | undefined> {
+export async function within(ms: number, fn: () => Promise<unknown>): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<string>((res) => {
     timer = setTimeout(() => res(`did not finish within ${ms / 1000} s (a hang: a lock held, a promise never settled?)`), ms);

@@ -1,7 +1,7 @@
 /**
- * `snaphost test-backend <module-or-path> [--option KEY=VALUE …] [--run REGEX] [--contract-only]`:
- * snaphost's contract checks in-process, then containerd's conformance suite over the real
- * socket, then one closing line `N passed, N failed, N skipped` (both added up). Exit 0 when
+ * `snaphost test-backend <module-or-path> [--option KEY=VALUE …] [--run REGEX] [--contract-only]
+ * [--checks FILE]`: snaphost's contract checks in-process, the author's own checks (--checks),
+ * then containerd's conformance suite over the real socket, then one closing line `N passed, N failed, N skipped` (both added up). Exit 0 when
  * nothing failed, 1 otherwise, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
@@ -12,14 +12,17 @@ import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../logger.
 import { findHarness } from './find-harness.js';
 import { runConformance } from './run-conformance.js';
 import { runContractChecks } from './run-contract-checks.js';
+import { ownChecksSection } from './run-own-checks.js';
 import { addTallies, formatSummary, type Tally } from './summary-line.js';
 
-export const TEST_BACKEND_USAGE = `  snaphost test-backend MODULE [--option KEY=VALUE ...] [--run REGEX] [--contract-only] [--log-level LEVEL]
+export const TEST_BACKEND_USAGE = `  snaphost test-backend MODULE [--option KEY=VALUE ...] [--run REGEX] [--contract-only] [--checks FILE] [--log-level LEVEL]
       Test a backend module (built-in name, package name or file path): snaphost's contract
       checks in-process, then containerd's snapshotter conformance suite against it served by
       'snaphost serve --backend MODULE' (as root; installs Go and containerd's sources with
       apt-get when missing). --run selects conformance tests (go test -run syntax: '/Basic',
-      'TestSnapshotterSuite/Update', 'TestExtras'). Ends with "N passed, N failed, N skipped".
+      'TestSnapshotterSuite/Update', 'TestExtras'). --checks runs your own checks too: FILE
+      default-exports [{ name, run(client, ctx) }] (client: snaphost/testing's Snapshots client
+      on the backend served in-process). Ends with "N passed, N failed, N skipped".
 `;
 
 export interface TestBackendIo {
@@ -48,7 +51,7 @@ export async function testBackendCommand(argv: readonly string[], io: TestBacken
     io.stdout.write(`Usage:\n${TEST_BACKEND_USAGE}`);
     return 0;
   }
-  const { use, optionArgs, options, run, contractOnly, logLevel } = parsed;
+  const { use, optionArgs, options, run, contractOnly, checks, logLevel } = parsed;
   const out = (line: string) => io.stdout.write(`${line}\n`);
   const log = deps.log ?? createLogger({ level: logLevel ?? 'warn' });
 
@@ -61,6 +64,7 @@ export async function testBackendCommand(argv: readonly string[], io: TestBacken
     report: (r) => out(`${r.status.toUpperCase()} contract/${r.name}${r.detail ? `: ${r.detail}` : ''}`),
   });
   out(`contract: ${formatSummary(contract)}`);
+  const own: Tally = checks === undefined ? { passed: 0, failed: 0, skipped: 0 } : await ownChecksSection({ file: checks, use, options, cwd: io.cwd, log, loaded: contract.passed > 0, out });
 
   let conformance: Tally = { passed: 0, failed: 0, skipped: 0 };
   if (contractOnly) {
@@ -80,7 +84,7 @@ export async function testBackendCommand(argv: readonly string[], io: TestBacken
       conformance = await runConformance({ harness, use, optionArgs, name, run, cwd: io.cwd, cliPath: deps.cliPath, env: deps.env, write: out });
     }
   }
-  const total = addTallies(contract, conformance);
+  const total = addTallies(contract, own, conformance);
   out(formatSummary(total));
   return total.failed === 0 && total.passed > 0 ? 0 : 1;
 }
@@ -91,6 +95,7 @@ interface Parsed {
   options: Record<string, unknown>;
   run?: string;
   contractOnly: boolean;
+  checks?: string;
   logLevel?: LogLevel;
 }
 
@@ -101,6 +106,7 @@ function parseCommandLine(argv: readonly string[]): Parsed | 'help' {
       option: { type: 'string', multiple: true },
       run: { type: 'string' },
       'contract-only': { type: 'boolean' },
+      checks: { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -126,5 +132,5 @@ function parseCommandLine(argv: readonly string[]): Parsed | 'help' {
     if (err instanceof OptionArgError) throw new Error(err.message);
     throw err;
   }
-  return { use: positionals[0]!, optionArgs, options, run: values.run, contractOnly: values['contract-only'] ?? false, logLevel: level as LogLevel | undefined };
+  return { use: positionals[0]!, optionArgs, options, run: values.run, contractOnly: values['contract-only'] ?? false, checks: values.checks, logLevel: level as LogLevel | undefined };
 }

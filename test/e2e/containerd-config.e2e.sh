@@ -28,6 +28,7 @@ set -uo pipefail
 . "$E2E_LIB/containerd.sh"
 . "$E2E_LIB/snaphost.sh"
 . "$E2E_LIB/stargz-lazy.sh"
+. "$E2E_LIB/left-behind.sh"
 
 NAMES=(memory overlayfs-native stargz-lazy)
 CTR_NAMESPACE=snaphost-e2e-cc
@@ -248,19 +249,7 @@ E2E_CURRENT=shutdown
 containerd_stop
 registry_stop
 snaphost_terminate 20
-leftover=
-for n in "${NAMES[@]}"; do [[ -e $(sock "$n") ]] && leftover+=" $(sock "$n")"; done
-mounts=$(awk -v d="$W/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')
 # stargz-lazy's FUSE-serving process, idle and no longer attached, exits within fusedIdleExitMs.
-for ((i = 0; i < 100; i++)); do
-  procs=$(e2e_pids_mentioning "$W" | tr '\n' ' ')
-  [[ -z $procs ]] && break
-  sleep 0.1
-done
-if [[ $SNAPHOST_EXIT == 0 && -z $leftover && -z $mounts && -z $procs ]]; then
-  e2e_pass clean-shutdown
-else
-  e2e_fail clean-shutdown "exit=${SNAPHOST_EXIT:-?} sockets:${leftover:- none} mounts: ${mounts:-none} processes: ${procs:-none}"
-fi
+check_clean_shutdown clean-shutdown "$W" --wait-processes
 
 e2e_finish

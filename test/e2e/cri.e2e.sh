@@ -35,6 +35,7 @@ set -uo pipefail
 . "$E2E_LIB/estargz-images.sh"
 . "$E2E_LIB/tree-manifest.sh"
 . "$E2E_LIB/stargz-lazy.sh"
+. "$E2E_LIB/left-behind.sh"
 
 BACKENDS=(stargz-lazy overlayfs-native memory)
 # CRI keeps everything of Kubernetes in the containerd namespace k8s.io.
@@ -434,10 +435,10 @@ default_annotations_round
 E2E_CURRENT=shutdown
 containerd_stop
 snaphost_terminate 20
-if [[ $SNAPHOST_EXIT == 0 ]]; then e2e_pass sigterm-exit-0; else e2e_fail sigterm-exit-0 "snaphost exit status ${SNAPHOST_EXIT:-?}"; fi
+check_sigterm_exit
 fused_stop "$SGZ_ROOT"
 # The image-fs links are snaphost's: they stay (containerd or kubelet may look at any time).
-mounts=$(awk -v d="$W/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')
+mounts=$(e2e_mounts_below "$W" | tr '\n' ' ')
 if [[ -z $mounts ]]; then e2e_pass no-mounts-left; else e2e_fail no-mounts-left "$mounts"; fi
 
 e2e_finish

@@ -17,6 +17,7 @@ set -uo pipefail
 . "$E2E_LIB/image.sh"
 . "$E2E_LIB/containerd.sh"
 . "$E2E_LIB/snaphost.sh"
+. "$E2E_LIB/left-behind.sh"
 
 NAMES=(memory memory-b copy)
 
@@ -147,13 +148,6 @@ done
 E2E_CURRENT=shutdown
 containerd_stop
 snaphost_terminate 20
-leftover=
-for n in "${NAMES[@]}"; do [[ -e $(sock "$n") ]] && leftover+=" $(sock "$n")"; done
-mounts=$(awk -v d="$W/state/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')
-if [[ $SNAPHOST_EXIT == 0 && -z $leftover && -z $mounts ]]; then
-  e2e_pass sigterm-clean-shutdown
-else
-  e2e_fail sigterm-clean-shutdown "exit=${SNAPHOST_EXIT:-?} sockets left:${leftover:- none} mounts left: ${mounts:-none}"
-fi
+check_clean_shutdown sigterm-clean-shutdown "$W/state"
 
 e2e_finish

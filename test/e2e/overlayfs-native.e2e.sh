@@ -21,8 +21,10 @@ set -uo pipefail
 . "$E2E_LIB/snaphost.sh"
 . "$E2E_LIB/debian-base.sh"
 . "$E2E_LIB/multilayer-image.sh"
+. "$E2E_LIB/multilayer-probe.sh"
 . "$E2E_LIB/tree-manifest.sh"
 . "$E2E_LIB/overlay-root.sh"
+. "$E2E_LIB/left-behind.sh"
 
 SN=overlayfs-native
 NAMES=("$SN" memory)
@@ -99,61 +101,8 @@ e2e_check "backend-7-snapshots-7-dirs" backend_agrees_with_dirs 7
 
 # ---- run: each layer's effect, seen from inside a container --------------------------------
 E2E_CURRENT=run
-read -r -d '' PROBE <<'EOS'
-echo "top=$(cat /e2e/top.txt)"
-echo "replaced=$(cat /e2e/replaced.txt)"
-echo "keep=$(cat /e2e/keep.txt)"
-if [ -e /e2e/gone-file ]; then echo whiteout-file=present; else echo whiteout-file=absent; fi
-if [ -e /e2e/gone-dir ]; then echo whiteout-dir=present; else echo whiteout-dir=absent; fi
-if [ -e /usr/share/doc ]; then echo whiteout-base-dir=present; else echo whiteout-base-dir=absent; fi
-echo "opaque=$(ls -A /e2e/opaque | tr '\n' ' ')"
-echo "setuid=$(stat -c '%a %u %g' /e2e/special/setuid)"
-echo "private=$(stat -c '%a' /e2e/special/private)"
-echo "sticky=$(stat -c '%a' /e2e/special/sticky)"
-echo "hardlinks=$(stat -c %i /e2e/special/a /e2e/special/a-link /e2e/special/d/a-link2 | sort -u | wc -l) $(stat -c %h /e2e/special/a)"
-echo "symlinks=$(readlink /e2e/special/sym-relative) $(readlink /e2e/special/sym-absolute) $(cat /e2e/special/sym-dir/file)"
-echo "fifo=$(stat -c %F /e2e/special/fifo)"
-echo "empty=$(ls -A /e2e/special/empty | wc -l)"
-echo "spaces=$(cat '/e2e/special/name with spaces')"
-echo "big=$(stat -c %s /e2e/special/big.bin) $(sha256sum </e2e/special/big.bin | cut -d' ' -f1)"
-echo "debian=$(cat /etc/debian_version)"
-echo "writable=$(echo ok >/root/written && cat /root/written)"
-EOS
-PROBE_EXPECTED=$(cat <<EOF
-top=$ML_TOP_TEXT
-replaced=v2
-keep=kept from layer 2
-whiteout-file=absent
-whiteout-dir=absent
-whiteout-base-dir=absent
-opaque=new-1 new-sub 
-setuid=4755 1234 1234
-private=600
-sticky=1777
-hardlinks=1 3
-symlinks=a /etc/debian_version in dir
-fifo=fifo
-empty=0
-spaces=spaces
-big=$ML_BIG_SIZE $(sha256sum <"$REF/e2e/special/big.bin" | cut -d' ' -f1)
-debian=$(cat "$REF/etc/debian_version")
-writable=ok
-EOF
-)
-
-# run_probe NAME SNAPSHOTTER: run PROBE in a new container; one check per expected line.
-run_probe() {
-  local name=$1 sn=$2 out line key want got
-  out=$(ctr_ run --rm --snapshotter "$sn" "$ML_IMAGE" "ofn-$name-$$" /bin/sh -c "$PROBE" 2>&1)
-  while IFS= read -r line; do
-    key=${line%%=*}
-    want=${line#*=}
-    got=$(grep -m1 "^$key=" <<<"$out")
-    got=${got#*=}
-    if [[ $got == "$want" ]]; then e2e_pass "$name-$key"; else e2e_fail "$name-$key" "expected '$want', got '$got' (output: $(head -c 300 <<<"$out" | tr '\n' '|'))"; fi
-  done <<<"$PROBE_EXPECTED"
-}
-run_probe "run-$SN" "$SN"
+multilayer_probe "run-$SN" "$SN" "$ML_IMAGE" "ofn-run-$SN-$$" "$REF" \
+  'echo "empty=$(ls -A /e2e/special/empty | wc -l)"' 'empty=0'
 
 # ---- the unpacked tree is the image, byte for byte ------------------------------------------
 # view_compare NAME SNAPSHOTTER: a read-only view of the image's top layer, through containerd
@@ -245,20 +194,13 @@ back_to_start() {
     { echo "backend lists $listed, containerd $ctrs, $dirs dirs (start $START_DIRS), ${du} KiB (start ${START_DU} KiB): $(overlay_dir_names "$ROOT" | head -n 5 | tr '\n' ' ')"; return 1; }
 }
 if e2e_wait 30 back_to_start; then e2e_pass gc-dirs-and-du-back-to-start; else e2e_fail gc-dirs-and-du-back-to-start "$(back_to_start)"; fi
-mounts=$(awk -v d="$W/state/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | grep -v "^$W/state/memory" | tr '\n' ' ')
+mounts=$(e2e_mounts_below "$W/state" | grep -v "^$W/state/memory" | tr '\n' ' ')
 if [[ -z $mounts ]]; then e2e_pass no-mounts-left; else e2e_fail no-mounts-left "$mounts"; fi
 
 # ---- clean shutdown -----------------------------------------------------------------------------
 E2E_CURRENT=shutdown
 containerd_stop
 snaphost_terminate 20
-leftover=
-for n in "${NAMES[@]}"; do [[ -e $(sock "$n") ]] && leftover+=" $(sock "$n")"; done
-mounts=$(awk -v d="$W/state/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')
-if [[ $SNAPHOST_EXIT == 0 && -z $leftover && -z $mounts ]]; then
-  e2e_pass sigterm-clean-shutdown
-else
-  e2e_fail sigterm-clean-shutdown "exit=${SNAPHOST_EXIT:-?} sockets left:${leftover:- none} mounts left: ${mounts:-none}"
-fi
+check_clean_shutdown sigterm-clean-shutdown "$W/state"
 
 e2e_finish

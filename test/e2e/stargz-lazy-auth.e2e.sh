@@ -27,6 +27,7 @@ set -uo pipefail
 . "$E2E_LIB/estargz-images.sh"
 . "$E2E_LIB/stargz-lazy.sh"
 . "$E2E_LIB/token-auth.sh"
+. "$E2E_LIB/left-behind.sh"
 
 SN=stargz-lazy
 CTR_NAMESPACE=snaphost-e2e-auth
@@ -158,10 +159,8 @@ E2E_CURRENT=shutdown
 ctr_ images rm --sync "$IMG" >/dev/null 2>&1 || e2e_fail image-rm "ctr images rm --sync $IMG failed"
 containerd_stop
 snaphost_terminate 20
-if [[ $SNAPHOST_EXIT == 0 ]]; then e2e_pass sigterm-exit-0; else e2e_fail sigterm-exit-0 "snaphost exit status ${SNAPHOST_EXIT:-?}"; fi
+check_sigterm_exit
 fused_stop "$ROOT"
-left=$(fused_pids "$ROOT" | tr '\n' ' ')
-mounts=$(awk -v d="$W/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')
-if [[ -z $left && -z $mounts ]]; then e2e_pass no-leftovers; else e2e_fail no-leftovers "processes: ${left:-none}; mounts: ${mounts:-none}"; fi
+check_no_leftovers "$ROOT"
 
 e2e_finish

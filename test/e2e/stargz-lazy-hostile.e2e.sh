@@ -42,6 +42,7 @@ set -uo pipefail
 . "$E2E_LIB/estargz-images.sh"
 . "$E2E_LIB/tree-manifest.sh"
 . "$E2E_LIB/stargz-lazy.sh"
+. "$E2E_LIB/left-behind.sh"
 
 SN=stargz-lazy
 UV=stargz-unverified
@@ -370,13 +371,11 @@ E2E_CURRENT=shutdown
 reader_rm || e2e_fail reader-removed "could not remove the container $READER"
 containerd_stop
 snaphost_terminate 20
-if [[ $SNAPHOST_EXIT == 0 ]]; then e2e_pass sigterm-exit-0; else e2e_fail sigterm-exit-0 "snaphost exit status ${SNAPHOST_EXIT:-?}"; fi
+check_sigterm_exit
 for b in "$SN" "$UV"; do
   [[ $b == "$SN" || $HAS_UV == 1 ]] || continue
   snaphost_cli shutdown --config "$CONFIG" --backend "$b" >>"$W/shutdown.log" 2>&1 || e2e_log "shutdown of $b: $(tail -n 1 "$W/shutdown.log")"
 done
-left=$( (fused_pids "$ROOT"; fused_pids "$UV_ROOT") | tr '\n' ' ')
-mounts=$(awk -v d="$W/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')
-if [[ -z ${left// /} && -z $mounts ]]; then e2e_pass no-leftovers; else e2e_fail no-leftovers "processes: ${left:-none}; mounts: ${mounts:-none}"; fi
+check_no_leftovers "$ROOT" "$UV_ROOT"
 
 e2e_finish

@@ -28,6 +28,7 @@ set -uo pipefail
 . "$E2E_LIB/estargz-images.sh"
 . "$E2E_LIB/tree-manifest.sh"
 . "$E2E_LIB/stargz-lazy.sh"
+. "$E2E_LIB/left-behind.sh"
 
 SN=stargz-lazy
 OFN=overlayfs-native
@@ -218,10 +219,8 @@ no_fuse() { [[ -z $(fuse_mounts_below "$ROOT") ]]; }
 if e2e_wait 30 no_fuse; then e2e_pass gc-no-fuse-mounts; else e2e_fail gc-no-fuse-mounts "left: $(fuse_mounts_below "$ROOT" | tr '\n' ' ')"; fi
 containerd_stop
 snaphost_terminate 20
-if [[ $SNAPHOST_EXIT == 0 ]]; then e2e_pass sigterm-exit-0; else e2e_fail sigterm-exit-0 "snaphost exit status ${SNAPHOST_EXIT:-?}"; fi
+check_sigterm_exit
 fused_stop "$ROOT"
-left=$(fused_pids "$ROOT" | tr '\n' ' ')
-mounts=$(awk -v d="$W/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')
-if [[ -z $left && -z $mounts ]]; then e2e_pass no-leftovers; else e2e_fail no-leftovers "processes: ${left:-none}; mounts: ${mounts:-none}"; fi
+check_no_leftovers "$ROOT"
 
 e2e_finish

@@ -27,6 +27,7 @@ set -uo pipefail
 . "$E2E_LIB/estargz-images.sh"
 . "$E2E_LIB/tree-manifest.sh"
 . "$E2E_LIB/stargz-lazy.sh"
+. "$E2E_LIB/left-behind.sh"
 
 SN=stargz-lazy
 CTR_NAMESPACE=snaphost-e2e-sgz-restart
@@ -281,8 +282,6 @@ if out=$(snaphost_cli shutdown --config "$CONFIG" --backend "$SN" 2>&1) && [[ -n
 else
   e2e_fail shutdown-stops-fused "FUSE process '${pid:-none}'; shutdown said: $out"
 fi
-left=$(fused_pids "$ROOT" | tr '\n' ' ')
-mounts=$(awk -v d="$W/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')
-if [[ -z $left && -z $mounts ]]; then e2e_pass no-leftovers; else e2e_fail no-leftovers "processes: ${left:-none}; mounts: ${mounts:-none}"; fi
+check_no_leftovers "$ROOT"
 
 e2e_finish

@@ -54,10 +54,12 @@ set -uo pipefail
 . "$E2E_LIB/image.sh"
 . "$E2E_LIB/debian-base.sh"
 . "$E2E_LIB/multilayer-image.sh"
+. "$E2E_LIB/multilayer-probe.sh"
 . "$E2E_LIB/estargz-images.sh"
 . "$E2E_LIB/tree-manifest.sh"
 . "$E2E_LIB/stargz-lazy.sh"
 . "$E2E_LIB/stargz-ref.sh"
+. "$E2E_LIB/left-behind.sh"
 
 SN=stargz-lazy
 PF=stargz-prefetch
@@ -301,55 +303,8 @@ fi
 
 # ---- run: each layer's effect, seen from inside a container ------------------------------------
 E2E_CURRENT=run
-read -r -d '' PROBE <<'EOS'
-echo "top=$(cat /e2e/top.txt)"
-echo "replaced=$(cat /e2e/replaced.txt)"
-echo "keep=$(cat /e2e/keep.txt)"
-if [ -e /e2e/gone-file ]; then echo whiteout-file=present; else echo whiteout-file=absent; fi
-if [ -e /e2e/gone-dir ]; then echo whiteout-dir=present; else echo whiteout-dir=absent; fi
-if [ -e /usr/share/doc ]; then echo whiteout-base-dir=present; else echo whiteout-base-dir=absent; fi
-echo "opaque=$(ls -A /e2e/opaque | tr '\n' ' ')"
-echo "setuid=$(stat -c '%a %u %g' /e2e/special/setuid)"
-echo "private=$(stat -c '%a' /e2e/special/private)"
-echo "sticky=$(stat -c '%a' /e2e/special/sticky)"
-echo "hardlinks=$(stat -c %i /e2e/special/a /e2e/special/a-link /e2e/special/d/a-link2 | sort -u | wc -l) $(stat -c %h /e2e/special/a)"
-echo "symlinks=$(readlink /e2e/special/sym-relative) $(readlink /e2e/special/sym-absolute) $(cat /e2e/special/sym-dir/file)"
-echo "fifo=$(stat -c %F /e2e/special/fifo)"
-echo "hidden=$(ls -A / | grep -cE '^(stargz\.index\.json|\.prefetch\.landmark|\.no\.prefetch\.landmark)$')"
-echo "spaces=$(cat '/e2e/special/name with spaces')"
-echo "big=$(stat -c %s /e2e/special/big.bin) $(sha256sum </e2e/special/big.bin | cut -d' ' -f1)"
-echo "debian=$(cat /etc/debian_version)"
-echo "writable=$(echo ok >/root/written && cat /root/written)"
-EOS
-RUN_EXPECTED=$(cat <<EOF
-top=$ML_TOP_TEXT
-replaced=v2
-keep=kept from layer 2
-whiteout-file=absent
-whiteout-dir=absent
-whiteout-base-dir=absent
-opaque=new-1 new-sub 
-setuid=4755 1234 1234
-private=600
-sticky=1777
-hardlinks=1 3
-symlinks=a /etc/debian_version in dir
-fifo=fifo
-hidden=0
-spaces=spaces
-big=$ML_BIG_SIZE $(sha256sum <"$REF/e2e/special/big.bin" | cut -d' ' -f1)
-debian=$(cat "$REF/etc/debian_version")
-writable=ok
-EOF
-)
-out=$(ctr_ run --rm --snapshotter "$SN" "$ML_ESGZ" "sgz-run-$$" /bin/sh -c "$PROBE" 2>&1)
-while IFS= read -r line; do
-  key=${line%%=*}
-  want=${line#*=}
-  got=$(grep -m1 "^$key=" <<<"$out")
-  got=${got#*=}
-  if [[ $got == "$want" ]]; then e2e_pass "run-$key"; else e2e_fail "run-$key" "expected '$want', got '$got' (output: $(head -c 300 <<<"$out" | tr '\n' '|'))"; fi
-done <<<"$RUN_EXPECTED"
+multilayer_probe run "$SN" "$ML_ESGZ" "sgz-run-$$" "$REF" \
+  'echo "hidden=$(ls -A / | grep -cE '"'"'^(stargz\.index\.json|\.prefetch\.landmark|\.no\.prefetch\.landmark)$'"'"')"' 'hidden=0'
 
 # ---- the lazily pulled tree is what a normal pull of the same image gives ------------------------
 E2E_CURRENT=tree
@@ -585,13 +540,11 @@ if e2e_wait 30 all_gone; then e2e_pass gc-no-snapshots-no-fuse-mounts; else e2e_
 E2E_CURRENT=shutdown
 containerd_stop
 snaphost_terminate 20
-if [[ $SNAPHOST_EXIT == 0 ]]; then e2e_pass sigterm-exit-0; else e2e_fail sigterm-exit-0 "snaphost exit status ${SNAPHOST_EXIT:-?}"; fi
+check_sigterm_exit
 if [[ $REFMODE == 1 ]]; then stargz_ref_stop; fi
 # The FUSE-serving process outlives snaphost on purpose (issue 5); stopping everything is ours.
 fused_stop "$ROOT"
 fused_stop "$PF_ROOT"
-left=$( (fused_pids "$ROOT"; fused_pids "$PF_ROOT") | tr '\n' ' ')
-mounts=$(awk -v d="$W/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | tr '\n' ' ')
-if [[ -z $left && -z $mounts ]]; then e2e_pass no-leftovers; else e2e_fail no-leftovers "processes: ${left:-none}; mounts: ${mounts:-none}"; fi
+check_no_leftovers "$ROOT" "$PF_ROOT"
 
 e2e_finish

@@ -83,11 +83,14 @@ e2e_init() {
   e2e_log "work dir $E2E_WORK"
 }
 
+# Mount points below DIR, one per line (from /proc/self/mountinfo).
+e2e_mounts_below() { awk -v d="${1%/}/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo; }
+
 # Unmount everything still mounted below DIR (deepest first).
 e2e_unmount_below() {
   local dir=$1 m
   [[ -n $dir && -d $dir ]] || return 0
-  awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+  e2e_mounts_below "$dir" | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || e2e_log "could not unmount $m"
   done
 }

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../../../../core/contract/errors.js';
 import {
   infoFromProto,
   infoToProto,
+  infoUpdateToProto,
   kindFromProto,
   kindToProto,
   labelsFromProto,
@@ -102,5 +103,13 @@ describe('usage', () => {
     expect(() => usageToProto({ size: 1.5, inodes: 0 })).toThrow(/usage\.size/);
     expect(() => usageToProto({ size: 1 } as never)).toThrow(/usage\.inodes: expected a non-negative integer, got undefined/);
     expect(() => usageToProto({ size: 1n, inodes: 0 } as never)).toThrow(/usage\.size/);
+  });
+});
+
+describe('info updates', () => {
+  it('send the name and the labels only', () => {
+    expect(infoUpdateToProto({ name: 'n', labels: { a: '1' } })).toEqual({ name: 'n', labels: { a: '1' } });
+    expect(() => infoUpdateToProto({ name: 'n', labels: { a: 1 as unknown as string } })).toThrow(/labels\["a"\]: expected a string/);
+    expect(() => infoUpdateToProto({ name: 3 as unknown as string, labels: {} })).toThrow(/info\.name: expected a string/);
   });
 });

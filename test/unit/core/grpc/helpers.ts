@@ -1,6 +1,7 @@
 /**
  * Test helpers: serve a snapshotter through the real adapter on a temporary unix socket and
- * talk to it with a real grpc-js client built from the same proto definition.
+ * talk to it with the core client's raw grpc-js stub (proto messages, for tests of the wire
+ * itself; `connectSnapshots` from core/grpc/snapshots-client.ts for the contract's methods).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,8 +12,7 @@ import { CallTracker } from '../../../../core/grpc/call-tracker.js';
 import type { Info__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/Info.js';
 import type { ListSnapshotsResponse__Output } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/ListSnapshotsResponse.js';
 import type { SnapshotsClient } from '../../../../core/grpc/generated/containerd/services/snapshots/v1/Snapshots.js';
-import type { ProtoGrpcType } from '../../../../core/grpc/generated/snapshots.js';
-import { snapshotsPackageDefinition } from '../../../../core/grpc/proto.js';
+import { snapshotsStub } from '../../../../core/grpc/snapshots-client.js';
 import { type UnixServer, serveUnix } from '../../../../core/grpc/serve-unix.js';
 import type { RequestLimits } from '../../../../core/grpc/request-limits.js';
 import { type RpcObserver, fromSnapshotter } from '../../../../core/grpc/snapshots-service.js';
@@ -28,9 +28,7 @@ export async function tempDir(prefix = 'snaphost-test-'): Promise<string> {
 
 /** A client on the socket; `own` gives it its own connection (no subchannel shared with other clients). */
 export function newClient(socket: string, opts: { own?: boolean } = {}): SnapshotsClient {
-  const pkg = grpc.loadPackageDefinition(snapshotsPackageDefinition()) as unknown as ProtoGrpcType;
-  const options: grpc.ChannelOptions = opts.own ? { 'grpc.use_local_subchannel_pool': 1 } : {};
-  return new pkg.containerd.services.snapshots.v1.Snapshots(`unix:${socket}`, grpc.credentials.createInsecure(), options);
+  return snapshotsStub(socket, { ownConnection: opts.own === true });
 }
 
 export interface Served {

@@ -15,7 +15,7 @@ import {
   SocketInUseError,
   UnavailableError,
 } from '../../../../core/contract/errors.js';
-import { MAX_STATUS_MESSAGE_BYTES, normalizeError, statusOf, toServiceError } from '../../../../core/grpc/status.js';
+import { MAX_STATUS_MESSAGE_BYTES, codeOfStatus, errorClassOf, errorFromStatus, normalizeError, statusOf, toServiceError } from '../../../../core/grpc/status.js';
 
 describe('statusOf', () => {
   const table: Array<[ErrorCode, grpc.status]> = [
@@ -82,5 +82,33 @@ describe('toServiceError', () => {
     const e = toServiceError(new NotFoundError(`snapshot ${'🚀'.repeat(30_000)} does not exist`));
     expect(Buffer.byteLength(e.details!)).toBeLessThanOrEqual(MAX_STATUS_MESSAGE_BYTES);
     expect(e.details).toMatch(/^snapshot (?:🚀)+…\(120024 bytes\)$/u);
+  });
+});
+
+describe('the reverse direction (a client reading a status)', () => {
+  const serviceError = (code: grpc.status, details: string): grpc.ServiceError =>
+    Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), { code, details, metadata: new grpc.Metadata() });
+
+  it('every snapshot error class survives the round trip through its status', () => {
+    for (const Class of [NotFoundError, AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, UnavailableError, NotImplementedError]) {
+      const sent = toServiceError(new Class('why'));
+      const wire = serviceError(sent.code!, sent.details!);
+      const back = errorFromStatus(wire);
+      expect(back).toBeInstanceOf(Class);
+      expect(back.message).toBe('why');
+      expect(back.cause).toBe(wire);
+      expect(codeOfStatus(sent.code!)).toBe(new Class('').code);
+      expect(errorClassOf(new Class('').code)).toBe(Class);
+    }
+  });
+
+  it('any other status stays the grpc-js error', () => {
+    for (const code of [grpc.status.INTERNAL, grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED, grpc.status.UNKNOWN, grpc.status.PERMISSION_DENIED]) {
+      const wire = serviceError(code, 'x');
+      expect(errorFromStatus(wire)).toBe(wire);
+      expect(codeOfStatus(code)).toBeUndefined();
+    }
+    expect(errorClassOf('INTERNAL')).toBeUndefined();
+    expect(errorClassOf('CONFIG_INVALID')).toBeUndefined();
   });
 });
