@@ -21,7 +21,7 @@
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type Logger } from '../../../core/sdk.js';
-import { runCommand } from '../../../core/sdk-overlay.js';
+import { detachMount, isMountedAt, mountAt, readMountTable } from '../../../core/sdk-overlay.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { FUSE_SUBTYPE, fsnameOf, mountLayerFs, type FuseMount } from '../fs/fuse-mount.js';
 import { LayerFs, type LayerReader } from '../fs/layer-fs.js';
@@ -33,7 +33,6 @@ import type { FusedConfig } from '../protocol/fused-config.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { ForegroundFirst } from './foreground-first.js';
 import { LayersAhead } from './layers-ahead.js';
-import { isMountedAt, mountAt, readMountTable } from './mountinfo.js';
 import type { ExpectedMount } from './outside-watch.js';
 import { Reachability, type ReachabilityTarget } from './reachability.js';
 import { RecentLayers } from './recent-layers.js';
@@ -366,7 +365,7 @@ export class ServedMounts<L extends ServedLayer> {
     if (stale.fstype !== `fuse.${FUSE_SUBTYPE}`) {
       throw new FailedPreconditionError(`${mountpoint} is a ${stale.fstype} mount this process does not serve; not unmounting it`);
     }
-    await runCommand('umount', ['-l', mountpoint], { timeoutMs: 30_000 });
+    await detachMount(mountpoint, { canonicalize: true });
     this.#log.info({ mountpoint, source: stale.source }, 'detached a stale layer mount');
     return true;
   }
