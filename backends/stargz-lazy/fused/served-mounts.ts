@@ -6,7 +6,7 @@
  * on an existing empty directory and starts the prefetch in the background (mount-prefetch.ts);
  * `unmount` detaches it lazily (open files keep working until closed) and keeps the opened
  * layer a while for a re-pull.
- * Operations on one mountpoint run one after the other (mountpoint-queue.ts).
+ * Operations on one mountpoint run one after the other.
  *
  * This process serves the mounts, so it never stats or lists a mountpoint once something may
  * be mounted there: what is mounted where comes from /proc/self/mountinfo
@@ -22,7 +22,7 @@
  * whole layer into the cache while no foreground read needs the registry.
  */
 import { FailedPreconditionError, type Logger } from '../../../core/sdk.js';
-import { isMountedAt, readMountTable } from '../../../core/sdk-overlay.js';
+import { isMountedAt, KeyedLock, readMountTable } from '../../../core/sdk-overlay.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { FUSE_SUBTYPE, fsnameOf, mountLayerFs } from '../fs/fuse-mount.js';
 import { LayerFs } from '../fs/layer-fs.js';
@@ -34,7 +34,6 @@ import { LatencyHistogram } from './latency-histogram.js';
 import { checkLayer } from './layer-availability.js';
 import { LayerSupply, type OpenLayer } from './layer-supply.js';
 import { startPrefetch } from './mount-prefetch.js';
-import { MountpointQueue } from './mountpoint-queue.js';
 import type { ExpectedMount } from './outside-watch.js';
 import { metricsOf, type ServedCounters } from './process-metrics.js';
 import { Reachability } from './reachability.js';
@@ -67,7 +66,8 @@ const REACHABILITY_TTL_MS = 3_000;
 
 export class ServedMounts<L extends ServedLayer> {
   readonly #mounts = new Map<string, Served<L>>();
-  readonly #queue = new MountpointQueue();
+  /** Operations on one mountpoint run one after the other. */
+  readonly #queue = new KeyedLock();
   readonly #config: FusedConfig;
   readonly #log: Logger;
   readonly #supply: LayerSupply<L>;
