@@ -26,6 +26,15 @@ export { diskUsage } from './overlay/disk-usage.js';
 export { runCommand, CommandError } from './overlay/run-command.js';
 export type { CommandResult } from './overlay/run-command.js';
 
+// What is mounted where (/proc/self/mountinfo) and unmounting (umount, then umount -l).
+export { parseMountInfo, readMountTable, mountAt, isMountPoint, mountsUnder, isMountedAt } from './mounts/mount-table.js';
+export type { MountInfoEntry } from './mounts/mount-table.js';
+export { unmount, detachMount } from './mounts/unmount.js';
+export type { DetachOptions } from './mounts/unmount.js';
+
+// Callbacks one at a time per key (per snapshot, per mountpoint), different keys concurrently.
+export { KeyedLock } from './grpc/keyed-lock.js';
+
 // A backend that keeps a helper process of its own (stargz-lazy's FUSE process) locks it with this.
 export { acquirePidLock, LockHeldError } from './runtime/pid-lock.js';
 export type { PidLock } from './runtime/pid-lock.js';

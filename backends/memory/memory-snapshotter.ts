@@ -7,9 +7,9 @@
 import { mkdir, realpath, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackendContext, Snapshotter } from '../../core/sdk.js';
-import { MemoryMetaStore, createOverlaySnapshotter } from '../../core/sdk-overlay.js';
+import { isMountPoint, MemoryMetaStore, createOverlaySnapshotter } from '../../core/sdk-overlay.js';
 import type { MemoryOptions } from './options.js';
-import { isMountPoint, mountTmpfs, unmountAll } from './tmpfs.js';
+import { mountTmpfs, unmountAll } from './tmpfs.js';
 
 /** tmpfs paths of the instances open in this process: two instances must not share a root. */
 const IN_USE = new Set<string>();

@@ -16,11 +16,11 @@
  *
  * Unmounting is lazy (`fusermount -uz`, run as a child process): this process never touches
  * its own mounts itself, which would deadlock (it is the one that must answer). It is bounded
- * (detach-mount.ts): one that does not finish in time falls back to `umount -l`.
+ * (bounded-unmount.ts): one that does not finish in time falls back to `umount -l`.
  */
 import Fuse from 'fuse-native';
 import type { Logger } from '../../../core/sdk.js';
-import { detachMount } from './detach-mount.js';
+import { boundedUnmount } from './bounded-unmount.js';
 import { ERANGE } from './errno.js';
 import type { LayerFs } from './layer-fs.js';
 
@@ -30,7 +30,7 @@ export const fsnameOf = (digest: string): string => `${FUSE_SUBTYPE}:${digest}`;
 /** Kernel cache lifetime of names and attributes, seconds. */
 const CACHE_SECONDS = 86_400;
 const INIT_TIMEOUT_MS = 30_000;
-/** Deadline of each unmount step (see detach-mount.ts); the control client waits 30 s in all. */
+/** Deadline of each unmount step (see bounded-unmount.ts); the control client waits 30 s in all. */
 const DETACH_TIMEOUT_MS = 8_000;
 
 type Signal = (result: number, buffer?: ArrayBufferLike) => void;
@@ -108,7 +108,7 @@ export function mountLayerFs(mountpoint: string, fs: LayerFs, digest: string, o:
     new Promise<void>((done, fail) => fuse.unmount((e) => (e ? fail(new Error(`fusermount -uz ${mountpoint}: ${e.message}`, { cause: e })) : done())));
   let unmounting: Promise<void> | undefined;
   const unmount = () =>
-    (unmounting ??= detachMount(mountpoint, closeFuse, {
+    (unmounting ??= boundedUnmount(mountpoint, closeFuse, {
       fstype: `fuse.${FUSE_SUBTYPE}`,
       source: fsnameOf(digest),
       timeoutMs: o.detachTimeoutMs ?? DETACH_TIMEOUT_MS,

@@ -5,8 +5,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { UnavailableError } from '../../../core/sdk.js';
+import { mountAt } from '../../../core/sdk-overlay.js';
 import { FUSE_SUBTYPE, fsnameOf } from '../fs/fuse-mount.js';
-import { mountAt } from '../fused/mountinfo.js';
 
 const ROOT_INO = 1;
 

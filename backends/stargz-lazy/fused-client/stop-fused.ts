@@ -8,11 +8,11 @@
  */
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { detachMount, mountsUnder } from '../../../core/sdk-overlay.js';
 import { controlRequest } from './control-request.js';
 import type { Status } from '../protocol/control-protocol.js';
 import { LOCK_FILE } from '../protocol/instance-lock.js';
 import { fusedPaths } from '../protocol/root-layout.js';
-import { detachMount, mountsUnder } from '../snapshotter/mount-table.js';
 
 export interface FusedStopResult {
   /** The process that was stopped, `undefined` when none was running. */

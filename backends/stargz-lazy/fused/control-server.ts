@@ -19,7 +19,8 @@ import {
   type Status,
 } from '../protocol/control-protocol.js';
 import { toWireError } from '../protocol/fused-errors.js';
-import type { ServedLayer, ServedMounts } from './served-mounts.js';
+import type { ServedLayer } from './served-layer.js';
+import type { ServedMounts } from './served-mounts.js';
 
 const CLOSE_GRACE_MS = 2_000;
 

@@ -36,7 +36,8 @@ import { lockInstance } from '../protocol/instance-lock.js';
 import { watchOutside } from './outside-watch.js';
 import { registryProbe, remoteOpener } from './remote-opener.js';
 import { fusedPaths } from '../protocol/root-layout.js';
-import { ServedMounts, type ServedCounters } from './served-mounts.js';
+import type { ServedCounters } from './process-metrics.js';
+import { ServedMounts } from './served-mounts.js';
 import { warmUp } from './warm-up.js';
 
 class UsageError extends Error {}

@@ -19,7 +19,7 @@
  */
 import { lstat } from 'node:fs/promises';
 import type { Logger } from '../../../core/sdk.js';
-import { isMountedAt, readMountTable, type MountInfoEntry } from './mountinfo.js';
+import { isMountedAt, readMountTable, type MountInfoEntry } from '../../../core/sdk-overlay.js';
 
 /** A mount the process serves and what mountinfo must show for it. */
 export interface ExpectedMount {

@@ -18,7 +18,8 @@ import type { MountRequest } from '../protocol/control-protocol.js';
 import { countingBlob } from './counting-blob.js';
 import type { FusedConfig } from '../protocol/fused-config.js';
 import { RejectedBlobs } from './rejected-blobs.js';
-import type { OpenLayer, ServedCounters } from './served-mounts.js';
+import type { OpenLayer } from './layer-supply.js';
+import type { ServedCounters } from './process-metrics.js';
 
 /** A probe of a blob gives up after this long (every location included). */
 export const PROBE_TIMEOUT_MS = 2_000;

@@ -9,9 +9,8 @@
  */
 import { statfs } from 'node:fs/promises';
 import { LABEL_REMOTE, type Labels } from '../../../core/sdk.js';
-import { type LmdbMetaStore, type OverlayLayout } from '../../../core/sdk-overlay.js';
+import { detachMount, mountsUnder, type LmdbMetaStore, type OverlayLayout } from '../../../core/sdk-overlay.js';
 import { describeError, errorCode } from './error-code.js';
-import { detachMount, mountsUnder } from './mount-table.js';
 import { REMOTE_LABEL_VALUE } from './remote-request.js';
 import type { RestoreFailure } from './restore-failure.js';
 

@@ -38,7 +38,7 @@ import { CheckedLayers } from './checked-layers.js';
 import { describeError, errorCode } from './error-code.js';
 import type { FusedLayerCheck, FusedLink, FusedMetrics, FusedMounter, FusedMountInfo } from '../fused-client/fused-link.js';
 import { backendMetrics, layerStatuses, type RemoteSnapshot } from './layer-status.js';
-import { detachMount, mountsUnder } from './mount-table.js';
+import { detachMount, mountsUnder } from '../../../core/sdk-overlay.js';
 import { PrepareFallbacks } from './prepare-fallbacks.js';
 import {
   LABEL_TOC_DIGEST,

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
-import { parseMountInfo } from '../../../../../backends/stargz-lazy/fused/mountinfo.js';
+import { readMountTable } from '../../../../../core/mounts/mount-table.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
 import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
 
@@ -47,7 +47,7 @@ export function run(command: string, args: string[], timeoutMs = 30_000): Promis
 }
 
 export async function mountsUnder(dir: string): Promise<string[]> {
-  const table = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  const table = await readMountTable();
   return table.filter((m) => m.mountpoint === dir || m.mountpoint.startsWith(`${dir}/`)).map((m) => m.mountpoint);
 }
 

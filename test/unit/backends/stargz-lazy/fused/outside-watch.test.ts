@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MountInfoEntry } from '../../../../../backends/stargz-lazy/fused/mountinfo.js';
+import type { MountInfoEntry } from '../../../../../core/mounts/mount-table.js';
 import { vanishedMounts, watchOutside, type ExpectedMount } from '../../../../../backends/stargz-lazy/fused/outside-watch.js';
 
 const ours = (mountpoint: string, digest: string): ExpectedMount => ({ mountpoint, fstype: 'fuse.snaphost-stargz', source: `snaphost-stargz:${digest}` });

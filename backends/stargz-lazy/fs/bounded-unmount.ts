@@ -11,10 +11,9 @@
  * ignores signals until it returns), so a hung command is left behind, logged, not awaited.
  */
 import { UnavailableError, type Logger } from '../../../core/sdk.js';
-import { runCommand } from '../../../core/sdk-overlay.js';
-import { mountAt, type MountInfoEntry } from '../fused/mountinfo.js';
+import { detachMount, mountAt, type MountInfoEntry } from '../../../core/sdk-overlay.js';
 
-export interface DetachOptions {
+export interface BoundedUnmountOptions {
   /** What this file system looks like in /proc/self/mountinfo. */
   fstype: string;
   source: string;
@@ -26,7 +25,7 @@ export interface DetachOptions {
 type Outcome<T> = { ok: true; value: T } | { ok: false; reason: string; err?: unknown };
 
 /** Runs `unmount` (the primary, lazy unmount of `mountpoint`) with a deadline, falling back to `umount -l`. */
-export async function detachMount(mountpoint: string, unmount: () => Promise<void>, o: DetachOptions): Promise<void> {
+export async function boundedUnmount(mountpoint: string, unmount: () => Promise<void>, o: BoundedUnmountOptions): Promise<void> {
   const first = await within(unmount(), o.timeoutMs, 'the FUSE unmount');
   if (first.ok) return;
   const table = await within(mountAt(mountpoint), o.timeoutMs, 'reading /proc/self/mountinfo');
@@ -37,14 +36,14 @@ export async function detachMount(mountpoint: string, unmount: () => Promise<voi
     return;
   }
   o.log.warn({ mountpoint, reason: first.reason, err: first.err }, `${first.reason}; detaching ${mountpoint} with umount -l`);
-  const fallback = await within(runCommand('umount', ['-l', mountpoint], { timeoutMs: o.timeoutMs }), o.timeoutMs, 'umount -l');
+  const fallback = await within(detachMount(mountpoint, { canonicalize: true, timeoutMs: o.timeoutMs }), o.timeoutMs, 'umount -l');
   if (!fallback.ok) {
     throw new UnavailableError(`cannot unmount ${mountpoint}: ${first.reason}, and ${fallback.reason}`, { cause: fallback.err });
   }
   o.log.info({ mountpoint }, `detached ${mountpoint} with umount -l`);
 }
 
-function isOurs(m: MountInfoEntry | undefined, o: DetachOptions): boolean {
+function isOurs(m: MountInfoEntry | undefined, o: BoundedUnmountOptions): boolean {
   return m !== undefined && m.fstype === o.fstype && m.source === o.source;
 }
 

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { detachMount } from '../../../../../backends/stargz-lazy/fs/detach-mount.js';
-import { parseMountInfo } from '../../../../../backends/stargz-lazy/fused/mountinfo.js';
+import { boundedUnmount } from '../../../../../backends/stargz-lazy/fs/bounded-unmount.js';
+import { parseMountInfo } from '../../../../../core/mounts/mount-table.js';
 
 const exec = promisify(execFile);
 const SOURCE = 'snaphost-detach-test';
@@ -51,11 +51,11 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-describe('detachMount', () => {
+describe('boundedUnmount', () => {
   it('returns as soon as the primary unmount does, without a fallback', async () => {
     const mp = await tmpfsAt(SOURCE);
     const { log, lines } = capture();
-    await detachMount(mp, () => exec('umount', ['-l', mp]).then(() => undefined), { fstype: 'tmpfs', source: SOURCE, timeoutMs: 5_000, log });
+    await boundedUnmount(mp, () => exec('umount', ['-l', mp]).then(() => undefined), { fstype: 'tmpfs', source: SOURCE, timeoutMs: 5_000, log });
     expect(await mountsAt(mp)).toEqual([]);
     expect(lines()).toEqual([]);
   });
@@ -64,7 +64,7 @@ describe('detachMount', () => {
     const mp = await tmpfsAt(SOURCE);
     const { log, lines } = capture();
     const started = Date.now();
-    await detachMount(mp, never, { fstype: 'tmpfs', source: SOURCE, timeoutMs: 300, log });
+    await boundedUnmount(mp, never, { fstype: 'tmpfs', source: SOURCE, timeoutMs: 300, log });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await mountsAt(mp)).toEqual([]);
     expect(lines().map((l) => l.msg)).toEqual([
@@ -76,7 +76,7 @@ describe('detachMount', () => {
   it('detaches with umount -l when the primary unmount fails while the mount is still there', async () => {
     const mp = await tmpfsAt(SOURCE);
     const { log, lines } = capture();
-    await detachMount(mp, () => Promise.reject(new Error('fusermount: boom')), { fstype: 'tmpfs', source: SOURCE, timeoutMs: 5_000, log });
+    await boundedUnmount(mp, () => Promise.reject(new Error('fusermount: boom')), { fstype: 'tmpfs', source: SOURCE, timeoutMs: 5_000, log });
     expect(await mountsAt(mp)).toEqual([]);
     expect(lines()[0]?.msg).toBe(`the FUSE unmount failed: fusermount: boom; detaching ${mp} with umount -l`);
   });
@@ -85,7 +85,7 @@ describe('detachMount', () => {
     const mp = join(tmp, 'never-mounted');
     await mkdir(mp);
     const { log, lines } = capture();
-    await detachMount(mp, () => Promise.reject(new Error('not mounted')), { fstype: 'tmpfs', source: SOURCE, timeoutMs: 5_000, log });
+    await boundedUnmount(mp, () => Promise.reject(new Error('not mounted')), { fstype: 'tmpfs', source: SOURCE, timeoutMs: 5_000, log });
     expect(lines().map((l) => l.msg)).toEqual([
       `the FUSE unmount failed: not mounted; the layer is no longer mounted at ${mp} (mount table shows nothing)`,
     ]);
@@ -94,7 +94,7 @@ describe('detachMount', () => {
   it('leaves another file system mounted at the mountpoint alone', async () => {
     const mp = await tmpfsAt('someone-else');
     const { log, lines } = capture();
-    await detachMount(mp, never, { fstype: 'tmpfs', source: SOURCE, timeoutMs: 300, log });
+    await boundedUnmount(mp, never, { fstype: 'tmpfs', source: SOURCE, timeoutMs: 300, log });
     expect(await mountsAt(mp)).toEqual([expect.objectContaining({ fstype: 'tmpfs', source: 'someone-else' })]);
     expect(lines()[0]?.msg).toMatch(/no longer mounted at .* \(mount table shows tmpfs from someone-else\)$/);
   });
