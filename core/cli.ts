@@ -19,7 +19,7 @@ import type { ResolvedConfig } from './config/resolved-config.js';
 import { checkContainerd, DEFAULT_CHECK_TIMEOUT_MS, DEFAULT_CONTAINERD_ADDRESS } from './containerd-check/check-containerd.js';
 import { findingsExitCode, renderFindings } from './containerd-check/render-findings.js';
 import { containerdConfigToml, makesRemoteSnapshots, parseContainerdMajor } from './containerd-config.js';
-import { runDaemon } from './daemon.js';
+import { runDaemon } from './cli/run-daemon.js';
 import { checkEnvironment } from './runtime/environment-check.js';
 import { describe } from './contract/errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
