@@ -13,12 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../core/cli.js';
-import { grpcError, listAll, newClient, unary } from './grpc/helpers.js';
+import { runCli } from '../../../../core/cli/run-cli.js';
+import { grpcError, listAll, newClient, unary } from '../grpc/helpers.js';
 
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const configs = join(repo, 'test/fixtures/configs');
-const cli = join(repo, 'dist/core/cli.js');
+const cli = join(repo, 'dist/core/cli/snaphost.js');
 const run = promisify(execFile);
 
 async function inProcess(args: string[], cwd = repo) {
