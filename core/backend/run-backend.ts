@@ -68,6 +68,7 @@ export async function startBackend(config: ResolvedConfig, b: ResolvedBackend, s
   try {
     instance = await createBackend({
       name: b.name,
+      index: b.index,
       root: b.root,
       definition: b.definition!,
       options: b.options,
