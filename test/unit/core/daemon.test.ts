@@ -124,7 +124,7 @@ describe('startDaemon', () => {
     );
     const err = await startDaemon(cfg, { log }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendTimeoutError);
-    expect((err as Error).message).toBe('backend "create-hangs": create() did not finish within 200 ms');
+    expect((err as Error).message).toBe('backends[1] "create-hangs": create() did not finish within 200 ms');
     expect(existsSync(join(dir, 'run', 'mem.sock'))).toBe(false);
     expect(await mountsUnder(dir)).toEqual([]);
   });
