@@ -1,10 +1,9 @@
 /** `snaphost reload`: ask the running daemon, on its admin socket, to re-read its config. */
 import { requestReload } from '../../admin/admin-client.js';
-import { findAdminSocket } from '../../admin/find-admin-socket.js';
 import { formatReloadResult } from '../../reload/reload-result.js';
+import { ADMIN_SOCKET_OPTIONS, adminSocketOfFlags } from '../admin-socket-flag.js';
 import { defineCommand } from '../command.js';
-import { CONFIG_OPTION } from '../config-flag.js';
-import { secondsFlag, UsageError } from '../parse-command-line.js';
+import { secondsFlag } from '../parse-command-line.js';
 
 export const reloadCommand = defineCommand({
   name: 'reload',
@@ -14,12 +13,11 @@ export const reloadCommand = defineCommand({
       invalid config is rejected whole (exit 1, with every problem) and the old one keeps
       serving. The admin socket is <socketDir>/snaphost-admin.sock of the config.
 `,
-  options: { ...CONFIG_OPTION, timeout: { type: 'string' }, 'admin-socket': { type: 'string' } },
+  options: { ...ADMIN_SOCKET_OPTIONS, timeout: { type: 'string' } },
   messages: 'named',
   async run({ values }, io) {
     const timeoutMs = Math.round(secondsFlag(values.timeout, 600) * 1000);
-    if (values.config !== undefined && values['admin-socket'] !== undefined) throw new UsageError('--config and --admin-socket cannot be combined');
-    const socket = await findAdminSocket({ adminSocket: values['admin-socket'], config: values.config, cwd: io.cwd });
+    const socket = await adminSocketOfFlags(values, io);
     const result = await requestReload(socket, timeoutMs);
     (result.ok ? io.stdout : io.stderr).write(`${formatReloadResult(result).join('\n')}\n`);
     return result.ok ? 0 : 1;
