@@ -4,7 +4,7 @@
 # containerd, images) are sourced by the benchmarks that need them.
 #   bench_init NAME                install deps + build (unless BENCH_SKIP_INSTALL=1), work dir
 #   bench_daemon_start NAME LOG CMD...   CMD in the background, stopped (SIGTERM) at exit; sets BENCH_PID
-#   bench_snaphost_start NAME PROFILE_DIR ARGS...   `node dist/core/cli.js serve ARGS...`, with
+#   bench_snaphost_start NAME PROFILE_DIR ARGS...   `node dist/core/cli/snaphost.js serve ARGS...`, with
 #                                  --cpu-prof into PROFILE_DIR when that is not empty; sets BENCH_PID
 #   bench_ref_server_start NAME ROOT SOCKET ARGS...  containerd's overlay snapshotter behind the
 #                                  same gRPC API (test/conformance/ref-server.sh); sets BENCH_PID
@@ -17,7 +17,7 @@
 #   bench_load_at_end              the load average line to append after the measurement
 # Results go to $BENCH_RESULTS (default bench/results in the repo).
 # Env: BENCH_SKIP_INSTALL=1 skips scripts/install-deps.sh (dist/ must be current then),
-#      SNAPHOST_CLI (default dist/core/cli.js: another build of snaphost, e.g. to compare),
+#      SNAPHOST_CLI (default dist/core/cli/snaphost.js: another build of snaphost, e.g. to compare),
 #      E2E_KEEP_WORK=1 keeps the work dir; BENCH_QUIET_IDLE / BENCH_QUIET_TIMEOUT (see
 #      bench_wait_quiet).
 
@@ -25,7 +25,7 @@
 BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_RESULTS=${BENCH_RESULTS:-$REPO_ROOT/bench/results}
 BENCH_PID=
-SNAPHOST_CLI=${SNAPHOST_CLI:-$REPO_ROOT/dist/core/cli.js}
+SNAPHOST_CLI=${SNAPHOST_CLI:-$REPO_ROOT/dist/core/cli/snaphost.js}
 
 bench_init() {
   local name=$1

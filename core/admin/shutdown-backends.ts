@@ -10,8 +10,7 @@
  * said it knows a daemon is running).
  */
 import { stat } from 'node:fs/promises';
-import { inBackend } from '../backend/backend-scope.js';
-import type { BackendContext } from '../contract/define-backend.js';
+import { callShutdown } from '../backend/call-shutdown.js';
 import { lockRoot, type RootLock } from '../backend/root-lock.js';
 import type { ResolvedBackend, ResolvedConfig } from '../config/resolved-config.js';
 import { describe, InvalidArgumentError } from '../contract/errors.js';
@@ -54,15 +53,8 @@ async function shutdownOne(b: ResolvedBackend, o: ShutdownOptions): Promise<Shut
       return out('failed', describe(err));
     }
   }
-  const timeout = AbortSignal.timeout(o.timeoutMs);
-  const ctx: BackendContext = { name: b.name, root: b.root, log: o.log.child({ backend: b.name }), signal: timeout };
   try {
-    const said = await inBackend(b.name, () =>
-      Promise.race([
-        Promise.resolve().then(() => shutdown(b.options, ctx)),
-        new Promise<never>((_, reject) => timeout.addEventListener('abort', () => reject(new Error(`shutdown() did not finish within ${o.timeoutMs} ms`)), { once: true })),
-      ]),
-    );
+    const said = await callShutdown(shutdown, { name: b.name, root: b.root, options: b.options, log: o.log.child({ backend: b.name }), timeoutMs: o.timeoutMs });
     if (typeof said !== 'string') return out('failed', `shutdown() resolved to ${said === null ? 'null' : typeof said}, expected a description (string)`);
     return out('stopped', said);
   } catch (err) {

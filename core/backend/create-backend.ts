@@ -3,7 +3,8 @@
  * exists (0700), the context carries a child logger and a signal, a `create` that does not
  * settle in time is a BackendTimeoutError (its signal is aborted, and an instance that shows
  * up late is closed), a `create` that throws is a BackendContractError with the cause, and the
- * instance must have every required method.
+ * instance must have every required method. With `index` (the entry's place in the config)
+ * every error names `backends[index] "name"`.
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { BackendContractError, BackendTimeoutError, describe } from '../contract/errors.js';
@@ -15,6 +16,8 @@ import type { BackendContext, BackendDefinition } from '../contract/define-backe
 
 export interface CreateBackendOptions {
   name: string;
+  /** Its place in the config's `backends`, for messages (none: test-backend's instance). */
+  index?: number;
   root: string;
   definition: BackendDefinition;
   /** Options already validated by the definition's schema. */
@@ -27,7 +30,7 @@ export interface CreateBackendOptions {
 }
 
 export async function createBackend(o: CreateBackendOptions): Promise<Snapshotter> {
-  await ensureRoot(o.name, o.root);
+  await ensureRoot(o);
   const timeout = new AbortController();
   const ctx: BackendContext = {
     name: o.name,
@@ -44,12 +47,12 @@ export async function createBackend(o: CreateBackendOptions): Promise<Snapshotte
   try {
     result = await Promise.race([created, expired]);
   } catch (err) {
-    throw new BackendContractError(o.name, `create() failed: ${describe(err)}`, { cause: err });
+    throw new BackendContractError(o.name, `create() failed: ${describe(err)}`, { cause: err, index: o.index });
   } finally {
     clearTimeout(timer);
   }
   if (result === 'timeout') {
-    const error = new BackendTimeoutError(o.name, 'create', o.timeoutMs);
+    const error = new BackendTimeoutError(o.name, 'create', o.timeoutMs, o.index);
     timeout.abort(error);
     created.then(
       (late) => {
@@ -64,15 +67,15 @@ export async function createBackend(o: CreateBackendOptions): Promise<Snapshotte
   return result as Snapshotter;
 }
 
-async function ensureRoot(name: string, root: string): Promise<void> {
-  await mkdir(root, { recursive: true, mode: 0o700 });
-  const info = await stat(root);
-  if (!info.isDirectory()) throw new BackendContractError(name, `root ${root} exists and is not a directory`);
+async function ensureRoot(o: CreateBackendOptions): Promise<void> {
+  await mkdir(o.root, { recursive: true, mode: 0o700 });
+  const info = await stat(o.root);
+  if (!info.isDirectory()) throw new BackendContractError(o.name, `root ${o.root} exists and is not a directory`, { index: o.index });
 }
 
 async function checkInstance(instance: unknown, o: CreateBackendOptions): Promise<void> {
   if (typeof instance !== 'object' || instance === null) {
-    throw new BackendContractError(o.name, `create() returned ${instance === null ? 'null' : typeof instance}, not a snapshotter object`);
+    throw new BackendContractError(o.name, `create() returned ${instance === null ? 'null' : typeof instance}, not a snapshotter object`, { index: o.index });
   }
   const obj = instance as Record<string, unknown>;
   const missing = REQUIRED_METHODS.filter((m) => typeof obj[m] !== 'function');
@@ -82,7 +85,7 @@ async function checkInstance(instance: unknown, o: CreateBackendOptions): Promis
   if (missing.length > 0) parts.push(`missing required method(s): ${missing.join(', ')}`);
   if (wrong.length > 0) parts.push(`not function(s): ${wrong.join(', ')}`);
   await closeLate(instance, o);
-  throw new BackendContractError(o.name, `create() returned an instance that is not a snapshotter: ${parts.join('; ')}`);
+  throw new BackendContractError(o.name, `create() returned an instance that is not a snapshotter: ${parts.join('; ')}`, { index: o.index });
 }
 
 /** Close an instance the host will not use, logging (not throwing) a failure. */

@@ -58,7 +58,7 @@ export async function startBackend(config: ResolvedConfig, b: ResolvedBackend, s
     throw b.error;
   }
   // The root logger is at config.logLevel; only an entry's own logLevel changes its child's.
-  // (A reload that changes the resolved level sets it on this child: see RunningDaemon.)
+  // (A reload that changes the resolved level sets it on this child: see core/reload/reload-daemon.ts.)
   const log = b.logLevel === config.logLevel ? root.child({ backend: b.name }) : root.child({ backend: b.name }, { level: b.logLevel });
   // Before create() touches anything: refuse a socket a live process serves, and claim the root.
   await claimSocket(b.socket, log);
@@ -68,6 +68,7 @@ export async function startBackend(config: ResolvedConfig, b: ResolvedBackend, s
   try {
     instance = await createBackend({
       name: b.name,
+      index: b.index,
       root: b.root,
       definition: b.definition!,
       options: b.options,

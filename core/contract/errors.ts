@@ -102,15 +102,18 @@ export class BackendLoadError extends SnaphostError {
   }
 }
 
-/** A backend broke the contract (wrong apiVersion, instance missing a method, create threw). */
+/**
+ * A backend broke the contract (wrong apiVersion, instance missing a method, create threw).
+ * With `index` (its place in the config) the message names `backends[index] "name"`.
+ */
 export class BackendContractError extends SnaphostError {
   readonly code = 'BACKEND_CONTRACT' as const;
   constructor(
     readonly backend: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; index?: number },
   ) {
-    super(`backend "${backend}": ${message}`, options);
+    super(`${backendLabel(backend, options?.index)}: ${message}`, options);
   }
 }
 
@@ -121,9 +124,15 @@ export class BackendTimeoutError extends SnaphostError {
     readonly backend: string,
     readonly phase: 'create' | 'close',
     readonly ms: number,
+    index?: number,
   ) {
-    super(`backend "${backend}": ${phase}() did not finish within ${ms} ms`);
+    super(`${backendLabel(backend, index)}: ${phase}() did not finish within ${ms} ms`);
   }
+}
+
+/** `backend "name"`, or `backends[2] "name"` when its place in the config is known. */
+function backendLabel(backend: string, index: number | undefined): string {
+  return index === undefined ? `backend "${backend}"` : `backends[${index}] "${backend}"`;
 }
 
 /** A socket path is already served by a live process. */

@@ -70,7 +70,7 @@ export async function snaphostCommand(
     return [path];
   }
   if (!cliFile.endsWith('.js')) {
-    throw new InvalidArgumentError(`this snaphost runs from its sources (${cliFile}); build it (npm run build) and run dist/core/cli.js, or pass --bin PATH`);
+    throw new InvalidArgumentError(`this snaphost runs from its sources (${cliFile}); build it (npm run build) and run dist/core/cli/snaphost.js, or pass --bin PATH`);
   }
   return [await nodeCommand(nodeHome), cliFile];
 }

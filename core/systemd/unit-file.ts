@@ -9,7 +9,7 @@
 import { InvalidArgumentError } from '../contract/errors.js';
 
 export interface UnitFileOptions {
-  /** The snaphost command as argv: `['/usr/bin/snaphost']` or `[node, '/opt/snaphost/dist/core/cli.js']`. */
+  /** The snaphost command as argv: `['/usr/bin/snaphost']` or `[node, '/opt/snaphost/dist/core/cli/snaphost.js']`. */
   command: readonly string[];
   /** Absolute path of the config file. */
   config: string;

@@ -34,11 +34,11 @@ export interface ConformanceOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The built CLI that belongs to this module: `dist/core/cli.js` (also when running from the TypeScript sources). */
+/** The built CLI that belongs to this module: `dist/core/cli/snaphost.js` (also when running from the TypeScript sources). */
 export function defaultCliPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const sibling = join(here, '..', 'cli.js');
-  return existsSync(sibling) ? sibling : join(here, '..', '..', 'dist', 'core', 'cli.js');
+  const sibling = join(here, '..', 'cli', 'snaphost.js');
+  return existsSync(sibling) ? sibling : join(here, '..', '..', 'dist', 'core', 'cli', 'snaphost.js');
 }
 
 /** `'…'`-quoting for sh. */

@@ -1,29 +1,18 @@
 /**
  * `snaphost test-backend <module-or-path> [--option KEY=VALUE …] [--run REGEX] [--contract-only]
  * [--checks FILE]`: snaphost's contract checks in-process, the author's own checks (--checks),
- * then containerd's conformance suite over the real socket, then one closing line `N passed, N failed, N skipped` (both added up). Exit 0 when
- * nothing failed, 1 otherwise, 2 on bad usage.
+ * then containerd's conformance suite over the real socket, then one closing line
+ * `N passed, N failed, N skipped` (all added up). Exit 0 when nothing failed, 1 otherwise (bad
+ * usage, 2, is core/cli/commands/test-backend.ts's).
  */
-import { parseArgs } from 'node:util';
 import { fallbackName } from '../backend/load-backend.js';
-import { OptionArgError, parseOptionArgs } from '../config/option-args.js';
 import { describe } from '../contract/errors.js';
-import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../logger.js';
+import { createLogger, type Logger, type LogLevel } from '../logger.js';
 import { findHarness } from './find-harness.js';
 import { runConformance } from './run-conformance.js';
 import { runContractChecks } from './run-contract-checks.js';
 import { ownChecksSection } from './run-own-checks.js';
 import { addTallies, formatSummary, type Tally } from './summary-line.js';
-
-export const TEST_BACKEND_USAGE = `  snaphost test-backend MODULE [--option KEY=VALUE ...] [--run REGEX] [--contract-only] [--checks FILE] [--log-level LEVEL]
-      Test a backend module (built-in name, package name or file path): snaphost's contract
-      checks in-process, then containerd's snapshotter conformance suite against it served by
-      'snaphost serve --backend MODULE' (as root; installs Go and containerd's sources with
-      apt-get when missing). --run selects conformance tests (go test -run syntax: '/Basic',
-      'TestSnapshotterSuite/Update', 'TestExtras'). --checks runs your own checks too: FILE
-      default-exports [{ name, run(client, ctx) }] (client: snaphost/testing's Snapshots client
-      on the backend served in-process). Ends with "N passed, N failed, N skipped".
-`;
 
 export interface TestBackendIo {
   stdout: { write(s: string): unknown };
@@ -39,19 +28,8 @@ export interface TestBackendDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-export async function testBackendCommand(argv: readonly string[], io: TestBackendIo, deps: TestBackendDeps = {}): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseCommandLine(argv);
-  } catch (err) {
-    io.stderr.write(`snaphost test-backend: ${describe(err)}\n\nUsage:\n${TEST_BACKEND_USAGE}`);
-    return 2;
-  }
-  if (parsed === 'help') {
-    io.stdout.write(`Usage:\n${TEST_BACKEND_USAGE}`);
-    return 0;
-  }
-  const { use, optionArgs, options, run, contractOnly, checks, logLevel } = parsed;
+export async function runTestBackend(args: TestBackendArgs, io: TestBackendIo, deps: TestBackendDeps = {}): Promise<number> {
+  const { use, optionArgs, options, run, contractOnly, checks, logLevel } = args;
   const out = (line: string) => io.stdout.write(`${line}\n`);
   const log = deps.log ?? createLogger({ level: logLevel ?? 'warn' });
 
@@ -89,7 +67,8 @@ export async function testBackendCommand(argv: readonly string[], io: TestBacken
   return total.failed === 0 && total.passed > 0 ? 0 : 1;
 }
 
-interface Parsed {
+/** The command line, checked (core/cli/commands/test-backend.ts parses it). */
+export interface TestBackendArgs {
   use: string;
   optionArgs: string[];
   options: Record<string, unknown>;
@@ -97,40 +76,4 @@ interface Parsed {
   contractOnly: boolean;
   checks?: string;
   logLevel?: LogLevel;
-}
-
-function parseCommandLine(argv: readonly string[]): Parsed | 'help' {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      option: { type: 'string', multiple: true },
-      run: { type: 'string' },
-      'contract-only': { type: 'boolean' },
-      checks: { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help) return 'help';
-  if (positionals.length !== 1 || positionals[0] === '') throw new Error(positionals.length === 0 ? 'MODULE is missing' : `one MODULE expected, got ${positionals.length}: ${positionals.join(' ')}`);
-  if (values.run !== undefined) {
-    try {
-      new RegExp(values.run);
-    } catch (err) {
-      throw new Error(`--run: ${describe(err)}`);
-    }
-  }
-  const level = values['log-level'];
-  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  const optionArgs = values.option ?? [];
-  let options: Record<string, unknown>;
-  try {
-    options = parseOptionArgs(optionArgs);
-  } catch (err) {
-    if (err instanceof OptionArgError) throw new Error(err.message);
-    throw err;
-  }
-  return { use: positionals[0]!, optionArgs, options, run: values.run, contractOnly: values['contract-only'] ?? false, checks: values.checks, logLevel: level as LogLevel | undefined };
 }

@@ -22,13 +22,13 @@ snaphost_node_require
 case "$backend" in
   *[!A-Za-z0-9._-]*) echo "$0: invalid backend name: $backend" >&2; exit 2 ;;
 esac
-if [ ! -f "$REPO/dist/core/cli.js" ]; then
-  echo "$0: $REPO/dist/core/cli.js is missing; run 'npm run build' first" >&2
+if [ ! -f "$REPO/dist/core/cli/snaphost.js" ]; then
+  echo "$0: $REPO/dist/core/cli/snaphost.js is missing; run 'npm run build' first" >&2
   exit 2
 fi
 
 # {root} and {socket} are filled in (shell-quoted) by the harness for each test.
-cli=$(printf %q "$REPO/dist/core/cli.js")
+cli=$(printf %q "$REPO/dist/core/cli/snaphost.js")
 export SNAPSHOTTER_CMD="exec node $cli serve --backend $backend --root {root} --socket {socket}"
 export SNAPSHOTTER_NAME=$backend
 exec bash "$HERE/run.sh" "$@"

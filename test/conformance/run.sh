@@ -2,7 +2,7 @@
 # Run containerd's snapshotter conformance suite (snapshots/testsuite) against a
 # snapshotter that serves the containerd Snapshots gRPC API on a unix socket.
 #
-#   SNAPSHOTTER_CMD='node dist/core/cli.js serve --backend memory --root {root} --socket {socket}' \
+#   SNAPSHOTTER_CMD='node dist/core/cli/snaphost.js serve --backend memory --root {root} --socket {socket}' \
 #   SNAPSHOTTER_NAME=memory ./run.sh [options] [-run REGEX] [-parallel N] [-v]
 #
 # Options:
@@ -52,7 +52,7 @@ if [ $use_ref = 1 ]; then
 fi
 if [ -z "${SNAPSHOTTER_CMD:-}" ]; then
   conf_log "SNAPSHOTTER_CMD is not set. Example:"
-  conf_log "  SNAPSHOTTER_CMD='node dist/core/cli.js serve --backend memory --root {root} --socket {socket}' $0"
+  conf_log "  SNAPSHOTTER_CMD='node dist/core/cli/snaphost.js serve --backend memory --root {root} --socket {socket}' $0"
   conf_log "or test the reference implementation: $0 --ref"
   echo "0 passed, 1 failed"
   exit 2

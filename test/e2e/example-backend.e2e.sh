@@ -21,7 +21,7 @@ NPM_FLAGS=(--no-audit --no-fund --prefer-offline --loglevel=error)
 
 # ---- 1. pack ----------------------------------------------------------------------------
 E2E_CURRENT=pack
-[[ -f $REPO_ROOT/dist/core/cli.js && -f $REPO_ROOT/dist/core/test-backend/test-backend-command.js ]] ||
+[[ -f $REPO_ROOT/dist/core/cli/snaphost.js && -f $REPO_ROOT/dist/core/test-backend/test-backend-command.js ]] ||
   e2e_die "$REPO_ROOT/dist is missing or old: run npm run build"
 mkdir -p "$W/packs"
 SNAPHOST_TGZ=$(cd "$REPO_ROOT" && npm pack --silent --pack-destination "$W/packs" 2>"$W/pack.err" | tail -n 1)
@@ -29,7 +29,7 @@ EXAMPLE_TGZ=$(cd "$REPO_ROOT/examples/quota-overlay" && npm pack --silent --pack
 [[ -f $W/packs/$SNAPHOST_TGZ && -f $W/packs/$EXAMPLE_TGZ ]] || e2e_die "npm pack failed: $(tail -n 5 "$W/pack.err")"
 tar -tzf "$W/packs/$SNAPHOST_TGZ" >"$W/snaphost-files.txt"
 missing=
-for f in dist/core/cli.js dist/core/sdk.js dist/core/sdk.d.ts dist/core/test-backend/test-backend-command.js \
+for f in dist/core/cli/snaphost.js dist/core/sdk.js dist/core/sdk.d.ts dist/core/test-backend/test-backend-command.js \
   test/conformance/run.sh test/conformance/lib.sh test/conformance/src/suite/suite_test.go proto/containerd/services/snapshots/v1/snapshots.proto; do
   grep -qxF "package/$f" "$W/snaphost-files.txt" || missing+=" $f"
 done

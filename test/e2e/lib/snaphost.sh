@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The daemon under test, as a user runs it: `node dist/core/cli.js serve --config FILE`.
+# The daemon under test, as a user runs it: `node dist/core/cli/snaphost.js serve --config FILE`.
 # Sourced after common.sh.
 #   snaphost_cli ARGS...            run the built CLI (60 s timeout)
 #   snaphost_user_config <<EOF      write $E2E_WORK/plugins.config.ts as a user's config (`snaphost`
@@ -17,7 +17,7 @@ SNAPHOST_PID=
 SNAPHOST_LOG=
 SNAPHOST_EXIT=
 SNAPHOST_STARTS=0
-SNAPHOST_CLI=$REPO_ROOT/dist/core/cli.js
+SNAPHOST_CLI=$REPO_ROOT/dist/core/cli/snaphost.js
 
 snaphost_cli() { timeout 60 node "$SNAPHOST_CLI" "$@"; }
 

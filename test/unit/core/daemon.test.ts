@@ -106,7 +106,8 @@ describe('startDaemon', () => {
       ['create-throws', 'failed'],
       ['broken-import', 'failed'],
     ]);
-    expect(daemon.status[1]!.error).toBe('backend "create-throws": create() failed: cannot open /dev/fixture-missing');
+    // A serve-time failure names the entry: backends[i] and the instance name.
+    expect(daemon.status[1]!.error).toBe('backends[1] "create-throws": create() failed: cannot open /dev/fixture-missing');
     expect(daemon.status[2]!.error).toMatch(/^backend "broken-import": cannot import /);
     expect(existsSync(join(dir, 'run', 'create-throws.sock'))).toBe(false);
     const mem = client(join(dir, 'run', 'mem.sock'));
@@ -123,7 +124,7 @@ describe('startDaemon', () => {
     );
     const err = await startDaemon(cfg, { log }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendTimeoutError);
-    expect((err as Error).message).toBe('backend "create-hangs": create() did not finish within 200 ms');
+    expect((err as Error).message).toBe('backends[1] "create-hangs": create() did not finish within 200 ms');
     expect(existsSync(join(dir, 'run', 'mem.sock'))).toBe(false);
     expect(await mountsUnder(dir)).toEqual([]);
   });
@@ -143,6 +144,7 @@ describe('startDaemon', () => {
     const err = await startDaemon(cfg, { log }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendContractError);
     expect((err as Error).message).toContain('missing required method(s): commit, remove');
+    expect((err as Error).message).toMatch(/^backends\[0\] "missing-method": create\(\) returned an instance that is not a snapshotter/);
   });
 
   it('stop waits for a call in flight, then closes the instance', async () => {

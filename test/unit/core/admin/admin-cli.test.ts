@@ -12,12 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../../core/cli.js';
+import { runCli } from '../../../../core/cli/run-cli.js';
 import { daemonReportSchema } from '../../../../core/status/status-report.js';
 import { listAll, newClient, unary } from '../grpc/helpers.js';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-const cli = join(repo, 'dist/core/cli.js');
+const cli = join(repo, 'dist/core/cli/snaphost.js');
 
 let dir: string;
 let child: ChildProcess | undefined;

@@ -63,6 +63,16 @@ describe('createBackend: loader fixtures', () => {
     expect((await stat(root)).mode & 0o777).toBe(0o700);
   });
 
+  it('with the entry\'s index, every error names backends[i] and the instance', async () => {
+    const { definition } = await loadBackend('./create-throws/index.mjs', { baseDir: fixtures, backend: 'ct' });
+    const options = definition.options.parse({});
+    const thrown = await createBackend({ name: 'ct', index: 2, root: join(dir, 'ct'), definition, options, log, timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect((thrown as Error).message).toBe('backends[2] "ct": create() failed: cannot open /dev/fixture-missing');
+    const hangs = await loadBackend('./create-hangs/index.mjs', { baseDir: fixtures, backend: 'ch' });
+    const late = await createBackend({ name: 'ch', index: 0, root: join(dir, 'ch'), definition: hangs.definition, options: {}, log, timeoutMs: 100 }).catch((e: unknown) => e);
+    expect((late as Error).message).toBe('backends[0] "ch": create() did not finish within 100 ms');
+  });
+
   it('refuses a create() that returns something other than an object', async () => {
     const definition = { name: 'nul', apiVersion: 1, options: { safeParse: () => ({ success: true, data: {} }) } as never, create: () => null as never };
     const err = await createBackend({ name: 'nul', root: join(dir, 'nul'), definition, options: {}, log, timeoutMs: 1000 }).catch((e: unknown) => e);

@@ -74,7 +74,7 @@ describe('status of real backends', () => {
     const broken = defineBackend({ name: 'broken', apiVersion: 1, options: z.object({}), create: () => Promise.reject(new Error('no device')) });
     daemon = await startDaemon(await config([{ use: 'memory', name: 'mem', options: { size: '16m' } }, { use: broken, optional: true }]), { log });
     const [, r] = await daemon.report();
-    expect(r).toEqual(expect.objectContaining({ name: 'broken', state: 'failed', error: 'backend "broken": create() failed: no device' }));
+    expect(r).toEqual(expect.objectContaining({ name: 'broken', state: 'failed', error: 'backends[1] "broken": create() failed: no device' }));
     expect(r!.snapshots).toBeUndefined();
   });
 });

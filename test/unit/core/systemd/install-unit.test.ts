@@ -35,7 +35,7 @@ describe('installUnit', () => {
 
 describe('snaphostCommand', () => {
   it('the built CLI runs with this Node.js', async () => {
-    expect(await snaphostCommand(undefined, '/opt/snaphost/dist/core/cli.js', dir, '')).toEqual([process.execPath, '/opt/snaphost/dist/core/cli.js']);
+    expect(await snaphostCommand(undefined, '/opt/snaphost/dist/core/cli/snaphost.js', dir, '')).toEqual([process.execPath, '/opt/snaphost/dist/core/cli/snaphost.js']);
   });
 
   it("snaphost's own runtime is named by its stable path when it is the Node.js running now", async () => {
@@ -43,14 +43,14 @@ describe('snaphostCommand', () => {
     const home = join(dir, 'node');
     await mkdir(join(home, 'bin'), { recursive: true });
     await symlink(process.execPath, join(home, 'bin', 'node'));
-    expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, home)).toEqual([join(home, 'bin', 'node'), '/o/dist/core/cli.js']);
+    expect(await snaphostCommand(undefined, '/o/dist/core/cli/snaphost.js', dir, home)).toEqual([join(home, 'bin', 'node'), '/o/dist/core/cli/snaphost.js']);
     // A runtime home that is another Node.js (or missing, or relative) is not named.
     const other = join(dir, 'other');
     await mkdir(join(other, 'bin'), { recursive: true });
     await writeFile(join(other, 'bin', 'node'), '');
-    expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, other)).toEqual([process.execPath, '/o/dist/core/cli.js']);
-    expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, join(dir, 'missing'))).toEqual([process.execPath, '/o/dist/core/cli.js']);
-    expect(await snaphostCommand(undefined, '/o/dist/core/cli.js', dir, 'node')).toEqual([process.execPath, '/o/dist/core/cli.js']);
+    expect(await snaphostCommand(undefined, '/o/dist/core/cli/snaphost.js', dir, other)).toEqual([process.execPath, '/o/dist/core/cli/snaphost.js']);
+    expect(await snaphostCommand(undefined, '/o/dist/core/cli/snaphost.js', dir, join(dir, 'missing'))).toEqual([process.execPath, '/o/dist/core/cli/snaphost.js']);
+    expect(await snaphostCommand(undefined, '/o/dist/core/cli/snaphost.js', dir, 'node')).toEqual([process.execPath, '/o/dist/core/cli/snaphost.js']);
   });
 
   it("the unit's PATH names the runtime the scripts exported ($SNAPHOST_NODE_HOME/bin), when absolute", () => {

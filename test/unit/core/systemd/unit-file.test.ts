@@ -51,19 +51,19 @@ describe('unitFile', () => {
   });
 
   it('has the directives that order, gate, restart and stop it safely', () => {
-    const d = directives(unitFile({ command: ['/usr/bin/node', '/opt/snaphost/dist/core/cli.js'], config: '/etc/snaphost/plugins.config.ts', readyTimeoutS: 45 }));
+    const d = directives(unitFile({ command: ['/usr/bin/node', '/opt/snaphost/dist/core/cli/snaphost.js'], config: '/etc/snaphost/plugins.config.ts', readyTimeoutS: 45 }));
     expect(d.get('Unit.Before')).toEqual(['containerd.service']);
     expect(d.get('Unit.After')).toEqual(['local-fs.target network-online.target']);
     expect(d.get('Unit.Wants')).toEqual(['network-online.target']);
     expect(d.get('Service.Type')).toEqual(['exec']);
-    expect(d.get('Service.ExecStart')).toEqual(['/usr/bin/node /opt/snaphost/dist/core/cli.js serve --config /etc/snaphost/plugins.config.ts']);
-    expect(d.get('Service.ExecStartPost')).toEqual(['/usr/bin/node /opt/snaphost/dist/core/cli.js wait-ready --config /etc/snaphost/plugins.config.ts --timeout 45']);
+    expect(d.get('Service.ExecStart')).toEqual(['/usr/bin/node /opt/snaphost/dist/core/cli/snaphost.js serve --config /etc/snaphost/plugins.config.ts']);
+    expect(d.get('Service.ExecStartPost')).toEqual(['/usr/bin/node /opt/snaphost/dist/core/cli/snaphost.js wait-ready --config /etc/snaphost/plugins.config.ts --timeout 45']);
     expect(d.get('Service.TimeoutStartSec')).toEqual(['75']);
     expect(d.get('Service.Restart')).toEqual(['on-failure']);
     expect(d.get('Service.KillMode')).toEqual(['process']);
     expect(d.get('Service.LimitNOFILE')).toEqual(['1048576']);
     // systemctl reload: the daemon re-reads the config through its admin socket.
-    expect(d.get('Service.ExecReload')).toEqual(['/usr/bin/node /opt/snaphost/dist/core/cli.js reload --config /etc/snaphost/plugins.config.ts']);
+    expect(d.get('Service.ExecReload')).toEqual(['/usr/bin/node /opt/snaphost/dist/core/cli/snaphost.js reload --config /etc/snaphost/plugins.config.ts']);
     expect(d.get('Install.WantedBy')).toEqual(['multi-user.target']);
   });
 
@@ -105,7 +105,7 @@ describe.skipIf(!analyze)('systemd-analyze verify', () => {
     await writeFile(bin, '#!/bin/sh\nexit 0\n');
     await chmod(bin, 0o755);
     for (const [name, command] of [
-      ['a', [process.execPath, join(repo, 'core/cli.ts')]],
+      ['a', [process.execPath, join(repo, 'core/cli/snaphost.ts')]],
       ['b', [bin]],
     ] as const) {
       const file = join(dir, `snaphost-${name}.service`);

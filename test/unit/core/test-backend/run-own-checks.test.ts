@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../core/logger.js';
 import type { CheckResult } from '../../../../core/test-backend/run-contract-checks.js';
 import { runOwnChecks } from '../../../../core/test-backend/run-own-checks.js';
-import { testBackendCommand } from '../../../../core/test-backend/test-backend-command.js';
+import { testBackendCommand } from '../../../../core/cli/commands/test-backend.js';
+import { runCommand } from '../../../../core/cli/run-cli.js';
 
 const repo = resolve(import.meta.dirname, '../../../..');
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -42,7 +43,7 @@ describe('--checks', () => {
   it('test-backend reports them with the contract checks, in the same summary', async () => {
     let stdout = '';
     const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, cwd: repo };
-    const code = await testBackendCommand(['memory', '--option', 'size=64m', '--contract-only', '--checks', 'test/unit/core/test-backend/fixtures/own-checks.ts'], io, { log });
+    const code = await runCommand(testBackendCommand({ log }), ['memory', '--option', 'size=64m', '--contract-only', '--checks', 'test/unit/core/test-backend/fixtures/own-checks.ts'], io);
     expect(stdout).toContain('== your checks: test/unit/core/test-backend/fixtures/own-checks.ts (the backend served in-process through gRPC)');
     expect(stdout).toContain('PASS check/prepare-then-stat\n');
     expect(stdout).toContain('FAIL check/fails-on-purpose: NotFoundError: memory has no limit: this check fails on purpose\n');
@@ -54,7 +55,7 @@ describe('--checks', () => {
   it('are not run when the backend does not load', async () => {
     let stdout = '';
     const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, cwd: repo };
-    await testBackendCommand(['snaphost-no-such-backend', '--checks', 'x.ts'], io, { log });
+    await runCommand(testBackendCommand({ log }), ['snaphost-no-such-backend', '--checks', 'x.ts'], io);
     expect(stdout).toContain('== your checks (x.ts): not run (the backend did not load)');
     expect(stdout.trimEnd().split('\n').pop()).toBe('0 passed, 1 failed, 10 skipped');
   });

@@ -1,9 +1,9 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../../../core/cli.js';
+import { testBackendCommand } from '../../../../core/cli/commands/test-backend.js';
+import { runCli, runCommand } from '../../../../core/cli/run-cli.js';
 import { createLogger } from '../../../../core/logger.js';
 import { serveCommand, shellQuote } from '../../../../core/test-backend/run-conformance.js';
-import { testBackendCommand } from '../../../../core/test-backend/test-backend-command.js';
 
 const repo = resolve(import.meta.dirname, '../../../..');
 const log = createLogger({ level: 'silent' });
@@ -11,7 +11,7 @@ const log = createLogger({ level: 'silent' });
 async function run(args: string[], cwd = repo) {
   let stdout = '';
   let stderr = '';
-  const code = await testBackendCommand(args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, cwd }, { log });
+  const code = await runCommand(testBackendCommand({ log }), args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, cwd });
   return { code, stdout, stderr, last: stdout.trimEnd().split('\n').pop() };
 }
 
@@ -59,18 +59,18 @@ describe('snaphost test-backend', () => {
   }, 60_000);
 
   it('serves the backend for the harness with its options, shell-quoted, a relative path made absolute', () => {
-    const cmd = serveCommand({ use: './my backend.mjs', optionArgs: ["label=it's", 'size=1g'], cwd: '/srv/x', cliPath: '/opt/snaphost/dist/core/cli.js' });
+    const cmd = serveCommand({ use: './my backend.mjs', optionArgs: ["label=it's", 'size=1g'], cwd: '/srv/x', cliPath: '/opt/snaphost/dist/core/cli/snaphost.js' });
     expect(cmd).toBe(
-      `exec ${shellQuote(process.execPath)} /opt/snaphost/dist/core/cli.js serve --backend '/srv/x/my backend.mjs' --root {root} --socket {socket} --option 'label=it'\\''s' --option size=1g`,
+      `exec ${shellQuote(process.execPath)} /opt/snaphost/dist/core/cli/snaphost.js serve --backend '/srv/x/my backend.mjs' --root {root} --socket {socket} --option 'label=it'\\''s' --option size=1g`,
     );
     expect(serveCommand({ use: 'snaphost-quota-overlay', optionArgs: [], cwd: '/srv', cliPath: '/c.js' })).toContain('--backend snaphost-quota-overlay --root');
   });
 
   // The real thing: containerd's suite (two of its tests) over the socket of `snaphost serve`
-  // (the built CLI, dist/core/cli.js, as cli.test.ts uses), plus the contract checks.
+  // (the built CLI, dist/core/cli/snaphost.js, as cli.test.ts uses), plus the contract checks.
   it('runs containerd conformance tests against the backend and adds them to the contract checks', async () => {
     const r = await run(['memory', '--option', 'size=64m', '--run', 'TestSnapshotterSuite/(Basic|StatActive)$']);
-    expect(r.stdout).toContain(`cmd: exec ${shellQuote(process.execPath)} ${join(repo, 'dist/core/cli.js')} serve --backend memory --root {root} --socket {socket} --option size=64m`);
+    expect(r.stdout).toContain(`cmd: exec ${shellQuote(process.execPath)} ${join(repo, 'dist/core/cli/snaphost.js')} serve --backend memory --root {root} --socket {socket} --option size=64m`);
     expect(r.stdout).toContain('conformance: 2 passed, 0 failed, 0 skipped');
     expect(r.last).toBe('13 passed, 0 failed, 0 skipped');
     expect(r.code).toBe(0);

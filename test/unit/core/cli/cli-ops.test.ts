@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../../core/cli.js';
-import { hostPlatform } from '../../../core/containerd-config.js';
-import { unitFile } from '../../../core/systemd/unit-file.js';
-import { serveFakeContainerd } from './grpc/fake-containerd.js';
+import { runCli } from '../../../../core/cli/run-cli.js';
+import { hostPlatform } from '../../../../core/containerd-config/containerd-config.js';
+import { unitFile } from '../../../../core/systemd/unit-file.js';
+import { serveFakeContainerd } from '../grpc/fake-containerd.js';
 
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const configs = join(repo, 'test/fixtures/configs');
 
 let dir: string;
@@ -150,7 +150,7 @@ describe('install-unit', () => {
     await writeConfig([{ use: 'memory' }]);
     const r = await cli(['install-unit', '--prefix', 'units']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^snaphost: this snaphost runs from its sources \(.*core\/cli\.ts\); build it/);
+    expect(r.stderr).toMatch(/^snaphost: this snaphost runs from its sources \(.*core\/cli\/snaphost\.ts\); build it/);
   });
 
   it('refuses a config whose required backend does not load', async () => {

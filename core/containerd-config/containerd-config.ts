@@ -35,7 +35,7 @@
  * - containerd 1.x replaces a plugin's whole table with an imported file's (2.x merges keys), so
  *   the CRI table belongs in config.toml itself.
  */
-import type { ResolvedBackend, ResolvedConfig } from './config/resolved-config.js';
+import type { ResolvedBackend, ResolvedConfig } from '../config/resolved-config.js';
 
 /** The containerd major versions this command writes configuration for. */
 export const CONTAINERD_MAJORS = [1, 2] as const;

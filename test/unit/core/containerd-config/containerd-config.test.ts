@@ -7,10 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineBackend } from '../../../core/contract/define-backend.js';
-import type { ResolvedBackend, ResolvedConfig } from '../../../core/config/resolved-config.js';
-import { containerdConfigToml, hostPlatform, parseContainerdMajor, tomlString } from '../../../core/containerd-config.js';
-import { BackendLoadError } from '../../../core/contract/errors.js';
+import { defineBackend } from '../../../../core/contract/define-backend.js';
+import type { ResolvedBackend, ResolvedConfig } from '../../../../core/config/resolved-config.js';
+import { containerdConfigToml, hostPlatform, parseContainerdMajor, tomlString } from '../../../../core/containerd-config/containerd-config.js';
+import { BackendLoadError } from '../../../../core/contract/errors.js';
 
 const plain = defineBackend({ name: 'plain', apiVersion: 1, options: z.object({}), create: () => ({}) as never });
 const lazy = defineBackend({ name: 'lazy', apiVersion: 1, capabilities: { remoteSnapshots: true }, options: z.object({}), create: () => ({}) as never });

@@ -13,12 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../core/cli.js';
-import { grpcError, listAll, newClient, unary } from './grpc/helpers.js';
+import { COMMANDS, runCli } from '../../../../core/cli/run-cli.js';
+import { grpcError, listAll, newClient, unary } from '../grpc/helpers.js';
 
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const configs = join(repo, 'test/fixtures/configs');
-const cli = join(repo, 'dist/core/cli.js');
+const cli = join(repo, 'dist/core/cli/snaphost.js');
 const run = promisify(execFile);
 
 async function inProcess(args: string[], cwd = repo) {
@@ -53,6 +53,25 @@ describe('snaphost (in-process)', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^Usage:/);
     }
+  });
+
+  it('COMMAND --help prints that command\'s usage (its `usage`), every command\'s is in the whole text', async () => {
+    const all = (await inProcess(['--help'])).stdout;
+    for (const command of COMMANDS) {
+      const r = await inProcess([command.name, '--help']);
+      expect(r, command.name).toEqual({ code: 0, stdout: `Usage:\n${command.usage}`, stderr: '' });
+      expect(command.usage).toMatch(new RegExp(`^  snaphost ${command.name} `));
+      expect(all).toContain(command.usage);
+    }
+    expect(COMMANDS.map((c) => c.name)).toEqual(['serve', 'check', 'containerd-config', 'check-containerd', 'wait-ready', 'install-unit', 'reload', 'status', 'shutdown', 'test-backend']);
+  });
+
+  it('the admin commands and test-backend name themselves in their errors, with their own usage', async () => {
+    const r = await inProcess(['status', '--frob']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`snaphost status: Unknown option '--frob'\n\nUsage:\n${COMMANDS.find((c) => c.name === 'status')!.usage}`);
+    const both = await inProcess(['reload', '--config', 'a', '--admin-socket', 'b']);
+    expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/^snaphost reload: --config and --admin-socket cannot be combined\n\nUsage:\n {2}snaphost reload /) });
   });
 
   it('check on a broken config exits 1 and names every path', async () => {
