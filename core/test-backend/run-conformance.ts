@@ -32,6 +32,12 @@ export interface ConformanceOptions {
   cliPath?: string;
   write(line: string): void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Which of the harness's scripts: `run.sh` (containerd's suite, the default) or
+   * `containerd-run.sh` (a real private containerd imports an image and runs a container on the
+   * backend, then GC removes every snapshot; `run` does not apply).
+   */
+  script?: 'run.sh' | 'containerd-run.sh';
 }
 
 /** The built CLI that belongs to this module: `dist/core/cli/snaphost.js` (also when running from the TypeScript sources). */
@@ -57,13 +63,15 @@ export function serveCommand(o: Pick<ConformanceOptions, 'use' | 'optionArgs' | 
 }
 
 export async function runConformance(o: ConformanceOptions): Promise<Tally> {
+  const script = o.script ?? 'run.sh';
+  const label = script === 'run.sh' ? 'conformance' : 'containerd-run';
   const cli = o.cliPath ?? defaultCliPath();
   if (!existsSync(cli)) {
-    o.write(`FAIL conformance: the snaphost CLI ${cli} does not exist (from a source checkout: npm run build)`);
+    o.write(`FAIL ${label}: the snaphost CLI ${cli} does not exist (from a source checkout: npm run build)`);
     return { passed: 0, failed: 1, skipped: 0 };
   }
-  const args = [join(o.harness, 'run.sh')];
-  if (o.run !== undefined) args.push('-run', o.run);
+  const args = [join(o.harness, script)];
+  if (o.run !== undefined && script === 'run.sh') args.push('-run', o.run);
   const env = { ...(o.env ?? process.env), SNAPSHOTTER_CMD: serveCommand({ ...o, cliPath: cli }), SNAPSHOTTER_NAME: o.name };
   const child = spawn('bash', args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let summary: Tally | undefined;
@@ -75,14 +83,14 @@ export async function runConformance(o: ConformanceOptions): Promise<Tally> {
         for (const line of failures.push(harnessLine, { hold })) {
           const t = parseSummaryLine(line);
           if (t) summary = t;
-          o.write(t ? `conformance: ${formatSummary(t)}` : line);
+          o.write(t ? `${label}: ${formatSummary(t)}` : line);
         }
       });
       lines.on('close', res);
     });
   const exited = new Promise<number>((res) => {
     child.on('error', (err) => {
-      o.write(`FAIL conformance: cannot run bash ${args.join(' ')}: ${err.message}`);
+      o.write(`FAIL ${label}: cannot run bash ${args.join(' ')}: ${err.message}`);
       res(127);
     });
     child.on('close', (code, signal) => res(code ?? (signal ? 128 : 1)));
@@ -92,7 +100,7 @@ export async function runConformance(o: ConformanceOptions): Promise<Tally> {
   const tally = summary ?? { passed: 0, failed: 0, skipped: 0 };
   // A harness that failed without counting a failure (not root, build error, no test ran) is one.
   if ((code !== 0 && tally.failed === 0) || summary === undefined) {
-    if (summary === undefined) o.write(`FAIL conformance: the harness exited ${code} without a summary line`);
+    if (summary === undefined) o.write(`FAIL ${label}: the harness exited ${code} without a summary line`);
     return { ...tally, failed: tally.failed + 1 };
   }
   return tally;

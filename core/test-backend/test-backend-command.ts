@@ -1,7 +1,8 @@
 /**
  * `snaphost test-backend <module-or-path> [--option KEY=VALUE …] [--run REGEX] [--contract-only]
- * [--checks FILE]`: snaphost's contract checks in-process, the author's own checks (--checks),
- * then containerd's conformance suite over the real socket, then one closing line
+ * [--checks FILE] [--containerd]`: snaphost's contract checks in-process, the author's own checks
+ * (--checks), then containerd's conformance suite over the real socket, then (--containerd) a
+ * real private containerd importing an image and running a container on it, then one closing line
  * `N passed, N failed, N skipped` (all added up). Exit 0 when nothing failed, 1 otherwise (bad
  * usage, 2, is core/cli/commands/test-backend.ts's).
  */
@@ -29,7 +30,7 @@ export interface TestBackendDeps {
 }
 
 export async function runTestBackend(args: TestBackendArgs, io: TestBackendIo, deps: TestBackendDeps = {}): Promise<number> {
-  const { use, optionArgs, options, run, contractOnly, checks, logLevel } = args;
+  const { use, optionArgs, options, run, contractOnly, checks, containerd, logLevel } = args;
   const out = (line: string) => io.stdout.write(`${line}\n`);
   const log = deps.log ?? createLogger({ level: logLevel ?? 'warn' });
 
@@ -45,6 +46,7 @@ export async function runTestBackend(args: TestBackendArgs, io: TestBackendIo, d
   const own: Tally = checks === undefined ? { passed: 0, failed: 0, skipped: 0 } : await ownChecksSection({ file: checks, use, options, cwd: io.cwd, log, loaded: contract.passed > 0, out });
 
   let conformance: Tally = { passed: 0, failed: 0, skipped: 0 };
+  let containerdRun: Tally = { passed: 0, failed: 0, skipped: 0 };
   if (contractOnly) {
     out('== conformance: not run (--contract-only)');
   } else if (contract.passed === 0) {
@@ -59,10 +61,15 @@ export async function runTestBackend(args: TestBackendArgs, io: TestBackendIo, d
       conformance = { passed: 0, failed: 1, skipped: 0 };
     }
     if (harness !== undefined) {
-      conformance = await runConformance({ harness, use, optionArgs, name, run, cwd: io.cwd, cliPath: deps.cliPath, env: deps.env, write: out });
+      const common = { harness, use, optionArgs, name, cwd: io.cwd, cliPath: deps.cliPath, env: deps.env, write: out };
+      conformance = await runConformance({ ...common, run });
+      if (containerd) {
+        out(`== a private containerd imports an image and runs a container on ${use}`);
+        containerdRun = await runConformance({ ...common, script: 'containerd-run.sh' });
+      }
     }
   }
-  const total = addTallies(contract, own, conformance);
+  const total = addTallies(contract, own, conformance, containerdRun);
   out(formatSummary(total));
   return total.failed === 0 && total.passed > 0 ? 0 : 1;
 }
@@ -75,5 +82,7 @@ export interface TestBackendArgs {
   run?: string;
   contractOnly: boolean;
   checks?: string;
+  /** Also let a real private containerd use the backend (test/conformance/containerd-run.sh). */
+  containerd?: boolean;
   logLevel?: LogLevel;
 }

@@ -6,7 +6,7 @@
 # a file and adds one), runs a container on it, and removes the image so that containerd's GC
 # removes every snapshot through the snapshotter.
 #
-#   SNAPSHOTTER_CMD='node dist/core/cli/cli.js serve --backend memory --root {root} --socket {socket}' \
+#   SNAPSHOTTER_CMD='node dist/core/cli/snaphost.js serve --backend memory --root {root} --socket {socket}' \
 #   SNAPSHOTTER_NAME=memory bash containerd-run.sh
 #
 # Env: CONTAINERD (the containerd binary, default: the one on PATH; its ctr beside it or on

@@ -3,8 +3,9 @@
 #   1. `npm pack` snaphost (this repository, built) and examples/quota-overlay, its own package;
 #   2. a fresh directory: `npm install` both tarballs (no repository paths from here on);
 #   3. plugins.config.mjs there loads the example BY PACKAGE NAME; `snaphost check` is ok;
-#   4. `snaphost test-backend snaphost-quota-overlay`: contract checks + containerd's suite,
-#      0 failed (the harness must ship in the snaphost package);
+#   4. `snaphost test-backend snaphost-quota-overlay --containerd`: contract checks +
+#      containerd's suite + a private containerd importing an image and running a container on
+#      it, 0 failed (the harness must ship in the snaphost package);
 #   5. `snaphost serve` it; a gRPC client (using the installed packages) does prepare, writes
 #      through the returned mounts, commit, view (read-only, sees the data), usage, list,
 #      remove, and sees the quota refuse a layer over maxLayerSize; SIGTERM stops it (exit 0).
@@ -70,12 +71,13 @@ fi
 
 # ---- 4. test-backend -------------------------------------------------------------------------
 E2E_CURRENT=test-backend
-(cd "$APP" && timeout 900 "$SNAPHOST" test-backend snaphost-quota-overlay) >"$W/test-backend.out" 2>&1
+(cd "$APP" && timeout 900 "$SNAPHOST" test-backend snaphost-quota-overlay --containerd) >"$W/test-backend.out" 2>&1
 tb_rc=$?
 e2e_add_log test-backend "$W/test-backend.out"
 tb_last=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$W/test-backend.out" | tail -n 1)
 if [[ $tb_rc == 0 && $tb_last =~ ^([0-9]+)\ passed,\ 0\ failed && ${BASH_REMATCH[1]} -ge 30 ]] &&
-  grep -qx 'contract: 11 passed, 0 failed, 0 skipped' "$W/test-backend.out" && grep -qE '^conformance: [0-9]+ passed, 0 failed' "$W/test-backend.out"; then
+  grep -qx 'contract: 11 passed, 0 failed, 0 skipped' "$W/test-backend.out" && grep -qE '^conformance: [0-9]+ passed, 0 failed' "$W/test-backend.out" &&
+  grep -qx 'containerd-run: 6 passed, 0 failed, 0 skipped' "$W/test-backend.out"; then
   e2e_pass "test-backend-by-package-name ($tb_last)"
 else
   e2e_fail test-backend-by-package-name "exit $tb_rc, last line '$tb_last'; $(grep -E '^(FAIL|---)' "$W/test-backend.out" | head -n 5 | tr '\n' ' ')"

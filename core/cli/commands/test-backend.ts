@@ -9,16 +9,20 @@ import { UsageError } from '../parse-command-line.js';
 export function testBackendCommand(deps: TestBackendDeps = {}) {
   return defineCommand({
     name: 'test-backend',
-    usage: `  snaphost test-backend MODULE [--option KEY=VALUE ...] [--run REGEX] [--contract-only] [--checks FILE] [--log-level LEVEL]
+    usage: `  snaphost test-backend MODULE [--option KEY=VALUE ...] [--run REGEX] [--contract-only] [--checks FILE] [--containerd] [--log-level LEVEL]
       Test a backend module (built-in name, package name or file path): snaphost's contract
       checks in-process, then containerd's snapshotter conformance suite against it served by
       'snaphost serve --backend MODULE' (as root; installs Go and containerd's sources with
       apt-get when missing). --run selects conformance tests (go test -run syntax: '/Basic',
       'TestSnapshotterSuite/Update', 'TestExtras'). --checks runs your own checks too: FILE
       default-exports [{ name, run(client, ctx) }] (client: snaphost/testing's Snapshots client
-      on the backend served in-process). Ends with "N passed, N failed, N skipped".
+      on the backend served in-process). --containerd also lets a real private containerd
+      (the one on PATH, or $CONTAINERD) import a two-layer image and run a container on the
+      backend, then remove the image so that its GC removes every snapshot (as root; installs
+      containerd, runc and busybox-static with apt-get when missing). Ends with
+      "N passed, N failed, N skipped".
 `,
-    options: { option: { type: 'string', multiple: true }, run: { type: 'string' }, 'contract-only': { type: 'boolean' }, checks: { type: 'string' } },
+    options: { option: { type: 'string', multiple: true }, run: { type: 'string' }, 'contract-only': { type: 'boolean' }, checks: { type: 'string' }, containerd: { type: 'boolean' } },
     positionals: true,
     messages: 'named',
     run({ values, positionals, logLevel }, io) {
@@ -40,7 +44,7 @@ export function testBackendCommand(deps: TestBackendDeps = {}) {
         if (err instanceof OptionArgError) throw new UsageError(err.message);
         throw err;
       }
-      return runTestBackend({ use: positionals[0]!, optionArgs, options, run: values.run, contractOnly: values['contract-only'] ?? false, checks: values.checks, logLevel }, io, deps);
+      return runTestBackend({ use: positionals[0]!, optionArgs, options, run: values.run, contractOnly: values['contract-only'] ?? false, checks: values.checks, containerd: values.containerd ?? false, logLevel }, io, deps);
     },
   });
 }
