@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, type Logger } from '../../../core/sdk.js';
-import type { LayerCheck, Metrics, MountInfo, Status } from '../protocol/control-protocol.js';
+import type { LayerCheck, Metrics, MountInfo, MountRequest, OpenRequest, Status } from '../protocol/control-protocol.js';
 import { controlRequest } from './control-request.js';
 import { attachTo, type AttachStream } from './attach-stream.js';
 import { checkMounted } from './check-mounted.js';
@@ -31,16 +31,6 @@ export interface FusedClientOptions {
   startTimeoutMs?: number;
   /** Command that runs main.js, without `--root` (default: this Node and the compiled main.js). */
   command?: readonly string[];
-}
-
-export interface MountLayerRequest {
-  mountpoint: string;
-  reference: string;
-  digest: string;
-  tocDigest?: string;
-  urls?: string[];
-  prefetchBytes?: number;
-  following?: { digest: string; urls?: string[] }[];
 }
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
@@ -130,7 +120,7 @@ export class FusedClient {
    * UnavailableError when the registry (or the process) cannot be reached or served bad data,
    * InvalidArgumentError for a bad request or a malformed eStargz blob.
    */
-  async mount(r: MountLayerRequest, signal?: AbortSignal): Promise<void> {
+  async mount(r: MountRequest, signal?: AbortSignal): Promise<void> {
     this.#checkOpen();
     await controlRequest(this.paths.socket, 'POST', '/v1/mounts', r, { timeoutMs: MOUNT_TIMEOUT_MS, signal });
     try {
@@ -147,7 +137,7 @@ export class FusedClient {
    * layer now (`POST /v1/open`); answered at once. A process too old to know the request
    * answers NotFoundError.
    */
-  async open(r: Omit<MountLayerRequest, 'mountpoint' | 'prefetchBytes'>): Promise<void> {
+  async open(r: OpenRequest): Promise<void> {
     this.#checkOpen();
     await controlRequest(this.paths.socket, 'POST', '/v1/open', r, { timeoutMs: OPEN_TIMEOUT_MS });
   }
