@@ -18,8 +18,10 @@ import { controlRequest } from './control-request.js';
 import { attachTo, type AttachStream } from './attach-stream.js';
 import { checkMounted } from './check-mounted.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig, type FusedConfigInput } from '../protocol/fused-config.js';
+import { EXIT_ALREADY_RUNNING } from '../protocol/exit-status.js';
 import { FusedUnreachableError } from '../protocol/fused-errors.js';
 import { fusedPaths, type FusedPaths } from '../protocol/root-layout.js';
+import { issueLines } from '../protocol/schema-issues.js';
 import { defaultFusedCommand, spawnFused } from './spawn-fused.js';
 
 export interface FusedClientOptions {
@@ -48,8 +50,6 @@ const METRICS_TIMEOUT_MS = 5_000;
 /** How often a starting process is asked whether it answers (a failed connect to a missing socket is cheap). */
 const POLL_MS = 10;
 const LOG_TAIL_BYTES = 4096;
-/** Exit status of main.js when another process already serves the root. */
-const EXIT_ALREADY_RUNNING = 3;
 
 export class FusedClient {
   /** Starts in progress in this process, by root: concurrent connects share one. */
@@ -74,7 +74,7 @@ export class FusedClient {
   static async connect(root: string, o: FusedClientOptions): Promise<FusedClient> {
     const parsed = fusedConfigSchema.safeParse(o.config);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      const issues = issueLines(parsed.error, '(root)');
       throw new InvalidArgumentError(`invalid FUSE process configuration: ${issues.join('; ')}`);
     }
     const config = parsed.data;

@@ -34,10 +34,10 @@
  */
 import { isAbsolute, normalize } from 'node:path';
 import { z, type ErrorCode } from '../../../core/sdk.js';
+import { SHA256_DIGEST } from '../registry/digest.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const PATH_MAX = 4095;
 
 export const mountpointSchema = z
@@ -47,7 +47,7 @@ export const mountpointSchema = z
   .refine((p) => !p.includes('\0'), 'must not contain NUL')
   .refine((p) => isAbsolute(p) && normalize(p) === p && (p === '/' || !p.endsWith('/')), 'must be an absolute, normalised path');
 
-const digestSchema = z.string().regex(DIGEST, 'expected sha256:<64 hex>');
+const digestSchema = z.string().regex(SHA256_DIGEST, 'expected sha256:<64 hex>');
 const urlsSchema = z.array(z.string().url().max(4096)).max(64);
 
 export const mountRequestSchema = z
