@@ -103,5 +103,9 @@ describe('errors on the wire', () => {
     }
     expect(fromWireError('UNAVAILABLE', 'x')).toBeInstanceOf(UnavailableError);
     expect(fromWireError('SOMETHING_NEW', 'x')).toMatchObject({ code: 'INTERNAL', message: 'FUSE process: x' });
+    expect(fromWireError('constructor', 'x')).toMatchObject({ code: 'INTERNAL', message: 'FUSE process: x' });
+    for (const code of ['NOT_FOUND', 'ALREADY_EXISTS', 'FAILED_PRECONDITION', 'INVALID_ARGUMENT', 'UNAVAILABLE', 'NOT_IMPLEMENTED', 'NOT_ESTARGZ', 'INTERNAL']) {
+      expect(fromWireError(code, 'x')).toMatchObject({ code, message: 'FUSE process: x' });
+    }
   });
 });
