@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import type { LayerCheck, Metrics, MountInfo, MountRequest, OpenRequest, Status } from '../protocol/control-protocol.js';
 import { controlRequest } from './control-request.js';
+import type { FusedMounter } from './fused-link.js';
 import { attachTo, type AttachStream } from './attach-stream.js';
 import { checkMounted } from './check-mounted.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig, type FusedConfigInput } from '../protocol/fused-config.js';
@@ -51,7 +52,7 @@ const METRICS_TIMEOUT_MS = 5_000;
 const POLL_MS = 10;
 const LOG_TAIL_BYTES = 4096;
 
-export class FusedClient {
+export class FusedClient implements FusedMounter {
   /** Starts in progress in this process, by root: concurrent connects share one. */
   static readonly #starting = new Map<string, Promise<Status>>();
   #closed = false;
