@@ -1,4 +1,9 @@
-/** Options of the `stargz-lazy` backend (validated by the host before `create` runs). Every field has a default. */
+/**
+ * Options of the `stargz-lazy` backend (validated by the host before `create` runs). Every field
+ * has a default. Each default and bound is written here only: the FUSE-serving process's
+ * configuration (protocol/fused-config.ts) takes its fields from these schemas, and
+ * docs/configuration.md documents them.
+ */
 import { z } from '../../core/sdk.js';
 import { estargzLimitsSchema } from './estargz/limits.js';
 import { registryOptions } from './registry/options.js';

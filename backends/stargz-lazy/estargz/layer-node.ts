@@ -23,11 +23,13 @@ export interface ChunkRef {
   readonly chunkDigest: string;
 }
 
-export interface LayerNode {
+/**
+ * What a node is apart from its place in the tree and its contents: the plain attributes that
+ * getattr, readlink and getxattr answer. `PackedNode` copies them out of the packed arrays.
+ */
+export interface NodeAttributes {
   /** Inode number, unique in the layer, stable for a given TOC; the root is 1. */
   readonly ino: number;
-  /** Clean path of the (first) name of the node; '' for the root. Hard links have more names. */
-  readonly path: string;
   readonly type: NodeType;
   /** Permission bits with setuid/setgid/sticky (`mode & 0o7777`); the type is in `type`. */
   readonly mode: number;
@@ -46,16 +48,22 @@ export interface LayerNode {
   readonly xattrs: ReadonlyMap<string, Buffer>;
   /** Names pointing to this node (files), or 2 + subdirectories (dirs). */
   readonly nlink: number;
+  /** dir: made up for a path whose parent had no entry (mode 0755, root-owned, time 0). */
+  readonly implicit: boolean;
+  /** dir: holds `.wh..wh..opq`, i.e. hides the lower layers' content of this directory. */
+  readonly opaque: boolean;
+}
+
+/** A node with its name, contents and (for a directory) entries. */
+export interface LayerNode extends NodeAttributes {
+  /** Clean path of the (first) name of the node; '' for the root. Hard links have more names. */
+  readonly path: string;
   /** reg: digest of the whole file, when the TOC has one. */
   readonly digest: string | undefined;
   /** reg: chunks in file order, covering [0, size) exactly; empty for an empty file. */
   readonly chunks: readonly ChunkRef[];
-  /** dir: made up for a path whose parent had no entry (mode 0755, root-owned, time 0). */
-  readonly implicit: boolean;
   /** dir: entries by name (whiteouts, opaque markers and landmarks are not among them). */
   readonly children: ReadonlyMap<string, LayerNode>;
-  /** dir: holds `.wh..wh..opq`, i.e. hides the lower layers' content of this directory. */
-  readonly opaque: boolean;
   /**
    * dir: `.wh.<name>` entries, by the name they delete, with the whiteout entry's own
    * attributes. A name that also has a real entry here is not listed (the entry wins).

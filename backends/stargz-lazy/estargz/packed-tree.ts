@@ -20,7 +20,7 @@
  *
  * Built once by `buildTree` straight from the checked TOC; immutable afterwards.
  */
-import type { ChunkRef, LayerNode, NodeType } from './layer-node.js';
+import type { ChunkRef, NodeAttributes, NodeType } from './layer-node.js';
 
 export const NODE_TYPES: readonly NodeType[] = ['dir', 'reg', 'symlink', 'char', 'block', 'fifo'];
 export const FLAG_IMPLICIT = 1;
@@ -105,8 +105,8 @@ export class PackedTree {
     return NODE_TYPES[this.#d.type[ino]!]!;
   }
 
-  /** The plain attributes of `ino` (everything but path, digest, chunks, children and whiteouts). */
-  attributes(ino: number): Omit<LayerNode, 'path' | 'digest' | 'chunks' | 'children' | 'whiteouts'> {
+  /** The plain attributes of `ino`. */
+  attributes(ino: number): NodeAttributes {
     const flags = this.#d.flags[ino]!;
     const dev = this.#d.devices.get(ino);
     return {

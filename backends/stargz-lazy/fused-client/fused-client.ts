@@ -13,13 +13,16 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, type Logger } from '../../../core/sdk.js';
-import type { LayerCheck, Metrics, MountInfo, Status } from '../protocol/control-protocol.js';
+import type { LayerCheck, Metrics, MountInfo, MountRequest, OpenRequest, Status } from '../protocol/control-protocol.js';
 import { controlRequest } from './control-request.js';
+import type { FusedMounter } from './fused-link.js';
 import { attachTo, type AttachStream } from './attach-stream.js';
 import { checkMounted } from './check-mounted.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig, type FusedConfigInput } from '../protocol/fused-config.js';
+import { EXIT_ALREADY_RUNNING } from '../protocol/exit-status.js';
 import { FusedUnreachableError } from '../protocol/fused-errors.js';
 import { fusedPaths, type FusedPaths } from '../protocol/root-layout.js';
+import { issueLines } from '../protocol/schema-issues.js';
 import { defaultFusedCommand, spawnFused } from './spawn-fused.js';
 
 export interface FusedClientOptions {
@@ -31,16 +34,6 @@ export interface FusedClientOptions {
   startTimeoutMs?: number;
   /** Command that runs main.js, without `--root` (default: this Node and the compiled main.js). */
   command?: readonly string[];
-}
-
-export interface MountLayerRequest {
-  mountpoint: string;
-  reference: string;
-  digest: string;
-  tocDigest?: string;
-  urls?: string[];
-  prefetchBytes?: number;
-  following?: { digest: string; urls?: string[] }[];
 }
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
@@ -58,10 +51,8 @@ const METRICS_TIMEOUT_MS = 5_000;
 /** How often a starting process is asked whether it answers (a failed connect to a missing socket is cheap). */
 const POLL_MS = 10;
 const LOG_TAIL_BYTES = 4096;
-/** Exit status of main.js when another process already serves the root. */
-const EXIT_ALREADY_RUNNING = 3;
 
-export class FusedClient {
+export class FusedClient implements FusedMounter {
   /** Starts in progress in this process, by root: concurrent connects share one. */
   static readonly #starting = new Map<string, Promise<Status>>();
   #closed = false;
@@ -84,7 +75,7 @@ export class FusedClient {
   static async connect(root: string, o: FusedClientOptions): Promise<FusedClient> {
     const parsed = fusedConfigSchema.safeParse(o.config);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      const issues = issueLines(parsed.error, '(root)');
       throw new InvalidArgumentError(`invalid FUSE process configuration: ${issues.join('; ')}`);
     }
     const config = parsed.data;
@@ -130,7 +121,7 @@ export class FusedClient {
    * UnavailableError when the registry (or the process) cannot be reached or served bad data,
    * InvalidArgumentError for a bad request or a malformed eStargz blob.
    */
-  async mount(r: MountLayerRequest, signal?: AbortSignal): Promise<void> {
+  async mount(r: MountRequest, signal?: AbortSignal): Promise<void> {
     this.#checkOpen();
     await controlRequest(this.paths.socket, 'POST', '/v1/mounts', r, { timeoutMs: MOUNT_TIMEOUT_MS, signal });
     try {
@@ -147,7 +138,7 @@ export class FusedClient {
    * layer now (`POST /v1/open`); answered at once. A process too old to know the request
    * answers NotFoundError.
    */
-  async open(r: Omit<MountLayerRequest, 'mountpoint' | 'prefetchBytes'>): Promise<void> {
+  async open(r: OpenRequest): Promise<void> {
     this.#checkOpen();
     await controlRequest(this.paths.socket, 'POST', '/v1/open', r, { timeoutMs: OPEN_TIMEOUT_MS });
   }

@@ -1,12 +1,11 @@
 /** The FUSE process's configuration (`<root>/fused.json`) from the backend's options. */
-import type { Logger, LogLevel } from '../../../core/sdk.js';
-import { fusedConfigSchema, type FusedConfig } from '../protocol/fused-config.js';
+import type { Logger } from '../../../core/sdk.js';
+import { fusedConfigSchema, logLevelSchema, type FusedConfig } from '../protocol/fused-config.js';
 import type { StargzLazyOptions } from '../options.js';
-
-const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] satisfies LogLevel[];
 
 /** The FUSE process logs at the backend's level. */
 export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedConfig {
+  const level = logLevelSchema.safeParse(log.level);
   return fusedConfigSchema.parse({
     registry: options.registry,
     estargz: options.estargz,
@@ -16,6 +15,6 @@ export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedCon
     fs: { readTimeoutMs: options.readTimeoutMs, regionBytes: options.regionBytes },
     idleExitMs: options.fusedIdleExitMs,
     outsideCheckMs: options.fusedOutsideCheckMs,
-    logLevel: LEVELS.includes(log.level as LogLevel) ? log.level : 'info',
+    logLevel: level.success ? level.data : 'info',
   });
 }

@@ -5,64 +5,22 @@
  * `get` connects, starting it when none answers (a remote prepare); `running` only looks for
  * one that is already there (to unmount, to list at start, for status). The process outlives
  * this connection on purpose: running containers read through its mounts while snaphost
- * restarts.
+ * restarts. What travels between the two is defined once, in protocol/control-protocol.ts;
+ * the names below are the snapshotter's names for it.
  */
+import type { LayerCheck, Metrics, MountRequest, OpenRequest, ServedMount } from '../protocol/control-protocol.js';
 
-/** Mount one layer (the agreed `FusedClient.mount` request). */
-export interface LayerMountRequest {
-  mountpoint: string;
-  /** Image reference, `host/repository[:tag][@digest]`: where the blob lives. */
-  reference: string;
-  /** The layer blob's digest. */
-  digest: string;
-  /** Expected TOC digest (layer label `containerd.io/snapshot/stargz/toc.digest`). */
-  tocDigest?: string;
-  /** Direct URLs of the blob (foreign layers), tried after the registry. */
-  urls?: string[];
-  /**
-   * The image's layers above this one, bottom first (label `…/stargz.layers`): the process may
-   * open them ahead (footer and TOC) so that their own mounts come quicker.
-   */
-  following?: { digest: string; urls?: string[] }[];
-  /** Prefetch bound for this layer, bytes (0: no prefetch). */
-  prefetchBytes?: number;
-}
+/** Mount one layer (`POST /v1/mounts`). */
+export type LayerMountRequest = MountRequest;
 
-/** One mount the process serves. */
-export interface FusedMountInfo {
-  mountpoint: string;
-  digest: string;
-  reference: string;
-  state: string;
-  /** Uncompressed bytes of the layer's file contents in the chunk cache, and in total (absent from an older process). */
-  fetchedBytes?: number;
-  totalBytes?: number;
-  prefetch?: { state: string; files: number; bytes: number };
-  background?: { state: string; fetchedBytes: number; totalBytes: number };
-}
+/** One mount the process serves, as the snapshotter reads it (`GET /v1/mounts`). */
+export type FusedMountInfo = ServedMount;
 
 /** Whether one layer can be read in full now (`POST /v1/check`). */
-export interface FusedLayerCheck {
-  mountpoint: string;
-  served: boolean;
-  digest?: string;
-  reference?: string;
-  available: boolean;
-  reason?: string;
-  fetchedBytes: number;
-  totalBytes: number;
-}
+export type FusedLayerCheck = LayerCheck;
 
 /** The process's counters and gauges (`GET /v1/metrics`). */
-export interface FusedMetrics {
-  registryBytes: number;
-  registryReads: number;
-  cache: { hits: number; misses: number; memoryBytes: number; diskBytes: number; diskLimitBytes: number; evictions: number };
-  readLatency: { buckets: { le: number; count: number }[]; sum: number; count: number };
-  probes: number;
-  /** Absent from older processes. */
-  vanishedMounts?: number;
-}
+export type FusedMetrics = Metrics;
 
 /** The calls the snapshotter makes (a subset of `FusedClient`). */
 export interface FusedMounter {
@@ -77,7 +35,7 @@ export interface FusedMounter {
    * A hint, answered at once: the mount of this layer comes next (the process starts fetching
    * and indexing it). A process too old to know it answers NotFoundError.
    */
-  open?(r: Omit<LayerMountRequest, 'mountpoint' | 'prefetchBytes'>): Promise<void>;
+  open?(r: OpenRequest): Promise<void>;
   unmount(mountpoint: string): Promise<void>;
   list(): Promise<FusedMountInfo[]>;
   /**

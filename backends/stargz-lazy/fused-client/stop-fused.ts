@@ -11,7 +11,6 @@ import path from 'node:path';
 import { detachMount, mountsUnder } from '../../../core/sdk-overlay.js';
 import { controlRequest } from './control-request.js';
 import type { Status } from '../protocol/control-protocol.js';
-import { LOCK_FILE } from '../protocol/instance-lock.js';
 import { fusedPaths } from '../protocol/root-layout.js';
 
 export interface FusedStopResult {
@@ -86,7 +85,7 @@ export function describeStop(root: string, r: FusedStopResult): string {
 async function lockOwner(root: string): Promise<number | undefined> {
   let owner: { pid?: unknown; start?: unknown };
   try {
-    owner = JSON.parse(await readFile(path.join(root, LOCK_FILE), 'utf8')) as typeof owner;
+    owner = JSON.parse(await readFile(fusedPaths(root).lock, 'utf8')) as typeof owner;
   } catch {
     return undefined;
   }

@@ -19,6 +19,7 @@ import {
   type Status,
 } from '../protocol/control-protocol.js';
 import { toWireError } from '../protocol/fused-errors.js';
+import { issueLines } from '../protocol/schema-issues.js';
 import type { ServedLayer } from './served-layer.js';
 import type { ServedMounts } from './served-mounts.js';
 
@@ -140,7 +141,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 function parseBody<T extends z.ZodTypeAny>(schema: T, body: unknown): z.output<T> {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data as z.output<T>;
-  const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+  const issues = issueLines(parsed.error, '(body)');
   throw new InvalidArgumentError(`invalid request: ${issues.join('; ')}`);
 }
 

@@ -32,7 +32,9 @@ import { RegistryClient } from '../registry/registry-client.js';
 import { serveControl } from './control-server.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig } from '../protocol/fused-config.js';
 import { watchIdle } from './idle-exit.js';
+import { EXIT_ALREADY_RUNNING, EXIT_USAGE } from '../protocol/exit-status.js';
 import { lockInstance } from '../protocol/instance-lock.js';
+import { issueLines } from '../protocol/schema-issues.js';
 import { watchOutside } from './outside-watch.js';
 import { registryProbe, remoteOpener } from './remote-opener.js';
 import { fusedPaths } from '../protocol/root-layout.js';
@@ -62,7 +64,7 @@ async function main(argv: string[]): Promise<void> {
     lock = await lockInstance(root);
   } catch (err) {
     log.error({ err }, 'not starting');
-    process.exitCode = 3;
+    process.exitCode = EXIT_ALREADY_RUNNING;
     return;
   }
   const startedAt = new Date().toISOString();
@@ -208,7 +210,7 @@ async function readConfig(file: string): Promise<FusedConfig> {
   }
   const parsed = fusedConfigSchema.safeParse(json);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    const issues = issueLines(parsed.error, '(root)').map((line) => `  ${line}`);
     throw new UsageError(`invalid ${file}:\n${issues.join('\n')}`);
   }
   return parsed.data;
@@ -216,5 +218,5 @@ async function readConfig(file: string): Promise<FusedConfig> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   process.stderr.write(`stargz-fused: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(err instanceof UsageError ? 2 : 1);
+  process.exit(err instanceof UsageError ? EXIT_USAGE : 1);
 });

@@ -34,10 +34,10 @@
  */
 import { isAbsolute, normalize } from 'node:path';
 import { z, type ErrorCode } from '../../../core/sdk.js';
+import { SHA256_DIGEST } from '../registry/digest.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const PATH_MAX = 4095;
 
 export const mountpointSchema = z
@@ -47,26 +47,28 @@ export const mountpointSchema = z
   .refine((p) => !p.includes('\0'), 'must not contain NUL')
   .refine((p) => isAbsolute(p) && normalize(p) === p && (p === '/' || !p.endsWith('/')), 'must be an absolute, normalised path');
 
+const digestSchema = z.string().regex(SHA256_DIGEST, 'expected sha256:<64 hex>');
+const urlsSchema = z.array(z.string().url().max(4096)).max(64);
+
 export const mountRequestSchema = z
   .object({
     mountpoint: mountpointSchema,
-    /** Image reference (`host/repository[:tag][@digest]`) whose registry holds the blob. */
+    /** Image reference, `host/repository[:tag][@digest]`: the registry that holds the blob. */
     reference: z.string().min(1).max(1024),
-    digest: z.string().regex(DIGEST, 'expected sha256:<64 hex>'),
-    tocDigest: z.string().regex(DIGEST, 'expected sha256:<64 hex>').optional(),
-    urls: z.array(z.string().url().max(4096)).max(64).optional(),
+    /** The layer blob's digest. */
+    digest: digestSchema,
+    /** Expected TOC digest (layer label `containerd.io/snapshot/stargz/toc.digest`). */
+    tocDigest: digestSchema.optional(),
+    /** Direct URLs of the blob (foreign layers), tried after the registry. */
+    urls: urlsSchema.optional(),
     /** Prefetch at most this many compressed bytes after mounting (capped by the process's config); 0/absent: none. */
     prefetchBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-    /** Layers above this one in the image, bottom first: the process may open them ahead. */
+    /**
+     * The image's layers above this one, bottom first (label `…/stargz.layers`): the process may
+     * open them ahead (footer and TOC) so that their own mounts come quicker.
+     */
     following: z
-      .array(
-        z
-          .object({
-            digest: z.string().regex(DIGEST, 'expected sha256:<64 hex>'),
-            urls: z.array(z.string().url().max(4096)).max(64).optional(),
-          })
-          .strict(),
-      )
+      .array(z.object({ digest: digestSchema, urls: urlsSchema.optional() }).strict())
       .max(16)
       .optional(),
   })
@@ -86,77 +88,103 @@ export const MAX_CHECK_MOUNTPOINTS = 1024;
 
 export const checkRequestSchema = z.object({ mountpoints: z.array(mountpointSchema).max(MAX_CHECK_MOUNTPOINTS) }).strict();
 
+// The answers. The process builds them, so it does not parse them; the client checks only their
+// outline (fused-client.ts): what an older process leaves out is optional here.
+
+/** Uncompressed bytes of a layer's file contents held in the chunk cache, and in total. */
+const bytes = z.number().int().min(0);
+
 /** One layer's answer to `POST /v1/check`. */
-export interface LayerCheck {
-  mountpoint: string;
+export const layerCheckSchema = z.object({
+  mountpoint: z.string(),
   /** False when the process serves nothing there. */
-  served: boolean;
-  digest?: string;
-  reference?: string;
-  available: boolean;
+  served: z.boolean(),
+  digest: z.string().optional(),
+  reference: z.string().optional(),
+  available: z.boolean(),
   /** Why it is not available, e.g. `registry 127.0.0.1:5000 unreachable: connect ECONNREFUSED …; 37 percent of the layer is cached`. */
-  reason?: string;
+  reason: z.string().optional(),
   /** Uncompressed bytes of the layer's file contents held in the chunk cache, and in total. */
-  fetchedBytes: number;
-  totalBytes: number;
-}
+  fetchedBytes: bytes,
+  totalBytes: bytes,
+});
 
-export type BackgroundState = 'waiting' | 'running' | 'complete' | 'failed' | 'paused';
+export type LayerCheck = z.output<typeof layerCheckSchema>;
 
-export type MountState = 'mounted' | 'unmounting';
-export type PrefetchState = 'none' | 'running' | 'complete' | 'partial' | 'failed';
+export const backgroundStateSchema = z.enum(['waiting', 'running', 'complete', 'failed', 'paused']);
+export const mountStateSchema = z.enum(['mounted', 'unmounting']);
+export const prefetchStateSchema = z.enum(['none', 'running', 'complete', 'partial', 'failed']);
 
-export interface MountInfo {
-  mountpoint: string;
-  digest: string;
-  reference: string;
-  tocDigest: string;
-  state: MountState;
-  prefetch: { state: PrefetchState; files: number; bytes: number };
+export type BackgroundState = z.output<typeof backgroundStateSchema>;
+export type MountState = z.output<typeof mountStateSchema>;
+export type PrefetchState = z.output<typeof prefetchStateSchema>;
+
+/** One mount the process serves (`GET /v1/mounts`, the answer to `POST /v1/mounts`). */
+export const mountInfoSchema = z.object({
+  mountpoint: z.string(),
+  digest: z.string(),
+  reference: z.string(),
+  tocDigest: z.string(),
+  state: mountStateSchema,
+  prefetch: z.object({ state: prefetchStateSchema, files: z.number().int().min(0), bytes }),
   /** ISO time the mount was made. */
-  mountedAt: string;
-  reads: number;
-  bytesRead: number;
-  readErrors: number;
+  mountedAt: z.string(),
+  reads: z.number().int().min(0),
+  bytesRead: bytes,
+  readErrors: z.number().int().min(0),
   /** Uncompressed bytes of the layer's file contents held in the chunk cache, and in total. */
-  fetchedBytes: number;
-  totalBytes: number;
+  fetchedBytes: bytes,
+  totalBytes: bytes,
   /** The layer's background fetch; absent when background fetch is off. */
-  background?: { state: BackgroundState; fetchedBytes: number; totalBytes: number };
-}
+  background: z.object({ state: backgroundStateSchema, fetchedBytes: bytes, totalBytes: bytes }).optional(),
+});
+
+export type MountInfo = z.output<typeof mountInfoSchema>;
+
+/** What the snapshotter reads of a mount: progress and prefetch are absent from an older process. */
+export const servedMountSchema = mountInfoSchema
+  .pick({ mountpoint: true, digest: true, reference: true, state: true, fetchedBytes: true, totalBytes: true, prefetch: true, background: true })
+  .partial({ fetchedBytes: true, totalBytes: true, prefetch: true });
+
+export type ServedMount = z.output<typeof servedMountSchema>;
 
 /** `GET /v1/metrics`: counters since the process started, gauges now. */
-export interface Metrics {
+export const metricsSchema = z.object({
   /** Compressed blob bytes received from registries (mount, reads, prefetch, background). */
-  registryBytes: number;
+  registryBytes: bytes,
   /** File reads that had to wait for the registry. */
-  registryReads: number;
-  cache: {
-    hits: number;
-    misses: number;
-    memoryBytes: number;
-    diskBytes: number;
+  registryReads: z.number().int().min(0),
+  cache: z.object({
+    hits: z.number().int().min(0),
+    misses: z.number().int().min(0),
+    memoryBytes: bytes,
+    diskBytes: bytes,
     /** 0: no cap. */
-    diskLimitBytes: number;
-    evictions: number;
-  };
+    diskLimitBytes: bytes,
+    evictions: z.number().int().min(0),
+  }),
   /** FUSE read latency in seconds (cumulative buckets). */
-  readLatency: { buckets: { le: number; count: number }[]; sum: number; count: number };
+  readLatency: z.object({ buckets: z.array(z.object({ le: z.number(), count: z.number() })), sum: z.number(), count: z.number() }),
   /** Registry probes sent by availability checks. */
-  probes: number;
+  probes: z.number().int().min(0),
   /** Layer mounts found removed from outside (`umount -l`) and released; absent from older processes. */
-  vanishedMounts?: number;
-}
+  vanishedMounts: z.number().int().min(0).optional(),
+});
 
-export interface Status {
-  pid: number;
-  startedAt: string;
+export type Metrics = z.output<typeof metricsSchema>;
+
+/** `GET /v1/status`. */
+export const statusSchema = z.object({
+  pid: z.number().int().positive(),
+  startedAt: z.string(),
   /** sha256 of the validated configuration the process runs with. */
-  configDigest: string;
-  mounts: number;
+  configDigest: z.string(),
+  mounts: z.number().int().min(0),
   /** The start-up warm-up is over (done, stopped by a mount, or failed); absent from older processes. */
-  warm?: boolean;
-}
+  warm: z.boolean().optional(),
+});
+
+export type Status = z.output<typeof statusSchema>;
 
 export type WireCode = ErrorCode | 'NOT_ESTARGZ';
 

@@ -52,25 +52,19 @@ export function toWireError(err: unknown): WireError {
   return { error: { code: 'INTERNAL', message } };
 }
 
+/** The class of each wire code the client knows; any other code is FusedInternalError. */
+const CLASS_OF = new Map<string, new (message: string) => Error>([
+  ['NOT_ESTARGZ', NotEstargzLayerError],
+  ['NOT_FOUND', NotFoundError],
+  ['ALREADY_EXISTS', AlreadyExistsError],
+  ['FAILED_PRECONDITION', FailedPreconditionError],
+  ['INVALID_ARGUMENT', InvalidArgumentError],
+  ['UNAVAILABLE', UnavailableError],
+  ['NOT_IMPLEMENTED', NotImplementedError],
+] satisfies [WireCode, new (message: string) => Error][]);
+
 /** The error the client throws for a wire error. */
 export function fromWireError(code: string, message: string): Error {
-  const text = `FUSE process: ${message}`;
-  switch (code as WireCode) {
-    case 'NOT_ESTARGZ':
-      return new NotEstargzLayerError(text);
-    case 'NOT_FOUND':
-      return new NotFoundError(text);
-    case 'ALREADY_EXISTS':
-      return new AlreadyExistsError(text);
-    case 'FAILED_PRECONDITION':
-      return new FailedPreconditionError(text);
-    case 'INVALID_ARGUMENT':
-      return new InvalidArgumentError(text);
-    case 'UNAVAILABLE':
-      return new UnavailableError(text);
-    case 'NOT_IMPLEMENTED':
-      return new NotImplementedError(text);
-    default:
-      return new FusedInternalError(text);
-  }
+  const ErrorClass = CLASS_OF.get(code) ?? FusedInternalError;
+  return new ErrorClass(`FUSE process: ${message}`);
 }

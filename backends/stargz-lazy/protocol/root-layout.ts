@@ -8,6 +8,8 @@ export interface FusedPaths {
   socket: string;
   /** stderr of the process: JSON log lines. */
   log: string;
+  /** The PID lock of the process serving the root (instance-lock.ts). */
+  lock: string;
   /** Verified chunk data, kept across restarts. */
   cache: string;
 }
@@ -17,6 +19,7 @@ export function fusedPaths(root: string): FusedPaths {
     config: join(root, 'fused.json'),
     socket: join(root, 'fused.sock'),
     log: join(root, 'fused.log'),
+    lock: join(root, 'fused.lock'),
     cache: join(root, 'cache'),
   };
 }

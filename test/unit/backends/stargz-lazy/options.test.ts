@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { z } from '../../../../core/sdk.js';
 import backend from '../../../../backends/stargz-lazy/index.js';
 import { fusedConfigOf } from '../../../../backends/stargz-lazy/fused-client/fused-config-of.js';
 import { fusedConfigSchema } from '../../../../backends/stargz-lazy/protocol/fused-config.js';
@@ -52,5 +53,94 @@ describe('stargz-lazy options', () => {
       logLevel: 'debug',
     });
     expect(config.estargz).toEqual(o.estargz);
+  });
+});
+
+/** A field of the FUSE process's configuration, and the backend option it is taken from. */
+const FROM_OPTION: [fused: string, option: string][] = [
+  ['registry', 'registry'],
+  ['estargz', 'estargz'],
+  ['cache.memoryBytes', 'cache.memoryBytes'],
+  ['cache.diskBytes', 'cache.diskBytes'],
+  ['prefetch.maxBytes', 'prefetch.maxBytes'],
+  ['prefetch.timeoutMs', 'prefetch.timeoutMs'],
+  ['backgroundFetch.enabled', 'backgroundFetch.enabled'],
+  ['backgroundFetch.concurrency', 'backgroundFetch.concurrency'],
+  ['backgroundFetch.quietMs', 'backgroundFetch.quietMs'],
+  ['backgroundFetch.startDelayMs', 'backgroundFetch.startDelayMs'],
+  ['fs.readTimeoutMs', 'readTimeoutMs'],
+  ['fs.regionBytes', 'regionBytes'],
+  ['idleExitMs', 'fusedIdleExitMs'],
+  ['outsideCheckMs', 'fusedOutsideCheckMs'],
+];
+
+interface JsonSchema {
+  type?: string;
+  default?: unknown;
+  minimum?: number;
+  exclusiveMinimum?: number;
+  maximum?: number;
+  properties?: Record<string, JsonSchema>;
+}
+
+const jsonSchemaOf = (schema: z.ZodType): JsonSchema => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+const at = (s: JsonSchema, path: string): JsonSchema | undefined => path.split('.').reduce<JsonSchema | undefined>((n, k) => n?.properties?.[k], s);
+/** `{ a: { b: value } }` for path `a.b`. */
+const input = (path: string, value: unknown): unknown => path.split('.').reduceRight<unknown>((v, k) => ({ [k]: v }), value);
+
+/** The fields of the process's configuration, objects taken whole from an option counted as one. */
+function fields(s: JsonSchema, prefix = ''): string[] {
+  return Object.entries(s.properties ?? {}).flatMap(([k, v]) => {
+    const path = prefix + k;
+    const whole = FROM_OPTION.some(([f]) => f === path);
+    return v.type === 'object' && !whole ? fields(v, `${path}.`) : [path];
+  });
+}
+
+describe("the FUSE process's configuration is taken from the backend's options", () => {
+  const fused = jsonSchemaOf(fusedConfigSchema);
+  const options = jsonSchemaOf(backend.options);
+
+  it('{} gives the same configuration both ways', () => {
+    expect(fusedConfigOf(backend.options.parse({}), pino({ level: 'info' }))).toEqual(fusedConfigSchema.parse({}));
+  });
+
+  it('every field but the log level comes from an option, with its default and bounds', () => {
+    expect(fields(fused).filter((f) => f !== 'logLevel').sort()).toEqual(FROM_OPTION.map(([f]) => f).sort());
+    for (const [f, o] of FROM_OPTION) {
+      expect(at(fused, f), f).toBeDefined();
+      expect(at(fused, f), f).toEqual(at(options, o));
+    }
+  });
+
+  it('a value beyond a bound is refused both ways, the bound itself taken both ways', () => {
+    let bounds = 0;
+    for (const [f, o] of FROM_OPTION) {
+      const s = at(fused, f)!;
+      if (s.type !== 'integer') continue;
+      const min = s.minimum ?? (s.exclusiveMinimum === undefined ? undefined : s.exclusiveMinimum + 1);
+      for (const [ok, bad] of [
+        [s.maximum, s.maximum === undefined ? undefined : s.maximum + 1],
+        [min, min === undefined ? undefined : min - 1],
+      ]) {
+        if (ok === undefined || bad === undefined) continue;
+        bounds++;
+        expect(fusedConfigSchema.safeParse(input(f, ok)).success, `${f}: ${ok}`).toBe(true);
+        expect(backend.options.safeParse(input(o, ok)).success, `${o}: ${ok}`).toBe(true);
+        expect(fusedConfigSchema.safeParse(input(f, bad)).success, `${f}: ${bad}`).toBe(false);
+        expect(backend.options.safeParse(input(o, bad)).success, `${o}: ${bad}`).toBe(false);
+      }
+    }
+    expect(bounds).toBe(2 * 11);
+  });
+
+  it('an unknown field is refused by the process as by the backend', () => {
+    for (const [f, o] of FROM_OPTION.filter(([f]) => f.includes('.'))) {
+      const parent = (p: string) => p.split('.').slice(0, -1).join('.');
+      if (parent(o) === '') continue;
+      expect(fusedConfigSchema.safeParse(input(`${parent(f)}.unknown`, 1)).success, f).toBe(false);
+      expect(backend.options.safeParse(input(`${parent(o)}.unknown`, 1)).success, o).toBe(false);
+    }
+    expect(fusedConfigSchema.safeParse({ prefetch: { enabled: true } }).success).toBe(false);
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedClient } from '../../../../../backends/stargz-lazy/fused-client/fused-client.js';
+import { layerCheckSchema, metricsSchema, mountInfoSchema } from '../../../../../backends/stargz-lazy/protocol/control-protocol.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
 import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
 import { eventually, fixtures, fusedCommand, quietLog, run, tearDown } from './fused-env.js';
@@ -46,6 +47,7 @@ describe('background fetch and cache cap in the FUSE-serving process', () => {
   it('fetches the mounted layer whole without a read, and says so in the mount list', async () => {
     await eventually(async () => (await client.list())[0]?.background?.state === 'complete', 20_000, 'background fetch complete');
     const [m] = await client.list();
+    expect(mountInfoSchema.strict().parse(m)).toEqual(m);
     expect(m!.background).toEqual({ state: 'complete', fetchedBytes: m!.totalBytes, totalBytes: m!.totalBytes });
     expect(m!.fetchedBytes).toBe(m!.totalBytes);
     expect(m!.reads).toBe(0);
@@ -56,6 +58,7 @@ describe('background fetch and cache cap in the FUSE-serving process', () => {
   it('the layer no longer needs its registry: available and read right with the registry gone', async () => {
     await server.close();
     const [c] = await client.check([mnt]);
+    expect(layerCheckSchema.strict().parse(c)).toEqual(c);
     expect(c).toMatchObject({ available: true, served: true });
     const r = await run('sha256sum', [join(mnt, 'data', 'big.bin')]);
     expect(r.code, r.stderr).toBe(0);
@@ -64,6 +67,7 @@ describe('background fetch and cache cap in the FUSE-serving process', () => {
 
   it('reports the cache cap and its size under it', async () => {
     const m = await client.metrics();
+    expect(metricsSchema.strict().parse(m)).toEqual(m);
     expect(m.cache.diskLimitBytes).toBe(CAP);
     expect(m.cache.diskBytes).toBeGreaterThan(0);
     expect(m.cache.diskBytes).toBeLessThanOrEqual(CAP);

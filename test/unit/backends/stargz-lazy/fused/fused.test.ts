@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedClient } from '../../../../../backends/stargz-lazy/fused-client/fused-client.js';
+import { mountInfoSchema, statusSchema } from '../../../../../backends/stargz-lazy/protocol/control-protocol.js';
 import { closedPort } from '../registry/servers/listen.js';
 import { startDockerRegistry, type DockerRegistry } from '../registry/servers/docker-registry.js';
 import { fixtures, fusedCommand, isAlive, mountsUnder, quietLog, run, stopProcess, unmountAllUnder } from './fused-env.js';
@@ -63,6 +64,8 @@ describe('FusedClient and the FUSE-serving process', () => {
     client = await FusedClient.connect(root, { log: quietLog, config, command: fusedCommand, startTimeoutMs: 30_000 });
     started.push(client.status.pid);
     expect(isAlive(client.status.pid)).toBe(true);
+    // The answers are what the protocol's schemas say.
+    expect(statusSchema.strict().parse(client.status)).toEqual(client.status);
     expect((await stat(join(root, 'fused.sock'))).mode & 0o777).toBe(0o600);
     expect((await stat(root)).mode & 0o777).toBe(0o700);
     expect((await stat(join(root, 'fused.json'))).mode & 0o777).toBe(0o600);
@@ -85,6 +88,7 @@ describe('FusedClient and the FUSE-serving process', () => {
     const ls = await run('ls', ['-laR', mnt]);
     expect(ls.code, ls.stderr).toBe(0);
     const [info] = await client.list();
+    expect(mountInfoSchema.strict().parse(info)).toEqual(info);
     expect(info).toMatchObject({ mountpoint: mnt, digest: blobs.full, reference: reference('test/full'), state: 'mounted', tocDigest: full.tocDigest });
   }, 60_000);
 
