@@ -15,7 +15,7 @@ import type { FusedLink, FusedMounter, LayerMountRequest } from '../../../../../
 import { openSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/open-snapshotter.js';
 import { stargzLazyOptions } from '../../../../../backends/stargz-lazy/options.js';
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_REFERENCE } from '../../../../../backends/stargz-lazy/registry/blob-source.js';
-import type { RestoreGatedSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
+import type { RestoreGated } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
 import { NotFoundError, type Call } from '../../../../../core/sdk.js';
 
 const log = pino({ level: 'silent' });
@@ -64,9 +64,9 @@ class StandInLink implements FusedLink {
 }
 
 let root: string;
-let sn: RestoreGatedSnapshotter | undefined;
+let sn: RestoreGated | undefined;
 
-async function open(link: StandInLink): Promise<RestoreGatedSnapshotter> {
+async function open(link: StandInLink): Promise<RestoreGated> {
   await sn?.close();
   sn = await openSnapshotter(options, { name: 'stargz-lazy', root, log, signal: new AbortController().signal }, () => link);
   return sn;
@@ -146,5 +146,81 @@ describe('stargz-lazy calls during the restore at start', () => {
     sn = undefined;
     expect(Date.now() - started).toBeLessThan(1_000);
     expect((await s.restored())?.failed.map((f) => f.reason)).toEqual(['cancelled']);
+  });
+});
+
+/**
+ * A running process that checks layers: its answer waits while `hang` is set, until the
+ * request's signal aborts. It never holds the client's attachment, so no earlier answer is reused.
+ */
+class CheckingLink implements FusedLink {
+  hang = false;
+  /** The signal of each check request, in order. */
+  readonly signals: (AbortSignal | undefined)[] = [];
+  readonly #client: FusedMounter = {
+    mount: async (r: LayerMountRequest): Promise<void> => {
+      execFileSync('mount', ['-t', 'tmpfs', 'stand-in-layer', r.mountpoint]);
+    },
+    unmount: async (mountpoint: string): Promise<void> => {
+      execFileSync('umount', ['-l', mountpoint]);
+    },
+    list: async () => [],
+    check: (mountpoints: string[], signal?: AbortSignal) => {
+      this.signals.push(signal);
+      if (!this.hang) return Promise.resolve(mountpoints.map((mountpoint) => ({ mountpoint, served: true, available: true, fetchedBytes: 0, totalBytes: 1 })));
+      return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    },
+    metrics: async (): Promise<never> => {
+      throw new NotFoundError('the stand-in has no metrics');
+    },
+  };
+  async get(): Promise<FusedMounter> {
+    return this.#client;
+  }
+  async running(): Promise<FusedMounter | undefined> {
+    return this.#client;
+  }
+  reset(): void {}
+  async close(): Promise<void> {}
+}
+
+describe("a client's cancel reaches the layer check through the restore gate", () => {
+  let base: string;
+  let gated: RestoreGated | undefined;
+  afterAll(async () => {
+    await gated?.close();
+    if (!base) return;
+    const mine = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(` ${base}/`)).map((l) => l.split(' ')[4]!);
+    unmountAll(mine);
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('a cancelled Mounts or View call aborts the check it waits for', async () => {
+    base = await realpath(await mkdtemp(path.join(tmpdir(), 'stargz-gate-cancel-')));
+    const link = new CheckingLink();
+    gated = await openSnapshotter(options, { name: 'stargz-lazy', root: base, log, signal: new AbortController().signal }, () => link);
+    const labels = {
+      'containerd.io/snapshot.ref': L1,
+      [LABEL_STARGZ_REFERENCE]: '127.0.0.1:1/gate/image:esgz',
+      [LABEL_STARGZ_DIGEST]: LAYER,
+      'containerd.io/snapshot/stargz/toc.digest': `sha256:${'c'.repeat(64)}`,
+    };
+    await expect(gated.prepare(`ns/1/extract ${L1}`, '', labels, call)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await gated.prepare('ns/2/ctr', L1, {}, call);
+    link.hang = true;
+    const calls = {
+      mounts: (c: Call) => gated!.mounts('ns/2/ctr', c),
+      view: (c: Call) => gated!.view('ns/3/view', L1, {}, c),
+    };
+    for (const [method, run] of Object.entries(calls)) {
+      const asked = link.signals.length;
+      const cancel = new AbortController();
+      const answer = run({ signal: cancel.signal, log });
+      for (let waited = 0; link.signals.length === asked && waited < 2_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+      expect(link.signals.length, method).toBe(asked + 1);
+      cancel.abort(new Error(`the client cancelled ${method}`));
+      await expect(answer).rejects.toThrow(`the client cancelled ${method}`);
+      expect(link.signals.at(-1)?.aborted, method).toBe(true);
+    }
   });
 });

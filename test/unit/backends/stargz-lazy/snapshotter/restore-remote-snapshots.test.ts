@@ -15,7 +15,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import backend from '../../../../../backends/stargz-lazy/index.js';
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_LAYERS, LABEL_STARGZ_REFERENCE } from '../../../../../backends/stargz-lazy/registry/blob-source.js';
-import type { RestoreGatedSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
+import type { RestoreGated } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
 import type { RestoreSummary } from '../../../../../backends/stargz-lazy/snapshotter/restore-remote-snapshots.js';
 import { fusedPid, stopFused } from '../../../../../backends/stargz-lazy/fused-client/stop-fused.js';
 import type { Call, Mount } from '../../../../../core/sdk.js';
@@ -38,14 +38,14 @@ const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(
 const call: Call = { signal: new AbortController().signal, log };
 let registry: DockerRegistry | undefined;
 let root: string;
-let sn: RestoreGatedSnapshotter | undefined;
+let sn: RestoreGated | undefined;
 const layers: { digest: string; toc: string; expected: Expected }[] = [];
 const mounted: string[] = [];
 const options = backend.options.parse({ mountTimeoutMs: 5_000 });
 
-async function open(): Promise<RestoreGatedSnapshotter> {
+async function open(): Promise<RestoreGated> {
   lines = [];
-  sn = (await backend.create(options, { name: 'stargz-lazy', root, log, signal: new AbortController().signal })) as RestoreGatedSnapshotter;
+  sn = (await backend.create(options, { name: 'stargz-lazy', root, log, signal: new AbortController().signal })) as RestoreGated;
   return sn;
 }
 

@@ -17,7 +17,7 @@ import type { FusedLink, FusedMounter, LayerMountRequest } from '../../../../../
 import { openSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/open-snapshotter.js';
 import { stargzLazyOptions, type StargzLazyOptions } from '../../../../../backends/stargz-lazy/options.js';
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_REFERENCE } from '../../../../../backends/stargz-lazy/registry/blob-source.js';
-import type { RestoreGatedSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
+import type { RestoreGated } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
 import { NotFoundError, type BackendMetric, type Call } from '../../../../../core/sdk.js';
 
 const chain = (c: string) => `sha256:${c.repeat(64)}`;
@@ -72,9 +72,9 @@ class StandInLink implements FusedLink {
 let base: string;
 let root: string;
 let roots = 0;
-let sn: RestoreGatedSnapshotter | undefined;
+let sn: RestoreGated | undefined;
 
-async function open(link: StandInLink, input: Record<string, unknown> = {}, fresh = true): Promise<RestoreGatedSnapshotter> {
+async function open(link: StandInLink, input: Record<string, unknown> = {}, fresh = true): Promise<RestoreGated> {
   await sn?.close();
   sn = undefined;
   if (fresh) root = path.join(base, String(++roots));
