@@ -34,11 +34,13 @@ export interface RemoteLayerRef {
  * What the labels of a prepare with a target (`containerd.io/snapshot.ref`) ask for, decided
  * ONCE per prepare by `LayerHook.parse`:
  * - `{ layer }`: mount this layer lazily on the new snapshot's directory;
- * - `{ fallback }`: prepare an ordinary snapshot that containerd fills (the hook has logged and
- *   counted why: malformed labels, an unverified layer, …);
+ * - `{ fallback, note }`: prepare an ordinary snapshot that containerd fills. `fallback` says why
+ *   (malformed labels, an unverified layer, …); `note` logs and counts it, and is called only
+ *   when the prepare does answer that ordinary snapshot (after its create succeeded; not when
+ *   the target turns out to exist already), so the account holds answers, not parses;
  * - `undefined`: the labels name no layer (a plain pull): an ordinary snapshot, nothing logged.
  */
-export type LayerDecision<L> = { layer: L } | { fallback: string } | undefined;
+export type LayerDecision<L> = { layer: L } | { fallback: string; note(call: Call): void } | undefined;
 
 export interface LayerHook<L = unknown> {
   /**
@@ -49,9 +51,17 @@ export interface LayerHook<L = unknown> {
   parse(labels: Labels, call: Call): LayerDecision<L>;
 
   /**
+   * Log fields naming `layer` (digest, image reference): bound, with `target`, to the overlay
+   * snapshotter's log lines about the remote prepare ('prepared remote snapshot', 'failed to
+   * commit remote snapshot') and to the `call.log` that `mount` is given (optional).
+   */
+  describe?(layer: L): Record<string, unknown>;
+
+  /**
    * Mount `layer` on `mountpoint` (an empty `snapshots/<id>/fs` of the new active snapshot).
    * Throwing means "not mounted": the prepare answers the ordinary snapshot's mounts, so the
    * hook logs and counts why before it throws, and leaves nothing mounted on `mountpoint`.
+   * `call.log` has `target` and the `describe` fields bound.
    */
   mount(mountpoint: string, layer: L, call: Call): Promise<void>;
 
@@ -89,7 +99,11 @@ export interface LayerHook<L = unknown> {
   close?(): Promise<void>;
 }
 
-/** A change the overlay snapshotter is about to make, as a `WriteHook` sees it. */
+/**
+ * A change the overlay snapshotter is about to make, as a `WriteHook` sees it. A remote prepare
+ * makes two: its `prepare` (the active snapshot) and the `commit` of that snapshot under the
+ * target's name (usage 0: the layer is mounted, not stored).
+ */
 export type OverlayChange =
   | { op: 'prepare' | 'view'; key: string; parent: string; labels: Labels }
   | { op: 'commit'; name: string; key: string; labels: Labels; /** The active snapshot's layer, measured now. */ usage: Usage }
