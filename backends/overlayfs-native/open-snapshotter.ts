@@ -4,16 +4,15 @@
  * `kill -9`) every committed record is there with its directory, and running containers keep
  * their kernel overlay mounts, which never depended on this process.
  */
-import type { BackendContext } from '../../core/sdk.js';
-import { OverlaySnapshotter, openOverlayRoot } from '../../core/sdk-overlay.js';
+import type { BackendContext, Snapshotter } from '../../core/sdk.js';
+import { createOverlaySnapshotter, openOverlayRoot } from '../../core/sdk-overlay.js';
 import type { OverlayfsNativeOptions } from './options.js';
 
-
-export async function openSnapshotter(options: OverlayfsNativeOptions, ctx: BackendContext): Promise<OverlaySnapshotter> {
+export async function openSnapshotter(options: OverlayfsNativeOptions, ctx: BackendContext): Promise<Snapshotter> {
   const { root, store } = await openOverlayRoot(ctx);
-  let sn: OverlaySnapshotter;
+  let sn: ReturnType<typeof createOverlaySnapshotter>;
   try {
-    sn = new OverlaySnapshotter({ store, dir: root, log: ctx.log, ...options });
+    sn = createOverlaySnapshotter({ store, dir: root, log: ctx.log, ...options });
   } catch (err) {
     await store.close();
     throw err;

@@ -17,6 +17,7 @@ import { BUILTIN_BACKENDS, isBuiltinBackend } from './builtins.js';
 import { checkDefinition } from './check-definition.js';
 import type { BackendDefinition } from '../contract/define-backend.js';
 import { resolvePackage, resolvePackageDir, splitSpecifier } from './resolve-package.js';
+import { sdkExportHint } from './sdk-export-hint.js';
 import { syntaxErrorLocation } from './syntax-location.js';
 
 export type BackendSourceKind = 'builtin' | 'file' | 'package' | 'inline';
@@ -142,6 +143,8 @@ async function importOrFail(load: () => Promise<unknown>, backend: string, modul
   try {
     return await load();
   } catch (err) {
+    const hint = await sdkExportHint(err);
+    if (hint !== undefined) throw new BackendLoadError(backend, `cannot import ${moduleLabel}: ${oneLine(err)}; ${hint}`, { cause: err });
     const where = err instanceof SyntaxError && file ? syntaxErrorLocation(file) : undefined;
     throw new BackendLoadError(backend, `cannot import ${moduleLabel}: ${oneLine(err)}${where ? ` (${where})` : ''}`, { cause: err });
   }

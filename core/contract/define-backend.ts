@@ -5,9 +5,9 @@
  * import { defineBackend, z } from 'snaphost';
  * export default defineBackend({
  *   name: 'my-backend',
- *   apiVersion: 1,
+ *   apiVersion: 2,
  *   options: z.object({ size: z.string().default('1g') }).strict(),
- *   async create(opts, ctx) { return new MySnapshotter(opts, ctx); },
+ *   async create(opts, ctx) { return createMySnapshotter(opts, ctx); },
  * });
  * ```
  * The host validates `options` with the schema BEFORE `create` runs, so `create` receives
@@ -18,10 +18,15 @@ import type { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { Snapshotter } from './snapshotter.js';
 
-/** The version of this contract. A backend declares the version it was written for. */
-export const API_VERSION = 1 as const;
+/**
+ * The version of this contract. A backend declares the version it was written for.
+ * 2: the SDK's surface changed (the overlay building blocks at 'snaphost/overlay', the overlay
+ * snapshotter composed with `createOverlaySnapshotter` instead of a class to extend, `call`
+ * always given); the `Snapshotter` contract itself did not, so version 1 backends still load.
+ */
+export const API_VERSION = 2 as const;
 /** Every contract version this host can load. */
-export const SUPPORTED_API_VERSIONS: readonly number[] = [API_VERSION];
+export const SUPPORTED_API_VERSIONS: readonly number[] = [1, API_VERSION];
 
 /** What the host hands to `create`. */
 export interface BackendContext {

@@ -45,7 +45,7 @@ describe('loadBackend: loader fixtures', () => {
   it('wrong-api-version -> BackendContractError naming both versions', async () => {
     const err = await loadError('./wrong-api-version', 'old');
     expect(err).toBeInstanceOf(BackendContractError);
-    expect(err.message).toContain('written for backend API version 99, but this snaphost supports version 1');
+    expect(err.message).toContain('written for backend API version 99, but this snaphost supports version 1, 2');
   });
 
   it('a missing file -> BackendLoadError with the absolute path', async () => {
@@ -114,5 +114,55 @@ describe('loadBackend: sources', () => {
     expect(fallbackName('/opt/b/lazy.mjs')).toBe('lazy');
     expect(fallbackName('@acme/lazy/extra')).toBe('lazy');
     expect(fallbackName('memory')).toBe('memory');
+  });
+});
+
+describe('loadBackend: a version 1 module importing what the SDK moved', () => {
+  let dir: string;
+  beforeAll(async () => {
+    // A stand-in 'snaphost' package with the version 2 entries: the contract at '.', the building blocks at './overlay'.
+    dir = await mkdtemp(join(tmpdir(), 'snaphost-v1-'));
+    const sdk = join(dir, 'node_modules', 'snaphost');
+    await mkdir(sdk, { recursive: true });
+    await writeFile(join(sdk, 'package.json'), JSON.stringify({ name: 'snaphost', type: 'module', exports: { '.': './sdk.js', './overlay': './overlay.js' } }));
+    await writeFile(join(sdk, 'sdk.js'), 'export const defineBackend = (d) => d;\n');
+    await writeFile(join(sdk, 'overlay.js'), 'export const createOverlaySnapshotter = () => ({});\n');
+    const v1 = (imports: string, from: string) =>
+      `import { defineBackend } from 'snaphost';\nimport { ${imports} } from '${from}';\n` +
+      `export default defineBackend({ name: 'old', apiVersion: 1, options: { safeParse: (v) => ({ success: true, data: v }) }, create() {} });\n`;
+    // Installed as packages: imported by Node itself (as the daemon does), which links named imports.
+    const pkg = async (name: string, imports: string, from: string) => {
+      await mkdir(join(dir, 'node_modules', name), { recursive: true });
+      await writeFile(join(dir, 'node_modules', name, 'package.json'), JSON.stringify({ name, type: 'module', main: 'index.js' }));
+      await writeFile(join(dir, 'node_modules', name, 'index.js'), v1(imports, from));
+    };
+    await pkg('class', 'OverlaySnapshotter', 'snaphost');
+    await pkg('class-overlay', 'OverlaySnapshotter', 'snaphost/overlay');
+    await pkg('store', 'LmdbMetaStore', 'snaphost');
+    await pkg('unknown', 'NoSuchThing', 'snaphost');
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('OverlaySnapshotter (from either entry) -> says to compose with createOverlaySnapshotter from snaphost/overlay', async () => {
+    for (const file of ['class', 'class-overlay']) {
+      const err = await loadError(file, 'old', dir);
+      expect(err).toBeInstanceOf(BackendLoadError);
+      expect(err.message).toContain("does not provide an export named 'OverlaySnapshotter'");
+      expect(err.message).toContain("createOverlaySnapshotter({ store, dir, log, layers?, beforeWrite? }) from 'snaphost/overlay'");
+      expect(err.message).toContain('apiVersion: 2');
+      expect(err.message).toContain('"Changes in apiVersion 2" in docs/writing-a-backend.md');
+    }
+  });
+
+  it("a building block imported from 'snaphost' -> names its new entry", async () => {
+    const err = await loadError('store', 'old', dir);
+    expect(err.message).toContain("since backend API version 2, LmdbMetaStore comes from 'snaphost/overlay': import { LmdbMetaStore } from 'snaphost/overlay'");
+  });
+
+  it('a name no entry exports -> says so, pointing at the guide', async () => {
+    const err = await loadError('unknown', 'old', dir);
+    expect(err.message).toContain('snaphost does not export NoSuchThing (see "Changes in apiVersion 2" in docs/writing-a-backend.md)');
   });
 });

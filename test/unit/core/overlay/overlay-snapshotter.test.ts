@@ -10,7 +10,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryMetaStore } from '../../../../core/metastore/memory-metastore.js';
 import { MAX_KEY_BYTES } from '../../../../core/contract/key-limit.js';
-import { LABEL_OVERLAY_UPPERDIR, OverlaySnapshotter, type OverlaySnapshotterOptions } from '../../../../core/overlay/overlay-snapshotter.js';
+import { LABEL_OVERLAY_UPPERDIR, createOverlaySnapshotter, type OverlaySnapshotter, type OverlaySnapshotterOptions } from '../../../../core/overlay/overlay-snapshotter.js';
 import { overlayIndexOff } from '../../../../core/overlay/overlay-mounts.js';
 import type { Call, Mount, SnapshotFilter } from '../../../../core/contract/snapshotter.js';
 
@@ -24,7 +24,7 @@ let sn: OverlaySnapshotter | undefined;
 const mounted: string[] = [];
 
 async function open(o: Partial<OverlaySnapshotterOptions> = {}): Promise<OverlaySnapshotter> {
-  sn = new OverlaySnapshotter({ store: new MemoryMetaStore(), dir, log, ...o });
+  sn = createOverlaySnapshotter({ store: new MemoryMetaStore(), dir, log, ...o });
   return sn;
 }
 
@@ -59,28 +59,28 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('OverlaySnapshotter', () => {
+describe('createOverlaySnapshotter', () => {
   it('prepare -> write -> commit -> child overlay -> read-only view, with containerd layout and modes', async () => {
     const s = await open();
     const oldMask = process.umask(0o077);
     let m1: Mount[];
     try {
-      m1 = await s.prepare('ns/1/extract-1 sha256:L1', '', { a: '1' });
+      m1 = await s.prepare('ns/1/extract-1 sha256:L1', '', { a: '1' }, call);
     } finally {
       process.umask(oldMask);
     }
     expect(m1).toEqual([{ type: 'bind', source: path.join(snaps, '1/fs'), options: ['rw', 'rbind'] }]);
     expect((await stat(path.join(snaps, '1/fs'))).mode & 0o777).toBe(0o755);
     expect((await stat(path.join(snaps, '1/work'))).mode & 0o777).toBe(0o711);
-    expect(await s.mounts('ns/1/extract-1 sha256:L1')).toEqual(m1);
+    expect(await s.mounts('ns/1/extract-1 sha256:L1', call)).toEqual(m1);
 
     const t1 = await mountAt(m1);
     await writeFile(path.join(t1, 'base.txt'), 'base');
     unmount(t1);
     await s.commit('L1', 'ns/1/extract-1 sha256:L1', { c: '2' }, call);
-    expect(await s.stat('L1')).toMatchObject({ name: 'L1', parent: '', kind: 'committed', labels: { c: '2' } });
+    expect(await s.stat('L1', call)).toMatchObject({ name: 'L1', parent: '', kind: 'committed', labels: { c: '2' } });
 
-    const m2 = await s.prepare('child', 'L1', {});
+    const m2 = await s.prepare('child', 'L1', {}, call);
     expect(m2[0]).toMatchObject({ type: 'overlay', source: 'overlay' });
     expect(m2[0]!.options.slice(-3)).toEqual([`workdir=${path.join(snaps, '2/work')}`, `upperdir=${path.join(snaps, '2/fs')}`, `lowerdir=${path.join(snaps, '1/fs')}`]);
     const t2 = await mountAt(m2);
@@ -89,7 +89,7 @@ describe('OverlaySnapshotter', () => {
     unmount(t2);
     await s.commit('L2', 'child', {}, call);
 
-    const v = await s.view('v', 'L2', {});
+    const v = await s.view('v', 'L2', {}, call);
     expect(v[0]!.options.some((o) => o.startsWith('upperdir=') || o.startsWith('workdir='))).toBe(false);
     expect(v[0]!.options.at(-1)).toBe(`lowerdir=${path.join(snaps, '2/fs')}:${path.join(snaps, '1/fs')}`);
     const tv = await mountAt(v);
@@ -102,29 +102,29 @@ describe('OverlaySnapshotter', () => {
 
   it('remove: metadata first, directory at once without asyncRemove', async () => {
     const s = await open({ asyncRemove: false });
-    await s.prepare('a', '', {});
+    await s.prepare('a', '', {}, call);
     await s.remove('a', call);
     expect(await readdir(snaps)).toEqual([]);
-    expect(await codeOf(s.stat('a'))).toBe('NOT_FOUND');
+    expect(await codeOf(s.stat('a', call))).toBe('NOT_FOUND');
   });
 
   it('remove with asyncRemove: the key is gone at once, the directory at the next cleanup', async () => {
     const s = await open({ asyncRemove: true });
-    await s.prepare('a', '', {});
-    await s.prepare('b', '', {});
+    await s.prepare('a', '', {}, call);
+    await s.prepare('b', '', {}, call);
     await s.remove('a', call);
-    expect(await codeOf(s.stat('a'))).toBe('NOT_FOUND');
+    expect(await codeOf(s.stat('a', call))).toBe('NOT_FOUND');
     expect((await readdir(snaps)).sort()).toEqual(['1', '2']);
     // the key is free again right away, with a new id
-    expect((await s.prepare('a', '', {}))[0]!.source).toBe(path.join(snaps, '3/fs'));
+    expect((await s.prepare('a', '', {}, call))[0]!.source).toBe(path.join(snaps, '3/fs'));
     await s.cleanup(call);
     expect((await readdir(snaps)).sort()).toEqual(['2', '3']);
   });
 
   it('cleanup removes orphan and temp dirs (and stray files) under snapshots/, and nothing else', async () => {
     const s = await open();
-    await s.prepare('a', '', {});
-    await s.prepare('b', '', {});
+    await s.prepare('a', '', {}, call);
+    await s.prepare('b', '', {}, call);
     await s.commit('B', 'b', {}, call);
     await writeFile(path.join(snaps, '1/fs/keep'), 'data');
     await mkdir(path.join(snaps, '99/fs'), { recursive: true });
@@ -139,13 +139,13 @@ describe('OverlaySnapshotter', () => {
 
   it('a failed create leaves neither a record nor a directory', async () => {
     const s = await open();
-    expect(await codeOf(s.prepare('x', 'missing', {}))).toBe('NOT_FOUND');
-    await s.prepare('a', '', {});
-    expect(await codeOf(s.prepare('x', 'a', {}))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(s.prepare('a', '', {}))).toBe('ALREADY_EXISTS');
+    expect(await codeOf(s.prepare('x', 'missing', {}, call))).toBe('NOT_FOUND');
+    await s.prepare('a', '', {}, call);
+    expect(await codeOf(s.prepare('x', 'a', {}, call))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(s.prepare('a', '', {}, call))).toBe('ALREADY_EXISTS');
     expect(await readdir(snaps)).toEqual(['1']);
     const names: string[] = [];
-    for await (const i of s.list(all)) names.push(i.name);
+    for await (const i of s.list(all, call)) names.push(i.name);
     expect(names).toEqual(['a']);
   });
 
@@ -153,24 +153,24 @@ describe('OverlaySnapshotter', () => {
     const s = await open();
     await mkdir(path.join(snaps, '1/fs'), { recursive: true });
     await writeFile(path.join(snaps, '1/fs/stale'), 'from a crashed create');
-    const m = await s.prepare('a', '', {});
+    const m = await s.prepare('a', '', {}, call);
     expect(m[0]!.source).toBe(path.join(snaps, '1/fs'));
     expect(await readdir(path.join(snaps, '1/fs'))).toEqual([]);
   });
 
   it('a new layer root is owned like its parent root (containerd)', async () => {
     const s = await open();
-    await s.prepare('a', '', {});
+    await s.prepare('a', '', {}, call);
     await chown(path.join(snaps, '1/fs'), 1234, 5678);
     await s.commit('A', 'a', {}, call);
-    await s.prepare('b', 'A', {});
+    await s.prepare('b', 'A', {}, call);
     const st = await stat(path.join(snaps, '2/fs'));
     expect([st.uid, st.gid]).toEqual([1234, 5678]);
   });
 
   it('usage: active walks the upper dir now (hard links once); committed is what commit recorded; view is 0', async () => {
     const s = await open();
-    await s.prepare('a', '', {});
+    await s.prepare('a', '', {}, call);
     const fs = path.join(snaps, '1/fs');
     await writeFile(path.join(fs, 'f'), Buffer.alloc(64 * 1024, 1));
     for (const n of ['l1', 'l2', 'l3']) await link(path.join(fs, 'f'), path.join(fs, n));
@@ -181,33 +181,33 @@ describe('OverlaySnapshotter', () => {
     await s.commit('A', 'a', {}, call);
     await writeFile(path.join(fs, 'later'), Buffer.alloc(64 * 1024, 2)); // not re-measured
     expect(await s.usage('A', call)).toEqual(u);
-    await s.view('v', 'A', {});
+    await s.view('v', 'A', {}, call);
     expect(await s.usage('v', call)).toEqual({ size: 0, inodes: 0 });
   });
 
   it('reports a record whose directory vanished (damage from outside) clearly', async () => {
     const s = await open();
-    await s.prepare('a', '', {});
+    await s.prepare('a', '', {}, call);
     await s.commit('A', 'a', {}, call);
-    await s.prepare('b', 'A', {});
-    await s.prepare('c', '', {});
+    await s.prepare('b', 'A', {}, call);
+    await s.prepare('c', '', {}, call);
     await rm(path.join(snaps, '1'), { recursive: true });
     await rm(path.join(snaps, '3'), { recursive: true });
 
     // mounts answers from the metadata (as containerd): a parent's missing layer is the
     // kernel's ENOENT at mount time; prepare on that parent names it
-    expect((await s.mounts('b')).map((m) => m.type)).toEqual(['overlay']);
-    expect((await errorOf(s.prepare('d', 'A', {})))?.message).toMatch(/snapshot "A": its directory .*\/snapshots\/1\/fs is missing; the metadata and the snapshot directories disagree/);
+    expect((await s.mounts('b', call)).map((m) => m.type)).toEqual(['overlay']);
+    expect((await errorOf(s.prepare('d', 'A', {}, call)))?.message).toMatch(/snapshot "A": its directory .*\/snapshots\/1\/fs is missing; the metadata and the snapshot directories disagree/);
     expect((await errorOf(s.usage('c', call)))?.message).toMatch(/snapshot "c": its directory .*\/snapshots\/3\/fs is missing/);
     expect((await errorOf(s.commit('C', 'c', {}, call)))?.message).toMatch(/snapshot "c": its directory .*\/snapshots\/3\/fs is missing/);
-    expect((await errorOf(s.mounts('c')))?.message).toMatch(/snapshot "c": its directory .*\/snapshots\/3 is missing/);
+    expect((await errorOf(s.mounts('c', call)))?.message).toMatch(/snapshot "c": its directory .*\/snapshots\/3 is missing/);
     expect(await s.findMissingDirs()).toEqual([
       { key: 'A', dir: path.join(snaps, '1') },
       { key: 'c', dir: path.join(snaps, '3') },
     ]);
     // the failed prepare and commit changed nothing
-    expect(await codeOf(s.stat('d'))).toBe('NOT_FOUND');
-    expect((await s.stat('c')).kind).toBe('active');
+    expect(await codeOf(s.stat('d', call))).toBe('NOT_FOUND');
+    expect((await s.stat('c', call)).kind).toBe('active');
     // and the damaged snapshots can still be removed
     await s.remove('b', call);
     await s.remove('A', call);
@@ -217,56 +217,56 @@ describe('OverlaySnapshotter', () => {
 
   it('mountOptions go in front of every overlay mount; index=off is added unless index is set; binds are untouched', async () => {
     const s = await open({ mountOptions: ['volatile'] });
-    const base = await s.prepare('a', '', {});
+    const base = await s.prepare('a', '', {}, call);
     expect(base[0]!.options).toEqual(['rw', 'rbind']);
     await s.commit('A', 'a', {}, call);
-    const m = await s.prepare('b', 'A', {});
+    const m = await s.prepare('b', 'A', {}, call);
     expect(m[0]!.options.slice(0, overlayIndexOff() ? 2 : 1)).toEqual(overlayIndexOff() ? ['volatile', 'index=off'] : ['volatile']);
     const t = await mountAt(m); // the kernel accepts them
     unmount(t);
     await s.close();
 
     const s2 = await open({ mountOptions: ['index=on', 'redirect_dir=on'] });
-    await s2.prepare('a', '', {});
+    await s2.prepare('a', '', {}, call);
     await s2.commit('A', 'a', {}, call);
-    const m2 = await s2.prepare('b', 'A', {});
+    const m2 = await s2.prepare('b', 'A', {}, call);
     expect(m2[0]!.options.filter((o) => o.startsWith('index'))).toEqual(['index=on']);
     expect(m2[0]!.options[1]).toBe('redirect_dir=on');
   });
 
   it('refuses mount options it cannot pass on', () => {
     for (const bad of ['a,b', 'lowerdir=/x', 'upperdir=/y', 'workdir=/z', '', ' volatile']) {
-      expect(() => new OverlaySnapshotter({ store: new MemoryMetaStore(), dir, log, mountOptions: [bad] }), bad).toThrow(/overlay mount option \[0\]/);
+      expect(() => createOverlaySnapshotter({ store: new MemoryMetaStore(), dir, log, mountOptions: [bad] }), bad).toThrow(/overlay mount option \[0\]/);
     }
   });
 
   it('upperdirLabel adds the upper dir to stat, list and update (not stored)', async () => {
     const s = await open({ upperdirLabel: true });
-    await s.prepare('a', '', { x: '1' });
+    await s.prepare('a', '', { x: '1' }, call);
     const upper = path.join(snaps, '1/fs');
-    expect((await s.stat('a')).labels).toEqual({ x: '1', [LABEL_OVERLAY_UPPERDIR]: upper });
+    expect((await s.stat('a', call)).labels).toEqual({ x: '1', [LABEL_OVERLAY_UPPERDIR]: upper });
     const listed: Record<string, string>[] = [];
-    for await (const i of s.list(all)) listed.push(i.labels);
+    for await (const i of s.list(all, call)) listed.push(i.labels);
     expect(listed).toEqual([{ x: '1', [LABEL_OVERLAY_UPPERDIR]: upper }]);
-    expect((await s.update({ name: 'a', labels: {} }, ['labels'])).labels).toEqual({ [LABEL_OVERLAY_UPPERDIR]: upper });
+    expect((await s.update({ name: 'a', labels: {} }, ['labels'], call)).labels).toEqual({ [LABEL_OVERLAY_UPPERDIR]: upper });
     await s.close();
     // without the option there is no such label
     const s2 = await open();
-    await s2.prepare('a', '', {});
-    expect((await s2.stat('a')).labels).toEqual({});
+    await s2.prepare('a', '', {}, call);
+    expect((await s2.stat('a', call)).labels).toEqual({});
   });
 
   it(`refuses keys, names and parents over ${MAX_KEY_BYTES} bytes and never uses a key as a path`, async () => {
     const s = await open();
     const long = 'k'.repeat(MAX_KEY_BYTES + 1);
-    const err = await errorOf(s.prepare(long, '', {}));
+    const err = await errorOf(s.prepare(long, '', {}, call));
     expect(err?.code).toBe('INVALID_ARGUMENT');
     expect(err?.message).toMatch(/snapshot key is 32769 bytes long, more than the maximum of 32768 bytes/);
-    expect(await codeOf(s.prepare('x', long, {}))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(s.stat(long))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(s.prepare('é'.repeat(MAX_KEY_BYTES / 2 + 1), '', {}))).toBe('INVALID_ARGUMENT'); // bytes, not characters
-    await s.prepare('k'.repeat(MAX_KEY_BYTES), '', {});
-    const m = await s.prepare('../../../../etc/evil key', '', {});
+    expect(await codeOf(s.prepare('x', long, {}, call))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(s.stat(long, call))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(s.prepare('é'.repeat(MAX_KEY_BYTES / 2 + 1), '', {}, call))).toBe('INVALID_ARGUMENT'); // bytes, not characters
+    await s.prepare('k'.repeat(MAX_KEY_BYTES), '', {}, call);
+    const m = await s.prepare('../../../../etc/evil key', '', {}, call);
     expect(m[0]!.source).toBe(path.join(snaps, '2/fs'));
     await s.commit('A', 'a/../../b', {}, call).catch(() => undefined);
     expect((await readdir(snaps)).sort()).toEqual(['1', '2']);
@@ -274,9 +274,9 @@ describe('OverlaySnapshotter', () => {
 
   it('after close every call answers UNAVAILABLE', async () => {
     const s = await open();
-    await s.prepare('a', '', {});
+    await s.prepare('a', '', {}, call);
     await s.close();
-    expect(await codeOf(s.stat('a'))).toBe('UNAVAILABLE');
-    expect(await codeOf(s.prepare('b', '', {}))).toBe('UNAVAILABLE');
+    expect(await codeOf(s.stat('a', call))).toBe('UNAVAILABLE');
+    expect(await codeOf(s.prepare('b', '', {}, call))).toBe('UNAVAILABLE');
   });
 });
