@@ -33,9 +33,13 @@ export interface RestoreGated extends Snapshotter {
 export function gateOnRestore(inner: Snapshotter, o: RestoreGateOptions): RestoreGated {
   const cancel = new AbortController();
   const restore = o.restore(cancel.signal);
+  /** Once the restore is over no call waits: the look-up of the names below is skipped. */
+  let over = false;
+  void restore.done.then(() => (over = true));
 
   /** Wait (bounded) until no snapshot at or below `names` is being restored. */
   async function waitFor(names: readonly string[], call: Call): Promise<void> {
+    if (over) return;
     const chain = await o.store.read((tx) => {
       const out = new Set<string>();
       for (const start of names) {

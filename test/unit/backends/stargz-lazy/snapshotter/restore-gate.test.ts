@@ -150,7 +150,7 @@ describe('stargz-lazy calls during the restore at start', () => {
 });
 
 /**
- * A running process that checks layers: its answer waits while `hang` is set, until the
+ * A running process that checks layers: while `hang` is set its answer waits 2 s, or until the
  * request's signal aborts. It never holds the client's attachment, so no earlier answer is reused.
  */
 class CheckingLink implements FusedLink {
@@ -165,10 +165,15 @@ class CheckingLink implements FusedLink {
       execFileSync('umount', ['-l', mountpoint]);
     },
     list: async () => [],
-    check: (mountpoints: string[], signal?: AbortSignal) => {
+    check: async (mountpoints: string[], signal?: AbortSignal) => {
       this.signals.push(signal);
-      if (!this.hang) return Promise.resolve(mountpoints.map((mountpoint) => ({ mountpoint, served: true, available: true, fetchedBytes: 0, totalBytes: 1 })));
-      return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      if (this.hang) {
+        await new Promise<void>((resolve, reject) => {
+          const late = setTimeout(resolve, 2_000); // a check nobody cancels answers, late
+          signal?.addEventListener('abort', () => (clearTimeout(late), reject(signal.reason)), { once: true });
+        });
+      }
+      return mountpoints.map((mountpoint) => ({ mountpoint, served: true, available: true, fetchedBytes: 0, totalBytes: 1 }));
     },
     metrics: async (): Promise<never> => {
       throw new NotFoundError('the stand-in has no metrics');
