@@ -21,7 +21,7 @@ import type { Snapshotter } from '../../../../../core/sdk.js';
 import { grpcError, listAll, serve, unary, type Served } from '../../../core/grpc/helpers.js';
 import { startDockerRegistry, type DockerRegistry } from '../registry/servers/docker-registry.js';
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures/estargz');
+const FIXTURES = path.resolve(import.meta.dirname, '../../../../fixtures/estargz');
 const REF = 'containerd.io/snapshot.ref';
 const TOC = 'containerd.io/snapshot/stargz/toc.digest';
 const chain = (c: string) => `sha256:${c.repeat(64)}`;
