@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Where the time of one snapshot op goes, measured in-process (no gRPC), from the built
-// snaphost (dist/core/sdk.js):
+// snaphost (dist/core/sdk-overlay.js, the package entry 'snaphost/overlay'):
 //
 //   node bench/lib/op-breakdown.mjs --dir DIR [--reps 5] [--iterations 300] [--warmup 50]
 //        --summary FILE.tsv
@@ -9,8 +9,8 @@
 // mounts, commit, remove, then stat of the parent), alternating per repetition:
 //   memory-store    MemoryMetaStore transactions only (the shared transaction code, no I/O)
 //   lmdb-store      LmdbMetaStore transactions only (+ LMDB commit and fsync, no directories)
-//   overlay-memory  OverlaySnapshotter on MemoryMetaStore in DIR (+ directories, no LMDB)
-//   overlay-lmdb    OverlaySnapshotter on LmdbMetaStore in DIR = overlayfs-native minus gRPC
+//   overlay-memory  createOverlaySnapshotter on MemoryMetaStore in DIR (+ directories, no LMDB)
+//   overlay-lmdb    createOverlaySnapshotter on LmdbMetaStore in DIR = overlayfs-native minus gRPC
 // (asyncRemove true, as overlayfs-native's default). Differences between layers, and against
 // op-latency.mjs's numbers for overlayfs-native over its socket, split an op's latency into
 // transaction logic, LMDB, file-system work and the gRPC adapter + transport.
@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { median, percentile } from './stats.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const sdk = await import(pathToFileURL(join(repo, 'dist/core/sdk.js')).href);
+const sdk = await import(pathToFileURL(join(repo, 'dist/core/sdk-overlay.js')).href);
 const { createLogger } = await import(pathToFileURL(join(repo, 'dist/core/logger.js')).href);
 
 function usage(msg) {
@@ -65,10 +65,10 @@ function storeLayer(store) {
   };
 }
 
-/** OverlaySnapshotter layer: what a backend does for each RPC. */
+/** Overlay snapshotter layer: what a backend does for each RPC. */
 function overlayLayer(store, root) {
   mkdirSync(join(root, 'snapshots'), { recursive: true, mode: 0o700 });
-  const sn = new sdk.OverlaySnapshotter({ store, dir: root, log, asyncRemove: true });
+  const sn = sdk.createOverlaySnapshotter({ store, dir: root, log, asyncRemove: true });
   return {
     prepare: (key, parent) => sn.prepare(key, parent, {}, call()),
     mounts: (key) => sn.mounts(key, call()),

@@ -15,7 +15,7 @@
  */
 import path from 'node:path';
 import type { BackendContext, Call, Logger } from '../../../core/sdk.js';
-import { createOverlaySnapshotter, openOverlayRoot, OverlayLayout, type LmdbMetaStore } from '../../../core/sdk-overlay.js';
+import { createOverlaySnapshotter, openOverlayRoot, OverlayLayout, type LmdbMetaStore, type OverlaySnapshotter } from '../../../core/sdk-overlay.js';
 import type { FusedLink } from '../fused-client/fused-link.js';
 import type { StargzLazyOptions } from '../options.js';
 import { fusedLayers } from './fused-layers.js';
@@ -33,7 +33,7 @@ export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendCo
   const { root, store } = await openOverlayRoot(ctx);
   const layout = new OverlayLayout(root);
   const prefetchBytes = options.prefetch.enabled ? options.prefetch.maxBytes : 0;
-  let sn: ReturnType<typeof createOverlaySnapshotter>;
+  let sn: OverlaySnapshotter;
   let fused: FusedLink;
   try {
     fused = makeLink(root, options, ctx.log);
