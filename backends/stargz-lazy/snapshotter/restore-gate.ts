@@ -6,7 +6,7 @@
  * the call goes on and answers what it would answer without the layer: UNAVAILABLE). Calls on
  * other snapshots never wait. `close` cancels the restore, then closes the snapshotter.
  */
-import type { Call, Labels, Snapshotter } from '../../../core/sdk.js';
+import type { Call, Labels, Mount, Snapshotter, SnapshotterStatus } from '../../../core/sdk.js';
 import type { MetaStore } from '../../../core/sdk-overlay.js';
 import { errorCode } from './error-code.js';
 import { targetOf } from './remote-request.js';
@@ -26,6 +26,14 @@ export interface RestoreGateOptions {
 
 /** A snapshotter whose calls wait for the restore at start (see the file's comment). */
 export interface RestoreGated extends Snapshotter {
+  prepare(key: string, parent: string, labels: Labels, call: Call): Promise<Mount[]>;
+  view(key: string, parent: string, labels: Labels, call: Call): Promise<Mount[]>;
+  mounts(key: string, call: Call): Promise<Mount[]>;
+  remove(key: string, call: Call): Promise<void>;
+  cleanup(call: Call): Promise<void>;
+  status(call: Call): Promise<SnapshotterStatus>;
+  /** Cancels the restore, then closes the snapshotter. */
+  close(): Promise<void>;
   /** The summary of the restore started at open. */
   restored(): Promise<RestoreSummary>;
 }
@@ -79,6 +87,8 @@ export function gateOnRestore(inner: Snapshotter, o: RestoreGateOptions): Restor
       await waitFor([key], call);
       return inner.remove(key, call);
     },
+    cleanup: async (call) => inner.cleanup?.(call),
+    status: async (call) => (await inner.status?.(call)) ?? {},
     restored: () => restore.done,
     async close() {
       cancel.abort(new Error('stargz-lazy is closing'));
@@ -86,8 +96,6 @@ export function gateOnRestore(inner: Snapshotter, o: RestoreGateOptions): Restor
       await inner.close?.();
     },
   };
-  if (inner.cleanup) gated.cleanup = (call) => inner.cleanup!(call);
-  if (inner.status) gated.status = (call) => inner.status!(call);
   return gated;
 }
 

@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { FusedLink, FusedMounter, LayerMountRequest } from '../../../../../backends/stargz-lazy/fused-client/fused-link.js';
 import { openSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/open-snapshotter.js';
 import { stargzLazyOptions } from '../../../../../backends/stargz-lazy/options.js';
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_REFERENCE } from '../../../../../backends/stargz-lazy/registry/blob-source.js';
 import { LmdbMetaStore } from '../../../../../core/sdk-overlay.js';
-import { NotFoundError, type Call } from '../../../../../core/sdk.js';
+import type { Call } from '../../../../../core/sdk.js';
+import { allAvailable, RunningLink, tmpfsMounter } from './stand-in-fused.js';
 
 const counts = { parses: 0, namings: 0 };
 vi.mock('../../../../../backends/stargz-lazy/snapshotter/remote-request.js', async (original) => {
@@ -34,34 +34,6 @@ const call: Call = { signal: new AbortController().signal, log };
 const chain = (c: string) => `sha256:${c.repeat(64)}`;
 const options = stargzLazyOptions.parse({ startFusedAtOpen: false });
 
-class CountingLink implements FusedLink {
-  checks = 0;
-  readonly #client: FusedMounter = {
-    mount: async (r: LayerMountRequest): Promise<void> => {
-      execFileSync('mount', ['-t', 'tmpfs', 'stand-in-layer', r.mountpoint]);
-    },
-    unmount: async (mountpoint: string): Promise<void> => {
-      execFileSync('umount', ['-l', mountpoint]);
-    },
-    list: async () => [],
-    check: async (mountpoints: string[]) => {
-      this.checks++;
-      return mountpoints.map((mountpoint) => ({ mountpoint, served: true, available: true, fetchedBytes: 0, totalBytes: 1 }));
-    },
-    metrics: async (): Promise<never> => {
-      throw new NotFoundError('the stand-in has no metrics');
-    },
-  };
-  async get(): Promise<FusedMounter> {
-    return this.#client;
-  }
-  async running(): Promise<FusedMounter | undefined> {
-    return this.#client;
-  }
-  reset(): void {}
-  async close(): Promise<void> {}
-}
-
 const labels = (target: string, layer: string) => ({
   'containerd.io/snapshot.ref': target,
   [LABEL_STARGZ_REFERENCE]: '127.0.0.1:1/cost/image:esgz',
@@ -71,7 +43,8 @@ const labels = (target: string, layer: string) => ({
 
 let root: string;
 let sn: Awaited<ReturnType<typeof openSnapshotter>> | undefined;
-const link = new CountingLink();
+let checks = 0;
+const link = new RunningLink(tmpfsMounter({ check: async (mountpoints) => (checks++, allAvailable(mountpoints)) }));
 const reads = vi.spyOn(LmdbMetaStore.prototype, 'read');
 const writes = vi.spyOn(LmdbMetaStore.prototype, 'write');
 
@@ -80,13 +53,13 @@ const writes = vi.spyOn(LmdbMetaStore.prototype, 'write');
  * labels of layers below to name them (`namings`), and layer checks (requests to the process).
  */
 async function cost(run: () => Promise<unknown>): Promise<{ transactions: number; parses: number; namings: number; checks: number }> {
-  const before = { reads: reads.mock.calls.length, writes: writes.mock.calls.length, ...counts, checks: link.checks };
+  const before = { reads: reads.mock.calls.length, writes: writes.mock.calls.length, ...counts, checks };
   await run().catch(() => undefined);
   return {
     transactions: reads.mock.calls.length - before.reads + writes.mock.calls.length - before.writes,
     parses: counts.parses - before.parses,
     namings: counts.namings - before.namings,
-    checks: link.checks - before.checks,
+    checks: checks - before.checks,
   };
 }
 

@@ -17,6 +17,7 @@ import { stargzLazyOptions } from '../../../../../backends/stargz-lazy/options.j
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_REFERENCE } from '../../../../../backends/stargz-lazy/registry/blob-source.js';
 import type { RestoreGated } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
 import { NotFoundError, type Call } from '../../../../../core/sdk.js';
+import { allAvailable, mountTmpfs, RunningLink, tmpfsMounter } from './stand-in-fused.js';
 
 const log = pino({ level: 'silent' });
 const call: Call = { signal: new AbortController().signal, log };
@@ -36,23 +37,16 @@ class StandInLink implements FusedLink {
     this.#release();
   }
   /** Answers as a process that knows mount, unmount and list only (NOT_FOUND for newer requests). */
-  readonly #mounter = {
+  readonly #mounter = tmpfsMounter({
     mount: async (r: LayerMountRequest, signal?: AbortSignal): Promise<void> => {
       this.requests.push(r);
       await Promise.race([this.#released, new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
-      execFileSync('mount', ['-t', 'tmpfs', 'stand-in-layer', r.mountpoint]);
+      mountTmpfs(r.mountpoint);
     },
-    unmount: async (mountpoint: string): Promise<void> => {
-      execFileSync('umount', ['-l', mountpoint]);
-    },
-    list: async () => [],
     check: async (): Promise<never> => {
       throw new NotFoundError('the stand-in does not check layers');
     },
-    metrics: async (): Promise<never> => {
-      throw new NotFoundError('the stand-in has no metrics');
-    },
-  };
+  });
   async get(): Promise<FusedMounter> {
     return this.#mounter;
   }
@@ -150,43 +144,23 @@ describe('stargz-lazy calls during the restore at start', () => {
 });
 
 /**
- * A running process that checks layers: while `hang` is set its answer waits 2 s, or until the
- * request's signal aborts. It never holds the client's attachment, so no earlier answer is reused.
+ * A running process whose check, while `hang` is set, answers 2 s late or when the request's
+ * signal aborts; `signals` are those of its check requests, in order. It never holds the
+ * client's attachment, so no earlier answer is reused.
  */
-class CheckingLink implements FusedLink {
-  hang = false;
-  /** The signal of each check request, in order. */
-  readonly signals: (AbortSignal | undefined)[] = [];
-  readonly #client: FusedMounter = {
-    mount: async (r: LayerMountRequest): Promise<void> => {
-      execFileSync('mount', ['-t', 'tmpfs', 'stand-in-layer', r.mountpoint]);
-    },
-    unmount: async (mountpoint: string): Promise<void> => {
-      execFileSync('umount', ['-l', mountpoint]);
-    },
-    list: async () => [],
-    check: async (mountpoints: string[], signal?: AbortSignal) => {
-      this.signals.push(signal);
-      if (this.hang) {
-        await new Promise<void>((resolve, reject) => {
-          const late = setTimeout(resolve, 2_000); // a check nobody cancels answers, late
-          signal?.addEventListener('abort', () => (clearTimeout(late), reject(signal.reason)), { once: true });
-        });
-      }
-      return mountpoints.map((mountpoint) => ({ mountpoint, served: true, available: true, fetchedBytes: 0, totalBytes: 1 }));
-    },
-    metrics: async (): Promise<never> => {
-      throw new NotFoundError('the stand-in has no metrics');
-    },
+function checkingLink(): { link: RunningLink; hang: boolean; signals: (AbortSignal | undefined)[] } {
+  const out = { hang: false, signals: [] as (AbortSignal | undefined)[] };
+  const check = async (mountpoints: string[], signal?: AbortSignal) => {
+    out.signals.push(signal);
+    if (out.hang) {
+      await new Promise<void>((resolve, reject) => {
+        const late = setTimeout(resolve, 2_000); // a check nobody cancels answers, late
+        signal?.addEventListener('abort', () => (clearTimeout(late), reject(signal.reason)), { once: true });
+      });
+    }
+    return allAvailable(mountpoints);
   };
-  async get(): Promise<FusedMounter> {
-    return this.#client;
-  }
-  async running(): Promise<FusedMounter | undefined> {
-    return this.#client;
-  }
-  reset(): void {}
-  async close(): Promise<void> {}
+  return Object.assign(out, { link: new RunningLink(tmpfsMounter({ check })) });
 }
 
 describe("a client's cancel reaches the layer check through the restore gate", () => {
@@ -202,8 +176,8 @@ describe("a client's cancel reaches the layer check through the restore gate", (
 
   it('a cancelled Mounts or View call aborts the check it waits for', async () => {
     base = await realpath(await mkdtemp(path.join(tmpdir(), 'stargz-gate-cancel-')));
-    const link = new CheckingLink();
-    gated = await openSnapshotter(options, { name: 'stargz-lazy', root: base, log, signal: new AbortController().signal }, () => link);
+    const stand = checkingLink();
+    gated = await openSnapshotter(options, { name: 'stargz-lazy', root: base, log, signal: new AbortController().signal }, () => stand.link);
     const labels = {
       'containerd.io/snapshot.ref': L1,
       [LABEL_STARGZ_REFERENCE]: '127.0.0.1:1/gate/image:esgz',
@@ -212,20 +186,20 @@ describe("a client's cancel reaches the layer check through the restore gate", (
     };
     await expect(gated.prepare(`ns/1/extract ${L1}`, '', labels, call)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
     await gated.prepare('ns/2/ctr', L1, {}, call);
-    link.hang = true;
+    stand.hang = true;
     const calls = {
       mounts: (c: Call) => gated!.mounts('ns/2/ctr', c),
       view: (c: Call) => gated!.view('ns/3/view', L1, {}, c),
     };
     for (const [method, run] of Object.entries(calls)) {
-      const asked = link.signals.length;
+      const asked = stand.signals.length;
       const cancel = new AbortController();
       const answer = run({ signal: cancel.signal, log });
-      for (let waited = 0; link.signals.length === asked && waited < 2_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
-      expect(link.signals.length, method).toBe(asked + 1);
+      for (let waited = 0; stand.signals.length === asked && waited < 2_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+      expect(stand.signals.length, method).toBe(asked + 1);
       cancel.abort(new Error(`the client cancelled ${method}`));
       await expect(answer).rejects.toThrow(`the client cancelled ${method}`);
-      expect(link.signals.at(-1)?.aborted, method).toBe(true);
+      expect(stand.signals.at(-1)?.aborted, method).toBe(true);
     }
   });
 });

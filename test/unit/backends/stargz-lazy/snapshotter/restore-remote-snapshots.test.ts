@@ -176,7 +176,7 @@ describe('stargz-lazy restore on start', () => {
   }, 30_000);
 
   it('a snapshot whose labels no longer name a blob is named with the reason; the others are restored', async () => {
-    await sn!.update({ name: L2, labels: {} }, [`labels.${LABEL_STARGZ_DIGEST}`, `labels.${LABEL_STARGZ_REFERENCE}`]);
+    await sn!.update({ name: L2, labels: {} }, [`labels.${LABEL_STARGZ_DIGEST}`, `labels.${LABEL_STARGZ_REFERENCE}`], call);
     await killFused();
     const summary = await reopen();
     expect(summary.restored).toEqual([L1]);
@@ -186,9 +186,9 @@ describe('stargz-lazy restore on start', () => {
     expect(line[0]).toMatchObject({ level: 50, snapshot: L2, reason: 'labels-missing' });
     expect(logged(/^restore of remote snapshots: 1 restored, 1 failed/)).toHaveLength(1);
     // the snapshot stays recorded; calls on it answer UNAVAILABLE
-    expect((await sn!.stat(L2)).name).toBe(L2);
+    expect((await sn!.stat(L2, call)).name).toBe(L2);
     await expect(sn!.mounts('ns/9/ctr', call)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    await sn!.update({ name: L2, labels: labelsOf(1, L2) }, [`labels.${LABEL_STARGZ_DIGEST}`, `labels.${LABEL_STARGZ_REFERENCE}`]);
+    await sn!.update({ name: L2, labels: labelsOf(1, L2) }, [`labels.${LABEL_STARGZ_DIGEST}`, `labels.${LABEL_STARGZ_REFERENCE}`], call);
   }, 30_000);
 
 });
