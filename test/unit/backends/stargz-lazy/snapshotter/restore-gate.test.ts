@@ -24,6 +24,13 @@ const call: Call = { signal: new AbortController().signal, log };
 const L1 = `sha256:${'1'.repeat(64)}`;
 const LAYER = `sha256:${'f'.repeat(64)}`;
 const options = stargzLazyOptions.parse({ mountTimeoutMs: 1_500 });
+/** The labels of the remote prepare of L1. */
+const labels = {
+  'containerd.io/snapshot.ref': L1,
+  [LABEL_STARGZ_REFERENCE]: '127.0.0.1:1/gate/image:esgz',
+  [LABEL_STARGZ_DIGEST]: LAYER,
+  'containerd.io/snapshot/stargz/toc.digest': `sha256:${'c'.repeat(64)}`,
+};
 
 /** Mounts a tmpfs where the layer goes, once `release()` was called (at once when `instant`). */
 class StandInLink implements FusedLink {
@@ -80,12 +87,6 @@ beforeAll(async () => {
   root = await realpath(await mkdtemp(path.join(tmpdir(), 'stargz-restore-gate-')));
   const link = new StandInLink(true);
   const s = await open(link);
-  const labels = {
-    'containerd.io/snapshot.ref': L1,
-    [LABEL_STARGZ_REFERENCE]: '127.0.0.1:1/gate/image:esgz',
-    [LABEL_STARGZ_DIGEST]: LAYER,
-    'containerd.io/snapshot/stargz/toc.digest': `sha256:${'c'.repeat(64)}`,
-  };
   await expect(s.prepare(`ns/1/extract ${L1}`, '', labels, call)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
   await s.prepare('ns/2/ctr', L1, {}, call);
   await s.prepare('ns/3/local', '', {}, call);
@@ -178,12 +179,6 @@ describe("a client's cancel reaches the layer check through the restore gate", (
     base = await realpath(await mkdtemp(path.join(tmpdir(), 'stargz-gate-cancel-')));
     const stand = checkingLink();
     gated = await openSnapshotter(options, { name: 'stargz-lazy', root: base, log, signal: new AbortController().signal }, () => stand.link);
-    const labels = {
-      'containerd.io/snapshot.ref': L1,
-      [LABEL_STARGZ_REFERENCE]: '127.0.0.1:1/gate/image:esgz',
-      [LABEL_STARGZ_DIGEST]: LAYER,
-      'containerd.io/snapshot/stargz/toc.digest': `sha256:${'c'.repeat(64)}`,
-    };
     await expect(gated.prepare(`ns/1/extract ${L1}`, '', labels, call)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
     await gated.prepare('ns/2/ctr', L1, {}, call);
     stand.hang = true;
