@@ -6,8 +6,9 @@
  * - `parse`: the layer the labels of a remote prepare name (`remote-request.ts`); malformed
  *   labels, or a layer without the TOC digest label (unless `allowUnverifiedLayers`: its TOC
  *   could not be checked against the manifest, while containerd's own pull checks the whole
- *   blob against the layer digest), answer `{ fallback }`: an ordinary snapshot that containerd
- *   fills by unpacking the layer. A running FUSE process is told of the layer at once (a hint),
+ *   blob against the layer digest), answer `{ fallback, note }`: an ordinary snapshot that
+ *   containerd fills by unpacking the layer (`note` logs and counts it once the prepare answers
+ *   that snapshot). A running FUSE process is told of the layer at once (a hint),
  *   so its footer and TOC are on their way while the prepare makes its checks.
  * - `mount`: through the FUSE process (footer + TOC fetched and verified), bounded by
  *   `mountTimeoutMs`; a process that stopped answering is started again, once. A failure (not
