@@ -114,6 +114,7 @@ export type OverlayChange =
  * it reads through `tx` cannot change until the change is made. Throw a snaphost error to refuse
  * the change (`FailedPreconditionError` for a limit or a quota, `InvalidArgumentError` for a
  * request the backend never accepts); nothing is changed then. Keep it short: every other write
- * of the backend waits for it.
+ * of the backend waits for it. The store checks names after the hook: a change the hook lets
+ * through may still be refused (key taken, parent or key missing, commit of a view).
  */
 export type WriteHook = (change: OverlayChange, tx: MetaReader, call: Call) => void | Promise<void>;

@@ -14,6 +14,7 @@ import { AlreadyExistsError, FailedPreconditionError, UnavailableError } from '.
 import { LABEL_REMOTE, LABEL_TARGET_REF } from '../../../../core/contract/labels.js';
 import type { Call, Labels } from '../../../../core/contract/snapshotter.js';
 import { MemoryMetaStore } from '../../../../core/metastore/memory-metastore.js';
+import type { MetaStore } from '../../../../core/metastore/metastore.js';
 import { REMOTE_SNAPSHOT_LABEL_VALUE, type LayerDecision, type LayerHook, type RemoteLayerRef, type WriteHook } from '../../../../core/overlay/layer-hook.js';
 import { createOverlaySnapshotter, type OverlaySnapshotter } from '../../../../core/overlay/overlay-snapshotter.js';
 
@@ -122,6 +123,23 @@ describe('remote prepare: ALREADY_EXISTS', () => {
     // once for the parent's layers, once for the target's (nearest first)
     expect(layers.checked).toEqual([['L1'], ['L2', 'L1']]);
     expect((await errorOf(sn.stat('other/k2', call)))?.code).toBe('NOT_FOUND');
+  });
+
+  it('takes two write transactions (the target or the create, then the commit) and one read for a parent', async () => {
+    const inner = new MemoryMetaStore();
+    const n = { read: 0, write: 0 };
+    const store: MetaStore = {
+      read: (fn) => (n.read++, inner.read(fn)),
+      write: (fn) => (n.write++, inner.write(fn)),
+      close: () => inner.close(),
+    };
+    await sn.close();
+    sn = createOverlaySnapshotter({ store, dir, log, layers });
+    await errorOf(sn.prepare('k1', '', remoteLabels('L1', 'a'), call));
+    expect(n).toEqual({ read: 0, write: 2 });
+    await errorOf(sn.prepare('k2', 'L1', remoteLabels('L2', 'b'), call));
+    expect(n).toEqual({ read: 1, write: 4 }); // the read: the remote layers below the parent, checked once
+    expect(layers.checked).toEqual([['L1']]);
   });
 
   it('concurrent prepares of one target run one after the other: one mount, both ALREADY_EXISTS', async () => {
