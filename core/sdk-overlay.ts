@@ -10,13 +10,10 @@ export { LmdbMetaStore } from './metastore/lmdb-metastore.js';
 export type { LmdbMetaStoreOptions } from './metastore/lmdb-metastore.js';
 
 export { createOverlaySnapshotter, LABEL_OVERLAY_UPPERDIR } from './overlay/overlay-snapshotter.js';
-export type { OverlaySnapshotterOptions, MissingDir } from './overlay/overlay-snapshotter.js';
-// What createOverlaySnapshotter returns. Named `OverlaySnapshotter` once the class below is gone.
-export type { OverlaySnapshotter as ComposedOverlaySnapshotter } from './overlay/overlay-snapshotter.js';
+// `OverlaySnapshotter`: what createOverlaySnapshotter returns (a type: there is no class to extend).
+export type { OverlaySnapshotter, OverlaySnapshotterOptions, MissingDir } from './overlay/overlay-snapshotter.js';
 export { REMOTE_SNAPSHOT_LABEL_VALUE } from './overlay/layer-hook.js';
 export type { LayerHook, LayerDecision, RemoteLayerRef, WriteHook, OverlayChange } from './overlay/layer-hook.js';
-// The class form, only until stargz-lazy is composed (issue 14 part B deletes it).
-export { OverlaySnapshotter } from './overlay/overlay-snapshotter-class.js';
 export { openOverlayRoot } from './overlay/open-overlay-root.js';
 export { checkOverlaySupport } from './overlay/overlay-support.js';
 export { OverlayLayout, overlayMounts, overlayIndexOff } from './overlay/overlay-mounts.js';
@@ -33,7 +30,7 @@ export { unmount, detachMount } from './mounts/unmount.js';
 export type { DetachOptions } from './mounts/unmount.js';
 
 // Callbacks one at a time per key (per snapshot, per mountpoint), different keys concurrently.
-export { KeyedLock } from './grpc/keyed-lock.js';
+export { KeyedLock } from './runtime/keyed-lock.js';
 
 // A backend that keeps a helper process of its own (stargz-lazy's FUSE process) locks it with this.
 export { acquirePidLock, LockHeldError } from './runtime/pid-lock.js';

@@ -16,7 +16,7 @@ import type { Call, Info, Snapshotter } from '../contract/snapshotter.js';
 import { applyLabelUpdate } from '../contract/update.js';
 import { quoteInput, truncateInput } from '../text/truncate.js';
 import type { CallTracker } from './call-tracker.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../runtime/keyed-lock.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './request-limits.js';
 import { infoToProto, labelsFromProto, mountsToProto, usageToProto } from './convert.js';
 import type { Info as ProtoInfo } from './generated/containerd/services/snapshots/v1/Info.js';

@@ -24,6 +24,7 @@ import type { Call, Labels, Mount, Usage } from '../contract/snapshotter.js';
 import type { MetaReader, MetaStore, MetaWriter } from '../metastore/metastore.js';
 import { REMOTE_SNAPSHOT_LABEL_VALUE, type LayerDecision, type LayerHook, type RemoteLayerRef, type WriteHook } from './layer-hook.js';
 import type { OverlayLayout } from './overlay-mounts.js';
+import { KeyedLock } from '../runtime/keyed-lock.js';
 import { remoteLayersBelow } from './remote-layers-below.js';
 
 /** A snapshot just created: its id (its directory) and its mounts. */
@@ -61,7 +62,7 @@ export function targetOf(labels: Labels): string | undefined {
 export function remotePrepare<L>(p: RemotePrepareParts<L>): RemotePrepare {
   const { store, layout, layers } = p;
   /** Remote prepares of one chain id run one after the other (the second then finds the first's). */
-  const targets = new Map<string, Promise<unknown>>();
+  const targets = new KeyedLock();
 
   async function checkBelow(name: string, call: Call): Promise<void> {
     if (name === '') return;
@@ -153,21 +154,6 @@ export function remotePrepare<L>(p: RemotePrepareParts<L>): RemotePrepare {
     throw new AlreadyExistsError(`target snapshot ${JSON.stringify(target)}: prepared as a remote snapshot`);
   }
 
-  async function serialized<T>(target: string, fn: () => Promise<T>): Promise<T> {
-    const before = targets.get(target) ?? Promise.resolve();
-    const run = before.then(fn, fn);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    targets.set(target, settled);
-    try {
-      return await run;
-    } finally {
-      if (targets.get(target) === settled) targets.delete(target);
-    }
-  }
-
   return {
     checkBelow,
     async prepare(key, parent, labels, call) {
@@ -178,7 +164,7 @@ export function remotePrepare<L>(p: RemotePrepareParts<L>): RemotePrepare {
       }
       const decision = layers.parse(labels, call);
       await checkBelow(parent, call);
-      return serialized(target, () => prepareTarget(key, parent, labels, target, decision, call));
+      return targets.run(target, () => prepareTarget(key, parent, labels, target, decision, call));
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Remote layers whose check passed a moment ago (mounted, answering, readable in full: the
- * snapshotter's `#checkRemoteLayers`), or that were mounted a moment ago, by a FUSE-serving
+ * LayerHook's `check`, layer-check.ts), or that were mounted a moment ago, by a FUSE-serving
  * process that still holds the client's attachment. A pull prepares each layer on top of the
  * one it just mounted, and the container's prepare follows: checking the layers below again
  * each time cost three requests to that process (mountinfo aside: a statfs through FUSE and

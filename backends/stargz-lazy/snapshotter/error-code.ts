@@ -8,3 +8,8 @@ export function errorCode(err: unknown): string | undefined {
 export function describeError(err: unknown): string {
   return err instanceof Error ? err.message || err.name : String(err);
 }
+
+/** The FUSE process itself did not answer (fused-errors.ts `FusedUnreachableError`), as opposed to the registry. */
+export function isFusedUnreachable(err: unknown): boolean {
+  return (err as { reason?: unknown } | null)?.reason === 'FUSED_UNREACHABLE';
+}

@@ -15,40 +15,43 @@
  */
 import path from 'node:path';
 import type { BackendContext, Call, Logger } from '../../../core/sdk.js';
-import { openOverlayRoot, OverlayLayout, type LmdbMetaStore } from '../../../core/sdk-overlay.js';
+import { createOverlaySnapshotter, openOverlayRoot, OverlayLayout, type LmdbMetaStore, type OverlaySnapshotter } from '../../../core/sdk-overlay.js';
 import type { FusedLink } from '../fused-client/fused-link.js';
 import type { StargzLazyOptions } from '../options.js';
-import { RestoreGatedSnapshotter } from './restore-gate.js';
+import { fusedLayers } from './fused-layers.js';
+import { gateOnRestore, type RestoreGated } from './restore-gate.js';
 import { restoreRemoteSnapshots } from './restore-remote-snapshots.js';
-import type { StargzSnapshotter } from './stargz-snapshotter.js';
 
 /** Builds the link to the FUSE process of `root` (the real one, or a test's). */
 export type FusedLinkFactory = (root: string, options: StargzLazyOptions, log: Logger) => FusedLink;
 
-export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendContext, makeLink: FusedLinkFactory): Promise<RestoreGatedSnapshotter> {
+/**
+ * The overlay snapshotter on the root's LMDB store, given the FUSE-mounted layers
+ * (`fused-layers.ts`), wrapped by the restore gate (`restore-gate.ts`).
+ */
+export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendContext, makeLink: FusedLinkFactory): Promise<RestoreGated> {
   const { root, store } = await openOverlayRoot(ctx);
+  const layout = new OverlayLayout(root);
   const prefetchBytes = options.prefetch.enabled ? options.prefetch.maxBytes : 0;
-  let sn: RestoreGatedSnapshotter;
+  let sn: OverlaySnapshotter;
   let fused: FusedLink;
   try {
     fused = makeLink(root, options, ctx.log);
-    sn = new RestoreGatedSnapshotter({
-      store,
-      dir: root,
-      log: ctx.log,
-      asyncRemove: options.asyncRemove,
+    const layers = fusedLayers({
       fused,
+      snapshotsDir: layout.snapshotsDir,
       prefetchBytes,
       mountTimeoutMs: options.mountTimeoutMs,
       allowUnverifiedLayers: options.allowUnverifiedLayers,
     });
+    sn = createOverlaySnapshotter({ store, dir: root, log: ctx.log, asyncRemove: options.asyncRemove, layers });
   } catch (err) {
     await store.close();
     throw err;
   }
   try {
     const call: Call = { signal: ctx.signal, log: ctx.log };
-    await reportMounts(sn, store, root, ctx.log);
+    await reportMounts(fused, store, root, ctx.log);
     ctx.signal.throwIfAborted();
     // A crash may have left temp dirs, directories (and FUSE mounts) of removed snapshots.
     await sn.cleanup(call);
@@ -62,23 +65,26 @@ export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendCo
     await sn.close();
     throw err;
   }
-  sn.startRestore((signal) =>
-    restoreRemoteSnapshots({
-      store,
-      layout: new OverlayLayout(root),
-      fused,
-      log: ctx.log,
-      mountTimeoutMs: options.mountTimeoutMs,
-      prefetchBytes,
-      allowUnverifiedLayers: options.allowUnverifiedLayers,
-      concurrency: options.restore.concurrency,
-      signal,
-    }),
-  );
+  const gated = gateOnRestore(sn, {
+    store,
+    waitMs: options.mountTimeoutMs,
+    restore: (signal) =>
+      restoreRemoteSnapshots({
+        store,
+        layout,
+        fused,
+        log: ctx.log,
+        mountTimeoutMs: options.mountTimeoutMs,
+        prefetchBytes,
+        allowUnverifiedLayers: options.allowUnverifiedLayers,
+        concurrency: options.restore.concurrency,
+        signal,
+      }),
+  });
   if (options.startFusedAtOpen) await startFused(fused, ctx);
   // The first remote prepare after a reboot then need not wait for the process to start.
   else fused.warm?.();
-  return sn;
+  return gated;
 }
 
 /**
@@ -100,8 +106,8 @@ async function startFused(fused: FusedLink, ctx: BackendContext): Promise<void> 
 }
 
 /** Say what the FUSE process serves that the store does not know (those are released by the cleanup that follows). */
-async function reportMounts(sn: StargzSnapshotter, store: LmdbMetaStore, root: string, log: Logger): Promise<void> {
-  const fused = await sn.fusedRunning();
+async function reportMounts(link: FusedLink, store: LmdbMetaStore, root: string, log: Logger): Promise<void> {
+  const fused = await link.running();
   if (fused === undefined) return;
   const snapshots = path.join(root, 'snapshots');
   const owned = new Set(await store.read((tx) => tx.list().map((info) => path.join(snapshots, String(tx.getInfo(info.name).id), 'fs'))));

@@ -12,8 +12,6 @@ import { formatReference } from '../registry/reference.js';
 
 /** The TOC digest ctr-remote's converter puts on each eStargz layer; containerd forwards it. */
 export const LABEL_TOC_DIGEST = 'containerd.io/snapshot/stargz/toc.digest';
-/** Value of `containerd.io/snapshot/remote` on snapshots this backend committed itself (as stargz-snapshotter). */
-export const REMOTE_LABEL_VALUE = 'remote snapshot';
 
 /** Layers named to the FUSE process for opening ahead (it opens only the next few). */
 const MAX_FOLLOWING = 16;

@@ -9,9 +9,8 @@
  */
 import { statfs } from 'node:fs/promises';
 import { LABEL_REMOTE, type Labels } from '../../../core/sdk.js';
-import { detachMount, mountsUnder, type LmdbMetaStore, type OverlayLayout } from '../../../core/sdk-overlay.js';
+import { detachMount, mountsUnder, REMOTE_SNAPSHOT_LABEL_VALUE, type LmdbMetaStore, type OverlayLayout } from '../../../core/sdk-overlay.js';
 import { describeError, errorCode } from './error-code.js';
-import { REMOTE_LABEL_VALUE } from './remote-request.js';
 import type { RestoreFailure } from './restore-failure.js';
 
 export interface RemoteSnapshot {
@@ -42,7 +41,7 @@ export async function findRestoreCandidates(store: LmdbMetaStore, layout: Overla
   const remote = await store.read((tx) => {
     const out: RemoteSnapshot[] = [];
     for (const info of tx.list()) {
-      if (info.kind !== 'committed' || info.labels[LABEL_REMOTE] !== REMOTE_LABEL_VALUE) continue;
+      if (info.kind !== 'committed' || info.labels[LABEL_REMOTE] !== REMOTE_SNAPSHOT_LABEL_VALUE) continue;
       let depth = 0;
       for (let p = info.parent; p !== ''; p = tx.getInfo(p).info.parent) depth++;
       out.push({ name: info.name, mountpoint: layout.upperPath(tx.getInfo(info.name).id), labels: { ...info.labels }, depth });

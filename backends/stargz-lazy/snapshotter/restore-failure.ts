@@ -3,7 +3,7 @@
  * tests to match on) and one line an operator can act on. The error classes are those of the
  * FUSE process's client (fused/fused-errors.ts) and of `remoteRequestFromLabels`.
  */
-import { describeError, errorCode } from './error-code.js';
+import { describeError, errorCode, isFusedUnreachable } from './error-code.js';
 
 export type RestoreFailureReason =
   /** The labels containerd sent at prepare no longer name a blob (or never did). */
@@ -41,7 +41,7 @@ export function restoreFailureOf(err: unknown, o: { timedOut: boolean; cancelled
   const detail = describeError(err);
   if (o.cancelled) return { reason: 'cancelled', message: `cancelled: ${detail}` };
   if (o.timedOut) return { reason: 'timeout', message: `not mounted within ${o.timeoutMs} ms (the registry is slow or does not answer)` };
-  if ((err as { reason?: unknown } | null)?.reason === 'FUSED_UNREACHABLE') {
+  if (isFusedUnreachable(err)) {
     return { reason: 'fused-unreachable', message: `the FUSE-serving process could not be reached: ${detail}` };
   }
   switch (errorCode(err)) {

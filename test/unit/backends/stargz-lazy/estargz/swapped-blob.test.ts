@@ -5,7 +5,7 @@
  * genuine TOC in front of swapped data never yields the swapped bytes, and a TOC (even one
  * the annotation matches) whose data has no chunk digest is refused. Without it the forged blob
  * opens and reads, which is why such layers are not mounted lazily unless
- * `allowUnverifiedLayers` (stargz-snapshotter.ts).
+ * `allowUnverifiedLayers` (snapshotter/fused-layers.ts).
  */
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';

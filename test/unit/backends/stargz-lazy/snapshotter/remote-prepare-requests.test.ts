@@ -17,7 +17,7 @@ import type { FusedLink, FusedMounter, LayerMountRequest } from '../../../../../
 import { openSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/open-snapshotter.js';
 import { stargzLazyOptions } from '../../../../../backends/stargz-lazy/options.js';
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_LAYERS, LABEL_STARGZ_REFERENCE } from '../../../../../backends/stargz-lazy/registry/blob-source.js';
-import type { RestoreGatedSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
+import type { RestoreGated } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
 import { NotFoundError, type Call } from '../../../../../core/sdk.js';
 
 const log = pino({ level: 'silent' });
@@ -81,12 +81,12 @@ class StandInLink implements FusedLink {
 
 let base: string;
 let root: string;
-let sn: RestoreGatedSnapshotter | undefined;
+let sn: RestoreGated | undefined;
 let n = 0; // targets (one hex digit each)
 let roots = 0;
 
 /** A snapshotter on a fresh root (nothing of an earlier test to restore). */
-async function open(link: StandInLink): Promise<RestoreGatedSnapshotter> {
+async function open(link: StandInLink): Promise<RestoreGated> {
   await shut();
   root = path.join(base, String(++roots));
   sn = await openSnapshotter(options, { name: 'stargz-lazy', root, log, signal: new AbortController().signal }, () => link);

@@ -15,7 +15,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import backend from '../../../../../backends/stargz-lazy/index.js';
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_LAYERS, LABEL_STARGZ_REFERENCE } from '../../../../../backends/stargz-lazy/registry/blob-source.js';
-import type { RestoreGatedSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
+import type { RestoreGated } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
 import type { RestoreSummary } from '../../../../../backends/stargz-lazy/snapshotter/restore-remote-snapshots.js';
 import { fusedPid, stopFused } from '../../../../../backends/stargz-lazy/fused-client/stop-fused.js';
 import type { Call, Mount } from '../../../../../core/sdk.js';
@@ -38,14 +38,14 @@ const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(
 const call: Call = { signal: new AbortController().signal, log };
 let registry: DockerRegistry | undefined;
 let root: string;
-let sn: RestoreGatedSnapshotter | undefined;
+let sn: RestoreGated | undefined;
 const layers: { digest: string; toc: string; expected: Expected }[] = [];
 const mounted: string[] = [];
 const options = backend.options.parse({ mountTimeoutMs: 5_000 });
 
-async function open(): Promise<RestoreGatedSnapshotter> {
+async function open(): Promise<RestoreGated> {
   lines = [];
-  sn = (await backend.create(options, { name: 'stargz-lazy', root, log, signal: new AbortController().signal })) as RestoreGatedSnapshotter;
+  sn = (await backend.create(options, { name: 'stargz-lazy', root, log, signal: new AbortController().signal })) as RestoreGated;
   return sn;
 }
 
@@ -176,7 +176,7 @@ describe('stargz-lazy restore on start', () => {
   }, 30_000);
 
   it('a snapshot whose labels no longer name a blob is named with the reason; the others are restored', async () => {
-    await sn!.update({ name: L2, labels: {} }, [`labels.${LABEL_STARGZ_DIGEST}`, `labels.${LABEL_STARGZ_REFERENCE}`]);
+    await sn!.update({ name: L2, labels: {} }, [`labels.${LABEL_STARGZ_DIGEST}`, `labels.${LABEL_STARGZ_REFERENCE}`], call);
     await killFused();
     const summary = await reopen();
     expect(summary.restored).toEqual([L1]);
@@ -186,9 +186,9 @@ describe('stargz-lazy restore on start', () => {
     expect(line[0]).toMatchObject({ level: 50, snapshot: L2, reason: 'labels-missing' });
     expect(logged(/^restore of remote snapshots: 1 restored, 1 failed/)).toHaveLength(1);
     // the snapshot stays recorded; calls on it answer UNAVAILABLE
-    expect((await sn!.stat(L2)).name).toBe(L2);
+    expect((await sn!.stat(L2, call)).name).toBe(L2);
     await expect(sn!.mounts('ns/9/ctr', call)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    await sn!.update({ name: L2, labels: labelsOf(1, L2) }, [`labels.${LABEL_STARGZ_DIGEST}`, `labels.${LABEL_STARGZ_REFERENCE}`]);
+    await sn!.update({ name: L2, labels: labelsOf(1, L2) }, [`labels.${LABEL_STARGZ_DIGEST}`, `labels.${LABEL_STARGZ_REFERENCE}`], call);
   }, 30_000);
 
 });

@@ -13,12 +13,13 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { FusedLink, FusedMounter, LayerMountRequest } from '../../../../../backends/stargz-lazy/fused-client/fused-link.js';
+import type { LayerMountRequest } from '../../../../../backends/stargz-lazy/fused-client/fused-link.js';
 import { openSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/open-snapshotter.js';
 import { stargzLazyOptions, type StargzLazyOptions } from '../../../../../backends/stargz-lazy/options.js';
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_REFERENCE } from '../../../../../backends/stargz-lazy/registry/blob-source.js';
-import type { RestoreGatedSnapshotter } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
-import { NotFoundError, type BackendMetric, type Call } from '../../../../../core/sdk.js';
+import type { RestoreGated } from '../../../../../backends/stargz-lazy/snapshotter/restore-gate.js';
+import type { BackendMetric, Call } from '../../../../../core/sdk.js';
+import { mountTmpfs, RunningLink, tmpfsMounter } from './stand-in-fused.js';
 
 const chain = (c: string) => `sha256:${c.repeat(64)}`;
 const LAYER = chain('a');
@@ -39,42 +40,27 @@ const log = pino(
 const call: Call = { signal: new AbortController().signal, log };
 
 /** A running process that mounts a tmpfs for each layer and records hints and mounts. */
-class StandInLink implements FusedLink {
+class StandInLink extends RunningLink {
   readonly events: string[] = [];
   readonly mounts: LayerMountRequest[] = [];
-  readonly #client: FusedMounter & { attached: boolean } = {
-    attached: true,
-    open: async (r) => void this.events.push(`open ${r.digest}`),
-    mount: async (r: LayerMountRequest): Promise<void> => {
-      this.events.push(`mount ${r.digest}`);
-      this.mounts.push(r);
-      execFileSync('mount', ['-t', 'tmpfs', 'stand-in-layer', r.mountpoint]);
-    },
-    unmount: async (mountpoint: string): Promise<void> => {
-      execFileSync('umount', ['-l', mountpoint]);
-    },
-    list: async () => [],
-    check: async (mountpoints: string[]) => mountpoints.map((mountpoint) => ({ mountpoint, served: true, available: true, fetchedBytes: 0, totalBytes: 1 })),
-    metrics: async (): Promise<never> => {
-      throw new NotFoundError('the stand-in has no metrics');
-    },
-  };
-  async get(): Promise<FusedMounter> {
-    return this.#client;
+  constructor() {
+    super({ ...tmpfsMounter(), attached: true });
+    const { events, mounts } = this;
+    this.client.open = async (r) => void events.push(`open ${r.digest}`);
+    this.client.mount = async (r: LayerMountRequest): Promise<void> => {
+      events.push(`mount ${r.digest}`);
+      mounts.push(r);
+      mountTmpfs(r.mountpoint);
+    };
   }
-  async running(): Promise<FusedMounter | undefined> {
-    return this.#client;
-  }
-  reset(): void {}
-  async close(): Promise<void> {}
 }
 
 let base: string;
 let root: string;
 let roots = 0;
-let sn: RestoreGatedSnapshotter | undefined;
+let sn: RestoreGated | undefined;
 
-async function open(link: StandInLink, input: Record<string, unknown> = {}, fresh = true): Promise<RestoreGatedSnapshotter> {
+async function open(link: StandInLink, input: Record<string, unknown> = {}, fresh = true): Promise<RestoreGated> {
   await sn?.close();
   sn = undefined;
   if (fresh) root = path.join(base, String(++roots));

@@ -1,7 +1,8 @@
 /**
  * Runs callbacks one at a time per key, in arrival order; different keys run concurrently.
- * The adapter uses it to make read-merge-check-write of `Update` atomic per snapshot against
- * other Updates, so a label-set bound checked on the merged result holds.
+ * The adapter makes read-merge-check-write of `Update` atomic per snapshot with it (a label-set
+ * bound checked on the merged result holds); the overlay snapshotter runs the remote prepares of
+ * one target one after the other; fused mounts and unmounts one mountpoint at a time.
  */
 export class KeyedLock {
   readonly #tails = new Map<string, Promise<unknown>>();

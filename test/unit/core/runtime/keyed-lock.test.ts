@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyedLock } from '../../../../core/grpc/keyed-lock.js';
+import { KeyedLock } from '../../../../core/runtime/keyed-lock.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
