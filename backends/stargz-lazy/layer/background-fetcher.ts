@@ -18,7 +18,7 @@
  * `complete` at info.
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
-import type { WantedChunk } from './fetch-chunks.js';
+import type { WantedChunk } from './wanted-chunk.js';
 import { percent } from '../protocol/percent.js';
 
 export type BackgroundState = 'waiting' | 'running' | 'paused' | 'complete' | 'failed';

@@ -27,7 +27,7 @@ import {
 } from './content-range.js';
 import { byterangesBoundary, parseByteranges, type BodyPart } from './multipart.js';
 import { BodyLengthError, discard, drain, readAtMost, readExactly, readSlice } from './read-body.js';
-import type { BlobLocation, BlobResponse, RegistryClient } from './registry-client.js';
+import type { BlobLocation, BlobResponse, BlobTransport } from './blob-transport.js';
 import { protocolError, statusError, transportError } from './registry-errors.js';
 import { withRetry } from './retry.js';
 
@@ -42,7 +42,7 @@ export class BlobReader {
   private servedBy: number | undefined;
 
   constructor(
-    private readonly client: RegistryClient,
+    private readonly client: BlobTransport,
     readonly digest: string,
     readonly locations: readonly BlobLocation[],
   ) {
