@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../../../core/sdk.js';
-import type { AuthTarget } from './auth.js';
+import type { AuthTarget } from './auth-target.js';
 import type { RegistryOptions, TimeoutOptions } from './options.js';
 
 /** One place a blob can be fetched from. */

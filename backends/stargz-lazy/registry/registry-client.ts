@@ -15,7 +15,8 @@
  */
 import { Agent, Pool } from 'undici';
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
-import { Authorizer, type CredentialsProvider } from './auth.js';
+import { Authorizer } from './auth.js';
+import type { CredentialsProvider } from './credentials.js';
 import { DockerCredentials } from './docker-credentials.js';
 import type { LayerBlob } from './blob-source.js';
 import { BlobReader } from './blob-reader.js';
