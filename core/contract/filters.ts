@@ -1,8 +1,8 @@
 /**
  * containerd's filter grammar for List/Walk (github.com/containerd/containerd/filters:
- * scanner.go -> filter-scanner.ts, parser.go -> filter-parser.ts, quote.go -> filter-unquote.ts, filter.go
- * here), ported rune for rune, with the snapshot fields
- * of `adaptSnapshot` (snapshots/storage/bolt.go):
+ * scanner.go = filter-scanner.ts, parser.go = filter-parser.ts, quote.go = filter-unquote.ts,
+ * filter.go = this file), ported rune for rune, with the snapshot fields of `adaptSnapshot`
+ * (snapshots/storage/bolt.go):
  *
  * ```
  * selectors := selector ("," selector)*           every selector must match (AND)
