@@ -19,13 +19,12 @@
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import { digestOf } from '../estargz/digest.js';
 import { DEFAULT_LIMITS } from '../estargz/limits.js';
+import type { ChunkCacheStats } from './chunk-cache-stats.js';
 import { chunkPath } from './chunk-path.js';
 import { DiskCap } from './disk-cap.js';
 import { DiskStore } from './disk-store.js';
 import { MemoryLru } from './memory-lru.js';
-
-/** Verified disk files remembered (about 200 bytes each). */
-const MAX_VERIFIED_FILES = 65_536;
+import { VerifiedFiles } from './verified-files.js';
 
 export interface ChunkCacheOptions {
   /** Budget of the memory LRU in bytes; 0 turns it off. */
@@ -37,30 +36,11 @@ export interface ChunkCacheOptions {
   maxChunkBytes?: number;
 }
 
-export interface ChunkCacheStats {
-  memoryBytes: number;
-  memoryChunks: number;
-  memoryHits: number;
-  diskHits: number;
-  misses: number;
-  /** Disk files that failed verification (and were removed). */
-  corrupt: number;
-  writes: number;
-  writeErrors: number;
-  /** Bytes of the chunk files on disk now. */
-  diskBytes: number;
-  /** The cap of `diskBytes`; 0: none. */
-  diskLimitBytes: number;
-  /** Chunk files removed by the cap so far. */
-  evictions: number;
-}
-
 export class ChunkCache {
   readonly #memory: MemoryLru;
   /** Data being written to disk, served from here meanwhile. */
   readonly #writing = new Map<string, { data: Buffer; done: Promise<void> }>();
-  /** digest -> identity of its disk file when that file last verified (bounded; oldest forgotten first). */
-  readonly #verified = new Map<string, string>();
+  readonly #verified = new VerifiedFiles();
   readonly #stats = { memoryHits: 0, diskHits: 0, misses: 0, corrupt: 0, writes: 0, writeErrors: 0 };
   /** digest -> reads of its disk file in progress: the cap never removes those. */
   readonly #reading = new Map<string, number>();
@@ -80,7 +60,7 @@ export class ChunkCache {
       isPinned: (digest) => this.#reading.has(digest) || this.#writing.has(digest),
       onEvicted: (digest) => {
         this.#memory.delete(digest);
-        this.#verified.delete(digest);
+        this.#verified.forget(digest);
       },
       log,
     });
@@ -149,7 +129,7 @@ export class ChunkCache {
     this.#stats.corrupt++;
     this.#stats.misses++;
     this.log.warn({ digest, file, problem }, 'chunk cache: cached file does not match its digest; removed, fetching it again');
-    this.#verified.delete(digest);
+    this.#verified.forget(digest);
     await this.disk.remove(digest).catch((err: unknown) => this.log.warn({ err, file }, 'chunk cache: cannot remove a corrupt file'));
     return undefined;
   }
@@ -168,11 +148,11 @@ export class ChunkCache {
       this.#stats.misses++;
       return undefined;
     }
-    const trusted = found.kind === 'hit' && this.#verified.get(digest) === found.identity;
+    const trusted = found.kind === 'hit' && this.#verified.trusts(digest, found.identity);
     const problem = found.kind === 'bad' ? found.reason : trusted ? undefined : checkDigest(found.data, digest, algorithm);
     if (problem !== undefined || found.kind === 'bad') return this.#discard(digest, file, problem);
     this.#stats.diskHits++;
-    if (!trusted) this.#remember(digest, found.identity);
+    if (!trusted) this.#verified.remember(digest, found.identity);
     this.#memory.set(digest, found.data);
     return found.data;
   }
@@ -196,7 +176,7 @@ export class ChunkCache {
     return this.#pinned(digest, async () => {
       let found;
       try {
-        found = await this.disk.readRange(digest, { offset, length, size }, this.maxChunkBytes, algorithm, (identity) => this.#verified.get(digest) === identity);
+        found = await this.disk.readRange(digest, { offset, length, size }, this.maxChunkBytes, algorithm, (identity) => this.#verified.trusts(digest, identity));
       } catch (err) {
         this.log.warn({ err, file }, 'chunk cache: cannot read a cached chunk; fetching it again');
         this.#stats.misses++;
@@ -209,7 +189,7 @@ export class ChunkCache {
       if (found.kind === 'bad') return this.#discard(digest, file, found.reason);
       if (found.fileDigest !== undefined && found.fileDigest !== digest) return this.#discard(digest, file, `its digest is ${found.fileDigest}`);
       this.#stats.diskHits++;
-      if (found.fileDigest !== undefined) this.#remember(digest, found.identity);
+      if (found.fileDigest !== undefined) this.#verified.remember(digest, found.identity);
       return found.data;
     });
   }
@@ -283,12 +263,6 @@ export class ChunkCache {
   /** Log the eviction summary not logged yet (the cache stays usable). */
   close(): void {
     this.#cap.close();
-  }
-
-  #remember(digest: string, identity: string): void {
-    this.#verified.delete(digest);
-    this.#verified.set(digest, identity);
-    if (this.#verified.size > MAX_VERIFIED_FILES) this.#verified.delete(this.#verified.keys().next().value!);
   }
 
   stats(): ChunkCacheStats {

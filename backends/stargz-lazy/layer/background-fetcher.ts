@@ -18,8 +18,10 @@
  * `complete` at info.
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
-import type { WantedChunk } from './fetch-chunks.js';
 import { percent } from '../protocol/percent.js';
+import { sleep } from '../registry/retry.js';
+import { batches } from './fetch-batches.js';
+import type { WantedChunk } from './wanted-chunk.js';
 
 export type BackgroundState = 'waiting' | 'running' | 'paused' | 'complete' | 'failed';
 
@@ -264,42 +266,4 @@ export class BackgroundFetcher {
     }, RECHECK_EVERY_MS);
     this.#recheck.unref();
   }
-}
-
-/** `wanted` (blob order) cut into batches of about `maxBytes` compressed bytes, a gzip member never split. */
-function batches(wanted: readonly WantedChunk[], maxBytes: number): WantedChunk[][] {
-  const out: WantedChunk[][] = [];
-  let current: WantedChunk[] = [];
-  let bytes = 0;
-  let member = -1;
-  for (const w of wanted) {
-    if (w.chunk.offset !== member) {
-      if (current.length > 0 && bytes + w.chunk.compressedSize > maxBytes) {
-        out.push(current);
-        current = [];
-        bytes = 0;
-      }
-      member = w.chunk.offset;
-      bytes += w.chunk.compressedSize;
-    }
-    current.push(w);
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -21,19 +21,13 @@
 import { UnavailableError } from '../../../core/sdk.js';
 import { inflationBytes, readChunk, readChunks } from '../estargz/chunk.js';
 import type { EstargzLimits } from '../estargz/limits.js';
-import type { ChunkRef } from '../estargz/layer-node.js';
 import type { BlobReader } from '../registry/blob-reader.js';
 import { Priority, type Lane, type LayerInflation } from './inflation-budget.js';
 import type { SharedMembers } from './shared-members.js';
+import type { WantedChunk } from './wanted-chunk.js';
 
 /** What the layer needs of a blob reader (the registry's `BlobReader` is one). */
 export type LayerBlobReader = Pick<BlobReader, 'digest' | 'size' | 'readRanges'> & Partial<Pick<BlobReader, 'readTail'>>;
-
-/** A chunk to fetch, with the file it belongs to (for messages). */
-export interface WantedChunk {
-  chunk: ChunkRef;
-  path: string;
-}
 
 /** One member's chunks, each with its verified bytes or its error. */
 export type MemberResults = readonly (readonly [WantedChunk, Buffer | Error])[];

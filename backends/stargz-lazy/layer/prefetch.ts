@@ -10,7 +10,7 @@
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import type { LayerIndex } from '../estargz/layer-index.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
-import type { WantedChunk } from './fetch-chunks.js';
+import type { WantedChunk } from './wanted-chunk.js';
 import { percent } from '../protocol/percent.js';
 
 /** Compressed bytes asked for in one request. */

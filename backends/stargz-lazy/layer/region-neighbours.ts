@@ -14,7 +14,7 @@
  * in blob order): no table of its own, no node object per file.
  */
 import type { LayerIndex } from '../estargz/layer-index.js';
-import type { WantedChunk } from './fetch-chunks.js';
+import type { WantedChunk } from './wanted-chunk.js';
 
 /** Default size and alignment of a region; a member at least this large is not a small one. */
 export const REGION_BYTES = 64 * 1024;

@@ -9,7 +9,7 @@
  * nothing; the others are read from the index's chunk slots (no node object per file).
  */
 import type { LayerIndex } from '../estargz/layer-index.js';
-import type { WantedChunk } from './fetch-chunks.js';
+import type { WantedChunk } from './wanted-chunk.js';
 
 export class SharedMembers {
   private constructor(readonly members: ReadonlyMap<number, readonly WantedChunk[]>) {}

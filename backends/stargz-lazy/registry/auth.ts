@@ -15,54 +15,12 @@
  */
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../core/sdk.js';
-import { RegistryStatusError, statusError, transportError } from './registry-errors.js';
+import type { AuthTarget } from './auth-target.js';
+import type { Credentials, CredentialsProvider } from './credentials.js';
+import { RegistryStatusError } from './registry-errors.js';
 import type { TimeoutOptions } from './options.js';
-import { truncate } from './digest.js';
-import { realmPolicy } from './realm-policy.js';
-import { parseWwwAuthenticate, type Challenge } from './www-authenticate.js';
-
-/** A user name and password (or access token used as one): Basic auth, or Basic at the token endpoint. */
-export interface PasswordCredentials {
-  username: string;
-  password: string;
-}
-
-/** An OAuth2 refresh token (`identitytoken`, or a helper's `<token>` user): POSTed to the token endpoint. */
-export interface IdentityTokenCredentials {
-  identityToken: string;
-  username?: string;
-}
-
-/** A bearer token sent to the registry as is (`registrytoken`). */
-export interface RegistryTokenCredentials {
-  registryToken: string;
-}
-
-export type Credentials = PasswordCredentials | IdentityTokenCredentials | RegistryTokenCredentials;
-
-/** Whom a request authorizes with: the registry host, the origin requests to it go to, and the scope. */
-export interface AuthTarget {
-  /** As in image references (`docker.io`, `127.0.0.1:5000`); credentials and tokens are keyed by it. */
-  host: string;
-  /** `scheme://host[:port]` the registry's requests (and its 401 challenges) go to. */
-  origin: string;
-  /** `repository:<name>:pull`. */
-  scope: string;
-}
-
-/** Credentials for a registry host (`docker.io`, `127.0.0.1:5000`), or undefined for anonymous. */
-export type CredentialsProvider = (host: string) => Promise<Credentials | undefined> | Credentials | undefined;
-
-/** Credentials from a fixed map keyed by registry host. */
-export function staticCredentials(map: Readonly<Record<string, Credentials>>): CredentialsProvider {
-  return (host) => map[host];
-}
-
-interface CachedAuth {
-  header: string;
-  /** ms since epoch; Infinity for Basic. */
-  expiresAt: number;
-}
+import { basicHeader, fetchToken, type CachedAuth } from './token-endpoint.js';
+import { parseWwwAuthenticate } from './www-authenticate.js';
 
 export interface AuthorizerDeps {
   dispatcher: Dispatcher;
@@ -71,13 +29,6 @@ export interface AuthorizerDeps {
   credentials?: CredentialsProvider | undefined;
   now?: () => number;
 }
-
-/** Token lifetime when the token server does not say (the token spec's default). */
-export const DEFAULT_TOKEN_SECONDS = 60;
-/** `client_id` of OAuth2 token requests (the spec requires one; registries log it). */
-const CLIENT_ID = 'snaphost';
-/** The largest token answer we read. */
-const MAX_TOKEN_RESPONSE = 1 << 20;
 
 export class Authorizer {
   private readonly cache = new Map<string, CachedAuth>();
@@ -155,7 +106,7 @@ export class Authorizer {
     if (bearer && credentials && 'registryToken' in credentials) {
       auth = { header: `Bearer ${credentials.registryToken}`, expiresAt: Infinity };
     } else if (bearer) {
-      auth = await this.fetchToken(target, bearer, credentials);
+      auth = await fetchToken(this.deps, this.now, target, bearer, credentials);
     } else if (basic) {
       if (!credentials) {
         throw new RegistryStatusError(`registry ${host} requires basic authentication and no credentials are configured for it`, 401);
@@ -174,112 +125,10 @@ export class Authorizer {
     this.cache.set(cacheKey(host, scope), auth);
     return auth.header;
   }
-
-  /**
-   * A Bearer header from the challenge's token endpoint: `GET realm?service=…&scope=…` (with
-   * Basic credentials if any), or for an identity token the OAuth2 form
-   * `POST realm` `grant_type=refresh_token&refresh_token=…&service=…&scope=…&client_id=…`.
-   * Without credentials, or where the realm may not have them (`realm-policy.ts`), the GET goes
-   * without Authorization.
-   */
-  private async fetchToken(target: AuthTarget, challenge: Challenge, configured: Credentials | undefined): Promise<CachedAuth> {
-    const { host, scope } = target;
-    const realm = realmPolicy(challenge.params.realm, target.origin, host);
-    const url = realm.url;
-    let credentials = configured;
-    if (configured !== undefined && !realm.credentials) {
-      credentials = undefined;
-      this.deps.log.warn({ host, realm: truncate(url.origin), why: realm.withheld }, 'registry credentials withheld from the token endpoint; asking for an anonymous token');
-    }
-    // The challenge's scope is what this request needs; ours covers the same repository.
-    const scopes = [...new Set([challenge.params.scope ?? scope, scope])];
-    const service = challenge.params.service;
-    const what = `token for ${host} (${scope}) from ${truncate(url.origin)}`;
-    const headers: Record<string, string> = { accept: 'application/json' };
-    let method: 'GET' | 'POST' = 'GET';
-    let body: string | undefined;
-    let presented = 'anonymous access';
-    if (credentials && 'identityToken' in credentials) {
-      method = 'POST';
-      presented = 'the configured identity token';
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: credentials.identityToken, client_id: CLIENT_ID });
-      if (service !== undefined) form.set('service', service);
-      form.set('scope', scopes.join(' '));
-      body = form.toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-    } else {
-      if (service !== undefined) url.searchParams.set('service', service);
-      for (const s of scopes) url.searchParams.append('scope', s);
-      if (credentials && 'password' in credentials) {
-        headers.authorization = basicHeader(credentials);
-        presented = 'the configured credentials';
-      }
-    }
-    const started = this.now();
-    let text: string;
-    try {
-      const res = await this.deps.dispatcher.request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        headersTimeout: this.deps.timeouts.headersMs,
-        bodyTimeout: this.deps.timeouts.bodyMs,
-      });
-      if (res.statusCode !== 200) {
-        await res.body.dump({ limit: MAX_TOKEN_RESPONSE }).catch(() => undefined);
-        if (res.statusCode === 400 || res.statusCode === 401 || res.statusCode === 403) {
-          const withheld = credentials !== configured ? `; the configured credentials were withheld: ${realm.withheld}` : '';
-          throw new RegistryStatusError(`${what}: the token server refused ${presented} (HTTP ${res.statusCode})${withheld}`, res.statusCode);
-        }
-        if (method === 'POST' && (res.statusCode === 404 || res.statusCode === 405)) {
-          throw new RegistryStatusError(`${what}: the token server does not take OAuth2 POST requests (HTTP ${res.statusCode}), which an identity token needs`, res.statusCode);
-        }
-        throw statusError(what, res.statusCode, res.headers['retry-after']);
-      }
-      text = await readText(res.body, what);
-    } catch (err) {
-      throw transportError(what, err);
-    }
-    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      throw new RegistryStatusError(`${what}: the answer is not JSON`, 200);
-    }
-    const token = typeof parsed.token === 'string' && parsed.token !== '' ? parsed.token : parsed.access_token;
-    if (typeof token !== 'string' || token === '' || /[\r\n]/.test(token)) {
-      throw new RegistryStatusError(`${what}: the answer has no token`, 200);
-    }
-    const seconds =
-      typeof parsed.expires_in === 'number' && Number.isFinite(parsed.expires_in) && parsed.expires_in > 0
-        ? parsed.expires_in
-        : DEFAULT_TOKEN_SECONDS;
-    // Renew a little before the server's expiry so a request is not sent with a dying token.
-    const marginMs = Math.min(10_000, seconds * 100);
-    this.deps.log.debug({ host, scope, expiresIn: seconds, grant: method === 'POST' ? 'refresh_token' : 'basic' }, 'registry token issued');
-    return { header: `Bearer ${token}`, expiresAt: started + seconds * 1000 - marginMs };
-  }
 }
 
 function cacheKey(host: string, scope: string): string {
   return `${host}\u0000${scope}`;
-}
-
-function basicHeader(c: PasswordCredentials): string {
-  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
-}
-
-async function readText(body: AsyncIterable<Buffer>, what: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_TOKEN_RESPONSE) throw new RegistryStatusError(`${what}: the answer is larger than ${MAX_TOKEN_RESPONSE} bytes`, 200);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `promise`, or the signal's reason as soon as it aborts. */

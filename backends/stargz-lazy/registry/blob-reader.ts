@@ -7,16 +7,16 @@
  *   a server that ignores Range altogether still works (the slice is cut from the stream).
  * - Every Content-Range is checked against what was asked; a reader never returns more or
  *   fewer bytes than asked, it throws instead.
- * - Network errors, timeouts, 5xx and 429 are retried with backoff (options.retry), then the
- *   next location (mirrors in order, the registry, then the layer's URLs) is tried, and the
- *   one that served is logged; the first failure is thrown:
+ * - Network errors, timeouts, 5xx and 429 are retried, then the next location is tried
+ *   (`location-failover.ts`); the first failure is thrown:
  *   UnavailableError (unreachable, timeouts, bad answers), NotFoundError (404),
  *   InvalidArgumentError (a range past the end), RegistryStatusError (401/403/other 4xx).
  * - Each call takes an optional AbortSignal and rejects with its reason when it aborts.
  *
  * Buffers returned by `readRanges` may share memory with each other.
  */
-import { InvalidArgumentError, NotFoundError, SnaphostError, UnavailableError } from '../../../core/sdk.js';
+import { InvalidArgumentError } from '../../../core/sdk.js';
+import { allOrAbort } from './all-or-abort.js';
 import {
   contentRangeLength,
   mergeRanges,
@@ -25,11 +25,12 @@ import {
   type ByteRange,
   type ContentRange,
 } from './content-range.js';
+import { cover, slice } from './byte-spans.js';
+import { LocationFailover } from './location-failover.js';
 import { byterangesBoundary, parseByteranges, type BodyPart } from './multipart.js';
-import { BodyLengthError, discard, drain, readAtMost, readExactly, readSlice } from './read-body.js';
-import type { BlobLocation, BlobResponse, RegistryClient } from './registry-client.js';
-import { protocolError, statusError, transportError } from './registry-errors.js';
-import { withRetry } from './retry.js';
+import { discard, drain, readAtMost, readExactly, readSlice } from './read-body.js';
+import type { BlobLocation, BlobResponse, BlobTransport } from './blob-transport.js';
+import { exchange, protocolError, statusError } from './registry-errors.js';
 
 /** Room for part headers in a multipart answer, per part and in all. */
 const PART_OVERHEAD = 1024;
@@ -37,23 +38,22 @@ const BODY_OVERHEAD = 8192;
 
 export class BlobReader {
   private knownSize: number | undefined;
-  private preferred = 0;
-  /** The location that served last, to log when it changes. */
-  private servedBy: number | undefined;
+  readonly #failover: LocationFailover;
 
   constructor(
-    private readonly client: RegistryClient,
+    private readonly client: BlobTransport,
     readonly digest: string,
     readonly locations: readonly BlobLocation[],
   ) {
     if (locations.length === 0) throw new InvalidArgumentError(`blob ${digest}: no location to fetch it from`);
+    this.#failover = new LocationFailover(client, digest, locations);
   }
 
   /** The blob's size in bytes (HEAD, else GET of byte 0 and its Content-Range); cached. */
   async size(signal?: AbortSignal): Promise<number> {
     if (this.knownSize !== undefined) return this.knownSize;
-    const size = await this.onLocations(signal, (loc, s) => this.fetchSize(loc, s));
-    this.learnSize(size, this.locations[this.preferred]!);
+    const size = await this.#failover.run(signal, (loc, s) => this.fetchSize(loc, s));
+    this.learnSize(size, this.#failover.preferred);
     return size;
   }
 
@@ -68,7 +68,7 @@ export class BlobReader {
       throw new InvalidArgumentError(`blob ${this.digest}: tail length must be a positive integer, got ${length}`);
     }
     if (this.knownSize === undefined) {
-      const got = await this.onLocations(signal, (loc, s) => this.fetchSuffix(loc, length, s));
+      const got = await this.#failover.run(signal, (loc, s) => this.fetchSuffix(loc, length, s));
       if (got !== undefined) return got;
     }
     const size = await this.size(signal);
@@ -87,7 +87,7 @@ export class BlobReader {
     for (const r of ranges) this.checkRange(r);
     const spans = mergeRanges(ranges);
     if (spans.length > 0) {
-      const data = await this.onLocations(signal, (loc, s) => this.fetchSpans(loc, spans, s));
+      const data = await this.#failover.run(signal, (loc, s) => this.fetchSpans(loc, spans, s));
       return ranges.map((r) => (r.length === 0 ? Buffer.alloc(0) : slice(spans, data, r)));
     }
     return ranges.map(() => Buffer.alloc(0));
@@ -105,43 +105,8 @@ export class BlobReader {
     }
   }
 
-  /** Runs `op` with retries at each location in turn, starting with the last one that worked. */
-  private async onLocations<T>(signal: AbortSignal | undefined, op: (loc: BlobLocation, s: AbortSignal) => Promise<T>): Promise<T> {
-    let first: unknown;
-    const n = this.locations.length;
-    for (let i = 0; i < n; i++) {
-      const index = (this.preferred + i) % n;
-      const loc = this.locations[index]!;
-      try {
-        const result = await withRetry(this.client.options.retry, loc.what, (s) => op(loc, s), {
-          signal,
-          onRetry: (err, attempt, delayMs) =>
-            this.client.log.warn({ blob: this.digest, url: loc.url, attempt, delayMs, reason: err.message }, 'registry request failed; retrying'),
-        });
-        this.preferred = index;
-        if (this.servedBy !== index) this.logServed(index, i);
-        return result;
-      } catch (err) {
-        if (signal?.aborted) throw signal.reason;
-        if (!(err instanceof NotFoundError || err instanceof UnavailableError)) throw err;
-        first ??= err;
-        if (i + 1 < n) this.client.log.warn({ blob: this.digest, url: loc.url, reason: err.message }, 'blob location failed; trying the next');
-      }
-    }
-    throw first;
-  }
-
-  /** Which endpoint serves this blob: info when there was a choice (mirrors, URLs), else debug. */
-  private logServed(index: number, passedOver: number): void {
-    this.servedBy = index;
-    const loc = this.locations[index]!;
-    const fields = { blob: this.digest, endpoint: loc.origin, role: loc.role ?? 'upstream', passedOver };
-    if (this.locations.length > 1) this.client.log.info(fields, `blob served by ${loc.role ?? 'upstream'} ${loc.origin}`);
-    else this.client.log.debug(fields, 'blob served');
-  }
-
   private async fetchSize(loc: BlobLocation, signal: AbortSignal): Promise<number> {
-    return this.exchange(loc, async () => {
+    return exchange(loc, async () => {
       const head = await this.client.send(loc, 'HEAD', {}, signal);
       await drain(head);
       if (head.statusCode === 200) {
@@ -171,7 +136,7 @@ export class BlobReader {
 
   /** A suffix-range GET; undefined when the server does not answer it with the tail (206). */
   private async fetchSuffix(loc: BlobLocation, length: number, signal: AbortSignal): Promise<{ size: number; data: Buffer } | undefined> {
-    return this.exchange(loc, async () => {
+    return exchange(loc, async () => {
       const res = await this.client.send(loc, 'GET', { range: `bytes=-${length}` }, signal);
       if (res.statusCode === 206) {
         const cr = parseContentRange(res.headers['content-range']);
@@ -218,7 +183,7 @@ export class BlobReader {
   }
 
   private async fetchSingle(loc: BlobLocation, span: ByteRange, signal: AbortSignal): Promise<Buffer> {
-    return this.exchange(loc, async () => {
+    return exchange(loc, async () => {
       const res = await this.client.send(loc, 'GET', { range: rangeHeader([span]) }, signal);
       if (res.statusCode === 206) {
         const cr = parseContentRange(res.headers['content-range']);
@@ -257,7 +222,7 @@ export class BlobReader {
 
   /** One multi-range GET; what the answer does not cover is fetched range by range. */
   private async fetchGroup(loc: BlobLocation, group: ByteRange[], signal: AbortSignal): Promise<Buffer[]> {
-    const parts = await this.exchange(loc, async (): Promise<BodyPart[] | undefined> => {
+    const parts = await exchange(loc, async (): Promise<BodyPart[] | undefined> => {
       const res = await this.client.send(loc, 'GET', { range: rangeHeader(group) }, signal);
       if (res.statusCode === 200) {
         discard(res);
@@ -325,60 +290,10 @@ export class BlobReader {
     const d = res.headers['docker-content-digest'];
     if (typeof d === 'string' && d !== '' && d !== this.digest) throw protocolError(loc.what, `Docker-Content-Digest is ${d}`);
   }
-
-  /** Runs one exchange, turning body-length and transport failures into our errors. */
-  private async exchange<T>(loc: BlobLocation, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof BodyLengthError) throw protocolError(loc.what, err.message);
-      if (err instanceof SnaphostError) throw err;
-      throw transportError(loc.what, err);
-    }
-  }
-}
-
-/** The span part that contains `span` entirely, cut to it. */
-function cover(parts: BodyPart[], span: ByteRange): Buffer | undefined {
-  for (const p of parts) {
-    if (p.range.first <= span.offset && p.range.last >= span.offset + span.length - 1) {
-      const start = span.offset - p.range.first;
-      return p.data.subarray(start, start + span.length);
-    }
-  }
-  return undefined;
-}
-
-/** The bytes of range `r` out of the merged spans that hold it. */
-function slice(spans: ByteRange[], data: Buffer[], r: ByteRange): Buffer {
-  let lo = 0;
-  let hi = spans.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (spans[mid]!.offset <= r.offset) lo = mid;
-    else hi = mid - 1;
-  }
-  const start = r.offset - spans[lo]!.offset;
-  return data[lo]!.subarray(start, start + r.length);
 }
 
 function contentLength(res: BlobResponse): number | undefined {
   const v = res.headers['content-length'];
   if (typeof v !== 'string' || !/^\d{1,16}$/.test(v)) return undefined;
   return Number(v);
-}
-
-/** Runs tasks in parallel; the first failure aborts the others (and is what is thrown). */
-async function allOrAbort<T>(signal: AbortSignal, tasks: ((s: AbortSignal) => Promise<T>)[]): Promise<T[]> {
-  if (tasks.length === 1) return [await tasks[0]!(signal)];
-  const controller = new AbortController();
-  const s = AbortSignal.any([signal, controller.signal]);
-  return Promise.all(
-    tasks.map((task) =>
-      task(s).catch((err: unknown) => {
-        controller.abort(err);
-        throw err;
-      }),
-    ),
-  );
 }

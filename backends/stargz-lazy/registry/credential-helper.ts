@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { z } from '../../../core/sdk.js';
-import type { Credentials } from './auth.js';
+import type { Credentials } from './credentials.js';
 import { CredentialsError } from './registry-errors.js';
 
 const NOT_FOUND = 'credentials not found in native keychain';

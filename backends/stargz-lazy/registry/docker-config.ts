@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { z } from '../../../core/sdk.js';
-import type { Credentials } from './auth.js';
+import type { Credentials } from './credentials.js';
 import { CredentialsError } from './registry-errors.js';
 import { DEFAULT_HOST } from './reference.js';
 

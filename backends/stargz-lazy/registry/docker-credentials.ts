@@ -11,7 +11,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../../../core/sdk.js';
-import type { Credentials, CredentialsProvider } from './auth.js';
+import type { Credentials, CredentialsProvider } from './credentials.js';
 import { helperCredentials } from './credential-helper.js';
 import { defaultDockerConfigPath, lookupHost, parseDockerConfig, serverAddress, type DockerConfig } from './docker-config.js';
 import { CredentialsError } from './registry-errors.js';

@@ -12,7 +12,8 @@
 import type { LayerBlob } from './blob-source.js';
 import { drain } from './read-body.js';
 import type { ImageReference } from './reference.js';
-import type { BlobLocation, RegistryClient } from './registry-client.js';
+import type { BlobLocation } from './blob-transport.js';
+import type { RegistryClient } from './registry-client.js';
 import { transportReason } from './registry-errors.js';
 import { Retryable } from './retry.js';
 

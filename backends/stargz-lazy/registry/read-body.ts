@@ -2,7 +2,7 @@
  * Reading response bodies with exact bounds: never more bytes into memory than asked for,
  * and a clear error when the server sends more or fewer.
  */
-import type { BlobResponse } from './registry-client.js';
+import type { BlobResponse } from './blob-transport.js';
 
 /** Error bodies are read (to keep the connection) only up to this size. */
 export const MAX_DRAIN = 64 * 1024;

@@ -13,40 +13,19 @@
  * Retries, ranges and body checks are the reader's (blob-reader.ts). One client per backend
  * instance; `close()` ends its connections.
  */
-import { Agent, Pool, type Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, Pool } from 'undici';
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
-import { Authorizer, type AuthTarget, type CredentialsProvider } from './auth.js';
+import { Authorizer } from './auth.js';
+import type { CredentialsProvider } from './credentials.js';
 import { DockerCredentials } from './docker-credentials.js';
 import type { LayerBlob } from './blob-source.js';
 import { BlobReader } from './blob-reader.js';
+import type { BlobLocation, BlobResponse, BlobTransport } from './blob-transport.js';
 import { RegistryHosts, type RegistryEndpoint } from './hosts.js';
-import { registryOptions, type RegistryOptions, type RegistryOptionsInput, type TimeoutOptions } from './options.js';
+import { registryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
 import { formatReference, type ImageReference } from './reference.js';
 import { drain, MAX_DRAIN } from './read-body.js';
 import { protocolError, transportError } from './registry-errors.js';
-
-/** One place a blob can be fetched from. */
-export interface BlobLocation {
-  /** Names blob and place in messages: `blob sha256:… of 127.0.0.1:5000/app`. */
-  what: string;
-  url: string;
-  /** Origin of `url`: the key of per-host memory (multi-range support). */
-  origin: string;
-  timeouts: TimeoutOptions;
-  /** Registry authorization for this location; absent for direct URLs. */
-  auth?: AuthTarget;
-  /** A mirror, the upstream registry, or a URL from the layer's labels. */
-  role?: 'mirror' | 'upstream' | 'url';
-}
-
-export interface BlobResponse {
-  statusCode: number;
-  headers: IncomingHttpHeaders;
-  body: Dispatcher.ResponseData['body'];
-  /** The URL that answered, after redirects. */
-  url: string;
-}
 
 export interface RegistryClientDeps {
   log: Logger;
@@ -59,7 +38,7 @@ const MAX_REDIRECTS = 5;
 const MAX_CACHED_REDIRECTS = 4096;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-export class RegistryClient {
+export class RegistryClient implements BlobTransport {
   readonly options: RegistryOptions;
   readonly hosts: RegistryHosts;
   readonly auth: Authorizer;

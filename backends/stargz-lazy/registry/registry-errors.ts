@@ -12,6 +12,8 @@ import {
   SnaphostError,
   UnavailableError,
 } from '../../../core/sdk.js';
+import type { BlobLocation } from './blob-transport.js';
+import { BodyLengthError } from './read-body.js';
 import { Retryable } from './retry.js';
 
 /** The registry (or blob storage) answered with a status we cannot use. */
@@ -89,4 +91,15 @@ function retryAfterMs(value: string | string[] | undefined): number | undefined 
 /** A protocol violation by the server (wrong Content-Range, short body, bad multipart). */
 export function protocolError(what: string, why: string): UnavailableError {
   return new UnavailableError(`${what}: bad response: ${why}`);
+}
+
+/** Runs one exchange with `loc`, turning body-length and transport failures into our errors. */
+export async function exchange<T>(loc: BlobLocation, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof BodyLengthError) throw protocolError(loc.what, err.message);
+    if (err instanceof SnaphostError) throw err;
+    throw transportError(loc.what, err);
+  }
 }

@@ -1,6 +1,6 @@
 /** Registry authorization against a token-auth proxy in front of a real docker-registry. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { staticCredentials } from '../../../../../backends/stargz-lazy/registry/auth.js';
+import { staticCredentials } from '../../../../../backends/stargz-lazy/registry/credentials.js';
 import { RegistryStatusError } from '../../../../../backends/stargz-lazy/registry/registry-errors.js';
 import { startDockerRegistry, type DockerRegistry } from './servers/docker-registry.js';
 import { startAuthProxy, type AuthProxy, type AuthProxyOptions } from './servers/auth-proxy.js';

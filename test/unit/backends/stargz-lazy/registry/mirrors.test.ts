@@ -4,7 +4,7 @@
  * credentials are the mirror host's own.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { staticCredentials } from '../../../../../backends/stargz-lazy/registry/auth.js';
+import { staticCredentials } from '../../../../../backends/stargz-lazy/registry/credentials.js';
 import { startAuthProxy } from './servers/auth-proxy.js';
 import { serveBlob, startBlobServer, type BlobServer } from './servers/blob-server.js';
 import { sha256, startDockerRegistry } from './servers/docker-registry.js';

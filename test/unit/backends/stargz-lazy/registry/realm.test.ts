@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { staticCredentials } from '../../../../../backends/stargz-lazy/registry/auth.js';
+import { staticCredentials } from '../../../../../backends/stargz-lazy/registry/credentials.js';
 import { realmPolicy } from '../../../../../backends/stargz-lazy/registry/realm-policy.js';
 import { RegistryStatusError } from '../../../../../backends/stargz-lazy/registry/registry-errors.js';
 import { serveBlob } from './servers/blob-server.js';

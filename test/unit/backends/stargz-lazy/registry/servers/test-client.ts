@@ -2,7 +2,7 @@
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { RegistryClient } from '../../../../../../backends/stargz-lazy/registry/registry-client.js';
-import type { CredentialsProvider } from '../../../../../../backends/stargz-lazy/registry/auth.js';
+import type { CredentialsProvider } from '../../../../../../backends/stargz-lazy/registry/credentials.js';
 import type { RegistryOptionsInput } from '../../../../../../backends/stargz-lazy/registry/options.js';
 import { parseReference } from '../../../../../../backends/stargz-lazy/registry/reference.js';
 import type { BlobReader } from '../../../../../../backends/stargz-lazy/registry/blob-reader.js';
