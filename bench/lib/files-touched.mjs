@@ -16,15 +16,15 @@
 //                      the daemon side is counted
 // Method, per case: the backend is created through its definition (dist/backends/<name>/index.js,
 // `create(options, ctx)`, default options) on a fresh root in a temp dir and served through the
-// real gRPC adapter on a unix socket there; a grpc-js client in a CHILD process calls Prepare
-// (the client's code is not the daemon's and is not counted). One warm-up Prepare, then
-// Profiler.takePreciseCoverage (which resets the counts), the measured Prepare, a short settle
-// (the adapter's work after the answer), and takePreciseCoverage again. Module loading and
-// create() run before the reset and are not counted.
-// The logger is pino at level info writing nowhere (the daemon's own logger adds no code of
-// snaphost on a call). What the host adds around a backend that is NOT here: createBackend's
-// checks (at create, not per call) and the metrics observer (only with metrics enabled).
-import { fork } from 'node:child_process';
+// real gRPC adapter on a unix socket there; the benchmarks' client (snapshots-client.mjs) in a
+// CHILD process calls Prepare (its code is not the daemon's and is not counted). One warm-up
+// Prepare, then Profiler.takePreciseCoverage (which resets the counts), the measured Prepare, a
+// short settle (the adapter's work after the answer), and takePreciseCoverage again. Module
+// loading and create() run before the reset and are not counted.
+// The logger is pino at level info writing nowhere, not the daemon's createLogger (whose level
+// formatter would add core/logger.ts to any call that logs at info, as the remote Prepare does).
+// Not here either: the metrics observer the daemon adds when metrics are enabled.
+import { execFileSync, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
@@ -32,7 +32,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
 
 const HERE = fileURLToPath(import.meta.url);
 
@@ -140,34 +139,26 @@ const CASES = {
 
 // ---- the client (a child process: its code is not the daemon's) ---------------------------------
 
-async function clientMain(root, socket) {
+async function clientMain(socket) {
+  const { SnapshotsClient } = await import('./snapshots-client.mjs');
   const grpc = await import('@grpc/grpc-js');
-  const protoLoader = await import('@grpc/proto-loader');
-  const definition = protoLoader.loadSync('containerd/services/snapshots/v1/snapshots.proto', {
-    includeDirs: [path.join(root, 'proto')],
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: true,
-  });
-  const Snapshots = grpc.loadPackageDefinition(definition).containerd.services.snapshots.v1.Snapshots;
-  const client = new Snapshots(`unix://${socket}`, grpc.credentials.createInsecure());
+  const client = new SnapshotsClient(socket);
   process.on('message', (req) => {
-    const metadata = new grpc.Metadata();
-    metadata.set('containerd-namespace', 'files-touched');
-    client.prepare(req, metadata, (err) => {
-      process.send(err ? { code: grpc.status[err.code], details: err.details } : { code: 'OK' });
-    });
+    client.prepare(req.key, req.parent, req.labels).then(
+      () => process.send({ code: 'OK' }),
+      (err) => process.send({ code: grpc.status[err.code] ?? String(err.code), details: err.details ?? err.message }),
+    );
   });
   process.on('disconnect', () => {
     client.close();
     process.exit(0);
   });
+  await client.ready();
   process.send({ ready: true });
 }
 
-function startClient(root, socket) {
-  const child = fork(HERE, ['--client', socket, '--root', root], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startClient(socket) {
+  const child = fork(HERE, ['--client', socket], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const replies = [];
   const waiting = [];
   child.on('message', (m) => (waiting.length > 0 ? waiting.shift()(m) : replies.push(m)));
@@ -212,7 +203,7 @@ async function measure(root, name, session) {
   const ctx = { name, root: backendRoot, log, signal: new AbortController().signal };
   const sn = spec.link ? await createStargzLazyWithLink(root, options, ctx, spec.link()) : await definition.create(options, ctx);
   let close;
-  const client = startClient(root, socket);
+  const client = startClient(socket);
   try {
     close = await serveSnapshotter(root, sn, { name, socket, log });
     await client.ready();
@@ -253,7 +244,7 @@ async function main() {
     },
   });
   const root = path.resolve(values.root);
-  if (values.client) return clientMain(root, values.client);
+  if (values.client) return clientMain(values.client);
   if (!existsSync(path.join(root, 'dist/core/cli.js'))) throw new Error(`${root}/dist is missing: build it (npx tsc -p tsconfig.json) first`);
   const cases = values.case ?? Object.keys(CASES);
   for (const c of cases) if (!CASES[c]) throw new Error(`unknown case ${c} (one of ${Object.keys(CASES).join(', ')})`);
