@@ -69,7 +69,7 @@ for c in $CONTENDERS; do
 done
 
 e2e_require_root
-sbench_go_deps || exit 1
+[[ " $CONTENDERS " != *" stargz-go "* ]] || sbench_go_deps || exit 1 # the Go reference's build needs them
 e2e_require_cmds containerd ctr ctr-remote runc docker-registry skopeo umoci jq curl node go openssl python3 fusermount flock
 bench_init bench-stargz
 W=$E2E_WORK
