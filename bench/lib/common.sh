@@ -119,7 +119,9 @@ bench_summarize() {
 }
 
 bench_before_machine() {
-  echo "NAME@before contenders: $BEFORE_ROOT at $(git -C "$BEFORE_ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$BEFORE_ROOT" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
+  local rev
+  rev=$(git -C "$BEFORE_ROOT" rev-parse --short HEAD 2>/dev/null) || { echo "NAME@before contenders: $BEFORE_ROOT (not a git checkout)"; return 0; }
+  echo "NAME@before contenders: $BEFORE_ROOT at $rev$(git -C "$BEFORE_ROOT" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 }
 
 bench_load_at_end() { echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"; }
