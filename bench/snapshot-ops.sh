@@ -24,14 +24,21 @@
 # snapshot-ops-raw.tsv.gz, machine facts in snapshot-ops-machine.txt.
 # Env: REPS (5), ITERATIONS (300), WARMUP (50), CONTENDERS (all of the above), BREAKDOWN (1),
 #      BENCH_PROFILE=1 (run snaphost under `node --cpu-prof`; results get a -profiled suffix
-#      and the hottest functions go to snapshot-ops-profile.txt), BENCH_SKIP_INSTALL=1.
+#      and the hottest functions go to snapshot-ops-profile.txt), BENCH_SKIP_INSTALL=1,
+#      BEFORE_ROOT=DIR: another built checkout of snaphost (e.g. the commit before a change) served
+#      by a second snaphost process (DIR/dist/core/cli/snaphost.js, or dist/core/cli.js of a build before issue 14) as contenders NAME@before (any snaphost
+#      contender above; default: overlayfs-native@before and memory@before, each next to NAME),
+#      in the same alternation; snapshot-ops-before.tsv then compares NAME with NAME@before per
+#      op (bench/lib/before-after.mjs: worse = more than 5 % slower).
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
 REPS=${REPS:-5}
 ITERATIONS=${ITERATIONS:-300}
 WARMUP=${WARMUP:-50}
-CONTENDERS=${CONTENDERS:-"ref-overlayfs overlayfs-native ref-overlayfs-sync overlayfs-native-sync memory"}
+DEFAULT_CONTENDERS="ref-overlayfs overlayfs-native ref-overlayfs-sync overlayfs-native-sync memory"
+[[ -n ${BEFORE_ROOT:-} ]] && DEFAULT_CONTENDERS="ref-overlayfs overlayfs-native overlayfs-native@before ref-overlayfs-sync overlayfs-native-sync memory memory@before"
+CONTENDERS=${CONTENDERS:-$DEFAULT_CONTENDERS}
 SUFFIX=
 [[ ${BENCH_PROFILE:-0} == 1 ]] && SUFFIX=-profiled
 
@@ -40,18 +47,28 @@ e2e_require_cmds node go
 W=$E2E_WORK
 OUT=$BENCH_RESULTS/snapshot-ops$SUFFIX
 bench_machine >"$OUT-machine.txt"
+[[ -n ${BEFORE_ROOT:-} ]] && bench_before_machine >>"$OUT-machine.txt"
 
-# snaphost backends of the contender list -> one JSON config
+# snaphost backends of the contender list -> one JSON config (NAME@before: the second one's)
 entries=()
+before_entries=()
 for c in $CONTENDERS; do
-  case $c in
-    overlayfs-native) entries+=("{\"use\":\"overlayfs-native\",\"name\":\"$c\",\"options\":{\"asyncRemove\":true}}") ;;
-    overlayfs-native-sync) entries+=("{\"use\":\"overlayfs-native\",\"name\":\"$c\",\"options\":{\"asyncRemove\":false}}") ;;
-    memory) entries+=("{\"use\":\"memory\",\"name\":\"$c\",\"options\":{\"size\":\"2g\"}}") ;;
-    ref-overlayfs | ref-overlayfs-sync) ;;
+  base=${c%@before}
+  case $base in
+    overlayfs-native) e="{\"use\":\"overlayfs-native\",\"name\":\"$base\",\"options\":{\"asyncRemove\":true}}" ;;
+    overlayfs-native-sync) e="{\"use\":\"overlayfs-native\",\"name\":\"$base\",\"options\":{\"asyncRemove\":false}}" ;;
+    memory) e="{\"use\":\"memory\",\"name\":\"$base\",\"options\":{\"size\":\"2g\"}}" ;;
+    ref-overlayfs | ref-overlayfs-sync) [[ $c == "$base" ]] && continue ;&
     *) e2e_die "unknown contender: $c" ;;
   esac
+  if [[ $c == "$base" ]]; then
+    entries+=("$e")
+  else
+    [[ -n ${BEFORE_ROOT:-} ]] || e2e_die "$c: set BEFORE_ROOT to the checkout to measure as @before"
+    before_entries+=("$e")
+  fi
 done
+socket_of() { if [[ $1 == *@before ]]; then echo "$W/sockets-before/${1%@before}.sock"; else echo "$W/sockets/$1.sock"; fi; }
 
 targets=()
 pids=()
@@ -62,18 +79,26 @@ if [[ ${#entries[@]} -gt 0 ]]; then
   bench_snaphost_start snaphost "$profile_dir" --config "$W/plugins.config.json" --log-level info
   SNAPHOST=$BENCH_PID
 fi
+if [[ ${#before_entries[@]} -gt 0 ]]; then
+  (IFS=,; printf '{"socketDir":"%s","rootDir":"%s","backends":[%s]}\n' "$W/sockets-before" "$W/state-before" "${before_entries[*]}") >"$W/plugins-before.config.json"
+  profile_dir=
+  [[ ${BENCH_PROFILE:-0} == 1 ]] && profile_dir=$W/profile-before
+  SNAPHOST_CLI=$BEFORE_CLI bench_snaphost_start snaphost-before "$profile_dir" --config "$W/plugins-before.config.json" --log-level info
+  SNAPHOST_BEFORE=$BENCH_PID
+fi
 for c in $CONTENDERS; do
   case $c in
     ref-overlayfs) bench_ref_server_start "$c" "$W/$c" "$W/sockets/$c.sock" --async-remove ;;
     ref-overlayfs-sync) bench_ref_server_start "$c" "$W/$c" "$W/sockets/$c.sock" ;;
+    *@before) BENCH_PID=$SNAPHOST_BEFORE ;;
     *) BENCH_PID=$SNAPHOST ;;
   esac
-  targets+=(--target "$c=$W/sockets/$c.sock")
+  targets+=(--target "$c=$(socket_of "$c")")
   pids+=("$BENCH_PID")
 done
 i=0
 for c in $CONTENDERS; do
-  bench_wait_socket "$W/sockets/$c.sock" "${pids[$i]}"
+  bench_wait_socket "$(socket_of "$c")" "${pids[$i]}"
   i=$((i + 1))
 done
 
@@ -109,6 +134,11 @@ awk -F'\t' 'NR > 1 { med[$1 "\t" $2] = $4; p95[$1 "\t" $2] = $5; ops[$2] = 1 }
 column -t -s $'\t' "$OUT.tsv"
 echo
 column -t -s $'\t' "$OUT-ratios.tsv"
+if [[ ${#before_entries[@]} -gt 0 ]]; then
+  node "$BENCH_LIB/before-after.mjs" "$OUT.tsv" >"$OUT-before.tsv" || e2e_die "before-after.mjs failed"
+  echo
+  column -t -s $'\t' "$OUT-before.tsv"
+fi
 
 if [[ ${BENCH_PROFILE:-0} == 1 && -n ${SNAPHOST:-} ]]; then
   bench_stop "$SNAPHOST"

@@ -38,7 +38,11 @@
 # Env: RUNS (5), CONTENDERS ("stargz-lazy stargz-go overlayfs"), BENCH_PROFILE=1 (snaphost and
 #      fused CPU-profiled: results get a -profiled suffix, the hottest functions of fused go to
 #      stargz-lazy-profile.txt, of snaphost to stargz-lazy-profile-snaphost.txt), BENCH_SKIP_INSTALL=1, BENCH_QUIET_IDLE,
-#      BENCH_QUIET_TIMEOUT, E2E_KEEP_WORK=1.
+#      BENCH_QUIET_TIMEOUT, E2E_KEEP_WORK=1, BEFORE_ROOT=DIR: another built checkout of snaphost
+#      (e.g. the commit before a change) measured as contender stargz-lazy@before, the same way
+#      (default contenders then "stargz-lazy stargz-lazy@before stargz-go overlayfs");
+#      stargz-lazy-before.tsv compares stargz-lazy with it per metric (bench/lib/before-after.mjs:
+#      worse = more than 5 % worse).
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_LIB/containerd.sh"
@@ -55,22 +59,24 @@ set -uo pipefail
 CTR_NAMESPACE=snaphost-bench-stargz
 
 RUNS=${RUNS:-5}
-CONTENDERS=${CONTENDERS:-"stargz-lazy stargz-go overlayfs"}
+CONTENDERS=${CONTENDERS:-"stargz-lazy ${BEFORE_ROOT:+stargz-lazy@before }stargz-go overlayfs"}
 SUFFIX=
 [[ ${BENCH_PROFILE:-0} == 1 ]] && SUFFIX=-profiled
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive integer" >&2; exit 2; }
 for c in $CONTENDERS; do
-  [[ $c =~ ^(stargz-lazy|stargz-go|overlayfs)$ ]] || { echo "unknown contender: $c" >&2; exit 2; }
+  [[ $c =~ ^(stargz-lazy|stargz-go|overlayfs)$ || ($c == stargz-lazy@before && -n ${BEFORE_ROOT:-}) ]] ||
+    { echo "unknown contender: $c (stargz-lazy@before needs BEFORE_ROOT)" >&2; exit 2; }
 done
 
 e2e_require_root
-sbench_go_deps || exit 1
+[[ " $CONTENDERS " != *" stargz-go "* ]] || sbench_go_deps || exit 1 # the Go reference's build needs them
 e2e_require_cmds containerd ctr ctr-remote runc docker-registry skopeo umoci jq curl node go openssl python3 fusermount flock
 bench_init bench-stargz
 W=$E2E_WORK
 OUT=$BENCH_RESULTS/stargz-lazy$SUFFIX
 MNT=$W/mnt/view
 bench_machine >"$OUT-machine.txt"
+[[ -n ${BEFORE_ROOT:-} ]] && bench_before_machine >>"$OUT-machine.txt"
 printf 'contender\tmetric\trep\tvalue\n' >"$W/raw.tsv"
 
 sbench_registry_start
@@ -169,7 +175,7 @@ lazy_a() { # contender rep: rpull, pull-to-output, find, ttfb
   mark=$(sbench_registry_mark)
   sample "$c" ttfb_cold_s "$i" "$(read_or_die ttfb "$MNT/data/big.bin")"
   sent "$c" "$i" ttfb "$mark"
-  [[ $c == stargz-lazy ]] || return 0
+  [[ $c == stargz-lazy* ]] || return 0
   SBENCH_LAZY_LATE=1 sbench_fresh "$c"
   cold
   t=$EPOCHREALTIME
@@ -202,7 +208,7 @@ lazy_b() { # contender rep: sequential reads, content, memory, a second rpull
   check_content "$c" "$i"
   read -r rss fuse < <(sbench_rss "$c")
   sample "$c" rss_daemon_MiB "$i" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')"
-  [[ $c == stargz-lazy ]] && sample "$c" rss_fused_MiB "$i" "$(awk -v k="$fuse" 'BEGIN { printf "%.1f", k / 1024 }')"
+  [[ $c == stargz-lazy* ]] && sample "$c" rss_fused_MiB "$i" "$(awk -v k="$fuse" 'BEGIN { printf "%.1f", k / 1024 }')"
   sample "$c" rss_total_MiB "$i" "$(awk -v k="$rss" -v f="$fuse" 'BEGIN { printf "%.1f", (k + f) / 1024 }')"
   # The same image pulled again by a running daemon (its FUSE process up, its caches as they are)
   # once containerd has dropped the image and, through GC, every snapshot of it.
@@ -271,6 +277,11 @@ node "$BENCH_LIB/stargz-targets.mjs" "$OUT.tsv" >"$OUT-targets.tsv" || e2e_die "
 column -t -s $'\t' "$OUT.tsv"
 echo
 column -t -s $'\t' "$OUT-targets.tsv"
+if [[ " $CONTENDERS " == *" stargz-lazy@before "* ]]; then
+  node "$BENCH_LIB/before-after.mjs" "$OUT.tsv" >"$OUT-before.tsv" || e2e_die "cannot compare with stargz-lazy@before"
+  echo
+  column -t -s $'\t' "$OUT-before.tsv"
+fi
 if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
   mapfile -t profiles < <(ls "$W"/profile/main.*.cpuprofile 2>/dev/null)
   if [[ ${#profiles[@]} -gt 0 ]]; then

@@ -15,17 +15,25 @@
 #   bench_summarize RAW OUT        median, min, max per (contender, metric) of a raw TSV
 #   bench_machine                  one line per fact about this machine (for the report)
 #   bench_load_at_end              the load average line to append after the measurement
+#   bench_before_machine           the line saying which build the NAME@before contenders run
 # Results go to $BENCH_RESULTS (default bench/results in the repo).
 # Env: BENCH_SKIP_INSTALL=1 skips scripts/install-deps.sh (dist/ must be current then),
 #      SNAPHOST_CLI (default dist/core/cli/snaphost.js: another build of snaphost, e.g. to compare),
 #      E2E_KEEP_WORK=1 keeps the work dir; BENCH_QUIET_IDLE / BENCH_QUIET_TIMEOUT (see
-#      bench_wait_quiet).
+#      bench_wait_quiet); BEFORE_ROOT: another built checkout, run as the NAME@before contenders
+#      of the benchmarks that have them (snapshot-ops.sh, stargz-lazy.sh), sets BEFORE_CLI.
 
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../test/e2e/lib" && pwd)/common.sh"
 BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_RESULTS=${BENCH_RESULTS:-$REPO_ROOT/bench/results}
 BENCH_PID=
 SNAPHOST_CLI=${SNAPHOST_CLI:-$REPO_ROOT/dist/core/cli/snaphost.js}
+BEFORE_CLI=
+if [[ -n ${BEFORE_ROOT:-} ]]; then
+  # The CLI moved from dist/core/cli.js to dist/core/cli/snaphost.js (issue 14): either build.
+  BEFORE_CLI=$(cd "$BEFORE_ROOT" 2>/dev/null && pwd)/dist/core/cli/snaphost.js
+  [[ -f $BEFORE_CLI ]] || BEFORE_CLI=${BEFORE_CLI%/cli/snaphost.js}/cli.js
+fi
 
 bench_init() {
   local name=$1
@@ -34,6 +42,7 @@ bench_init() {
     bash "$REPO_ROOT/scripts/install-deps.sh" || { echo "bench: scripts/install-deps.sh failed" >&2; exit 1; }
   fi
   [[ -f $SNAPHOST_CLI ]] || { echo "bench: $SNAPHOST_CLI is missing: run npm run build" >&2; exit 1; }
+  [[ -z ${BEFORE_ROOT:-} || -f $BEFORE_CLI ]] || { echo "bench: BEFORE_ROOT=$BEFORE_ROOT has no dist/core/cli/snaphost.js nor dist/core/cli.js: build it there" >&2; exit 1; }
   e2e_init "$name"
   mkdir -p "$BENCH_RESULTS"
 }
@@ -111,6 +120,12 @@ bench_summarize() {
         }
       }' "$raw"
   } >"$out"
+}
+
+bench_before_machine() {
+  local rev
+  rev=$(git -C "$BEFORE_ROOT" rev-parse --short HEAD 2>/dev/null) || { echo "NAME@before contenders: $BEFORE_ROOT (not a git checkout)"; return 0; }
+  echo "NAME@before contenders: $BEFORE_ROOT at $rev$(git -C "$BEFORE_ROOT" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 }
 
 bench_load_at_end() { echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"; }

@@ -22,6 +22,8 @@
 #                 its FUSE-serving process (fused) starts when the backend opens (the default
 #                 `startFusedAtOpen`: snaphost's socket appears once fused answers), and is
 #                 stopped (SIGTERM) and its root wiped between steps
+#   stargz-lazy@before  (with BEFORE_ROOT, bench/lib/common.sh) the same, served by that other
+#                 build of snaphost, on its own socket and root
 #   stargz-go     the Go reference (stargz-snapshotter v0.12 from Debian's sources,
 #                 test/e2e/lib/stargz-ref.sh), noprefetch + no_background_fetch, log level info
 # Env: SBENCH_LAZY_OPTIONS='{...}' stargz-lazy's backend options instead of the default (JSON),
@@ -36,8 +38,8 @@ SBENCH_PROXY_TOML=
 SBENCH_SNAPHOST_CONFIG=
 SBENCH_SNAPHOST_CONFIG_LATE=
 
-sbench_root() { echo "$E2E_WORK/state/$1"; }
-sbench_socket() { echo "$E2E_WORK/sockets/$1.sock"; }
+sbench_root() { if [[ $1 == *@before ]]; then echo "$E2E_WORK/state-before/${1%@before}"; else echo "$E2E_WORK/state/$1"; fi; }
+sbench_socket() { if [[ $1 == *@before ]]; then echo "$E2E_WORK/sockets-before/${1%@before}.sock"; else echo "$E2E_WORK/sockets/$1.sock"; fi; }
 
 sbench_contenders_init() {
   mkdir -p "$E2E_WORK/state" "$E2E_WORK/sockets"
@@ -47,7 +49,7 @@ sbench_contenders_init() {
   sbench_lazy_options "${SBENCH_LAZY_OPTIONS:-$options}"
   SBENCH_PROXY_TOML=$E2E_WORK/proxy-plugins.toml
   local c
-  for c in stargz-lazy stargz-go; do
+  for c in stargz-lazy stargz-go ${BEFORE_ROOT:+stargz-lazy@before}; do
     printf '[proxy_plugins."%s"]\n  type = "snapshot"\n  address = "%s"\n' "$c" "$(sbench_socket "$c")"
   done >"$SBENCH_PROXY_TOML"
   e2e_on_exit sbench_stop_all
@@ -59,37 +61,45 @@ sbench_lazy_options() {
   printf '{"socketDir":"%s","rootDir":"%s","backends":[{"use":"stargz-lazy","options":%s}]}\n' \
     "$E2E_WORK/sockets" "$E2E_WORK/state" "$1" >"$SBENCH_SNAPHOST_CONFIG"
   jq -c '.backends[0].options.startFusedAtOpen = false' "$SBENCH_SNAPHOST_CONFIG" >"$SBENCH_SNAPHOST_CONFIG_LATE"
+  local f
+  for f in "$SBENCH_SNAPHOST_CONFIG" "$SBENCH_SNAPHOST_CONFIG_LATE"; do # the same for stargz-lazy@before
+    jq -c --arg s "$E2E_WORK/sockets-before" --arg r "$E2E_WORK/state-before" '.socketDir = $s | .rootDir = $r' "$f" >"${f%.config.json}-before.config.json"
+  done
 }
 
-sbench_lazy_start() {
-  local log=$E2E_WORK/snaphost.log env=()
+sbench_lazy_start() { # [stargz-lazy (default) | stargz-lazy@before]
+  local c=${1:-stargz-lazy} cli=$SNAPHOST_CLI before= env=()
+  [[ $c == *@before ]] && cli=$BEFORE_CLI before=-before
+  local log=$E2E_WORK/snaphost$before.log
   # shellcheck disable=SC2206 # VAR=value words on purpose
   [[ -n ${SBENCH_LAZY_ENV:-} ]] && env=($SBENCH_LAZY_ENV)
   if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
-    mkdir -p "$E2E_WORK/profile"
-    env+=(NODE_OPTIONS="--require $BENCH_LIB/stargz-cpu-prof.cjs" SNAPHOST_BENCH_PROFILE_DIR="$E2E_WORK/profile")
+    mkdir -p "$E2E_WORK/profile$before"
+    env+=(NODE_OPTIONS="--require $BENCH_LIB/stargz-cpu-prof.cjs" SNAPHOST_BENCH_PROFILE_DIR="$E2E_WORK/profile$before")
   fi
   local config=$SBENCH_SNAPHOST_CONFIG
   [[ ${SBENCH_LAZY_LATE:-0} == 1 ]] && config=$SBENCH_SNAPHOST_CONFIG_LATE
+  config=${config%.config.json}$before.config.json
   echo "===== start $(date +%T.%N)" >>"$log"
-  env "${env[@]}" node "$SNAPHOST_CLI" serve --config "$config" --log-level "${SBENCH_LAZY_LOG_LEVEL:-info}" >>"$log" 2>&1 </dev/null &
+  env "${env[@]}" node "$cli" serve --config "$config" --log-level "${SBENCH_LAZY_LOG_LEVEL:-info}" >>"$log" 2>&1 </dev/null &
   SBENCH_LAZY_PID=$!
-  bench_wait_socket "$(sbench_socket stargz-lazy)" "$SBENCH_LAZY_PID"
+  bench_wait_socket "$(sbench_socket "$c")" "$SBENCH_LAZY_PID"
 }
 
 sbench_lazy_stop() {
-  local root
-  root=$(sbench_root stargz-lazy)
+  local root c
   if [[ -n $SBENCH_LAZY_PID ]]; then
     e2e_stop_pid "$SBENCH_LAZY_PID" 20 || e2e_log "snaphost (pid $SBENCH_LAZY_PID) needed SIGKILL"
     SBENCH_LAZY_PID=
   fi
   # fused outlives snaphost on purpose: stop it explicitly (it unmounts its layers).
-  if [[ -d $root ]]; then
-    [[ -f $root/fused.log ]] && cat "$root/fused.log" >>"$E2E_WORK/fused.log"
+  for c in stargz-lazy stargz-lazy@before; do
+    root=$(sbench_root "$c")
+    [[ -d $root ]] || continue
+    [[ -f $root/fused.log ]] && cat "$root/fused.log" >>"$E2E_WORK/fused${c#stargz-lazy}.log"
     fused_stop "$root"
     e2e_unmount_below "$root"
-  fi
+  done
 }
 
 sbench_go_start() {
@@ -132,11 +142,11 @@ sbench_stop_all() {
 sbench_fresh() {
   local c=$1
   sbench_stop_all
-  rm -rf "$E2E_WORK/state/stargz-lazy" "$E2E_WORK/state/stargz-go" "$E2E_WORK/containerd/root" "$E2E_WORK/containerd/state" ||
+  rm -rf "$E2E_WORK/state/stargz-lazy" "$E2E_WORK/state-before/stargz-lazy" "$E2E_WORK/state/stargz-go" "$E2E_WORK/containerd/root" "$E2E_WORK/containerd/state" ||
     e2e_die "cannot wipe the roots"
-  rm -f "$E2E_WORK/sockets/"*.sock
+  rm -f "$E2E_WORK/sockets/"*.sock "$E2E_WORK/sockets-before/"*.sock
   case $c in
-    stargz-lazy) sbench_lazy_start ;;
+    stargz-lazy | stargz-lazy@before) sbench_lazy_start "$c" ;;
     stargz-go) sbench_go_start ;;
     overlayfs) ;;
     *) e2e_die "unknown contender $c" ;;
@@ -147,9 +157,9 @@ sbench_fresh() {
 
 sbench_pids() { # CONTENDER: its processes
   case $1 in
-    stargz-lazy)
+    stargz-lazy | stargz-lazy@before)
       echo "$SBENCH_LAZY_PID"
-      fused_pids "$(sbench_root stargz-lazy)"
+      fused_pids "$(sbench_root "$1")"
       ;;
     stargz-go) echo "$SBENCH_GO_PID" ;;
   esac
@@ -159,9 +169,9 @@ sbench_rss_of() { awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/
 
 sbench_rss() {
   case $1 in
-    stargz-lazy)
+    stargz-lazy | stargz-lazy@before)
       local fused
-      fused=$(fused_pids "$(sbench_root stargz-lazy)" | head -n 1)
+      fused=$(fused_pids "$(sbench_root "$1")" | head -n 1)
       echo "$(sbench_rss_of "$SBENCH_LAZY_PID") $([[ -n $fused ]] && sbench_rss_of "$fused" || echo 0)"
       ;;
     stargz-go) echo "$(sbench_rss_of "$SBENCH_GO_PID") 0" ;;
