@@ -143,13 +143,14 @@ const CASES = {
 // ---- the client (a child process: its code is not the daemon's) ---------------------------------
 
 async function clientMain(socket) {
-  const { SnapshotsClient } = await import('./snapshots-client.mjs');
+  const { connectSnapshots } = await import('./snapshots-client.mjs');
   const grpc = await import('@grpc/grpc-js');
-  const client = new SnapshotsClient(socket);
+  const client = connectSnapshots(socket);
   process.on('message', (req) => {
     client.prepare(req.key, req.parent, req.labels).then(
       () => process.send({ code: 'OK' }),
-      (err) => process.send({ code: grpc.status[err.code] ?? String(err.code), details: err.details ?? err.message }),
+      // a snaphost error class carries its code's name; anything else is grpc-js's numeric code
+      (err) => process.send({ code: typeof err.code === 'string' ? err.code : (grpc.status[err.code] ?? String(err.code)), details: err.details ?? err.message }),
     );
   });
   process.on('disconnect', () => {
@@ -165,6 +166,12 @@ function startClient(socket) {
   const replies = [];
   const waiting = [];
   child.on('message', (m) => (waiting.length > 0 ? waiting.shift()(m) : replies.push(m)));
+  // A client that dies answers every question left with its exit, instead of leaving them waiting.
+  child.on('exit', (code, signal) => {
+    const m = { code: 'CLIENT_EXITED', details: `the client process exited (${code ?? signal})` };
+    for (const w of waiting.splice(0)) w(m);
+    replies.push(m);
+  });
   const next = () => new Promise((resolve) => (replies.length > 0 ? resolve(replies.shift()) : waiting.push(resolve)));
   return {
     ready: next,
