@@ -23,7 +23,7 @@ import type { Logger } from './logger.js';
 import type { SnaphostMetrics } from './metrics/snaphost-metrics.js';
 import { reloadDaemon, type DaemonState } from './reload/reload-daemon.js';
 import { rejectedReload, type ReloadResult } from './reload/reload-result.js';
-import { reportBackend } from './status/report-backend.js';
+import { reportBackend } from './backend/report-backend.js';
 import type { BackendReport } from './status/status-report.js';
 
 export interface Daemon {

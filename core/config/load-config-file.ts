@@ -9,7 +9,7 @@ import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import { ConfigError, describe } from '../contract/errors.js';
-import { syntaxErrorLocation } from '../backend/syntax-location.js';
+import { syntaxErrorLocation } from '../loading/syntax-location.js';
 import { loadTypeScriptConfig } from './load-typescript.js';
 
 export const CONFIG_SEARCH_PLACES = ['plugins.config.ts', 'plugins.config.mjs', 'plugins.config.js', 'plugins.config.json'] as const;

@@ -11,7 +11,7 @@
  */
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { z } from 'zod';
-import { loadBackend, fallbackName, sourceKind } from '../backend/load-backend.js';
+import { loadBackend, fallbackName, sourceKind } from '../loading/load-backend.js';
 import { ConfigError, describe, type ConfigIssue } from '../contract/errors.js';
 import { entrySchema, hostSchema, type EntryInput } from './config-schema.js';
 import {

@@ -1,6 +1,6 @@
 /** The config after validation and resolution: every default applied, every path absolute. */
 import type { BackendDefinition } from '../contract/define-backend.js';
-import type { BackendSourceKind } from '../backend/load-backend.js';
+import type { BackendSourceKind } from '../loading/load-backend.js';
 import type { LogLevel } from '../logger.js';
 import type { RequestLimits } from '../grpc/request-limits.js';
 

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { isPathSpecifier } from '../backend/load-backend.js';
+import { isPathSpecifier } from '../loading/load-backend.js';
 import { ConformanceFailureFilter } from './conformance-failures.js';
 import { parseSummaryLine, formatSummary, type Tally } from './summary-line.js';
 

@@ -6,7 +6,7 @@
  * `N passed, N failed, N skipped` (all added up). Exit 0 when nothing failed, 1 otherwise (bad
  * usage, 2, is core/cli/commands/test-backend.ts's).
  */
-import { fallbackName } from '../backend/load-backend.js';
+import { fallbackName } from '../loading/load-backend.js';
 import { describe } from '../contract/errors.js';
 import { createLogger, type Logger, type LogLevel } from '../logger.js';
 import { findHarness } from './find-harness.js';

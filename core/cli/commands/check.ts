@@ -9,7 +9,7 @@ import { looseOptionsAt } from '../../config/options-strictness.js';
 import type { ResolvedBackend } from '../../config/resolved-config.js';
 import { describe } from '../../contract/errors.js';
 import { createLogger } from '../../logger.js';
-import { checkEnvironment } from '../../runtime/environment-check.js';
+import { checkEnvironment } from '../environment-check.js';
 import { defineCommand } from '../command.js';
 import { CONFIG_OPTION, configOfFlag } from '../config-flag.js';
 

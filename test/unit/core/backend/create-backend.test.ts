@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBackend } from '../../../../core/backend/create-backend.js';
-import { loadBackend } from '../../../../core/backend/load-backend.js';
+import { loadBackend } from '../../../../core/loading/load-backend.js';
 import { BackendContractError, BackendTimeoutError } from '../../../../core/contract/errors.js';
 
 const fixtures = fileURLToPath(new URL('../../../fixtures/backends/', import.meta.url));

@@ -15,7 +15,7 @@ import {
 } from '../../../../core/contract/errors.js';
 import type { Call, Info, Snapshotter } from '../../../../core/contract/snapshotter.js';
 import { connectSnapshots, type SnapshotsConnection } from '../../../../core/grpc/snapshots-client.js';
-import { LIST_BATCH_SIZE } from '../../../../core/grpc/snapshots-service.js';
+import { LIST_BATCH_SIZE } from '../../../../core/grpc/list-stream.js';
 import { fakeSnapshotter, serve, type Served } from './helpers.js';
 
 const info = (name: string, over: Partial<Info> = {}): Info => ({

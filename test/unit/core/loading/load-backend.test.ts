@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BACKEND_MARK, defineBackend } from '../../../../core/contract/define-backend.js';
-import { fallbackName, loadBackend } from '../../../../core/backend/load-backend.js';
+import { fallbackName, loadBackend } from '../../../../core/loading/load-backend.js';
 import { BackendContractError, BackendLoadError } from '../../../../core/contract/errors.js';
 
-const fixtures = fileURLToPath(new URL('../../../fixtures/backends/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../fixtures/backends', import.meta.url));
 
 async function loadError(use: string | object, backend = 'fx', baseDir = fixtures): Promise<Error> {
   const err = await loadBackend(use, { baseDir, backend }).then(

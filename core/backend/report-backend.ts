@@ -2,10 +2,10 @@
  * One backend's entry of `snaphost status`: its state from the daemon, and for a serving one
  * what core/status/collect-status.ts gathers (snapshot count, disk use, layers, problems).
  */
-import { inBackend } from '../backend/backend-scope.js';
-import type { BackendSlot } from '../backend/backend-slot.js';
-import { collectStatus } from './collect-status.js';
-import type { BackendReport } from './status-report.js';
+import { inBackend } from './backend-scope.js';
+import type { BackendSlot } from './backend-slot.js';
+import { collectStatus } from '../status/collect-status.js';
+import type { BackendReport } from '../status/status-report.js';
 
 export async function reportBackend(slot: BackendSlot, signal: AbortSignal | undefined): Promise<BackendReport> {
   const { status, running } = slot;
