@@ -21,7 +21,7 @@
 #   ref-overlayfs      containerd's overlay code behind the same proxy gRPC API (the conformance
 #                      ref-server): isolates the cost of the proxy hop from snaphost's own
 #   memory             snaphost's tmpfs backend (optional)
-# Per repetition and contender, following /work/shared/e2e/baseline.sh's method:
+# Per repetition and contender, following ../shared/e2e/baseline.sh's method (beside the clone):
 #   pull     `ctr images pull` into an EMPTY content store and snapshotter (images removed
 #            with a synchronous GC, content store verified empty), page cache dropped first
 #   unpack   the same pull again with all content present after removing only the snapshots

@@ -2,7 +2,7 @@
 # Lazy pulling, side by side in one run: snaphost's `stargz-lazy` against the Go stargz-snapshotter
 # (v0.12, built offline from Debian's sources: test/e2e/lib/stargz-ref.sh), with containerd's
 # built-in overlayfs (a full pull) as the baseline; one containerd 1.6, one local registry, one
-# image. The method is the reference benchmark's (/work/shared/refpeers/stargz/README.md).
+# image. The method is the reference benchmark's (../shared/refpeers/stargz/README.md, beside the clone).
 #
 #   bash bench/stargz-lazy.sh           (root; installs what is missing and builds, like CI)
 #

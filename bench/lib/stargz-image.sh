@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The stargz benchmark image: the recipe of the Go reference's benchmark
-# (/work/shared/refpeers/stargz/mkimage.sh), built offline and cached. Sourced after
+# (../shared/refpeers/stargz/mkimage.sh beside the clone), built offline and cached. Sourced after
 # test/e2e/lib/{common,containerd,image,debian-base,estargz-images}.sh and
 # bench/lib/stargz-registry.sh.
 #   sbench_image_push       build (first run only) and push to $REGISTRY: snaphost-bench/stargz:gzip
