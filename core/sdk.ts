@@ -9,6 +9,8 @@ export { z } from 'zod';
 
 export { defineBackend, API_VERSION, SUPPORTED_API_VERSIONS } from './contract/define-backend.js';
 export type { BackendContext, BackendDefinition, DefinedBackend } from './contract/define-backend.js';
+export { NO_REGISTRY_CREDENTIALS } from './contract/registry-credentials.js';
+export type { RegistryAuth, RepositoryCredentials, RegistryCredentialsChange, RegistryCredentialSource } from './contract/registry-credentials.js';
 
 export { defineConfig } from './config/define-config.js';
 export type { SnaphostConfig, BackendEntry } from './config/define-config.js';

@@ -13,6 +13,7 @@ import { OPTIONAL_METHODS, REQUIRED_METHODS, type Snapshotter } from '../contrac
 import { inBackend } from './backend-scope.js';
 import { closeInstance } from './close-instance.js';
 import type { BackendContext, BackendDefinition } from '../contract/define-backend.js';
+import { NO_REGISTRY_CREDENTIALS, type RegistryCredentialSource } from '../contract/registry-credentials.js';
 
 export interface CreateBackendOptions {
   name: string;
@@ -27,6 +28,8 @@ export interface CreateBackendOptions {
   timeoutMs: number;
   /** Lifetime signal of the instance (aborted at shutdown); `ctx.signal` follows it. */
   signal?: AbortSignal;
+  /** Credentials learned from image pulls (the CRI proxy); none by default. */
+  registryCredentials?: RegistryCredentialSource;
 }
 
 export async function createBackend(o: CreateBackendOptions): Promise<Snapshotter> {
@@ -37,6 +40,7 @@ export async function createBackend(o: CreateBackendOptions): Promise<Snapshotte
     root: o.root,
     log: o.log,
     signal: o.signal ? AbortSignal.any([o.signal, timeout.signal]) : timeout.signal,
+    registryCredentials: o.registryCredentials ?? NO_REGISTRY_CREDENTIALS,
   };
   const created = inBackend(o.name, () => Promise.resolve().then(() => o.definition.create(o.options, ctx)));
   let timer: NodeJS.Timeout | undefined;

@@ -27,6 +27,7 @@ import type { Snapshotter } from './snapshotter.js';
 export const API_VERSION = 2 as const;
 /** Every contract version this host can load. */
 export const SUPPORTED_API_VERSIONS: readonly number[] = [1, API_VERSION];
+import type { RegistryCredentialSource } from './registry-credentials.js';
 
 /** What the host hands to `create`. */
 export interface BackendContext {
@@ -38,6 +39,11 @@ export interface BackendContext {
   log: Logger;
   /** Aborted when the host gives up on `create` (timeout) or shuts down. */
   signal: AbortSignal;
+  /**
+   * Registry credentials the host learned from image pulls (the CRI image-service proxy), for
+   * the backend's own registry reads of those images. Empty when the host runs no CRI proxy.
+   */
+  registryCredentials: RegistryCredentialSource;
 }
 
 /** Optional facts about a backend that the host and its tooling act on. */
