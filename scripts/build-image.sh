@@ -12,7 +12,8 @@
 # Layers, from the least to the most often changed (an upgrade ships only what changed):
 #   1. Debian 12 base (scripts/image/debian-rootfs.sh)    2. Node.js runtime (bin/node, stripped)
 #   3. production node_modules (npm ci --omit=dev)          4. the app: package.json, dist/, proto/
-# Every entry's time is the commit's time (SOURCE_DATE_EPOCH, also the image's `created`).
+# The image's `created` is the commit's time (SOURCE_DATE_EPOCH); every entry of a layer has
+# the time of the last commit that changed that layer's inputs.
 # Prints the manifest digest on stdout (with --push: REGISTRY/REPO@sha256:..., to pin by).
 set -euo pipefail
 
@@ -92,8 +93,16 @@ cat >"$STAGE/app/usr/local/bin/snaphost" <<'EOF'
 exec /opt/snaphost/node/bin/node /opt/snaphost/app/dist/core/cli/snaphost.js "$@"
 EOF
 chmod 0755 "$STAGE/app/usr/local/bin/snaphost"
-mkdir -p "$APP/image"
-cp "$STAGE/debian-packages.txt" "$APP/image/debian-packages.txt"
+
+# inputs_epoch FILE...: the time of the last commit that changed FILEs, at most
+# SOURCE_DATE_EPOCH (the time of every entry of a layer made from them: an unchanged layer
+# keeps its digest from one commit to the next).
+inputs_epoch() {
+  local t
+  t=$(git log -1 --format=%ct HEAD -- "$@")
+  [[ -n $t && $t -le $SOURCE_DATE_EPOCH ]] || t=$SOURCE_DATE_EPOCH
+  echo "$t"
+}
 
 log "writing the OCI layout into $OUT"
 if [[ -e $OUT ]]; then
@@ -102,10 +111,12 @@ if [[ -e $OUT ]]; then
 fi
 summary=$(node "$ROOT/scripts/image/write-image.mjs" --out "$OUT" --tag "$TAG" --epoch "$SOURCE_DATE_EPOCH" --arch "$ARCH" \
   --revision "$REVISION" --version "$VERSION" --source "$SOURCE" \
-  --layer "$STAGE/base" --created-by "debian 12 base: $(awk '{print $1 "=" $2}' "$STAGE/debian-packages.txt" | paste -sd' ')" \
-  --layer "$STAGE/node" --created-by "node $SNAPHOST_NODE_VERSION" \
-  --layer "$STAGE/modules" --created-by "npm ci --omit=dev (package-lock.json)" \
-  --layer "$STAGE/app" --created-by "snaphost $VERSION dist/ proto/ package.json")
+  --layer "$STAGE/base" --layer-epoch "$(inputs_epoch scripts/image/debian-rootfs.sh scripts/image/debian-packages.list)" \
+  --created-by "debian 12 base: $(awk '{print $1 "=" $2}' "$STAGE/debian-packages.txt" | paste -sd' ')" \
+  --layer "$STAGE/node" --layer-epoch "$(inputs_epoch scripts/lib/node-runtime.sh)" --created-by "node $SNAPHOST_NODE_VERSION" \
+  --layer "$STAGE/modules" --layer-epoch "$(inputs_epoch package-lock.json scripts/image/prune-node-modules.mjs)" \
+  --created-by "npm ci --omit=dev (package-lock.json)" \
+  --layer "$STAGE/app" --layer-epoch "$SOURCE_DATE_EPOCH" --created-by "snaphost $VERSION dist/ proto/ package.json")
 echo "$summary" >"$OUT.summary.json"
 DIGEST=$(node -e 'const s=JSON.parse(process.argv[1]); console.log(s.manifest.digest)' "$summary")
 node -e '

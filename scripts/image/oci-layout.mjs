@@ -102,13 +102,13 @@ export function imageConfig(desc, layers) {
  * Write the whole layout: layers, config, manifest, index.json (one manifest, annotated with
  * `org.opencontainers.image.ref.name` = `tag`) and oci-layout. Returns the manifest's descriptor.
  * @param {string} out an empty or missing directory
- * @param {{ tag: string, layers: { dir: string, createdBy: string }[], mtime: number } & Parameters<typeof imageConfig>[0]} spec
+ * @param {{ tag: string, layers: { dir: string, createdBy: string, mtime: number }[] } & Parameters<typeof imageConfig>[0]} spec
  */
 export async function writeLayout(out, spec) {
   await mkdir(out, { recursive: true });
   const layers = [];
   for (const l of spec.layers) {
-    const written = await writeLayer(out, l.dir, spec.mtime);
+    const written = await writeLayer(out, l.dir, l.mtime);
     layers.push({ ...written, createdBy: l.createdBy });
   }
   const config = await writeBlob(out, MEDIA.config, Buffer.from(JSON.stringify(imageConfig(spec, layers))));

@@ -3,7 +3,7 @@
  * bytes on any machine, whatever the umask, owner, timestamps or readdir order of the build.
  *
  * - entries in byte order of their path, each directory before what it holds;
- * - every mtime is the one given (SOURCE_DATE_EPOCH), uid/gid 0, no user or group names;
+ * - every mtime is the one given (a commit's time), uid/gid 0, no user or group names;
  * - modes normalised: directories and executables 0755 (sticky directories, /tmp, 1777), other
  *   files 0644, symlinks 0777 (no setuid/setgid: the image runs as root and needs none);
  * - ustar headers; a pax `path`/`linkpath` record only where a name does not fit (never atime,

@@ -5,7 +5,11 @@
  *
  *   node scripts/image/write-image.mjs --out DIR --tag TAG --epoch SECONDS --arch amd64|arm64
  *     --revision SHA --version V --source URL
- *     --layer DIR --created-by TEXT [--layer DIR --created-by TEXT ...]
+ *     --layer DIR --created-by TEXT --layer-epoch SECONDS [--layer ... ...]
+ *
+ * --epoch is the image's `created` (the commit's time); --layer-epoch the time of every entry
+ * of that layer (the last commit that changed its inputs, at most --epoch), so a layer whose
+ * inputs did not change is byte-identical from one commit to the next and is not shipped again.
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,6 +39,7 @@ export function parseSpec(argv) {
       source: { type: 'string' },
       layer: { type: 'string', multiple: true },
       'created-by': { type: 'string', multiple: true },
+      'layer-epoch': { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -48,13 +53,18 @@ export function parseSpec(argv) {
   const layers = values.layer ?? [];
   const createdBy = values['created-by'] ?? [];
   if (layers.length === 0) throw new Error('at least one --layer is required');
-  if (layers.length !== createdBy.length) throw new Error(`${layers.length} --layer but ${createdBy.length} --created-by: give one per layer, in order`);
+  const epochs = values['layer-epoch'] ?? [];
+  if (layers.length !== createdBy.length || layers.length !== epochs.length) {
+    throw new Error(`${layers.length} --layer, ${createdBy.length} --created-by, ${epochs.length} --layer-epoch: give one of each per layer, in order`);
+  }
   const mtime = Number(values.epoch);
+  for (const e of epochs) {
+    if (!/^\d{1,11}$/.test(e) || Number(e) > mtime) throw new Error(`--layer-epoch ${JSON.stringify(e)} is not seconds since the epoch at most --epoch`);
+  }
   return {
     out: values.out,
     spec: {
       tag: values.tag,
-      mtime,
       created: new Date(mtime * 1000).toISOString().replace('.000Z', 'Z'),
       architecture: values.arch,
       ...IMAGE_RUNTIME,
@@ -65,7 +75,7 @@ export function parseSpec(argv) {
         'org.opencontainers.image.title': 'snaphost',
         'org.opencontainers.image.version': values.version,
       },
-      layers: layers.map((dir, i) => ({ dir, createdBy: createdBy[i] })),
+      layers: layers.map((dir, i) => ({ dir, createdBy: createdBy[i], mtime: Number(epochs[i]) })),
     },
   };
 }
