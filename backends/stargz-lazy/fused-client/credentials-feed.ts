@@ -41,6 +41,8 @@ export interface CredentialsFeedOptions {
   source: RegistryCredentialSource;
   pullSecrets?: PullSecretEntries | undefined;
   log: Logger;
+  /** Called once by `close` (to stop what feeds this feed). */
+  onClose?: () => void;
   /** Delays between retries of a failed send, the last repeated (ms). */
   retryDelaysMs?: readonly number[];
 }
@@ -95,6 +97,7 @@ export class CredentialsFeed {
 
   /** Stop following the sources; nothing more is sent. */
   close(): void {
+    if (!this.#closed) this.o.onClose?.();
     this.#closed = true;
     this.#sink = undefined;
     clearTimeout(this.#retry);
