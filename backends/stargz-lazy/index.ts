@@ -1,6 +1,9 @@
 import { defineBackend } from '../../core/sdk.js';
 import { fusedConfigOf } from './fused-client/fused-config-of.js';
+import { CredentialsFeed } from './fused-client/credentials-feed.js';
 import { FusedClientLink } from './fused-client/fused-client-link.js';
+import { readPullSecrets, scanPullSecrets } from './pull-secrets/read-pull-secrets.js';
+import { PullSecretsWatch } from './pull-secrets/pull-secrets-watch.js';
 import { openSnapshotter } from './snapshotter/open-snapshotter.js';
 import { stargzLazyOptions } from './options.js';
 import { describeStop, shutdownFused } from './fused-client/stop-fused.js';
@@ -11,7 +14,23 @@ export default defineBackend({
   description: 'lazy pulling of eStargz images: layers mounted from the registry with FUSE, fetched and verified on first read; other images pulled as with overlayfs',
   capabilities: { remoteSnapshots: true },
   options: stargzLazyOptions,
-  create: (options, ctx) => openSnapshotter(options, ctx, (root, opts, log) => new FusedClientLink(root, fusedConfigOf(opts, log), log, opts.fusedStartTimeoutMs)),
+  async create(options, ctx) {
+    const { pullSecrets } = options.registry;
+    const secrets = pullSecrets.length > 0 ? await PullSecretsWatch.open(pullSecrets, ctx.log) : undefined;
+    try {
+      return await openSnapshotter(options, ctx, (root, opts, log) => {
+        // Registry credentials the host learns (CRI proxy) and the pull secrets reach the FUSE
+        // process through the link, on every connect and on every change.
+        const credentials = new CredentialsFeed({ source: ctx.registryCredentials, pullSecrets: secrets, log, onClose: () => secrets?.close() });
+        return new FusedClientLink(root, fusedConfigOf(opts, log), log, opts.fusedStartTimeoutMs, undefined, credentials);
+      });
+    } catch (err) {
+      secrets?.close();
+      throw err;
+    }
+  },
+  // Broken pull secrets (`snaphost check`); the backend serves with the others.
+  check: async (options) => (options.registry.pullSecrets.length > 0 ? (await readPullSecrets(await scanPullSecrets(options.registry.pullSecrets))).problems : []),
   // The FUSE-serving process outlives snaphost on purpose; only this stops it (and the layer
   // mounts of running containers with it).
   shutdown: async (_options, ctx) => describeStop(ctx.root, await shutdownFused(ctx.root)),

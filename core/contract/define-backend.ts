@@ -72,6 +72,12 @@ export interface BackendDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> {
   /** Build the snapshotter from validated options. */
   create(options: z.output<S>, ctx: BackendContext): Promise<Snapshotter> | Snapshotter;
   /**
+   * Problems with what the options name outside the config (files the backend reads at run
+   * time, such as credentials), one line each, for `snaphost check` (shown as warnings: the
+   * backend still serves). Must not log or return a secret.
+   */
+  check?(options: z.output<S>): Promise<string[]> | string[];
+  /**
    * Stop, on purpose, whatever the backend keeps running outside the daemon so that a daemon
    * restart is harmless (for a lazy backend: the process serving its FUSE mounts). Called by
    * `snaphost shutdown` after the daemon has stopped, never by a daemon stop or restart.

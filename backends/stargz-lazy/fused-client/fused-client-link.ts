@@ -9,6 +9,7 @@
  */
 import { access } from 'node:fs/promises';
 import type { Logger } from '../../../core/sdk.js';
+import type { CredentialsFeed } from './credentials-feed.js';
 import { FusedClient } from './fused-client.js';
 import type { FusedConfig } from '../protocol/fused-config.js';
 import { fusedPaths } from '../protocol/root-layout.js';
@@ -20,14 +21,20 @@ export class FusedClientLink implements FusedLink {
   readonly #log: Logger;
   readonly #startTimeoutMs: number;
   readonly #command: readonly string[] | undefined;
+  readonly #credentials: CredentialsFeed | undefined;
   #client: Promise<FusedClient> | undefined;
   /** What `#client` resolved to (to recognise it in `reset`). */
   #current: FusedClient | undefined;
   #closed = false;
 
-  /** `command`: what runs the process's main.js (default: `defaultFusedCommand()`; tests run it from source). */
-  constructor(root: string, config: FusedConfig, log: Logger, startTimeoutMs: number, command?: readonly string[]) {
+  /**
+   * `command`: what runs the process's main.js (default: `defaultFusedCommand()`; tests run it
+   * from source). `credentials`: told of every (new) connection before it is used, so that a
+   * process is given the registry credentials before its first mount; closed with the link.
+   */
+  constructor(root: string, config: FusedConfig, log: Logger, startTimeoutMs: number, command?: readonly string[], credentials?: CredentialsFeed) {
     this.#root = root;
+    this.#credentials = credentials;
     this.#command = command;
     this.#config = config;
     this.#log = log;
@@ -93,6 +100,7 @@ export class FusedClientLink implements FusedLink {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#credentials?.close();
     const current = this.#client;
     this.#client = undefined;
     this.#current = undefined;
@@ -104,7 +112,9 @@ export class FusedClientLink implements FusedLink {
   #connect(spawn: boolean): Promise<FusedClient> {
     if (this.#closed) return Promise.reject(new Error('stargz-lazy: the connection to the FUSE process is closed'));
     if (this.#client !== undefined) return this.#client;
-    const pending = FusedClient.connect(this.#root, { log: this.#log, config: this.#config, spawn, startTimeoutMs: this.#startTimeoutMs, ...(this.#command ? { command: this.#command } : {}) });
+    const feed = this.#credentials;
+    const connecting = FusedClient.connect(this.#root, { log: this.#log, config: this.#config, spawn, startTimeoutMs: this.#startTimeoutMs, ...(this.#command ? { command: this.#command } : {}) });
+    const pending = feed === undefined ? connecting : connecting.then(async (client) => (await feed.attach(client), client));
     this.#client = pending;
     // A failed connect is not kept: the next call tries again (and may start the process).
     pending.then(

@@ -14,6 +14,7 @@ import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import type { LayerCheck, Metrics, MountInfo, MountRequest, OpenRequest, Status } from '../protocol/control-protocol.js';
+import type { CredentialsAnswer, CredentialsRequestInput } from '../protocol/credentials-protocol.js';
 import { controlRequest } from './control-request.js';
 import type { FusedMounter } from './fused-link.js';
 import { attachTo, type AttachStream } from './attach-stream.js';
@@ -48,6 +49,8 @@ const OPEN_TIMEOUT_MS = 5_000;
 /** The process bounds its registry probes (2 s); this bounds the whole check, the connection included. */
 const CHECK_TIMEOUT_MS = 5_000;
 const METRICS_TIMEOUT_MS = 5_000;
+/** Applying credentials is a few map updates in the process. */
+const CREDENTIALS_TIMEOUT_MS = 5_000;
 /** How often a starting process is asked whether it answers (a failed connect to a missing socket is cheap). */
 const POLL_MS = 10;
 const LOG_TAIL_BYTES = 4096;
@@ -182,6 +185,15 @@ export class FusedClient implements FusedMounter {
       throw new FusedUnreachableError(`FUSE process at ${this.paths.socket}: malformed metrics`);
     }
     return answer;
+  }
+
+  /**
+   * Hand registry credentials to the process (`POST /v1/credentials`, credentials-protocol.ts).
+   * NotFoundError from a process too old to know the request.
+   */
+  async credentials(r: CredentialsRequestInput): Promise<CredentialsAnswer> {
+    this.#checkOpen();
+    return (await controlRequest(this.paths.socket, 'POST', '/v1/credentials', r, { timeoutMs: CREDENTIALS_TIMEOUT_MS })) as CredentialsAnswer;
   }
 
   /**

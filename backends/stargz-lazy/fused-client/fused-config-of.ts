@@ -7,7 +7,8 @@ import type { StargzLazyOptions } from '../options.js';
 export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedConfig {
   const level = logLevelSchema.safeParse(log.level);
   return fusedConfigSchema.parse({
-    registry: options.registry,
+    // The pull secrets are read by snaphost and pushed (credentials-feed.ts); the process never reads them.
+    registry: { ...options.registry, pullSecrets: [] },
     estargz: options.estargz,
     cache: { memoryBytes: options.cache.memoryBytes, diskBytes: options.cache.diskBytes },
     backgroundFetch: options.backgroundFetch,

@@ -18,6 +18,7 @@ import {
   unmountRequestSchema,
   type Status,
 } from '../protocol/control-protocol.js';
+import { credentialsRequestSchema, MAX_CREDENTIALS_BODY_BYTES, type CredentialsAnswer, type CredentialsRequest } from '../protocol/credentials-protocol.js';
 import { toWireError } from '../protocol/fused-errors.js';
 import { issueLines } from '../protocol/schema-issues.js';
 import type { ServedLayer } from './served-layer.js';
@@ -29,6 +30,8 @@ export interface ControlServerOptions {
   socket: string;
   mounts: Pick<ServedMounts<ServedLayer>, 'mount' | 'open' | 'unmount' | 'list' | 'check' | 'metrics'>;
   status: () => Status;
+  /** `POST /v1/credentials` (absent: NOT_FOUND, as from a process that predates it). */
+  credentials?: { apply(r: CredentialsRequest): CredentialsAnswer };
   log: Logger;
 }
 
@@ -118,17 +121,21 @@ async function route(o: ControlServerOptions, req: IncomingMessage, signal: Abor
     }
     case 'GET /v1/metrics':
       return o.mounts.metrics();
+    case 'POST /v1/credentials':
+      if (o.credentials === undefined) break;
+      return o.credentials.apply(parseBody(credentialsRequestSchema, await readBody(req, MAX_CREDENTIALS_BODY_BYTES)));
     default:
-      throw new NotFoundError(`no such control request: ${key}`);
+      break;
   }
+  throw new NotFoundError(`no such control request: ${key}`);
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new InvalidArgumentError(`request body is larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw new InvalidArgumentError(`request body is larger than ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   try {

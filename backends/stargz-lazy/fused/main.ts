@@ -28,6 +28,7 @@ import { ChunkCache } from '../cache/chunk-cache.js';
 import { WorkerIndexer } from '../estargz/toc-index-worker-pool.js';
 import { BackgroundFetcher } from '../layer/background-fetcher.js';
 import type { RemoteLayer } from '../layer/remote-layer.js';
+import { PushedCredentials } from '../registry/pushed-credentials.js';
 import { RegistryClient } from '../registry/registry-client.js';
 import { serveControl } from './control-server.js';
 import { configDigestOf, fusedConfigSchema, type FusedConfig } from '../protocol/fused-config.js';
@@ -68,7 +69,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const startedAt = new Date().toISOString();
-  const registry = new RegistryClient(config.registry, { log: log.child({ component: 'registry' }) });
+  // Registry credentials the daemon pushes (POST /v1/credentials): in memory only, so a restart
+  // of this process loses them until the daemon pushes them again (it does on connecting).
+  const pushed = new PushedCredentials(log.child({ component: 'credentials' }));
+  const registry = new RegistryClient(config.registry, { log: log.child({ component: 'registry' }), pushed });
   const cache = await ChunkCache.open(paths.cache, {
     memoryBytes: config.cache.memoryBytes,
     diskBytes: config.cache.diskBytes,
@@ -111,6 +115,7 @@ async function main(argv: string[]): Promise<void> {
       metrics: () => mounts.metrics(),
     },
     log,
+    credentials: pushed,
     status: () => ({ pid: process.pid, startedAt, configDigest, mounts: mounts.size, warm }),
   });
   void warmUp({ log, indexer, limits: config.estargz, regionBytes: config.fs.regionBytes, signal: stopWarmUp.signal }).then((ms) => {

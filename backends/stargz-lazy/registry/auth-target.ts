@@ -6,4 +6,6 @@ export interface AuthTarget {
   origin: string;
   /** `repository:<name>:pull`. */
   scope: string;
+  /** `<name>` of the scope: credentials may be per repository. */
+  repository?: string;
 }

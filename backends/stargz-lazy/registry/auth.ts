@@ -9,6 +9,11 @@
  * the request from the challenge remembered for (host, scope), so a token that expires in the
  * middle of a long read is replaced without the reader noticing and without a 401 round trip.
  *
+ * Credentials that change (pushed ones, pushed-credentials.ts) call `invalidate(host,
+ * repository?)`: the tokens and Basic headers cached for them are dropped, a token being fetched
+ * with the old credentials is not cached, and `epoch(target)` moves on, so that a request that
+ * was refused with the old credentials is retried once with the new (registry-client.ts).
+ *
  * Credentials go to a challenge's token endpoint only where `realm-policy.ts` allows: the
  * registry's own origin, or an HTTPS origin named by a registry reached over HTTPS; never from
  * an HTTPS registry to a plain-HTTP realm. Elsewhere the token is asked for anonymously.
@@ -35,6 +40,9 @@ export class Authorizer {
   private readonly pending = new Map<string, Promise<string>>();
   /** The last Bearer challenge per (host, scope), to renew an expired token before a request instead of after its 401. */
   private readonly challenges = new Map<string, string | string[]>();
+  /** Bumped by `invalidate`: per host, and per (host, scope). */
+  private readonly hostEpochs = new Map<string, number>();
+  private readonly scopeEpochs = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly deps: AuthorizerDeps) {
@@ -83,10 +91,36 @@ export class Authorizer {
     if (!flight) {
       // Shared by every request waiting on this key, so it does not follow one caller's signal
       // (its own timeouts bound it); each caller stops waiting when its signal aborts.
-      flight = this.authorize(target, challengeHeader, rejected).finally(() => this.pending.delete(key));
+      const started = this.authorize(target, challengeHeader, rejected).finally(() => {
+        if (this.pending.get(key) === started) this.pending.delete(key);
+      });
+      flight = started;
       this.pending.set(key, flight);
     }
     return untilAborted(flight, signal);
+  }
+
+  /**
+   * The credentials of `repository` at `host` (every repository of the host when absent) have
+   * changed: drop what was obtained with the old ones.
+   */
+  invalidate(host: string, repository?: string): void {
+    if (repository === undefined) {
+      this.hostEpochs.set(host, (this.hostEpochs.get(host) ?? 0) + 1);
+      const prefix = `${host}\u0000`;
+      for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
+      for (const key of this.pending.keys()) if (key.startsWith(prefix)) this.pending.delete(key);
+      return;
+    }
+    const key = cacheKey(host, `repository:${repository}:pull`);
+    this.scopeEpochs.set(key, (this.scopeEpochs.get(key) ?? 0) + 1);
+    this.cache.delete(key);
+    this.pending.delete(key);
+  }
+
+  /** Changes whenever the credentials for the target were invalidated (a retry with new credentials is worth it). */
+  epoch(target: AuthTarget): number {
+    return (this.hostEpochs.get(target.host) ?? 0) + (this.scopeEpochs.get(cacheKey(target.host, target.scope)) ?? 0);
   }
 
   /** Forgets every cached token, credential header and challenge. */
@@ -97,11 +131,12 @@ export class Authorizer {
 
   private async authorize(target: AuthTarget, challengeHeader: string | string[] | undefined, rejected: string | undefined): Promise<string> {
     const { host, scope } = target;
+    const epoch = this.epoch(target);
     const challenges = parseWwwAuthenticate(challengeHeader);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
     if (bearer && challengeHeader !== undefined) this.challenges.set(cacheKey(host, scope), challengeHeader);
-    const credentials = await this.deps.credentials?.(host);
+    const credentials = await this.deps.credentials?.(host, target.repository);
     let auth: CachedAuth;
     if (bearer && credentials && 'registryToken' in credentials) {
       auth = { header: `Bearer ${credentials.registryToken}`, expiresAt: Infinity };
@@ -122,7 +157,9 @@ export class Authorizer {
     if (auth.header === rejected) {
       throw new RegistryStatusError(`registry ${host} rejected the ${credentials ? 'configured credentials' : 'anonymous token'} for ${scope}`, 401);
     }
-    this.cache.set(cacheKey(host, scope), auth);
+    // Obtained with credentials that were replaced or forgotten meanwhile: used by this request
+    // only, never cached.
+    if (this.epoch(target) === epoch) this.cache.set(cacheKey(host, scope), auth);
     return auth.header;
   }
 }

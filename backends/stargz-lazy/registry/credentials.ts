@@ -19,8 +19,12 @@ export interface RegistryTokenCredentials {
 
 export type Credentials = PasswordCredentials | IdentityTokenCredentials | RegistryTokenCredentials;
 
-/** Credentials for a registry host (`docker.io`, `127.0.0.1:5000`), or undefined for anonymous. */
-export type CredentialsProvider = (host: string) => Promise<Credentials | undefined> | Credentials | undefined;
+/**
+ * Credentials for a registry host (`docker.io`, `127.0.0.1:5000`), or undefined for anonymous;
+ * `repository` (`library/busybox`) when the request is for one, for providers that hold
+ * credentials per repository (pushed-credentials.ts).
+ */
+export type CredentialsProvider = (host: string, repository?: string) => Promise<Credentials | undefined> | Credentials | undefined;
 
 /** Credentials from a fixed map keyed by registry host. */
 export function staticCredentials(map: Readonly<Record<string, Credentials>>): CredentialsProvider {

@@ -58,8 +58,9 @@ export function parseDockerConfig(text: string, file: string): DockerConfig {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (err) {
-    throw new CredentialsError(`docker config ${file} is not JSON: ${(err as Error).message}`);
+  } catch {
+    // Not JSON.parse's message: it quotes the text around the error, which may be a password.
+    throw new CredentialsError(`docker config ${file} is not JSON`);
   }
   const parsed = configSchema.safeParse(json);
   if (!parsed.success) {

@@ -118,6 +118,15 @@ export const registryOptions = z
      * file means anonymous access. Re-read when it changes.
      */
     dockerConfig: filePath.optional(),
+    /**
+     * Kubernetes pull secrets (`kubernetes.io/dockerconfigjson`) mounted into the pod: absolute
+     * paths of a `.dockerconfigjson` file or of a directory holding such files (the secret
+     * volume's mount point). Read by snaphost, not by the FUSE-serving process (which may run
+     * outside the pod), handed to it, and read again when they change. Their credentials are
+     * used after the ones snaphost learned from the image's own pull (CRI proxy) and before the
+     * docker config.
+     */
+    pullSecrets: z.array(filePath).max(64).default([]),
     /** Longest run of a `docker-credential-<helper> get`. */
     credentialHelperTimeoutMs: ms(600_000).default(10_000),
     retry: retryOptions.prefault({}),

@@ -18,6 +18,8 @@ import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import { Authorizer } from './auth.js';
 import type { CredentialsProvider } from './credentials.js';
 import { DockerCredentials } from './docker-credentials.js';
+import { layeredCredentials } from './layered-credentials.js';
+import type { PushedCredentials } from './pushed-credentials.js';
 import type { LayerBlob } from './blob-source.js';
 import { BlobReader } from './blob-reader.js';
 import type { BlobLocation, BlobResponse, BlobTransport } from './blob-transport.js';
@@ -31,6 +33,11 @@ export interface RegistryClientDeps {
   log: Logger;
   /** Default: the docker config file (`options.dockerConfig`, `$DOCKER_CONFIG`, `~/.docker`). */
   credentials?: CredentialsProvider | undefined;
+  /**
+   * Credentials pushed by the daemon (the FUSE process), looked up before `credentials`; a
+   * change drops the tokens obtained with the old ones.
+   */
+  pushed?: PushedCredentials | undefined;
 }
 
 const MAX_REDIRECTS = 5;
@@ -46,6 +53,7 @@ export class RegistryClient implements BlobTransport {
   private readonly agent: Agent;
   private readonly redirects = new Map<string, { url: string; expiresAt: number }>();
   private readonly singleRangeOrigins = new Set<string>();
+  readonly #stopInvalidating: (() => void) | undefined;
 
   /**
    * `options` are validated (and defaulted) here too, so `{}` works outside a backend; TLS
@@ -80,11 +88,15 @@ export class RegistryClient implements BlobTransport {
       void docker.check();
       credentials = docker.provider;
     }
+    if (deps.pushed !== undefined) credentials = layeredCredentials(deps.pushed, credentials, deps.log);
     this.auth = new Authorizer({
       dispatcher: this.agent,
       log: deps.log,
       timeouts: this.options.timeouts,
       credentials,
+    });
+    this.#stopInvalidating = deps.pushed?.onChange((touched) => {
+      for (const { host, repository } of touched) this.auth.invalidate(host, repository);
     });
   }
 
@@ -111,7 +123,7 @@ export class RegistryClient implements BlobTransport {
       url: `${ep.origin}/v2/${ref.repository}/blobs/${digest}`,
       origin: ep.origin,
       timeouts: ep.timeouts,
-      auth: { host: ep.host, origin: ep.origin, scope: `repository:${ref.repository}:pull` },
+      auth: { host: ep.host, origin: ep.origin, scope: `repository:${ref.repository}:pull`, repository: ref.repository },
       role: ep.role,
     };
   }
@@ -146,15 +158,23 @@ export class RegistryClient implements BlobTransport {
         this.redirects.delete(loc.url);
         this.log.debug({ url: loc.url, status: res.statusCode }, 'cached blob storage URL failed; asking the registry again');
       }
+      let epoch = loc.auth ? this.auth.epoch(loc.auth) : 0;
       let authorization = loc.auth ? await this.auth.headerFor(loc.auth, signal) : undefined;
+      // One retry after a 401; one more when the credentials were replaced since the header was made.
+      let renewedCredentials = false;
       for (let attempt = 0; ; attempt++) {
         const withAuth = authorization ? { ...headers, authorization } : headers;
         const res = await this.follow(loc.url, method, withAuth, loc, signal);
-        if (res.statusCode === 401 && loc.auth && attempt === 0 && new URL(res.url).origin === loc.origin) {
-          const challenge = res.headers['www-authenticate'];
-          await drain(res);
-          authorization = await this.auth.unauthorized(loc.auth, challenge, authorization, signal);
-          continue;
+        if (res.statusCode === 401 && loc.auth && new URL(res.url).origin === loc.origin) {
+          const replaced = this.auth.epoch(loc.auth) !== epoch;
+          if (attempt === 0 || (replaced && !renewedCredentials)) {
+            if (attempt > 0) renewedCredentials = true;
+            epoch = this.auth.epoch(loc.auth);
+            const challenge = res.headers['www-authenticate'];
+            await drain(res);
+            authorization = await this.auth.unauthorized(loc.auth, challenge, authorization, signal);
+            continue;
+          }
         }
         if ((res.statusCode === 200 || res.statusCode === 206) && res.url !== loc.url && this.options.redirectCacheMs > 0) {
           this.rememberRedirect(loc.url, res.url);
@@ -222,6 +242,7 @@ export class RegistryClient implements BlobTransport {
 
   /** Closes every connection; readers fail afterwards. */
   async close(): Promise<void> {
+    this.#stopInvalidating?.();
     await this.agent.close();
   }
 }

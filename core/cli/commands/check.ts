@@ -41,6 +41,7 @@ export const checkCommand = defineCommand({
       if (state === 'FAILED') problems++;
       out.push(`  ${state.padEnd(16)} ${b.name}  use=${b.use}  socket=${b.socket}  root=${b.root}`);
       if (error !== undefined) out.push(`  ${INDENT} reason: ${error}`);
+      for (const problem of await inputProblems(b)) out.push(`  ${'warning'.padEnd(16)} backends[${b.index}] "${b.name}": ${problem}`);
       const loose = looseWarning(b);
       if (loose !== undefined) out.push(`  ${'warning'.padEnd(16)} ${loose}`);
     }
@@ -55,6 +56,16 @@ export const checkCommand = defineCommand({
     return problems === 0 ? 0 : 1;
   },
 });
+
+/** What the backend's own `check` finds in the files its options name (never fatal: the backend serves without them). */
+async function inputProblems(b: ResolvedBackend): Promise<string[]> {
+  if (!b.definition?.check || b.error) return [];
+  try {
+    return await b.definition.check(b.options);
+  } catch (err) {
+    return [`its check failed: ${describe(err)}`];
+  }
+}
 
 /** A schema that lets an unknown key through: a typo in this backend's options would pass silently. */
 function looseWarning(b: ResolvedBackend): string | undefined {

@@ -63,7 +63,7 @@ describe('parseDockerConfig', () => {
     );
     expect(failure(() => parse({ credHelpers: { 'gcr.io': '../../bin/sh' } })).message).toContain('credHelpers["gcr.io"]: expected a helper name');
     expect(failure(() => parse({ auths: [] })).message).toContain(`docker config ${FILE}: auths: Invalid input: expected record, received array`);
-    expect(failure(() => parseDockerConfig('{"auths": {', FILE)).message).toMatch(new RegExp(`^docker config ${FILE} is not JSON: `));
+    expect(failure(() => parseDockerConfig('{"auths": {"h": {"password": hunter2}}}', FILE)).message).toBe(`docker config ${FILE} is not JSON`);
   });
 
   it('treats an empty credsStore as none', () => {
