@@ -9,6 +9,13 @@ export type Logger = pino.Logger;
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/**
+ * Secrets that must never reach a log line, wherever a careless caller put them (the CRI
+ * proxy never passes one: this is the second line of defence). Top level and one level down.
+ */
+const SECRET_KEYS = ['password', 'identityToken', 'identity_token', 'registryToken', 'registry_token', 'auth', 'authorization', 'Authorization'];
+export const REDACT_PATHS: readonly string[] = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`), 'headers.authorization', '*.headers.authorization'];
+
 export interface LoggerOptions {
   level?: LogLevel;
   /** Force pretty output on or off; default: pretty when stderr is a TTY. */
@@ -25,6 +32,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     serializers: { err: pino.stdSerializers.err },
+    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
   };
   if (opts.destination) return pino(base, opts.destination);
   if (pretty) {

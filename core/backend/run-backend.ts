@@ -20,6 +20,7 @@ import { inBackend } from './backend-scope.js';
 import { closeInstance } from './close-instance.js';
 import { createBackend } from './create-backend.js';
 import { lockRoot, type RootLock } from './root-lock.js';
+import type { RegistryCredentialSource } from '../contract/registry-credentials.js';
 
 export type BackendState = 'starting' | 'serving' | 'failed' | 'stopping' | 'stopped';
 
@@ -49,6 +50,8 @@ export interface RunningBackend {
 export interface StartBackendOptions {
   log: Logger;
   metrics?: SnaphostMetrics;
+  /** Credentials learned by the CRI proxy, for every backend (`ctx.registryCredentials`). */
+  registryCredentials?: RegistryCredentialSource;
 }
 
 export async function startBackend(config: ResolvedConfig, b: ResolvedBackend, status: BackendStatus, opts: StartBackendOptions): Promise<RunningBackend> {
@@ -75,6 +78,7 @@ export async function startBackend(config: ResolvedConfig, b: ResolvedBackend, s
       log,
       timeoutMs: config.createTimeoutMs,
       signal: calls.signal,
+      ...(opts.registryCredentials ? { registryCredentials: opts.registryCredentials } : {}),
     });
   } catch (err) {
     await lock.release();

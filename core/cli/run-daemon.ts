@@ -70,7 +70,8 @@ export async function runDaemon(config: ResolvedConfig, opts: RunDaemonOptions):
         reload,
         async status(signal): Promise<DaemonReport> {
           if (!daemon) throw new UnavailableError('the daemon is still starting');
-          return { pid: process.pid, config: daemon.config.file, startedAt, adminSocket, backends: await daemon.report(signal) };
+          const criProxy = daemon.criProxyReport();
+          return { pid: process.pid, config: daemon.config.file, startedAt, adminSocket, backends: await daemon.report(signal), ...(criProxy ? { criProxy } : {}) };
         },
       },
     });

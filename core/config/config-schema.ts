@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { parseHostPort } from '../metrics/host-port.js';
 import { requestLimitsSchema } from '../grpc/request-limits.js';
+import { criProxySchema } from '../cri-proxy/cri-proxy-options.js';
 
 const logLevel = z.enum(LOG_LEVELS as [LogLevel, ...LogLevel[]]);
 
@@ -44,6 +45,7 @@ export const hostSchema = z
     shutdownTimeoutMs: z.number().int().nonnegative().optional(),
     metrics: metrics.optional(),
     limits: requestLimitsSchema.optional(),
+    criProxy: criProxySchema.optional(),
   })
   .strict();
 

@@ -17,6 +17,7 @@
 import type { DefinedBackend } from '../contract/define-backend.js';
 import type { LogLevel } from '../logger.js';
 import type { RequestLimitsInput } from '../grpc/request-limits.js';
+import type { CriProxyInput } from '../cri-proxy/cri-proxy-options.js';
 
 /** One backend instance the daemon serves. Host keys live here; backend keys in `options`. */
 export interface BackendEntry {
@@ -71,6 +72,13 @@ export interface SnaphostConfig {
    * 256, maxLabelSetBytes 262144 (at most 3 MiB). Over a bound: INVALID_ARGUMENT naming it.
    */
   limits?: RequestLimitsInput;
+  /**
+   * Serve Kubernetes' CRI image service on `listen` (kubelet's `--image-service-endpoint`),
+   * forwarding every call to containerd's CRI socket `upstream` and keeping each pulled image's
+   * registry credentials for the lazy backends (docs/kubernetes.md, "Private registries").
+   * Off when absent. Bounds and defaults: core/cri-proxy/cri-proxy-options.ts.
+   */
+  criProxy?: CriProxyInput;
 }
 
 /** The opt-in metrics endpoint (`GET /metrics`, Prometheus text format, no authentication). */

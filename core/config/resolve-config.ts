@@ -55,7 +55,7 @@ export async function resolveConfig(raw: unknown, opts: ResolveOptions): Promise
     ? await Promise.all(entries.map((entry, i) => resolveEntry(entry, i, settings, opts.baseDir, issues)))
     : [];
   const resolved = backends.filter((b): b is ResolvedBackend => b !== undefined);
-  issues.push(...crossChecks(resolved), ...containerdRootChecks(settings.containerdRoot, resolved));
+  issues.push(...crossChecks(resolved), ...containerdRootChecks(settings.containerdRoot, resolved), ...criProxyChecks(settings.criProxy, resolved));
   if (issues.length > 0) throw new ConfigError(sortIssues(issues), opts.file);
   return { file: opts.file, ...settings, backends: resolved };
 }
@@ -73,7 +73,12 @@ function readSettings(raw: Record<string, unknown>, baseDir: string): Settings {
   };
   const metrics = pick('metrics');
   const containerdRoot = pick('containerdRoot');
+  const criProxy = pick('criProxy');
+  const socketMode = pick('socketMode') ?? DEFAULT_SOCKET_MODE;
   return {
+    ...(criProxy
+      ? { criProxy: { ...criProxy, listen: resolve(baseDir, criProxy.listen), upstream: resolve(baseDir, criProxy.upstream), socketMode: criProxy.socketMode ?? socketMode } }
+      : {}),
     ...(containerdRoot !== undefined ? { containerdRoot: resolve(baseDir, containerdRoot) } : {}),
     ...(metrics
       ? {
@@ -88,7 +93,7 @@ function readSettings(raw: Record<string, unknown>, baseDir: string): Settings {
     logLevel: pick('logLevel') ?? 'info',
     socketDir: resolve(baseDir, pick('socketDir') ?? DEFAULT_SOCKET_DIR),
     rootDir: resolve(baseDir, pick('rootDir') ?? DEFAULT_ROOT_DIR),
-    socketMode: pick('socketMode') ?? DEFAULT_SOCKET_MODE,
+    socketMode,
     createTimeoutMs: pick('createTimeoutMs') ?? DEFAULT_CREATE_TIMEOUT_MS,
     shutdownTimeoutMs: pick('shutdownTimeoutMs') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     limits: pick('limits') ?? { ...DEFAULT_REQUEST_LIMITS },
@@ -204,6 +209,17 @@ function containerdRootChecks(containerdRoot: string | undefined, backends: Reso
     if (b.root === containerdRoot || inside(b.root, containerdRoot) || inside(containerdRoot, b.root)) {
       issues.push({ path: 'containerdRoot', message: `${containerdRoot} overlaps backends[${b.index}]'s root ${b.root}; containerd's root and snaphost's backend roots must be disjoint` });
     }
+  }
+  return issues;
+}
+
+/** The proxy's socket is neither a backend's socket nor containerd's socket it forwards to. */
+function criProxyChecks(criProxy: ResolvedConfig['criProxy'], backends: ResolvedBackend[]): ConfigIssue[] {
+  if (criProxy === undefined) return [];
+  const issues: ConfigIssue[] = [];
+  if (criProxy.listen === criProxy.upstream) issues.push({ path: 'criProxy.listen', message: `${criProxy.listen} is also criProxy.upstream; the proxy cannot forward to itself` });
+  for (const b of backends) {
+    if (b.socket === criProxy.listen) issues.push({ path: 'criProxy.listen', message: `${criProxy.listen} is backends[${b.index}]'s socket; give the proxy its own socket` });
   }
   return issues;
 }

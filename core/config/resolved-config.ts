@@ -3,6 +3,7 @@ import type { BackendDefinition } from '../contract/define-backend.js';
 import type { BackendSourceKind } from '../loading/load-backend.js';
 import type { LogLevel } from '../logger.js';
 import type { RequestLimits } from '../grpc/request-limits.js';
+import type { CriProxyOptions } from '../cri-proxy/cri-proxy-options.js';
 
 export interface ResolvedBackend {
   /** Position in `backends[]`, for messages (`backends[2]`). */
@@ -41,5 +42,7 @@ export interface ResolvedConfig {
   metrics?: { address: string; minIntervalMs: number; collectTimeoutMs: number; maxConnections: number };
   /** Bounds the snapshots adapter enforces on requests (every default applied). */
   limits: RequestLimits;
+  /** The CRI image-service proxy, when configured (paths absolute, defaults applied). */
+  criProxy?: CriProxyOptions;
   backends: ResolvedBackend[];
 }

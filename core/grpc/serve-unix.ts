@@ -25,6 +25,10 @@ export interface ServeUnixOptions {
   mode: number;
   implementation: grpc.UntypedServiceImplementation;
   log: Logger;
+  /** The service served; default containerd's Snapshots (its codecs warmed up first). */
+  service?: grpc.ServiceDefinition;
+  /** grpc.Server options (message size bounds, ...). */
+  serverOptions?: grpc.ServerOptions;
 }
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
@@ -51,10 +55,13 @@ export async function serveUnix(o: ServeUnixOptions): Promise<UnixServer> {
   if (!Number.isInteger(o.mode) || o.mode < 0 || o.mode > 0o777) throw new Error(`socket mode ${o.mode} is not a permission mode (0 to 0o777)`);
   const socket = await claimSocket(o.socket, o.log);
 
-  const server = new grpc.Server();
-  const service = snapshotsService();
-  warmUpCodecs(service, o.log);
-  server.addService(service, o.implementation);
+  const server = new grpc.Server(o.serverOptions);
+  if (o.service) server.addService(o.service, o.implementation);
+  else {
+    const service = snapshotsService();
+    warmUpCodecs(service, o.log);
+    server.addService(service, o.implementation);
+  }
   await new Promise<void>((done, fail) =>
     server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? fail(new Error(`cannot listen on ${socket}: ${err.message}`, { cause: err })) : done())),
   );

@@ -3,6 +3,10 @@ import type { BackendReport, DaemonReport, LayerReport } from './status-report.j
 
 export function renderStatus(r: DaemonReport): string {
   const lines = [`snaphost pid ${r.pid}, up since ${r.startedAt}${r.config ? `, config ${r.config}` : ''}`];
+  if (r.criProxy) {
+    const p = r.criProxy;
+    lines.push(`CRI image proxy ${p.listen} -> ${p.upstream}, credentials for ${p.repositoriesWithCredentials} repositor${p.repositoriesWithCredentials === 1 ? 'y' : 'ies'}`);
+  }
   for (const b of r.backends) lines.push('', ...renderBackend(b));
   return `${lines.join('\n')}\n`;
 }

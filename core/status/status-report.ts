@@ -41,6 +41,15 @@ export const backendReportSchema = z
   })
   .strict();
 
+/** The CRI image-service proxy: its sockets and a count, never a credential or a repository name. */
+export const criProxyReportSchema = z
+  .object({
+    listen: z.string(),
+    upstream: z.string(),
+    repositoriesWithCredentials: z.number().int().nonnegative(),
+  })
+  .strict();
+
 export const daemonReportSchema = z
   .object({
     pid: z.number().int(),
@@ -48,9 +57,11 @@ export const daemonReportSchema = z
     startedAt: z.string(),
     adminSocket: z.string(),
     backends: z.array(backendReportSchema),
+    criProxy: criProxyReportSchema.optional(),
   })
   .strict();
 
 export type LayerReport = z.infer<typeof layerStatusSchema>;
 export type BackendReport = z.infer<typeof backendReportSchema>;
+export type CriProxyReport = z.infer<typeof criProxyReportSchema>;
 export type DaemonReport = z.infer<typeof daemonReportSchema>;

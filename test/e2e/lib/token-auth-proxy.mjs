@@ -9,7 +9,8 @@
 //   - forwards authorized requests to the registry, blob GET bodies throttled to --rate
 //     bytes per second per response (so that a read spans several token lifetimes).
 //   node token-auth-proxy.mjs --upstream HOST:PORT --port-file FILE --log FILE \
-//     --user NAME --password SECRET [--ttl SECONDS] [--rate BYTES_PER_SECOND]
+//     --user NAME --password SECRET [--ttl SECONDS] [--rate BYTES_PER_SECOND] [--port PORT]
+// (--port: listen there, e.g. again on the port of a stopped instance; default any free port)
 // The log has one JSON line per event: {"t","event":"token","status","token"} for token
 // requests, {"t","event":"request","method","path","status","token","bytes"} for the rest
 // (`token`: a short id of the token used, null for none; `bytes`: body bytes sent).
@@ -22,6 +23,7 @@ const { values: args } = parseArgs({
   options: {
     upstream: { type: 'string' },
     'port-file': { type: 'string' },
+    port: { type: 'string', default: '0' },
     log: { type: 'string' },
     user: { type: 'string' },
     password: { type: 'string' },
@@ -32,7 +34,8 @@ const { values: args } = parseArgs({
 const upstreamMatch = /^(127\.0\.0\.1|localhost):(\d+)$/.exec(args.upstream ?? '');
 const ttl = Number(args.ttl);
 const rate = Number(args.rate);
-if (!upstreamMatch || !args['port-file'] || !args.log || !args.user || args.password === undefined || !(ttl > 0) || !(rate >= 0)) {
+const listenPort = Number(args.port);
+if (!upstreamMatch || !args['port-file'] || !args.log || !args.user || args.password === undefined || !(ttl > 0) || !(rate >= 0) || !Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) {
   console.error('usage: token-auth-proxy.mjs --upstream 127.0.0.1:PORT --port-file FILE --log FILE --user NAME --password SECRET [--ttl S] [--rate B/S]');
   process.exit(2);
 }
@@ -169,7 +172,7 @@ const server = http.createServer((req, res) => {
   req.pipe(up);
 });
 
-server.listen(0, '127.0.0.1', () => {
+server.listen(listenPort, '127.0.0.1', () => {
   const { port } = server.address();
   origin = `http://127.0.0.1:${port}`;
   writeFileSync(args['port-file'], `${port}\n`);

@@ -7,6 +7,9 @@
 #                        USER:PASSWORD valid TTL seconds, blob bodies throttled to RATE bytes/s;
 #                        sets AUTH_PROXY (host:port), AUTH_PROXY_PID, AUTH_PROXY_LOG (JSON lines,
 #                        see the .mjs); stopped at exit
+#   auth_proxy_restart PASSWORD
+#                        stop it and start it again on the same port with another password
+#                        (rotated credentials): every token it issued before is void
 #   auth_log_since ISO_TIME [JQ_FILTER]
 #                        the proxy's log lines at or after ISO_TIME, filtered with jq -c
 #   bigfile_build        an image: busybox + /data/big.bin (BIGFILE_SIZE seeded random bytes);
@@ -21,22 +24,41 @@ BIGFILE_OCI=
 BIGFILE_TAG=bigfile
 BIGFILE_SIZE=$((40 * 1024 * 1024))
 
+AUTH_PROXY_ARGS=()
+
 auth_proxy_start() {
-  local user=$1 password=$2 ttl=$3 rate=$4 dir=$E2E_WORK/auth-proxy i
+  local user=$1 password=$2 ttl=$3 rate=$4 dir=$E2E_WORK/auth-proxy
   mkdir -p "$dir"
   AUTH_PROXY_LOG=$dir/events.jsonl
   : >"$AUTH_PROXY_LOG"
+  AUTH_PROXY_ARGS=(--user "$user" --ttl "$ttl" --rate "$rate")
+  rm -f "$dir/port"
   node "$E2E_LIB/token-auth-proxy.mjs" --upstream "$REGISTRY" --port-file "$dir/port" --log "$AUTH_PROXY_LOG" \
-    --user "$user" --password "$password" --ttl "$ttl" --rate "$rate" >"$dir/proxy.log" 2>&1 </dev/null &
+    "${AUTH_PROXY_ARGS[@]}" --password "$password" >"$dir/proxy.log" 2>&1 </dev/null &
   AUTH_PROXY_PID=$!
   e2e_on_exit auth_proxy_stop
   e2e_add_log auth-proxy "$dir/proxy.log"
+  auth_proxy_wait "tokens ${ttl}s, $rate B/s"
+}
+
+auth_proxy_restart() {
+  local password=$1 dir=$E2E_WORK/auth-proxy port=${AUTH_PROXY##*:}
+  auth_proxy_stop
+  rm -f "$dir/port"
+  node "$E2E_LIB/token-auth-proxy.mjs" --upstream "$REGISTRY" --port-file "$dir/port" --log "$AUTH_PROXY_LOG" --port "$port" \
+    "${AUTH_PROXY_ARGS[@]}" --password "$password" >>"$dir/proxy.log" 2>&1 </dev/null &
+  AUTH_PROXY_PID=$!
+  auth_proxy_wait "restarted with another password"
+}
+
+auth_proxy_wait() {
+  local what=$1 dir=$E2E_WORK/auth-proxy i
   for ((i = 0; i < 100; i++)); do
     if [[ -s $dir/port ]]; then
       AUTH_PROXY=127.0.0.1:$(cat "$dir/port")
       # Anonymous: a 401 with a Bearer challenge is the sign of life.
       if [[ $(curl -sS -o /dev/null -w '%{http_code}' "http://$AUTH_PROXY/v2/" 2>/dev/null) == 401 ]]; then
-        e2e_log "token auth proxy on http://$AUTH_PROXY -> $REGISTRY (pid $AUTH_PROXY_PID, tokens ${ttl}s, $rate B/s)"
+        e2e_log "token auth proxy on http://$AUTH_PROXY -> $REGISTRY (pid $AUTH_PROXY_PID, $what)"
         return 0
       fi
     fi
