@@ -18,6 +18,8 @@ import {
   unmountRequestSchema,
   type Status,
 } from '../protocol/control-protocol.js';
+import { configUpdateRequestSchema, type ConfigUpdateAnswer } from '../protocol/config-update.js';
+import type { FusedConfig } from '../protocol/fused-config.js';
 import { toWireError } from '../protocol/fused-errors.js';
 import { issueLines } from '../protocol/schema-issues.js';
 import type { ServedLayer } from './served-layer.js';
@@ -29,6 +31,8 @@ export interface ControlServerOptions {
   socket: string;
   mounts: Pick<ServedMounts<ServedLayer>, 'mount' | 'open' | 'unmount' | 'list' | 'check' | 'metrics'>;
   status: () => Status;
+  /** `POST /v1/config` (protocol/config-update.ts); absent: answered NOT_FOUND. */
+  applyConfig?: (config: FusedConfig) => ConfigUpdateAnswer;
   log: Logger;
 }
 
@@ -118,9 +122,13 @@ async function route(o: ControlServerOptions, req: IncomingMessage, signal: Abor
     }
     case 'GET /v1/metrics':
       return o.mounts.metrics();
-    default:
-      throw new NotFoundError(`no such control request: ${key}`);
+    case 'POST /v1/config': {
+      if (!o.applyConfig) break;
+      const { config } = parseBody(configUpdateRequestSchema, await readBody(req));
+      return o.applyConfig(config);
+    }
   }
+  throw new NotFoundError(`no such control request: ${key}`);
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
