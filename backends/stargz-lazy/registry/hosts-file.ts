@@ -119,8 +119,8 @@ function locationOf(raw: string, overridePath: boolean, at: string): Pick<HostsF
   }
   if (url.username !== '' || url.password !== '') throw new HostsFileError(`${at}: credentials in the URL are not accepted`);
   if (url.search !== '' || url.hash !== '') throw new HostsFileError(`${at}: a query or fragment is not accepted`);
-  let path = url.pathname === '/' ? '' : normalize(decodeURIComponent(url.pathname)).replace(/\/+$/, '');
-  if (path.includes('..')) throw new HostsFileError(`${at}: the path may not contain '..'`);
+  // The URL parser has resolved `.`/`..` segments (encoded ones too); the path stays encoded.
+  let path = url.pathname.replace(/\/+$/, '');
   if (!overridePath && !path.endsWith('/v2')) path = `${path}/v2`;
   return { scheme: url.protocol === 'http:' ? 'http' : 'https', host: url.host, path };
 }
