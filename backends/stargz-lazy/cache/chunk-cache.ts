@@ -260,6 +260,18 @@ export class ChunkCache {
     await this.#cap.enforce();
   }
 
+  /**
+   * New caps (a live configuration change): the memory cache drops its oldest chunks down to
+   * `memoryBytes`; the disk cache evicts down to `diskBytes` (0: no cap) in the background.
+   */
+  setLimits(limits: { memoryBytes: number; diskBytes: number }): void {
+    for (const [name, v] of Object.entries(limits)) {
+      if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`chunk cache: ${name} must be a non-negative integer, got ${v}`);
+    }
+    this.#memory.resize(limits.memoryBytes);
+    void this.#cap.setLimit(limits.diskBytes).catch((err: unknown) => this.log.error({ err }, 'chunk cache: eviction after a new cap failed'));
+  }
+
   /** Log the eviction summary not logged yet (the cache stays usable). */
   close(): void {
     this.#cap.close();

@@ -37,6 +37,12 @@ export class DiskCap {
     return this.deps.limitBytes;
   }
 
+  /** A new cap (a live configuration change; 0: none); a lower one evicts at once. */
+  setLimit(limitBytes: number): Promise<void> {
+    this.deps.limitBytes = limitBytes;
+    return this.enforce();
+  }
+
   /** Files removed by the cap so far. */
   get evictions(): number {
     return this.#evictions;

@@ -7,7 +7,21 @@ export class MemoryLru {
   readonly #entries = new Map<string, Buffer>();
   #bytes = 0;
 
-  constructor(readonly maxBytes: number) {}
+  constructor(private max: number) {}
+
+  get maxBytes(): number {
+    return this.max;
+  }
+
+  /** A new budget (a live configuration change): the oldest entries go until the rest fits. */
+  resize(maxBytes: number): void {
+    this.max = maxBytes;
+    for (const [oldest, old] of this.#entries) {
+      if (this.#bytes <= this.max) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= old.length;
+    }
+  }
 
   /** Bytes held now. */
   get bytes(): number {

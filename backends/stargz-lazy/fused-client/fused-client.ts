@@ -6,8 +6,8 @@
  * start is reported with the tail of `<root>/fused.log`. A connected client stays attached
  * (`GET /v1/attach`, attach-stream.ts), so an idle process does not exit under it. The process
  * outlives the client: `close` ends only the client (and its attachment). A running process
- * keeps the configuration it started with; a different one is logged and applies when the
- * process restarts.
+ * with another configuration is sent this one (`POST /v1/config`, push-config.ts) and takes
+ * it without unmounting; what it cannot take live applies when it restarts (logged).
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
@@ -24,6 +24,7 @@ import { EXIT_ALREADY_RUNNING } from '../protocol/exit-status.js';
 import { FusedUnreachableError } from '../protocol/fused-errors.js';
 import { fusedPaths, type FusedPaths } from '../protocol/root-layout.js';
 import { issueLines } from '../protocol/schema-issues.js';
+import { pushConfig } from './push-config.js';
 import { defaultFusedCommand, spawnFused } from './spawn-fused.js';
 
 export interface FusedClientOptions {
@@ -112,7 +113,7 @@ export class FusedClient implements FusedMounter {
       attachment = await attachTo(paths.socket, log, STATUS_TIMEOUT_MS);
     }
     if (status.configDigest !== configDigestOf(config)) {
-      log.warn({ pid: status.pid }, 'the running FUSE-serving process uses another configuration; the new one applies when it restarts');
+      status = { ...status, configDigest: await pushConfig(paths.socket, status, config, log) };
     }
     return new FusedClient(dir, paths, log, status, attachment);
   }

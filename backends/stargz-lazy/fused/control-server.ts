@@ -19,6 +19,8 @@ import {
   type Status,
 } from '../protocol/control-protocol.js';
 import { credentialsRequestSchema, MAX_CREDENTIALS_BODY_BYTES, type CredentialsAnswer, type CredentialsRequest } from '../protocol/credentials-protocol.js';
+import { configUpdateRequestSchema, type ConfigUpdateAnswer } from '../protocol/config-update.js';
+import type { FusedConfig } from '../protocol/fused-config.js';
 import { toWireError } from '../protocol/fused-errors.js';
 import { issueLines } from '../protocol/schema-issues.js';
 import type { ServedLayer } from './served-layer.js';
@@ -32,6 +34,8 @@ export interface ControlServerOptions {
   status: () => Status;
   /** `POST /v1/credentials` (absent: NOT_FOUND, as from a process that predates it). */
   credentials?: { apply(r: CredentialsRequest): CredentialsAnswer };
+  /** `POST /v1/config` (protocol/config-update.ts); absent: answered NOT_FOUND. */
+  applyConfig?: (config: FusedConfig) => ConfigUpdateAnswer;
   log: Logger;
 }
 
@@ -124,6 +128,11 @@ async function route(o: ControlServerOptions, req: IncomingMessage, signal: Abor
     case 'POST /v1/credentials':
       if (o.credentials === undefined) break;
       return o.credentials.apply(parseBody(credentialsRequestSchema, await readBody(req, MAX_CREDENTIALS_BODY_BYTES)));
+    case 'POST /v1/config': {
+      if (!o.applyConfig) break;
+      const { config } = parseBody(configUpdateRequestSchema, await readBody(req));
+      return o.applyConfig(config);
+    }
     default:
       break;
   }

@@ -29,9 +29,11 @@ import { WorkerIndexer } from '../estargz/toc-index-worker-pool.js';
 import { BackgroundFetcher } from '../layer/background-fetcher.js';
 import type { RemoteLayer } from '../layer/remote-layer.js';
 import { PushedCredentials } from '../registry/pushed-credentials.js';
+import { LiveRegistry } from '../registry/live-registry.js';
 import { RegistryClient } from '../registry/registry-client.js';
+import { LiveConfig } from './live-config.js';
 import { serveControl } from './control-server.js';
-import { configDigestOf, fusedConfigSchema, type FusedConfig } from '../protocol/fused-config.js';
+import { fusedConfigSchema, type FusedConfig } from '../protocol/fused-config.js';
 import { watchIdle } from './idle-exit.js';
 import { EXIT_ALREADY_RUNNING, EXIT_USAGE } from '../protocol/exit-status.js';
 import { lockInstance } from '../protocol/instance-lock.js';
@@ -44,6 +46,9 @@ import { ServedMounts } from './served-mounts.js';
 import { warmUp } from './warm-up.js';
 
 class UsageError extends Error {}
+
+/** How often containerd's registry hosts directories are looked at (stats only) for changes. */
+const HOSTS_DIRS_POLL_MS = 2_000;
 
 async function main(argv: string[]): Promise<void> {
   const root = parseArgs(argv);
@@ -72,7 +77,13 @@ async function main(argv: string[]): Promise<void> {
   // Registry credentials the daemon pushes (POST /v1/credentials): in memory only, so a restart
   // of this process loses them until the daemon pushes them again (it does on connecting).
   const pushed = new PushedCredentials(log.child({ component: 'credentials' }));
-  const registry = new RegistryClient(config.registry, { log: log.child({ component: 'registry' }), pushed });
+  const registryLog = log.child({ component: 'registry' });
+  const registry = new LiveRegistry({
+    options: config.registry,
+    make: (options) => new RegistryClient(options, { log: registryLog, pushed }),
+    log: registryLog,
+    pollMs: HOSTS_DIRS_POLL_MS,
+  });
   const cache = await ChunkCache.open(paths.cache, {
     memoryBytes: config.cache.memoryBytes,
     diskBytes: config.cache.diskBytes,
@@ -93,7 +104,7 @@ async function main(argv: string[]): Promise<void> {
     probe: registryProbe(registry),
     background,
   });
-  const configDigest = configDigestOf(config);
+  const live = new LiveConfig({ config, registry, cache, background, log });
   // Warmed up while nothing needs the process (snaphost's start at open waits for `warm`); the
   // first mount (or open) request stops it.
   const stopWarmUp = new AbortController();
@@ -116,7 +127,8 @@ async function main(argv: string[]): Promise<void> {
     },
     log,
     credentials: pushed,
-    status: () => ({ pid: process.pid, startedAt, configDigest, mounts: mounts.size, warm }),
+    status: () => ({ pid: process.pid, startedAt, configDigest: live.digest, mounts: mounts.size, warm }),
+    applyConfig: (next) => live.apply(next),
   });
   void warmUp({ log, indexer, limits: config.estargz, regionBytes: config.fs.regionBytes, signal: stopWarmUp.signal }).then((ms) => {
     // The warm-up's garbage goes now, while nothing waits, rather than in a collection in the
@@ -192,7 +204,7 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => undefined);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  log.info({ root, configDigest }, 'FUSE-serving process ready');
+  log.info({ root, configDigest: live.digest }, 'FUSE-serving process ready');
 }
 
 function parseArgs(argv: string[]): string {

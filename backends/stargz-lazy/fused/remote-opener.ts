@@ -13,7 +13,7 @@ import { InflationBudget } from '../layer/inflation-budget.js';
 import { RemoteLayer } from '../layer/remote-layer.js';
 import { probeBlob, type ProbeResult } from '../registry/probe-blob.js';
 import { parseReference } from '../registry/reference.js';
-import type { RegistryClient } from '../registry/registry-client.js';
+import type { LiveRegistry } from '../registry/live-registry.js';
 import type { MountRequest } from '../protocol/control-protocol.js';
 import { countingBlob } from './counting-blob.js';
 import type { FusedConfig } from '../protocol/fused-config.js';
@@ -27,7 +27,8 @@ export const PROBE_TIMEOUT_MS = 2_000;
 export interface RemoteOpenerDeps {
   config: FusedConfig;
   log: Logger;
-  registry: RegistryClient;
+  /** The current registry client: each read takes the one current then (live-registry.ts). */
+  registry: Pick<LiveRegistry, 'blob'>;
   cache: ChunkCache;
   counters: ServedCounters;
   /** A foreground read had to wait for the registry. */
@@ -75,6 +76,6 @@ export function remoteOpener(deps: RemoteOpenerDeps): OpenLayer<RemoteLayer> {
   };
 }
 
-export function registryProbe(registry: RegistryClient): (r: MountRequest) => Promise<ProbeResult> {
-  return (r) => probeBlob(registry, parseReference(r.reference, 'reference'), { digest: r.digest, urls: r.urls ?? [] }, { timeoutMs: PROBE_TIMEOUT_MS });
+export function registryProbe(registry: Pick<LiveRegistry, 'current'>): (r: MountRequest) => Promise<ProbeResult> {
+  return (r) => probeBlob(registry.current, parseReference(r.reference, 'reference'), { digest: r.digest, urls: r.urls ?? [] }, { timeoutMs: PROBE_TIMEOUT_MS });
 }

@@ -56,7 +56,7 @@ export async function warmUp(o: WarmUpOptions): Promise<number> {
     const blob = makeWarmUpBlob(DIRS, FILES_PER_DIR);
     server = await serveWarmUpBlob(blob.bytes);
     dir = await mkdtemp(join(tmpdir(), 'snaphost-fused-warm-up-'));
-    registry = new RegistryClient({}, { log: quiet });
+    registry = new RegistryClient({ hostsDirs: [] }, { log: quiet });
     cache = await ChunkCache.open(dir, { memoryBytes: 4 * 1024 * 1024, diskBytes: 0, log: quiet });
     const reference = parseReference(`${server.host}/warm-up/layer:latest`, 'reference');
     for (let round = 0; round < ROUNDS && !o.signal?.aborted; round++) {

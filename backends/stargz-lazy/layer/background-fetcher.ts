@@ -84,19 +84,23 @@ export class BackgroundFetcher {
   #recheck: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: BackgroundFetcherOptions) {
-    const int = (name: string, v: unknown, min: number) => {
-      if (!Number.isSafeInteger(v) || (v as number) < min) {
-        throw new InvalidArgumentError(`background fetch: ${name} must be an integer >= ${min}, got ${String(v)}`);
-      }
-      return v as number;
-    };
-    int('concurrency', o.concurrency, 1);
-    int('quietMs', o.quietMs, 0);
-    int('startDelayMs', o.startDelayMs, 0);
+    checkPace(o);
     this.#batchBytes = int('batchBytes', o.batchBytes ?? 16 * 1024 * 1024, 1);
     this.#retryBaseMs = int('retryBaseMs', o.retryBaseMs ?? 5_000, 1);
     this.#retryMaxMs = int('retryMaxMs', o.retryMaxMs ?? 300_000, this.#retryBaseMs);
     this.#log = o.log.child({ component: 'background-fetch' });
+  }
+
+  /**
+   * New pace (a live configuration change): more concurrency starts waiting layers now; a
+   * new `startDelayMs` applies to layers added from now on.
+   */
+  configure(pace: Pick<BackgroundFetcherOptions, 'concurrency' | 'quietMs' | 'startDelayMs'>): void {
+    checkPace(pace);
+    this.o.concurrency = pace.concurrency;
+    this.o.quietMs = pace.quietMs;
+    this.o.startDelayMs = pace.startDelayMs;
+    this.#pump();
   }
 
   /** Start fetching `layer` whole after `startDelayMs`; a key added again replaces its layer. */
@@ -266,4 +270,17 @@ export class BackgroundFetcher {
     }, RECHECK_EVERY_MS);
     this.#recheck.unref();
   }
+}
+
+function int(name: string, v: unknown, min: number): number {
+  if (!Number.isSafeInteger(v) || (v as number) < min) {
+    throw new InvalidArgumentError(`background fetch: ${name} must be an integer >= ${min}, got ${String(v)}`);
+  }
+  return v as number;
+}
+
+function checkPace(o: Pick<BackgroundFetcherOptions, 'concurrency' | 'quietMs' | 'startDelayMs'>): void {
+  int('concurrency', o.concurrency, 1);
+  int('quietMs', o.quietMs, 0);
+  int('startDelayMs', o.startDelayMs, 0);
 }

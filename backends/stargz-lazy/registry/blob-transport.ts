@@ -20,6 +20,8 @@ export interface BlobLocation {
   timeouts: TimeoutOptions;
   /** Registry authorization for this location; absent for direct URLs. */
   auth?: AuthTarget;
+  /** Headers for this location's origin only (a hosts.toml's `header`); never logged. */
+  headers?: Record<string, string[]>;
   /** A mirror, the upstream registry, or a URL from the layer's labels. */
   role?: 'mirror' | 'upstream' | 'url';
 }

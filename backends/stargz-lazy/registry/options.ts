@@ -130,7 +130,18 @@ export const registryOptions = z
     /** Longest run of a `docker-credential-<helper> get`. */
     credentialHelperTimeoutMs: ms(600_000).default(10_000),
     retry: retryOptions.prefault({}),
-    /** Per-host settings. */
+    /**
+     * containerd's registry hosts directories (`<dir>/<host>/hosts.toml`, `_default`, Docker's
+     * certs.d files), read by the FUSE-serving process and re-read when they change: mirrors,
+     * CAs, client certificates, plain HTTP, capabilities and headers defined once for
+     * containerd apply to lazy reads too. The default is containerd's CRI `config_path`
+     * default and Docker's; `[]` turns it off. `hosts` below adds to what they say.
+     */
+    hostsDirs: z
+      .array(z.string().min(1).max(4095).refine(isAbsolute, { message: 'expected an absolute directory path' }))
+      .max(16)
+      .default(['/etc/containerd/certs.d', '/etc/docker/certs.d']),
+    /** Per-host settings, added to the hosts directories' (explicit settings win for their host). */
     hosts: z
       .record(hostKey, hostOptions)
       .prefault({})

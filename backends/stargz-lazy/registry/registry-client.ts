@@ -24,6 +24,7 @@ import type { LayerBlob } from './blob-source.js';
 import { BlobReader } from './blob-reader.js';
 import type { BlobLocation, BlobResponse, BlobTransport } from './blob-transport.js';
 import { RegistryHosts, type RegistryEndpoint } from './hosts.js';
+import { readHostsDirs, type HostsDirTable } from './hosts-dirs.js';
 import { registryOptions, type RegistryOptions, type RegistryOptionsInput } from './options.js';
 import { formatReference, type ImageReference } from './reference.js';
 import { drain, MAX_DRAIN } from './read-body.js';
@@ -48,6 +49,8 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export class RegistryClient implements BlobTransport {
   readonly options: RegistryOptions;
   readonly hosts: RegistryHosts;
+  /** containerd's hosts directories as read when the client was made (`problems`, `fingerprint`). */
+  readonly hostsDirs: HostsDirTable;
   readonly auth: Authorizer;
   readonly log: Logger;
   private readonly agent: Agent;
@@ -67,7 +70,10 @@ export class RegistryClient implements BlobTransport {
     }
     this.options = parsed.data;
     this.log = deps.log;
-    this.hosts = new RegistryHosts(this.options);
+    // A broken hosts.toml is skipped (and logged), never fatal: the next candidate serves the host.
+    this.hostsDirs = readHostsDirs(this.options.hostsDirs);
+    for (const problem of this.hostsDirs.problems) this.log.error({ problem }, `registry hosts directory: ${problem}`);
+    this.hosts = new RegistryHosts(this.options, this.hostsDirs);
     this.agent = new Agent({
       connections: this.options.connectionsPerOrigin,
       keepAliveTimeout: this.options.keepAliveMs,
@@ -120,11 +126,12 @@ export class RegistryClient implements BlobTransport {
     const via = ep.role === 'mirror' ? 'mirror ' : '';
     return {
       what: `blob ${digest} of ${formatReference({ host: ref.host, repository: ref.repository })} (${via}${ep.origin})`,
-      url: `${ep.origin}/v2/${ref.repository}/blobs/${digest}`,
+      url: `${ep.origin}${ep.path}/${ref.repository}/blobs/${digest}`,
       origin: ep.origin,
       timeouts: ep.timeouts,
       auth: { host: ep.host, origin: ep.origin, scope: `repository:${ref.repository}:pull`, repository: ref.repository },
       role: ep.role,
+      ...(ep.headers ? { headers: ep.headers } : {}),
     };
   }
 
@@ -160,10 +167,12 @@ export class RegistryClient implements BlobTransport {
       }
       let epoch = loc.auth ? this.auth.epoch(loc.auth) : 0;
       let authorization = loc.auth ? await this.auth.headerFor(loc.auth, signal) : undefined;
+      // A hosts.toml's headers first: what the reader sets (range) and authorization win.
+      const base = loc.headers ? { ...loc.headers, ...headers } : headers;
       // One retry after a 401; one more when the credentials were replaced since the header was made.
       let renewedCredentials = false;
       for (let attempt = 0; ; attempt++) {
-        const withAuth = authorization ? { ...headers, authorization } : headers;
+        const withAuth = authorization ? { ...base, authorization } : base;
         const res = await this.follow(loc.url, method, withAuth, loc, signal);
         if (res.statusCode === 401 && loc.auth && new URL(res.url).origin === loc.origin) {
           const replaced = this.auth.epoch(loc.auth) !== epoch;
@@ -199,7 +208,7 @@ export class RegistryClient implements BlobTransport {
   private async follow(
     url: string,
     method: 'GET' | 'HEAD',
-    headers: Record<string, string>,
+    headers: Record<string, string | string[]>,
     loc: BlobLocation,
     signal: AbortSignal,
   ): Promise<BlobResponse> {
@@ -207,9 +216,9 @@ export class RegistryClient implements BlobTransport {
     let sendHeaders = headers;
     for (let hop = 0; ; hop++) {
       const timeouts = current.origin === loc.origin ? loc.timeouts : this.hosts.defaultTimeouts;
-      if (current.origin !== loc.origin && 'authorization' in sendHeaders) {
-        const { authorization: _dropped, ...rest } = sendHeaders;
-        sendHeaders = rest;
+      if (current.origin !== loc.origin && sendHeaders === headers) {
+        // Authorization and a hosts.toml's headers are for the registry's origin only.
+        sendHeaders = Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'authorization' && !(loc.headers && name in loc.headers)));
       }
       const res = await this.agent.request({
         origin: current.origin,

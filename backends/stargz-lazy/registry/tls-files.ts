@@ -15,6 +15,8 @@ export interface TlsMaterial {
   ca?: string[];
   cert?: string;
   key?: string;
+  /** false: the server's certificate is not verified (hosts.toml `skip_verify`). */
+  rejectUnauthorized?: boolean;
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;

@@ -32,7 +32,7 @@ describe('RegistryHosts', () => {
 
   it('talks to registry-1.docker.io for docker.io', () => {
     expect(hosts.resolve('docker.io')).toEqual([
-      { host: 'docker.io', origin: 'https://registry-1.docker.io', role: 'upstream', timeouts: { connectMs: 1000, headersMs: 10000, bodyMs: 15000 } },
+      { host: 'docker.io', origin: 'https://registry-1.docker.io', path: '/v2', role: 'upstream', timeouts: { connectMs: 1000, headersMs: 10000, bodyMs: 15000 } },
     ]);
   });
 
