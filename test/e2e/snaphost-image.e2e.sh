@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end for the snaphost OCI image (scripts/build-image.sh), built from this checkout and
 # run by a private containerd (1.6 by default, 2.x with E2E_CONTAINERD=2) with `ctr run
-# --privileged`, the config mounted read-only at /etc/snaphost as a ConfigMap is:
+# --privileged`, the config mounted read-only at /etc/snaphost as a ConfigMap is, /tmp a host
+# directory as an emptyDir is:
 #   - built twice (the second time pushed to a plain-HTTP registry with --push): the same
 #     manifest digest, and --push prints REGISTRY/REPO@<that digest>;
 #   - compressed size under E2E_IMAGE_MAX_MB (default 60); config: created = the commit's time,
@@ -98,7 +99,10 @@ if [[ -z $leaks ]]; then e2e_pass no-build-machine-paths; else e2e_fail no-build
 rm -rf "$ROOTFS"
 
 # The config, mounted read-only as a ConfigMap is; state and sockets on host paths.
-mkdir -p "$W/etc" "$W/run" "$W/state"
+# /tmp: a directory of the host's file system, as the DaemonSet's emptyDir is (`snaphost check`
+# creates each backend in a temporary root there, and overlay cannot use an overlay upper dir).
+mkdir -p "$W/etc" "$W/run" "$W/state" "$W/tmp"
+chmod 1777 "$W/tmp"
 cat >"$W/etc/plugins.config.ts" <<'EOF'
 import { defineConfig } from 'snaphost';
 
@@ -121,7 +125,8 @@ e2e_check pulled-digest-is-built-digest test "$(ctr_ images ls | awk -v r="$REF"
 
 MOUNTS=(--mount "type=bind,src=$W/etc,dst=/etc/snaphost,options=rbind:ro"
   --mount "type=bind,src=$W/run,dst=/run/snaphost,options=rbind:rw"
-  --mount "type=bind,src=$W/state,dst=/var/lib/snaphost,options=rbind:rshared:rw")
+  --mount "type=bind,src=$W/state,dst=/var/lib/snaphost,options=rbind:rshared:rw"
+  --mount "type=bind,src=$W/tmp,dst=/tmp,options=rbind:rw")
 n=0
 # in_image CMD...: run CMD in a new privileged container of the image; its output on stdout.
 in_image() {
