@@ -126,7 +126,7 @@ async function route(o: ControlServerOptions, req: IncomingMessage, signal: Abor
     case 'GET /v1/metrics':
       return o.mounts.metrics();
     case 'POST /v1/credentials':
-      if (o.credentials === undefined) break;
+      if (o.credentials === undefined) throw new NotFoundError(`no such control request: ${key}`);
       return o.credentials.apply(parseBody(credentialsRequestSchema, await readBody(req, MAX_CREDENTIALS_BODY_BYTES)));
     case 'POST /v1/config': {
       if (!o.applyConfig) break;
@@ -134,9 +134,8 @@ async function route(o: ControlServerOptions, req: IncomingMessage, signal: Abor
       return o.applyConfig(config);
     }
     default:
-      break;
+      throw new NotFoundError(`no such control request: ${key}`);
   }
-  throw new NotFoundError(`no such control request: ${key}`);
 }
 
 async function readBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {

@@ -9,13 +9,15 @@
  * `scan` only stats (cheap enough to poll): its stamp changes when any file is replaced,
  * changed, added or removed; `read` reads what a scan found.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, opendir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MAX_CREDENTIALS_BODY_BYTES, MAX_SOURCE_ENTRIES, type WireHostCredentials } from '../protocol/credentials-protocol.js';
 import { MAX_PULL_SECRET_BYTES, parsePullSecret } from './pull-secret-file.js';
 
 /** Files read from one directory at most. */
 export const MAX_FILES_PER_DIR = 64;
+/** Directory entries looked at at most (a secret volume has a handful). */
+const MAX_DIR_ENTRIES = 1024;
 /** The replace request must fit in one body, with room to spare. */
 const MAX_ENTRIES_BYTES = MAX_CREDENTIALS_BODY_BYTES - 4096;
 
@@ -53,7 +55,7 @@ export async function scanPullSecrets(paths: readonly string[]): Promise<PullSec
       problems.push(`pull secret ${path}: neither a file nor a directory`);
       continue;
     }
-    const names = await readdir(path).catch((err: Error) => err);
+    const names = await listDir(path).catch((err: Error) => err);
     if (names instanceof Error) {
       problems.push(`pull secret directory ${path}: ${names.message}`);
       continue;
@@ -81,9 +83,7 @@ export async function readPullSecrets(scan: PullSecretsScan): Promise<PullSecret
   for (const file of scan.files) {
     let text: string;
     try {
-      const data = await readFile(file);
-      if (data.length > MAX_PULL_SECRET_BYTES) throw new Error(`larger than ${MAX_PULL_SECRET_BYTES} bytes`);
-      text = data.toString('utf8');
+      text = (await readBounded(file, MAX_PULL_SECRET_BYTES)).toString('utf8');
     } catch (err) {
       problems.push(`pull secret ${file}: ${(err as Error).message}`);
       continue;
@@ -114,4 +114,32 @@ export async function readPullSecrets(scan: PullSecretsScan): Promise<PullSecret
     files.push({ file, entries: used });
   }
   return { entries, files, problems };
+}
+
+/** The names in `dir`, at most MAX_DIR_ENTRIES of them (more is an error: not a secret volume). */
+async function listDir(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of await opendir(dir)) {
+    if (names.length >= MAX_DIR_ENTRIES) throw new Error(`more than ${MAX_DIR_ENTRIES} entries: not a secret volume`);
+    names.push(entry.name);
+  }
+  return names;
+}
+
+/** The file's bytes; an error when it has more than `max` (never reads more than max + 1). */
+async function readBounded(file: string, max: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(max + 1);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, size, buf.length - size, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      if (size > max) throw new Error(`larger than ${max} bytes`);
+    }
+    return buf.subarray(0, size);
+  } finally {
+    await fh.close();
+  }
 }

@@ -66,6 +66,35 @@ describe('reading pull secrets', () => {
     expect(r.problems[0]).toMatch(/more than 64 files/);
   });
 
+  it('bounds the whole: at most 512 registries in all, a file over 256 KiB or a huge directory refused, by name', async () => {
+    const d = await tmp();
+    const many = (from: number) => JSON.stringify({ auths: Object.fromEntries(Array.from({ length: 128 }, (_, i) => [`h${from + i}.example`, { auth: Buffer.from('u:p').toString('base64') }])) });
+    for (let f = 0; f < 5; f++) await writeFile(join(d, `s${f}`), many(f * 128));
+    await writeFile(join(d, 'z-big'), `{"auths": {}, "pad": "${'x'.repeat(300 * 1024)}"}`);
+    const huge = join(await tmp(), 'huge');
+    await mkdir(huge);
+    for (let i = 0; i < 1030; i++) await writeFile(join(huge, `n${i}`), '');
+    const r = await readPullSecrets(await scanPullSecrets([d, huge]));
+    expect(r.entries).toHaveLength(512);
+    expect(r.problems).toEqual([
+      `pull secret directory ${huge}: more than 1024 entries: not a secret volume`,
+      `pull secret ${join(d, 's4')}: more than 512 registries or ${1024 * 1024 - 4096} bytes in all pull secrets; the rest are left out`,
+      `pull secret ${join(d, 'z-big')}: larger than ${256 * 1024} bytes`,
+    ]);
+  });
+
+  it('polls on its own', async () => {
+    const d = await tmp();
+    await secretVolume(d, config('r.example', 'one'), 1);
+    const watch = await PullSecretsWatch.open([d], pino({ level: 'silent' }), 20);
+    let changes = 0;
+    watch.subscribe(() => changes++);
+    await secretVolume(d, config('r.example', 'two'), 2);
+    for (let i = 0; i < 100 && changes === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(changes).toBe(1);
+    watch.close();
+  });
+
   it('follows a secret volume update (the ..data swap), and never logs a secret', async () => {
     const d = await tmp();
     await secretVolume(d, config('r.example', SECRET), 1);
