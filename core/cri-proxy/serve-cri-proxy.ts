@@ -17,7 +17,7 @@ import { serveUnix, type UnixServer } from '../grpc/serve-unix.js';
 import type { Logger } from '../logger.js';
 import type { CriProxyOptions } from './cri-proxy-options.js';
 import { CredentialStore } from './credential-store.js';
-import { forgetRemoved, learnPull, readPull, scrub, type PullIntent } from './learn-credentials.js';
+import { forgetRemoved, readPull, scrub, startPull, type PullIntent } from './learn-credentials.js';
 import { Upstream, type ForwardResult } from './upstream.js';
 
 export interface CriProxy {
@@ -71,9 +71,10 @@ export async function startCriProxy(o: CriProxyOptions, root: Logger): Promise<C
 
   async function proxyCall(method: string, path: string, request: Buffer, md: grpc.Metadata, deadline: number, signal: AbortSignal): Promise<{ result: ForwardResult; secrets: string[] }> {
     const pull: PullIntent | undefined = method === 'PullImage' ? readPull(request, log) : undefined;
+    const undoPull = pull ? startPull(pull, credentials) : undefined;
     const result = await upstream.forward(path, request, { metadata: forwardedMetadata(md), deadline, signal });
-    if (!result.error) {
-      if (pull) learnPull(pull, credentials);
+    if (result.error) undoPull?.();
+    else {
       if (method === 'RemoveImage') await forgetRemoved(credentials, upstream, Date.now() + Math.min(o.callTimeoutMs, LIST_AFTER_REMOVE_MS), log);
     }
     return { result, secrets: pull?.secrets ?? [] };

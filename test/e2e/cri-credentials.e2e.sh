@@ -145,7 +145,7 @@ fi
 # read_chunk MIB_OFFSET: 1 MiB at that offset of /data/big.bin, from inside the container; checks the bytes.
 read_chunk() {
   local off=$1 want got
-  want=$(bigfile_bytes | dd bs=$MIB skip="$off" count=1 2>/dev/null | sha256sum | cut -d' ' -f1)
+  want=$(bigfile_bytes | head -c $(((off + 1) * MIB)) | tail -c $MIB | sha256sum | cut -d' ' -f1)
   got=$(timeout 90 "$CTR" --address "$CONTAINERD_ADDRESS" --namespace "$CTR_NAMESPACE" task exec --exec-id "read-$off-$$" "$CTR_ID" \
     /bin/sh -c "dd if=/data/big.bin bs=$MIB skip=$off count=1 2>/dev/null | sha256sum" 2>&1)
   [[ $got == "$want  -" ]] || { echo "at $off MiB: expected $want, got: $(tail -n 2 <<<"$got" | tr '\n' '|')"; return 1; }

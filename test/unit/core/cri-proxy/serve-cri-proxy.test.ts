@@ -138,6 +138,28 @@ describe('credentials', () => {
     expect(changes).toEqual(['set']);
   });
 
+  it('holds the credentials while the pull runs (the lazy mounts made during it need them)', async () => {
+    const p = await start(silent());
+    let during: unknown;
+    stub.handlers['PullImage'] = (_c, cb) => {
+      during = p.credentials.current();
+      cb(null, Buffer.alloc(0));
+    };
+    await rawCall(p.listen, 'PullImage', pullRequest('127.0.0.1:5000/private/app:v1', auth));
+    expect(during).toMatchObject([{ host: '127.0.0.1:5000', repository: 'private/app', auth: { password: 's3cret-pass' } }]);
+  });
+
+  it('puts the previous credentials back when a pull with new ones fails', async () => {
+    const p = await start(silent());
+    await rawCall(p.listen, 'PullImage', pullRequest('127.0.0.1:5000/private/app:v1', auth));
+    const changes: string[] = [];
+    p.credentials.subscribe((c) => changes.push(c.type === 'set' ? `set ${(c.credentials.auth as { password: string }).password}` : c.type));
+    stub.handlers['PullImage'] = (_c, cb) => cb({ code: grpc.status.UNKNOWN, details: 'failed to pull: 401 Unauthorized' });
+    await rawCall(p.listen, 'PullImage', pullRequest('127.0.0.1:5000/private/app:v1', { username: 'alice', password: 'wrong' }));
+    expect(p.credentials.current()).toMatchObject([{ auth: { password: 's3cret-pass' } }]);
+    expect(changes).toEqual(['set wrong', 'set s3cret-pass']);
+  });
+
   it('keeps nothing from a pull that failed, nor from an anonymous one', async () => {
     const p = await start(silent());
     stub.handlers['PullImage'] = (_c, cb) => cb({ code: grpc.status.UNKNOWN, details: 'failed to pull: 401 Unauthorized' });
