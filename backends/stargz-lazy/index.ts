@@ -1,4 +1,4 @@
-import { defineBackend } from '../../core/sdk.js';
+import { defineBackend, NO_REGISTRY_CREDENTIALS } from '../../core/sdk.js';
 import { fusedConfigOf } from './fused-client/fused-config-of.js';
 import { CredentialsFeed } from './fused-client/credentials-feed.js';
 import { FusedClientLink } from './fused-client/fused-client-link.js';
@@ -21,7 +21,8 @@ export default defineBackend({
       return await openSnapshotter(options, ctx, (root, opts, log) => {
         // Registry credentials the host learns (CRI proxy) and the pull secrets reach the FUSE
         // process through the link, on every connect and on every change.
-        const credentials = new CredentialsFeed({ source: ctx.registryCredentials, pullSecrets: secrets, log, onClose: () => secrets?.close() });
+        const source = ctx.registryCredentials ?? NO_REGISTRY_CREDENTIALS; // a context made by hand (tests) may lack it
+        const credentials = new CredentialsFeed({ source, pullSecrets: secrets, log, onClose: () => secrets?.close() });
         return new FusedClientLink(root, fusedConfigOf(opts, log), log, opts.fusedStartTimeoutMs, undefined, credentials);
       });
     } catch (err) {

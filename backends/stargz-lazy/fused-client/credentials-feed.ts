@@ -11,8 +11,7 @@
  * (the process merges) and gets what this daemon knows. Forgets not yet delivered are kept
  * (bounded) and sent first. No secret is ever logged: only hosts, repositories and counts.
  */
-import { NotFoundError, type Logger } from '../../../core/sdk.js';
-import type { RegistryCredentialsChange, RegistryCredentialSource, RepositoryCredentials } from '../../../core/contract/registry-credentials.js';
+import { NotFoundError, type Logger, type RegistryCredentialsChange, type RegistryCredentialSource, type RepositoryCredentials } from '../../../core/sdk.js';
 import {
   MAX_CREDENTIALS_BODY_BYTES,
   MAX_REPOSITORY_CHANGES,

@@ -57,9 +57,10 @@ describe('credentials through the link to a real FUSE process', () => {
     const first = await connected(link);
     expect((await first.credentials({})).repositories).toBe(2);
 
-    // The process dies (memory only): the next connect starts a new one and tells it again.
+    // The process dies (memory only): once the snapshotter drops the client whose calls failed, the
+    // next use starts a new process and tells it everything again.
     await stopProcess(first.status.pid);
-    link.reset(first);
+    link.reset(first); // what the snapshotter does when a call through it failed (fused-layers.ts)
     const second = await connected(link);
     expect(second.status.pid).not.toBe(first.status.pid);
     expect((await second.credentials({})).repositories).toBe(2);
