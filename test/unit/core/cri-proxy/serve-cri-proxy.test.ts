@@ -91,12 +91,30 @@ describe('forwarding', () => {
     expect(r.error!.code).toBe(grpc.status.DEADLINE_EXCEEDED);
   });
 
+  it("passes containerd's own UNAVAILABLE through untouched", async () => {
+    const p = await start(silent());
+    stub.handlers['PullImage'] = (_c, cb) => cb({ code: grpc.status.UNAVAILABLE, details: 'registry unreachable' });
+    const r = await rawCall(p.listen, 'PullImage', pullRequest('r.io/a/b:1'));
+    expect(r.error!.code).toBe(grpc.status.UNAVAILABLE);
+    expect(r.error!.details).toBe('registry unreachable');
+  });
+
   it('answers UNAVAILABLE naming the upstream socket when nothing listens there', async () => {
     await stub.close();
     const p = await start(silent(), { upstream: join(dir, 'gone.sock') });
     const r = await rawCall(p.listen, 'ListImages', Buffer.alloc(0));
     expect(r.error!.code).toBe(grpc.status.UNAVAILABLE);
     expect(r.error!.details).toContain(join(dir, 'gone.sock'));
+  });
+
+  it('answers UNAVAILABLE naming the socket when containerd goes away after serving', async () => {
+    const p = await start(silent());
+    expect((await rawCall(p.listen, 'ImageFsInfo', Buffer.alloc(0))).error).toBeUndefined();
+    await stub.close();
+    const r = await rawCall(p.listen, 'ImageFsInfo', Buffer.alloc(0));
+    expect(r.error!.code).toBe(grpc.status.UNAVAILABLE);
+    expect(r.error!.details).toContain(stub.socket);
+    stub = await startStub(dir);
   });
 
   it('refuses calls beyond maxConcurrentCalls with RESOURCE_EXHAUSTED', async () => {
