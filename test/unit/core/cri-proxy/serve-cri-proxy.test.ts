@@ -198,6 +198,15 @@ describe('credentials', () => {
     expect(p.credentials.repositories()).toEqual(['127.0.0.1:5000/private/other']);
   });
 
+  it('keeps credentials when ListImages after a removal fails (until the next removal or the TTL)', async () => {
+    const p = await start(silent());
+    await rawCall(p.listen, 'PullImage', pullRequest('127.0.0.1:5000/private/app:v1', auth));
+    stub.handlers['ListImages'] = (_c, cb) => cb({ code: grpc.status.INTERNAL, details: 'boom' });
+    const r = await rawCall(p.listen, 'RemoveImage', codec('RemoveImage').requestSerialize({ image: { image: '127.0.0.1:5000/private/app:v1' } }));
+    expect(r.error).toBeUndefined();
+    expect(p.credentials.size).toBe(1);
+  });
+
   it('keeps credentials when RemoveImage failed', async () => {
     const p = await start(silent());
     await rawCall(p.listen, 'PullImage', pullRequest('127.0.0.1:5000/private/app:v1', auth));
