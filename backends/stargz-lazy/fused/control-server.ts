@@ -122,12 +122,11 @@ async function route(o: ControlServerOptions, req: IncomingMessage, signal: Abor
     case 'GET /v1/metrics':
       return o.mounts.metrics();
     case 'POST /v1/credentials':
-      if (o.credentials === undefined) break;
+      if (o.credentials === undefined) throw new NotFoundError(`no such control request: ${key}`);
       return o.credentials.apply(parseBody(credentialsRequestSchema, await readBody(req, MAX_CREDENTIALS_BODY_BYTES)));
     default:
-      break;
+      throw new NotFoundError(`no such control request: ${key}`);
   }
-  throw new NotFoundError(`no such control request: ${key}`);
 }
 
 async function readBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {

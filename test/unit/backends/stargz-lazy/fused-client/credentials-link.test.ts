@@ -71,6 +71,17 @@ describe('credentials through the link to a real FUSE process', () => {
     const same = await connected(again);
     expect(same.status.pid).toBe(second.status.pid);
     expect((await same.credentials({})).repositories).toBe(3);
+
+    // Hostile requests are refused whole, naming what is wrong and never a value.
+    const many = Array.from({ length: 513 }, (_, i) => ({ host: 'r.example', repository: `x${i}`, auth: { kind: 'password' as const, username: 'u', password: SECRET } }));
+    await expect(same.credentials({ set: many })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const huge = Array.from({ length: 100 }, (_, i) => ({ host: `h${i}.example`, auth: { kind: 'registryToken' as const, registryToken: `${SECRET}${'x'.repeat(16_000)}` } }));
+    await expect(same.credentials({ replace: { source: 'pull-secrets', entries: huge } })).rejects.toThrow(/larger than 1048576 bytes/);
+    const bad = { set: [{ host: 'r.example', repository: 'y', auth: { kind: 'password' as const, username: 'u', password: `${SECRET}\n` } }] };
+    const refused = await same.credentials(bad).then(() => undefined, (err: Error) => err);
+    expect(refused?.message).toMatch(/must not contain control characters/);
+    expect(refused?.message).not.toContain(SECRET);
+    expect((await same.credentials({})).repositories).toBe(3);
     await again.close();
 
     const fusedLog = await readFile(join(root, 'fused.log'), 'utf8');

@@ -81,3 +81,18 @@ describe('snaphost check: creating each instance', () => {
     expect(r.code).toBe(r.envFailed ? 1 : 0);
   });
 });
+
+describe('snaphost check: what a backend finds in the files its options name', () => {
+  it('names a broken pull secret (stargz-lazy) as a warning, never its content, and passes the good one', async () => {
+    const secret = 'check-secret-0x5eed';
+    await writeFile(join(dir, 'good.json'), JSON.stringify({ auths: { 'r.example': { auth: Buffer.from(`u:${secret}`).toString('base64') } } }));
+    await writeFile(join(dir, 'broken.json'), `{"auths": {"r.example": {"password": ${secret}`);
+    const pullSecrets = [join(dir, 'good.json'), join(dir, 'broken.json'), join(dir, 'missing')];
+    const r = await check([{ use: 'stargz-lazy', name: 'lazy', options: { registry: { pullSecrets } } }], '--no-create');
+    expect(r.stdout).toContain(`warning          backends[0] "lazy": pull secret ${join(dir, 'broken.json')} is not JSON`);
+    expect(r.stdout).toContain(`warning          backends[0] "lazy": pull secret ${join(dir, 'missing')}: does not exist`);
+    expect(r.stdout).not.toContain('good.json');
+    expect(r.stdout + r.stderr).not.toContain(secret);
+    expect(r.code).toBe(r.envFailed ? 1 : 0);
+  });
+});
