@@ -101,12 +101,11 @@ export async function runDaemon(config: ResolvedConfig, opts: RunDaemonOptions):
   }
 }
 
-/** The admin socket shares socketDir with the backends: no backend may be configured onto it. */
+/** The admin socket shares socketDir with the backends: no backend (nor the CRI proxy) may be configured onto it. */
 function checkAdminSocket(config: ResolvedConfig, adminSocket: string): void {
   const clash = config.backends.filter((b) => b.socket === adminSocket);
-  if (clash.length === 0) return;
-  throw new ConfigError(
-    clash.map((b) => ({ path: `backends[${b.index}].socket`, message: `${adminSocket} is the daemon's admin socket; give this backend another name or socket` })),
-    config.file,
-  );
+  const issues = clash.map((b) => ({ path: `backends[${b.index}].socket`, message: `${adminSocket} is the daemon's admin socket; give this backend another name or socket` }));
+  if (config.criProxy?.listen === adminSocket) issues.push({ path: 'criProxy.listen', message: `${adminSocket} is the daemon's admin socket; give the CRI proxy another socket` });
+  if (issues.length === 0) return;
+  throw new ConfigError(issues, config.file);
 }

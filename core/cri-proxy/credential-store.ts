@@ -3,8 +3,9 @@
  * `RegistryCredentialSource` every backend gets as `ctx.registryCredentials`. In memory only
  * (never written to disk), bounded:
  *
- * - `set` after a successful pull: newer credentials replace older ones (rotation: a `set`
- *   change); the same credentials again only renew them (no change is sent).
+ * - `set` when a pull with credentials starts (the lazy mounts made during the pull need them):
+ *   newer credentials replace older ones (rotation: a `set` change); the same credentials again
+ *   only renew them (no change is sent). `revert` when that pull failed puts back what was there.
  * - credentials not renewed for `ttlMs` are forgotten (checked every `sweepMs`, and by `current`).
  * - at most `maxRepositories`: a new repository beyond that drops the least recently renewed.
  * - `forget` / `keepOnly` when images are removed; a repository renewed after `before` (a pull
@@ -78,6 +79,28 @@ export class CredentialStore implements RegistryCredentialSource {
       const oldest = this.#entries.keys().next().value!;
       this.#drop(oldest, `more than maxRepositories (${this.#o.maxRepositories}) have credentials; dropping the least recently renewed`);
     }
+  }
+
+  /** `repo`'s credentials now (the stored object: compare, never change it). */
+  get(repo: ImageRepository): RepositoryCredentials | undefined {
+    return this.#entries.get(repositoryKey(repo));
+  }
+
+  /**
+   * Undo a `set` whose pull failed: when `repo`'s credentials are still `mine` (no later pull
+   * replaced them), put `previous` back, or forget them when there were none.
+   */
+  revert(repo: ImageRepository, mine: RepositoryCredentials, previous: RepositoryCredentials | undefined): void {
+    const key = repositoryKey(repo);
+    if (this.#entries.get(key) !== mine) return;
+    if (!previous) {
+      this.#drop(key, 'the pull that gave them failed');
+      return;
+    }
+    this.#entries.set(key, previous);
+    if (isDeepStrictEqual(previous.auth, mine.auth)) return;
+    this.#o.log.info({ repository: key }, 'registry credentials put back: the pull that gave newer ones failed');
+    this.#emit({ type: 'set', credentials: { ...previous, auth: { ...previous.auth } } });
   }
 
   /** Forget `repo`'s credentials unless they were renewed after `before` (ms since the epoch). */

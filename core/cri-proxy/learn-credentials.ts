@@ -1,9 +1,12 @@
 /**
  * What the CRI proxy learns from the calls it forwards (the bytes forwarded are never changed):
  *
- * - PullImage: the image's (host, repository) and the request's AuthConfig are read before
- *   forwarding; only when containerd answers OK are the credentials kept (so credentials that
- *   failed to pull are never used for lazy reads). A pull without credentials changes nothing.
+ * - PullImage: the image's (host, repository) and the request's AuthConfig are read, and the
+ *   credentials kept, BEFORE forwarding: containerd asks the lazy backend to mount the image's
+ *   layers during the pull, and those mounts read the registry with them. When containerd
+ *   answers with an error, the store is put back as it was (the previous credentials of the
+ *   repository, or none), unless a later pull replaced them meanwhile. A pull without
+ *   credentials changes nothing.
  * - RemoveImage: when containerd answers OK, ListImages says which repositories still have an
  *   image; the credentials of every other repository are forgotten (this also catches images
  *   removed behind CRI's back, e.g. by `ctr`). A pull that finished meanwhile keeps its own.
@@ -53,8 +56,14 @@ export function readPull(request: Buffer, log: Logger): PullIntent {
   return { repo, auth: r.auth, secrets };
 }
 
-export function learnPull(intent: PullIntent, store: CredentialStore): void {
-  if (intent.repo && intent.auth) store.set(intent.repo, intent.auth);
+/** Keep the pull's credentials now; returns what undoes that if the pull fails. */
+export function startPull(intent: PullIntent, store: CredentialStore): () => void {
+  const { repo, auth } = intent;
+  if (!repo || !auth) return () => undefined;
+  const previous = store.get(repo);
+  store.set(repo, auth);
+  const mine = store.get(repo)!;
+  return () => store.revert(repo, mine, previous);
 }
 
 /** After a successful RemoveImage: forget the repositories no image is left of. */

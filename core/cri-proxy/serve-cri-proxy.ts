@@ -17,7 +17,7 @@ import { serveUnix, type UnixServer } from '../grpc/serve-unix.js';
 import type { Logger } from '../logger.js';
 import type { CriProxyOptions } from './cri-proxy-options.js';
 import { CredentialStore } from './credential-store.js';
-import { forgetRemoved, learnPull, readPull, scrub, type PullIntent } from './learn-credentials.js';
+import { forgetRemoved, readPull, scrub, startPull, type PullIntent } from './learn-credentials.js';
 import { Upstream, type ForwardResult } from './upstream.js';
 
 export interface CriProxy {
@@ -54,7 +54,7 @@ export async function startCriProxy(o: CriProxyOptions, root: Logger): Promise<C
         if (result.headers) call.sendMetadata(result.headers);
         if (result.error) {
           const e = result.error;
-          const details = unavailable(e, result, o.upstream) ?? scrub(e.details, secrets);
+          const details = unavailable(e, result, upstream) ?? scrub(e.details, secrets);
           log.debug({ method, code: grpc.status[e.code] ?? e.code, ms: Date.now() - started }, 'forwarded call failed');
           callback({ code: e.code, details, metadata: e.metadata });
         } else {
@@ -71,9 +71,10 @@ export async function startCriProxy(o: CriProxyOptions, root: Logger): Promise<C
 
   async function proxyCall(method: string, path: string, request: Buffer, md: grpc.Metadata, deadline: number, signal: AbortSignal): Promise<{ result: ForwardResult; secrets: string[] }> {
     const pull: PullIntent | undefined = method === 'PullImage' ? readPull(request, log) : undefined;
+    const undoPull = pull ? startPull(pull, credentials) : undefined;
     const result = await upstream.forward(path, request, { metadata: forwardedMetadata(md), deadline, signal });
-    if (!result.error) {
-      if (pull) learnPull(pull, credentials);
+    if (result.error) undoPull?.();
+    else {
       if (method === 'RemoveImage') await forgetRemoved(credentials, upstream, Date.now() + Math.min(o.callTimeoutMs, LIST_AFTER_REMOVE_MS), log);
     }
     return { result, secrets: pull?.secrets ?? [] };
@@ -126,8 +127,12 @@ function forwardedMetadata(md: grpc.Metadata): grpc.Metadata {
   return out;
 }
 
-/** An upstream that never answered (no headers): UNAVAILABLE naming the socket, with grpc-js's reason. */
-function unavailable(e: grpc.ServiceError, r: ForwardResult, socket: string): string | undefined {
-  if (e.code !== grpc.status.UNAVAILABLE || r.headers !== undefined) return undefined;
-  return `containerd's CRI socket ${socket} is unavailable (criProxy.upstream): ${e.details}`;
+/**
+ * UNAVAILABLE from the connection (nothing listens, containerd restarting), not from containerd:
+ * the message names the socket, with grpc-js's reason. containerd's own UNAVAILABLE (it sent
+ * headers, or the channel is connected) passes through as it is.
+ */
+function unavailable(e: grpc.ServiceError, r: ForwardResult, upstream: Upstream): string | undefined {
+  if (e.code !== grpc.status.UNAVAILABLE || r.headers !== undefined || upstream.connected()) return undefined;
+  return `containerd's CRI socket ${upstream.socket} is unavailable (criProxy.upstream): ${e.details}`;
 }

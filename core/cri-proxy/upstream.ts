@@ -71,6 +71,11 @@ export class Upstream {
     return decodeListImagesResponse(r.response!);
   }
 
+  /** Whether the channel to the socket is connected (an error then came from containerd, not from the connection). */
+  connected(): boolean {
+    return this.#client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY;
+  }
+
   close(): void {
     this.#client.close();
   }

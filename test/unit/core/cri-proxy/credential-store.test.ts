@@ -43,6 +43,24 @@ describe('CredentialStore', () => {
     expect(changes).toEqual([expect.objectContaining({ type: 'set' }), { type: 'forget', host: 'r.io', repository: 'a' }, expect.objectContaining({ type: 'set' })]);
   });
 
+  it('revert puts back the previous credentials, forgets new ones, and leaves a later pull alone', () => {
+    const { s, changes } = store();
+    s.set(repo('a'), pw('old'));
+    const before = s.get(repo('a'));
+    s.set(repo('a'), pw('new'));
+    s.revert(repo('a'), s.get(repo('a'))!, before);
+    expect(s.current()).toMatchObject([{ auth: { password: 'old' } }]);
+    s.set(repo('b'), pw('x'));
+    s.revert(repo('b'), s.get(repo('b'))!, undefined);
+    expect(s.repositories()).toEqual(['r.io/a']);
+    s.set(repo('a'), pw('mine'));
+    const mine = s.get(repo('a'))!;
+    s.set(repo('a'), pw('later'));
+    s.revert(repo('a'), mine, before);
+    expect(s.current()).toMatchObject([{ auth: { password: 'later' } }]);
+    expect(changes.map((c) => c.type)).toEqual(['set', 'set', 'set', 'set', 'forget', 'set', 'set']);
+  });
+
   it('keepOnly forgets the unreferenced repositories', () => {
     const { s } = store();
     s.set(repo('a'), pw('x'));

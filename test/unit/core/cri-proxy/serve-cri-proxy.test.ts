@@ -91,12 +91,30 @@ describe('forwarding', () => {
     expect(r.error!.code).toBe(grpc.status.DEADLINE_EXCEEDED);
   });
 
+  it("passes containerd's own UNAVAILABLE through untouched", async () => {
+    const p = await start(silent());
+    stub.handlers['PullImage'] = (_c, cb) => cb({ code: grpc.status.UNAVAILABLE, details: 'registry unreachable' });
+    const r = await rawCall(p.listen, 'PullImage', pullRequest('r.io/a/b:1'));
+    expect(r.error!.code).toBe(grpc.status.UNAVAILABLE);
+    expect(r.error!.details).toBe('registry unreachable');
+  });
+
   it('answers UNAVAILABLE naming the upstream socket when nothing listens there', async () => {
     await stub.close();
     const p = await start(silent(), { upstream: join(dir, 'gone.sock') });
     const r = await rawCall(p.listen, 'ListImages', Buffer.alloc(0));
     expect(r.error!.code).toBe(grpc.status.UNAVAILABLE);
     expect(r.error!.details).toContain(join(dir, 'gone.sock'));
+  });
+
+  it('answers UNAVAILABLE naming the socket when containerd goes away after serving', async () => {
+    const p = await start(silent());
+    expect((await rawCall(p.listen, 'ImageFsInfo', Buffer.alloc(0))).error).toBeUndefined();
+    await stub.close();
+    const r = await rawCall(p.listen, 'ImageFsInfo', Buffer.alloc(0));
+    expect(r.error!.code).toBe(grpc.status.UNAVAILABLE);
+    expect(r.error!.details).toContain(stub.socket);
+    stub = await startStub(dir);
   });
 
   it('refuses calls beyond maxConcurrentCalls with RESOURCE_EXHAUSTED', async () => {
@@ -138,6 +156,28 @@ describe('credentials', () => {
     expect(changes).toEqual(['set']);
   });
 
+  it('holds the credentials while the pull runs (the lazy mounts made during it need them)', async () => {
+    const p = await start(silent());
+    let during: unknown;
+    stub.handlers['PullImage'] = (_c, cb) => {
+      during = p.credentials.current();
+      cb(null, Buffer.alloc(0));
+    };
+    await rawCall(p.listen, 'PullImage', pullRequest('127.0.0.1:5000/private/app:v1', auth));
+    expect(during).toMatchObject([{ host: '127.0.0.1:5000', repository: 'private/app', auth: { password: 's3cret-pass' } }]);
+  });
+
+  it('puts the previous credentials back when a pull with new ones fails', async () => {
+    const p = await start(silent());
+    await rawCall(p.listen, 'PullImage', pullRequest('127.0.0.1:5000/private/app:v1', auth));
+    const changes: string[] = [];
+    p.credentials.subscribe((c) => changes.push(c.type === 'set' ? `set ${(c.credentials.auth as { password: string }).password}` : c.type));
+    stub.handlers['PullImage'] = (_c, cb) => cb({ code: grpc.status.UNKNOWN, details: 'failed to pull: 401 Unauthorized' });
+    await rawCall(p.listen, 'PullImage', pullRequest('127.0.0.1:5000/private/app:v1', { username: 'alice', password: 'wrong' }));
+    expect(p.credentials.current()).toMatchObject([{ auth: { password: 's3cret-pass' } }]);
+    expect(changes).toEqual(['set wrong', 'set s3cret-pass']);
+  });
+
   it('keeps nothing from a pull that failed, nor from an anonymous one', async () => {
     const p = await start(silent());
     stub.handlers['PullImage'] = (_c, cb) => cb({ code: grpc.status.UNKNOWN, details: 'failed to pull: 401 Unauthorized' });
@@ -156,6 +196,15 @@ describe('credentials', () => {
     const r = await rawCall(p.listen, 'RemoveImage', codec('RemoveImage').requestSerialize({ image: { image: 'sha256:' + 'b'.repeat(64) } }));
     expect(r.error).toBeUndefined();
     expect(p.credentials.repositories()).toEqual(['127.0.0.1:5000/private/other']);
+  });
+
+  it('keeps credentials when ListImages after a removal fails (until the next removal or the TTL)', async () => {
+    const p = await start(silent());
+    await rawCall(p.listen, 'PullImage', pullRequest('127.0.0.1:5000/private/app:v1', auth));
+    stub.handlers['ListImages'] = (_c, cb) => cb({ code: grpc.status.INTERNAL, details: 'boom' });
+    const r = await rawCall(p.listen, 'RemoveImage', codec('RemoveImage').requestSerialize({ image: { image: '127.0.0.1:5000/private/app:v1' } }));
+    expect(r.error).toBeUndefined();
+    expect(p.credentials.size).toBe(1);
   });
 
   it('keeps credentials when RemoveImage failed', async () => {
