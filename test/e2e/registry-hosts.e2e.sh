@@ -178,7 +178,6 @@ mapfile -t CHAIN < <(esgz_chain_ids "$REGISTRY/snaphost-e2e/probe:esgz")
 VICTIM_SUM=$(probe_victim_bytes | sha256sum | cut -d' ' -f1)
 IMAGE=$MIRRORED/snaphost-e2e/probe:esgz
 getent hosts "$MIRRORED" >/dev/null 2>&1 && e2e_die "$MIRRORED resolves on this machine: the test needs a host that does not"
-
 layer_bytes() { # LAYER_LINES...: "SENT SIZE" through the first proxy since its last reset
   local l d s sent=0 size=0
   for l in "$@"; do
@@ -236,7 +235,6 @@ fused_state() { # "PID MOUNTS": the FUSE-serving process and its FUSE mounts
 }
 STATE_BEFORE=$(fused_state)
 [[ $STATE_BEFORE == [0-9]*/*[a-z]* ]] || e2e_die "no FUSE-serving process or no FUSE mount: $STATE_BEFORE"
-
 # ---- the mirror changes in the hosts directory: the running process follows --------------------------
 E2E_CURRENT=mirror-change
 replaced_count() { grep -c 'registry client replaced' "$SGZ_ROOT/fused.log" || true; }

@@ -23,6 +23,7 @@
  *        its registry answers a HEAD of the blob). Probes are memoized per blob and host for
  *        a few seconds and bounded (a hung registry costs a few seconds, once).
  * GET  /v1/metrics  -> 200 Metrics   (counters since the process started; no registry traffic)
+ * POST /v1/config   { config } -> 200 { configDigest, applied }   (live reconfiguration: config-update.ts)
  * GET  /v1/attach   -> 200, one line `{"attached":true}`, then held open: the client (snaphost)
  *        is attached while it keeps the connection. A process that serves no layer and has no
  *        client attached and no request running for `idleExitMs` exits (idle-exit.ts).

@@ -12,9 +12,11 @@
  *
  * Bounded: MAX_HOST_DIRS entries per directory, files at most MAX_HOSTS_FILE_BYTES, nothing
  * deeper than `<dir>/<host>/<file>` is read. Read synchronously (a few small files), when a
- * registry client is made; `fingerprint()` tells cheaply (stats only) whether any changed.
+ * registry client is made; `fingerprint()` tells (asynchronously, stats only: it runs in the
+ * process that answers FUSE reads) whether any changed.
  */
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MAX_HOSTS_FILE_BYTES, parseHostsFile, type HostsFile, type HostsFileEndpoint } from './hosts-file.js';
 import { loadHostTls, type TlsMaterial } from './tls-files.js';
@@ -41,8 +43,6 @@ export interface HostsDirTable {
   lookup(host: string): HostsDirEntry | undefined;
   /** Broken files and directories, each naming the file and what is wrong. */
   readonly problems: readonly string[];
-  /** What `fingerprint(dirs)` said when the table was read. */
-  readonly fingerprint: string;
 }
 
 /** Reads every host directory under `dirs` (missing dirs are simply empty). */
@@ -63,7 +63,6 @@ export function readHostsDirs(dirs: readonly string[]): HostsDirTable {
   });
   return {
     problems,
-    fingerprint: fingerprint(dirs),
     lookup(host) {
       const names = candidateNames(host);
       for (const entries of byDir) {
@@ -89,16 +88,24 @@ export function candidateNames(host: string): string[] {
 
 /**
  * Stats only: the dirs' listings and, per host directory, its own and its files' sizes and
- * modification times. Equal strings: nothing an operator edits changed.
+ * modification times (bounded like the read). Equal strings: nothing an operator edits changed.
  */
-export function fingerprint(dirs: readonly string[]): string {
+export async function fingerprint(dirs: readonly string[]): Promise<string> {
   const parts: string[] = [];
   for (const dir of dirs) {
     parts.push(`D${dir}`);
-    for (const name of hostDirNames(dir, [])) {
+    let names: string[];
+    try {
+      names = (await readdir(dir)).sort().slice(0, MAX_HOST_DIRS + 1);
+    } catch (err) {
+      parts.push(`E${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      continue;
+    }
+    for (const name of names) {
       const path = join(dir, name);
-      parts.push(`H${name}:${stamp(tryStat(path))}`);
-      for (const file of listFiles(path).slice(0, MAX_FILES_PER_HOST_DIR)) parts.push(`F${file}:${stamp(tryStat(join(path, file)))}`);
+      parts.push(`H${name}:${stamp(await stat(path).catch(() => undefined))}`);
+      const files = await readdir(path).catch(() => [] as string[]);
+      for (const file of files.sort().slice(0, MAX_FILES_PER_HOST_DIR)) parts.push(`F${file}:${stamp(await stat(join(path, file)).catch(() => undefined))}`);
     }
   }
   return parts.join('\n');

@@ -33,6 +33,9 @@ export class LiveRegistry {
   #options: RegistryOptions;
   #generation = 0;
   #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** The hosts directories' fingerprint when the current client was made (undefined: not taken yet). */
+  #seen: string | undefined;
   /** The hosts directories' fingerprint no client could be made for (not tried again until it changes). */
   #failed: string | undefined;
   readonly #closing = new Set<NodeJS.Timeout>();
@@ -40,8 +43,15 @@ export class LiveRegistry {
 
   constructor(private readonly o: LiveRegistryOptions) {
     this.#options = o.options;
+    // Taken while the client reads the directories: a change after it is seen at the next poll.
+    const seen = fingerprint(o.options.hostsDirs);
     this.#client = o.make(o.options);
-    if (o.pollMs > 0 && o.options.hostsDirs.length > 0) this.#poll();
+    if (o.pollMs > 0 && o.options.hostsDirs.length > 0) {
+      void seen.then((fp) => {
+        this.#seen ??= fp;
+        this.#poll();
+      });
+    }
   }
 
   get current(): RegistryClient {
@@ -80,6 +90,7 @@ export class LiveRegistry {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const t of this.#closing) clearTimeout(t);
@@ -88,18 +99,22 @@ export class LiveRegistry {
   }
 
   #poll(): void {
+    if (this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      const now = fingerprint(this.#options.hostsDirs);
-      if (now !== this.#client.hostsDirs.fingerprint && now !== this.#failed) {
-        try {
-          this.replace(this.#options, 'a registry hosts directory changed');
-        } catch (err) {
-          this.#failed = now;
-          this.o.log.error({ err }, 'a registry hosts directory changed, but no new registry client could be made; the old one stays');
+      void fingerprint(this.#options.hostsDirs).then((now) => {
+        if (this.#closed) return;
+        if (now !== this.#seen && now !== this.#failed) {
+          try {
+            this.replace(this.#options, 'a registry hosts directory changed');
+            this.#seen = now;
+          } catch (err) {
+            this.#failed = now;
+            this.o.log.error({ err }, 'a registry hosts directory changed, but no new registry client could be made; the old one stays');
+          }
         }
-      }
-      this.#poll();
+        this.#poll();
+      });
     }, this.o.pollMs);
     this.#timer.unref();
   }

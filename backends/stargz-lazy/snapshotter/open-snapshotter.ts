@@ -19,6 +19,7 @@ import { createOverlaySnapshotter, openOverlayRoot, OverlayLayout, type LmdbMeta
 import type { FusedLink } from '../fused-client/fused-link.js';
 import type { StargzLazyOptions } from '../options.js';
 import { fusedLayers } from './fused-layers.js';
+import { reportHostsDirProblems } from './hosts-dirs-report.js';
 import { gateOnRestore, type RestoreGated } from './restore-gate.js';
 import { restoreRemoteSnapshots } from './restore-remote-snapshots.js';
 
@@ -31,6 +32,7 @@ export type FusedLinkFactory = (root: string, options: StargzLazyOptions, log: L
  */
 export async function openSnapshotter(options: StargzLazyOptions, ctx: BackendContext, makeLink: FusedLinkFactory): Promise<RestoreGated> {
   const { root, store } = await openOverlayRoot(ctx);
+  reportHostsDirProblems(options.registry.hostsDirs, ctx.log);
   const layout = new OverlayLayout(root);
   const prefetchBytes = options.prefetch.enabled ? options.prefetch.maxBytes : 0;
   let sn: OverlaySnapshotter;

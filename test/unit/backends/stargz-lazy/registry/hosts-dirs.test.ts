@@ -118,13 +118,15 @@ describe('readHostsDirs', () => {
   it('the fingerprint changes when a file is edited, added or removed, and not otherwise', async () => {
     const d = join(tmp, 'fp');
     await hostsToml(d, 'reg.example', '[host."http://a:1"]');
-    const t = readHostsDirs([d]);
-    expect(fingerprint([d])).toBe(t.fingerprint);
+    const first = await fingerprint([d, join(tmp, 'fp-missing')]);
+    expect(await fingerprint([d, join(tmp, 'fp-missing')])).toBe(first);
     await writeFile(join(d, 'reg.example', 'hosts.toml'), '[host."http://b:22"]');
-    const edited = fingerprint([d]);
-    expect(edited).not.toBe(t.fingerprint);
+    const edited = await fingerprint([d, join(tmp, 'fp-missing')]);
+    expect(edited).not.toBe(first);
     await hostsToml(d, '_default', '');
-    expect(fingerprint([d])).not.toBe(edited);
+    expect(await fingerprint([d, join(tmp, 'fp-missing')])).not.toBe(edited);
+    await rm(join(d, '_default'), { recursive: true });
+    expect(await fingerprint([d, join(tmp, 'fp-missing')])).toBe(edited);
     expect(readHostsDirs([d]).lookup('reg.example')?.mirrors[0]?.host).toBe('b:22');
   });
 });
