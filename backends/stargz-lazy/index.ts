@@ -1,6 +1,6 @@
 import { defineBackend, NO_REGISTRY_CREDENTIALS } from '../../core/sdk.js';
 import { fusedConfigOf } from './fused-client/fused-config-of.js';
-import { CredentialsFeed } from './fused-client/credentials-feed.js';
+import { CredentialsFeed, NO_PULL_SECRETS } from './fused-client/credentials-feed.js';
 import { FusedClientLink } from './fused-client/fused-client-link.js';
 import { readPullSecrets, scanPullSecrets } from './pull-secrets/read-pull-secrets.js';
 import { PullSecretsWatch } from './pull-secrets/pull-secrets-watch.js';
@@ -22,7 +22,7 @@ export default defineBackend({
         // Registry credentials the host learns (CRI proxy) and the pull secrets reach the FUSE
         // process through the link, on every connect and on every change.
         const source = ctx.registryCredentials ?? NO_REGISTRY_CREDENTIALS; // a context made by hand (tests) may lack it
-        const credentials = new CredentialsFeed({ source, pullSecrets: secrets, log, onClose: () => secrets?.close() });
+        const credentials = new CredentialsFeed({ source, pullSecrets: secrets ?? NO_PULL_SECRETS, log, onClose: () => secrets?.close() });
         return new FusedClientLink(root, fusedConfigOf(opts, log), log, opts.fusedStartTimeoutMs, undefined, credentials);
       });
     } catch (err) {

@@ -30,11 +30,18 @@ export interface CredentialsSink {
 
 /** The pull secrets as the daemon reads them (pull-secrets/pull-secrets-watch.ts). */
 export interface PullSecretEntries {
-  /** The entries now; undefined until first read. */
+  /** The entries now (the same array until they change); undefined until first read. */
   entries(): readonly WireHostCredentials[] | undefined;
   /** Called after each change; returns the function that unsubscribes. */
   subscribe(listener: () => void): () => void;
 }
+
+/**
+ * No pull secrets configured: still a source, so that a process that outlived a daemon whose
+ * configuration named some is told there are none now (an empty replace).
+ */
+const NONE: readonly WireHostCredentials[] = Object.freeze([]);
+export const NO_PULL_SECRETS: PullSecretEntries = Object.freeze({ entries: () => NONE, subscribe: () => () => undefined });
 
 export interface CredentialsFeedOptions {
   source: RegistryCredentialSource;
@@ -51,6 +58,8 @@ const MAX_PENDING_FORGETS = 8192;
 /** Sets and forgets of one request stay under this (a replace travels alone). */
 const BATCH_BYTES = MAX_CREDENTIALS_BODY_BYTES / 2;
 const DEFAULT_RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
+/** Requests one flush sends at most: every repository known (MAX_PENDING_FORGETS forgets, 8192 sets) fits in far fewer. */
+const MAX_REQUESTS_PER_FLUSH = 256;
 
 export class CredentialsFeed {
   readonly #known = new Map<string, WireRepositoryCredentials>();
@@ -162,7 +171,8 @@ export class CredentialsFeed {
 
   /** Sends what is dirty, request by request; false when a send failed (a retry is scheduled). */
   async #sendDirty(): Promise<boolean> {
-    for (;;) {
+    // Each request marks what it carried delivered, so this ends; the bound makes sure of it.
+    for (let sent = 0; sent < MAX_REQUESTS_PER_FLUSH; sent++) {
       const sink = this.#sink;
       if (sink === undefined || this.#closed) return false;
       const request = this.#nextRequest();
@@ -175,7 +185,8 @@ export class CredentialsFeed {
       } catch (err) {
         if (sink !== this.#sink) continue; // a new process attached meanwhile: it is told everything anew
         if (err instanceof NotFoundError) {
-          this.#log.warn('the running FUSE process does not take registry credentials (it predates them); they reach a newer process when it starts');
+          const carried = (request.body.set?.length ?? 0) + (request.body.forget?.length ?? 0) + (request.body.replace?.entries.length ?? 0) > 0;
+          this.#log[carried ? 'warn' : 'debug']('the running FUSE process does not take registry credentials (it predates them); they reach a newer process when it starts');
           this.#sink = undefined;
           return false;
         }
@@ -184,12 +195,19 @@ export class CredentialsFeed {
         const delay = delays[Math.min(this.#failures, delays.length) - 1] ?? 1_000;
         const level = this.#failures === 1 ? 'warn' : 'debug';
         this.#log[level]({ reason: (err as Error).message, retryInMs: delay }, 'could not hand registry credentials to the FUSE process; retrying');
-        clearTimeout(this.#retry);
-        this.#retry = setTimeout(() => this.#kick(), delay);
-        this.#retry.unref();
+        this.#retryIn(delay);
         return false;
       }
     }
+    this.#log.error({ max: MAX_REQUESTS_PER_FLUSH }, 'registry credentials still undelivered after the most requests one flush sends; trying again later');
+    this.#retryIn(DEFAULT_RETRY_DELAYS_MS.at(-1)!);
+    return false;
+  }
+
+  #retryIn(ms: number): void {
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => this.#kick(), ms);
+    this.#retry.unref();
   }
 
   /** The next request to send, and what to mark delivered once it succeeded. */

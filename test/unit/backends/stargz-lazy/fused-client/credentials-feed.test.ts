@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RegistryCredentialsChange, RegistryCredentialSource, RepositoryCredentials } from '../../../../../core/contract/registry-credentials.js';
 import { NotFoundError } from '../../../../../core/sdk.js';
-import { CredentialsFeed, type CredentialsSink, type PullSecretEntries } from '../../../../../backends/stargz-lazy/fused-client/credentials-feed.js';
+import { CredentialsFeed, NO_PULL_SECRETS, type CredentialsSink, type PullSecretEntries } from '../../../../../backends/stargz-lazy/fused-client/credentials-feed.js';
 import { credentialsRequestSchema, MAX_CREDENTIALS_BODY_BYTES, MAX_REPOSITORY_CHANGES, type CredentialsRequestInput, type WireHostCredentials } from '../../../../../backends/stargz-lazy/protocol/credentials-protocol.js';
 import { FusedUnreachableError } from '../../../../../backends/stargz-lazy/protocol/fused-errors.js';
 import { PushedCredentials } from '../../../../../backends/stargz-lazy/registry/pushed-credentials.js';
@@ -169,4 +169,25 @@ describe('the credentials feed (daemon to FUSE process)', () => {
     expect(closed).toBe(1);
     expect(sourceListeners.size).toBe(0);
   });
+
+  it('with no pull secrets configured, clears those a process kept from an earlier daemon', async () => {
+    const { source } = testSource();
+    const feed = new CredentialsFeed({ source, pullSecrets: NO_PULL_SECRETS, log: pino({ level: 'silent' }) });
+    const { sink, store } = testSink();
+    store.apply(credentialsRequestSchema.parse({ replace: { source: 'pull-secrets', entries: [{ host: 'old.example', auth: { kind: 'registryToken', registryToken: 't' } }] } }));
+    await feed.attach(sink);
+    expect(store.lookup('old.example', 'x')).toBeUndefined();
+    feed.close();
+  });
+
+  it('never spins: a source that never looks delivered costs a bounded number of requests per flush', async () => {
+    const restless: PullSecretEntries = { entries: () => [], subscribe: () => () => undefined }; // a new array each time
+    const { source } = testSource();
+    const feed = new CredentialsFeed({ source, pullSecrets: restless, log: pino({ level: 'silent' }) });
+    const { sink, requests } = testSink();
+    await feed.attach(sink);
+    expect(requests.length).toBeGreaterThan(1);
+    expect(requests.length).toBeLessThanOrEqual(256);
+    feed.close();
+  }, 10_000);
 });
