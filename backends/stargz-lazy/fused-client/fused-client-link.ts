@@ -20,14 +20,16 @@ export class FusedClientLink implements FusedLink {
   readonly #log: Logger;
   readonly #startTimeoutMs: number;
   readonly #command: readonly string[] | undefined;
+  readonly #env: Readonly<Record<string, string>> | undefined;
   #client: Promise<FusedClient> | undefined;
   /** What `#client` resolved to (to recognise it in `reset`). */
   #current: FusedClient | undefined;
   #closed = false;
 
   /** `command`: what runs the process's main.js (default: `defaultFusedCommand()`; tests run it from source). */
-  constructor(root: string, config: FusedConfig, log: Logger, startTimeoutMs: number, command?: readonly string[]) {
+  constructor(root: string, config: FusedConfig, log: Logger, startTimeoutMs: number, command?: readonly string[], env?: Readonly<Record<string, string>>) {
     this.#root = root;
+    this.#env = env;
     this.#command = command;
     this.#config = config;
     this.#log = log;
@@ -104,7 +106,7 @@ export class FusedClientLink implements FusedLink {
   #connect(spawn: boolean): Promise<FusedClient> {
     if (this.#closed) return Promise.reject(new Error('stargz-lazy: the connection to the FUSE process is closed'));
     if (this.#client !== undefined) return this.#client;
-    const pending = FusedClient.connect(this.#root, { log: this.#log, config: this.#config, spawn, startTimeoutMs: this.#startTimeoutMs, ...(this.#command ? { command: this.#command } : {}) });
+    const pending = FusedClient.connect(this.#root, { log: this.#log, config: this.#config, spawn, startTimeoutMs: this.#startTimeoutMs, ...(this.#command ? { command: this.#command } : {}), ...(this.#env ? { env: this.#env } : {}) });
     this.#client = pending;
     // A failed connect is not kept: the next call tries again (and may start the process).
     pending.then(
