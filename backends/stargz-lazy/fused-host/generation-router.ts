@@ -33,8 +33,8 @@ export class GenerationRouter implements FusedMounter {
     return this.d.current?.attached;
   }
 
-  mount(r: LayerMountRequest, signal?: AbortSignal): Promise<void> {
-    return this.#current().mount(r, signal);
+  async mount(r: LayerMountRequest, signal?: AbortSignal): Promise<void> {
+    await this.#current().mount(r, signal);
   }
 
   async open(r: OpenRequest): Promise<void> {
