@@ -172,7 +172,7 @@ EOS
 out=$(ctr_ run -d --snapshotter "$SN" --mount "type=bind,src=$OUT,dst=/out,options=rbind:rw" "$PROBE_ESGZ" "$READER" /bin/sh -c "$LOOP" 2>&1) ||
   e2e_die "ctr run -d $READER failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
 e2e_pass reader-started
-reader_rm() { ctr_ tasks rm -f "$READER" >/dev/null 2>&1; ctr_ containers rm "$READER" >/dev/null 2>&1; }
+reader_rm() { ctr_ tasks rm -f "$READER" >/dev/null 2>&1; ctr_ containers rm "$READER" >/dev/null 2>&1; return 0; }
 e2e_on_exit reader_rm
 passes() { [[ -f $OUT/sums ]] || { echo 0; return; }; tail -n 1 "$OUT/sums" | cut -d' ' -f1; }
 reads_go_on() { local now; now=$(passes); ((${now:-0} > $1)); }
@@ -264,6 +264,7 @@ nothing_left() {
   [[ -z $(pod_pids) ]] || left+=" pod processes: $(pod_pids | tr '\n' ' ')"
   [[ -z $left ]] || { echo "$left"; return 1; }
 }
-e2e_check teardown-nothing-left nothing_left
+# A process that went idle exits on its own during the stop: a moment until it is gone (and reaped).
+if e2e_wait 10 nothing_left; then e2e_pass teardown-nothing-left; else e2e_fail teardown-nothing-left "$(nothing_left)"; fi
 check_no_leftovers "$ROOT" "$ROOT/generations/$GEN1" "$ROOT/generations/$GEN2"
 e2e_finish
