@@ -6,9 +6,10 @@
  *   <root>/generations/<id>/fused.json, fused.sock, fused.lock, fused.log, cache/
  *
  * so that an upgrade leaves the old process serving the layers it mounted while the new one
- * serves new mounts. The chunk cache is per generation: ChunkCache keeps its LRU index and disk
- * cap in one process's memory and evicts files another process may be reading, so two
- * processes never share one. Without `fusedOnHost` the process serves `<root>` itself
+ * serves new mounts. The chunk cache is per generation: ChunkCache's index (what `has` answers
+ * from, filled by a scan at open) and its disk cap live in one process's memory, so a second
+ * process's chunks would be invisible to it and each would cap and evict against its own
+ * count; two processes never share one. Without `fusedOnHost` the process serves `<root>` itself
  * (root-layout.ts) and there is one generation.
  *
  * FUSED_PROTOCOL_VERSION: the control protocol this build speaks; a process reports it (and
