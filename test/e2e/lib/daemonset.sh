@@ -127,23 +127,33 @@ ds_pull() {
 }
 
 ds_start() {
-  local ref=$1 args=() mount prop ro host dst rootprop=
+  local ref=$1 args=() mounts=() prop ro host dst type name file rootprop=
   ds_running && e2e_die "ds_start: the pod's container is already running"
   [[ $(jq -r .privileged <<<"$DS_SPEC") == true ]] && args+=(--privileged)
   [[ $(jq -r .hostNetwork <<<"$DS_SPEC") == true ]] && args+=(--net-host)
   [[ $(jq -r .hostPID <<<"$DS_SPEC") == true ]] && args+=(--with-ns "pid:/proc/$$/ns/pid")
+  # Each mount as "DESTINATION<TAB>--mount value"; sorted by depth below, as containerd does.
   while IFS=$'\t' read -r host dst prop ro type; do
     if ! ds_is_device "$type"; then host=$DS_PREFIX$host; dst=$DS_PREFIX$dst; fi
     [[ $prop == rshared ]] && rootprop=rshared
     [[ $prop == rslave && -z $rootprop ]] && rootprop=rslave
-    mount="type=bind,src=$host,dst=$dst,options=rbind:$prop"
-    [[ $ro == true ]] && mount+=:ro
-    args+=(--mount "$mount")
+    [[ $ro == true ]] && prop+=:ro
+    mounts+=("$dst"$'\t'"type=bind,src=$host,dst=$dst,options=rbind:$prop")
   done < <(jq -r '.mounts[] | [.hostPath, .mountPath, .propagation, .readOnly, .type] | @tsv' <<<"$DS_SPEC")
+  # A new pod gets new emptyDirs.
+  while IFS=$'\t' read -r name dst; do
+    host=$E2E_WORK/pod-volumes/$((DS_STARTS + 1))/$name
+    mkdir -p "$host"
+    mounts+=("$dst"$'\t'"type=bind,src=$host,dst=$dst,options=rbind:rprivate")
+  done < <(jq -r '.emptyDirs[] | [.name, .mountPath] | @tsv' <<<"$DS_SPEC")
+  # ConfigMap files: the one file (subPath) or the directory of them, read-only.
+  while IFS=$'\t' read -r name dst file; do
+    if [[ $file == true ]]; then host=$DS_CONFIG_DIR/$name; else host=$DS_CONFIG_DIR; fi
+    mounts+=("$dst"$'\t'"type=bind,src=$host,dst=$dst,options=rbind:rprivate:ro")
+  done < <(jq -r '[.configFiles[] | [(if .file then .name else "" end), .mountPath, .file]] | unique | .[] | @tsv' <<<"$DS_SPEC")
+  while IFS=$'\t' read -r _ _ spec; do args+=(--mount "$spec"); done < <(
+    for m in "${mounts[@]}"; do printf '%s\t%s\n' "$(tr -cd / <<<"${m%%$'\t'*}" | wc -c)" "$m"; done | sort -s -n -k1,1)
   [[ -n $rootprop ]] && args+=(--rootfs-propagation "$rootprop")
-  while IFS=$'\t' read -r dst; do
-    args+=(--mount "type=bind,src=$DS_CONFIG_DIR,dst=$dst,options=rbind:rprivate:ro")
-  done < <(jq -r '[.configFiles[].mountPath] | unique | .[]' <<<"$DS_SPEC")
   while IFS= read -r env; do args+=(--env "$env"); done < <(jq -r '.env[] | "\(.name)=\(.value)"' <<<"$DS_SPEC")
   local process=()
   mapfile -t process < <(jq -r 'if .command == null then error("the container has no command: the image entrypoint is not read by lib/daemonset.sh") else (.command + (.args // []))[] end' <<<"$DS_SPEC") ||
