@@ -64,7 +64,11 @@ dump_has_proxies() {
   local dump n
   dump=$(timeout 30 "$CONTAINERD_BIN" --config "$W/dump/config.toml" config dump 2>&1) || { echo "$dump" | tail -n 3; return 1; }
   for n in "${BACKENDS[@]}"; do
-    grep -qF "address = \"$DS_SOCKET_DIR/$n.sock\"" <<<"$dump" || { echo "no proxy plugin $n at $DS_SOCKET_DIR/$n.sock in the dump"; return 1; }
+    # (1.6 dumps "strings", 2.x 'strings'.)
+    grep -qE "^ *address = [\"']$DS_SOCKET_DIR/$n\.sock[\"']" <<<"$dump" || { echo "no proxy plugin $n at $DS_SOCKET_DIR/$n.sock in the dump"; return 1; }
+    if [[ $MAJOR == 2 ]]; then
+      grep -qE "^ *snapshotter = [\"']$n[\"']" <<<"$dump" || { echo "no transfer-service unpack entry for $n in the dump"; return 1; }
+    fi
   done
 }
 e2e_check drop-in-imported dump_has_proxies
