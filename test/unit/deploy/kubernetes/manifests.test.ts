@@ -65,11 +65,10 @@ describe('deploy/kubernetes', () => {
     expect(configFlag(container.command)).toBe(CONFIG_IN_POD);
     expect(container.readinessProbe.exec.command.slice(0, 2)).toEqual(['snaphost', 'wait-ready']);
     expect(configFlag(container.readinessProbe.exec.command)).toBe(CONFIG_IN_POD);
-    const m = container.volumeMounts.find((v: any) => v.mountPath === CONFIG_IN_POD);
+    const m = container.volumeMounts.find((v: any) => v.mountPath === posix.dirname(CONFIG_IN_POD));
+    expect(m.readOnly).toBe(true);
     const generated = kustomization.configMapGenerator.find((g: any) => g.name === volumes.get(m.name).configMap.name);
-    expect(generated.files).toContain(m.subPath);
-    // The .ts config is compiled next to itself: its directory must be writable (an emptyDir).
-    expect(volumes.get(container.volumeMounts.find((v: any) => v.mountPath === posix.dirname(CONFIG_IN_POD)).name).emptyDir).toBeDefined();
+    expect(generated.files).toContain(posix.basename(CONFIG_IN_POD));
   });
 
   it('socketDir, rootDir and the CRI proxy sockets are on host paths with the propagation they need', async () => {
@@ -108,7 +107,7 @@ describe('deploy/kubernetes', () => {
     for (const [i, m] of hostMounts.entries()) expect(spec.mounts[i].propagation, m.name).toBe(propagation[m.mountPropagation] ?? 'rprivate');
     expect(spec.readiness.command).toEqual(container.readinessProbe.exec.command);
     expect(spec.liveness).toMatchObject({ path: '/metrics', port: container.ports[0].containerPort });
-    expect(spec.configFiles).toEqual([{ name: 'plugins.config.ts', source: 'plugins.config.ts', mountPath: CONFIG_IN_POD, file: true }]);
+    expect(spec.configFiles).toEqual([{ name: 'plugins.config.ts', source: 'plugins.config.ts', mountPath: posix.dirname(CONFIG_IN_POD), file: false }]);
     expect(spec.command).toEqual(container.command);
     expect([spec.privileged, spec.hostPID, spec.hostNetwork]).toEqual([true, true, true]);
     expect(spec.terminationGracePeriodSeconds).toBe(pod.terminationGracePeriodSeconds);
