@@ -150,7 +150,7 @@ ds_start() {
   while IFS=$'\t' read -r name dst file; do
     if [[ $file == true ]]; then host=$DS_CONFIG_DIR/$name; else host=$DS_CONFIG_DIR; fi
     mounts+=("$dst"$'\t'"type=bind,src=$host,dst=$dst,options=rbind:rprivate:ro")
-  done < <(jq -r '[.configFiles[] | [(if .file then .name else "" end), .mountPath, .file]] | unique | .[] | @tsv' <<<"$DS_SPEC")
+  done < <(jq -r '[.configFiles[] | [(if .file then .name else "-" end), .mountPath, .file]] | unique | .[] | @tsv' <<<"$DS_SPEC")
   while IFS=$'\t' read -r _ _ spec; do args+=(--mount "$spec"); done < <(
     for m in "${mounts[@]}"; do printf '%s\t%s\n' "$(tr -cd / <<<"${m%%$'\t'*}" | wc -c)" "$m"; done | sort -s -n -k1,1)
   [[ -n $rootprop ]] && args+=(--rootfs-propagation "$rootprop")
