@@ -1,26 +1,25 @@
 #!/usr/bin/env bash
 # End to end for issue 15 item 5, "upgrades and restarts that keep running containers' lazy
-# mounts": stargz-lazy with `fusedOnHost` served by a snaphost "pod" whose FUSE-serving process
-# must outlive it. The pod is made here as containerd's runc shim makes one for the DaemonSet:
-# its own cgroup under every hierarchy (killed as a whole, as the shim kills every process of
-# the container's cgroup when its init exits), its own mount namespace (a slave of the node's),
-# the backend's root a host directory shared into it at the same path (the DaemonSet's
-# Bidirectional hostPath), and the node's mount namespace reached through /proc (hostPID).
-#   (a) an eStargz image is pulled lazily; a container reads its 12 MiB file and 20 small
-#       files in a loop, checking every checksum; the FUSE-serving process runs in
-#       <fusedOnHost.cgroup> under every hierarchy, in none of the pod's cgroups;
-#   (b) every process of the pod killed (SIGKILL), the pod started again from the same build:
-#       the same FUSE-serving process is attached to (no new one), reads go on throughout, a
-#       new lazy pull works;
-#   (c) the pod replaced (SIGTERM) by snaphost built from a NEWER COMMIT (a temporary clone
-#       with a change to fused: another runtime content id): a second generation starts, the
-#       first keeps serving the reader's layers, an image removed and pulled again is unmounted
-#       through the old generation and mounted on the new one, status reports each process's
-#       generation and protocol;
+# mounts": the snaphost image run as the DaemonSet's pod (lib/daemonset.sh: `ctr run` exactly as
+# deploy/kubernetes says: privileged, hostPID, the host paths at the same path, Bidirectional
+# propagation, the deploy config, whose stargz-lazy runs its FUSE-serving process on the node
+# with `fusedOnHost`), on a private containerd that plays the node's.
+#   (a) an eStargz image is pulled lazily through the pod; a container reads its 12 MiB file and
+#       20 small files in a loop, checking every checksum; the FUSE-serving process runs from
+#       its runtime copy, in <fusedOnHost.cgroup> under every hierarchy, in none of the pod's;
+#   (b) the pod's container killed (SIGKILL: containerd's shim kills every process of its
+#       cgroup) and started again from the same image: the same FUSE-serving process is
+#       attached to (no new one), reads go on throughout, a new lazy pull works;
+#   (c) the pod replaced (SIGTERM, as a rolling update does) by the image built from a NEWER
+#       COMMIT (a temporary clone with a change to fused: another runtime content id): a second
+#       generation starts, the first keeps serving the reader's layers, an image removed and
+#       pulled again is unmounted through the old generation and mounted on the new one, status
+#       reports each process's generation and protocol;
 #   (d) full teardown: containers and images removed -> the old generation exits on its own
 #       and its runtime copy goes; pod stopped, `snaphost shutdown`: no FUSE mount, no
 #       FUSE-serving process and no runtime copy left.
 #   bash test/e2e/daemonset-upgrade.e2e.sh     (root; needs `npm run build` and scripts/install-deps.sh)
+# Env: E2E_DS_IMAGE_LAYOUT=DIR: the first image from a layout built before (tag e2e).
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_LIB/registry.sh"
@@ -32,88 +31,62 @@ set -uo pipefail
 . "$E2E_LIB/tree-manifest.sh"
 . "$E2E_LIB/stargz-lazy.sh"
 . "$E2E_LIB/left-behind.sh"
+. "$E2E_LIB/daemonset.sh"
 
 SN=stargz-lazy
 CTR_NAMESPACE=snaphost-e2e-upgrade
-IDLE_EXIT_MS=3000
+MAJOR=$(containerd_major)
 
-e2e_require_cmds containerd ctr ctr-remote runc docker-registry skopeo umoci jq curl node openssl flock tar fusermount sha256sum git unshare nsenter setsid
-e2e_init daemonset-upgrade
+e2e_require_cmds containerd ctr ctr-remote runc docker-registry skopeo umoci jq curl node openssl flock tar fusermount sha256sum git strip
+# A short name: the deepest socket, <prefix>/var/lib/snaphost/stargz-lazy/generations/<id>/fused.sock, must fit in 107 bytes.
+e2e_init ds-upgrade
 W=$E2E_WORK
-ROOT=$W/state/$SN
-POD_CG=snaphost-e2e-pod-$$
-FUSED_CG=snaphost-e2e-fused-$$
-mapfile -t CG_MOUNTS < <(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) ~ /^cgroup2?$/ && !seen[$3]++) print $5 }' /proc/self/mountinfo)
-[[ ${#CG_MOUNTS[@]} -gt 0 ]] || e2e_die "no cgroup hierarchy is mounted"
 
 registry_start
 probe_build
 transfer_build
-
-# ---- the pod ------------------------------------------------------------------------------------
-# The backend's root, shared (the node side of a Bidirectional hostPath): FUSE mounts made on the
-# node show in the pod's mount namespace.
-mkdir -p "$W/state"
-mount --bind "$W/state" "$W/state" && mount --make-rshared "$W/state" || e2e_die "cannot make $W/state a shared mount"
-for mp in "${CG_MOUNTS[@]}"; do
-  mkdir -p "$mp/$POD_CG" || e2e_die "cannot make the pod cgroup $mp/$POD_CG"
-  if [[ -f $mp/cpuset.cpus ]]; then cat "$mp/cpuset.cpus" >"$mp/$POD_CG/cpuset.cpus" && cat "$mp/cpuset.mems" >"$mp/$POD_CG/cpuset.mems"; fi
-done
-POD_PROCS=${CG_MOUNTS[0]}/$POD_CG/cgroup.procs
-pod_pids() { cat "$POD_PROCS" 2>/dev/null; }
-# The shim's kill: every process of the pod's cgroup, until none is left.
-pod_kill() {
-  local i p
-  for ((i = 0; i < 100; i++)); do
-    [[ -n $(pod_pids) ]] || return 0
-    for p in $(pod_pids); do kill -KILL "$p" 2>/dev/null; done
-    sleep 0.05
-  done
-  return 1
-}
-# A graceful stop: SIGTERM to the pod's init (snaphost), then the shim's kill of what is left.
-pod_stop() {
-  local i
-  [[ -n ${POD_PID:-} ]] && kill -TERM "$POD_PID" 2>/dev/null
-  for ((i = 0; i < 200; i++)); do kill -0 "${POD_PID:-0}" 2>/dev/null || break; sleep 0.1; done
-  pod_kill
-}
-POD_STARTS=0
-POD_LOG=$W/pod.log
-# pod_start CLI: `snaphost serve` of the build CLI belongs to (dist/core/cli/snaphost.js) in the pod.
-pod_start() {
-  local cli=$1 mp cgs=()
-  POD_STARTS=$((POD_STARTS + 1))
-  for mp in "${CG_MOUNTS[@]}"; do cgs+=("$mp/$POD_CG/cgroup.procs"); done
-  echo "===== pod start #$POD_STARTS $(date +%T.%N) $cli" >>"$POD_LOG"
-  setsid bash -c 'for f in "${@:3}"; do echo $$ >"$f" || exit 97; done; exec unshare --mount --propagation slave node "$1" serve --config "$2" --log-level debug' \
-    pod "$cli" "$CONFIG" "${cgs[@]}" >>"$POD_LOG" 2>&1 </dev/null &
-  POD_PID=$!
-  SNAPHOST_PID=$POD_PID # for snaphost_wait_serving
-  snaphost_wait_serving "$SOCK" || e2e_die "the snaphost pod (start #$POD_STARTS) does not serve $SOCK: $(tail -n 5 "$POD_LOG" | tr '\n' ' ')"
-  [[ -z ${CONTAINERD_PID:-} ]] || ctr_wait_snapshotter "$SN" 30 || e2e_die "containerd cannot reach $SN after pod start #$POD_STARTS"
-}
-cleanup_pod() {
-  local mp
-  pod_kill
+ds_setup
+ROOT=$DS_ROOT_DIR/$SN
+FUSED_CG=$DS_FUSED_CGROUP
+POD_CG=$DS_ID
+cleanup_fused() {
+  local mp root
   for root in "$ROOT" "$ROOT"/generations/*; do [[ -d $root ]] && fused_stop "$root"; done
-  umount -l "$W/state" 2>/dev/null
-  for mp in "${CG_MOUNTS[@]}"; do rmdir "$mp/$POD_CG" "$mp/$FUSED_CG" 2>/dev/null; done
+  while read -r mp; do rmdir "$mp/$FUSED_CG" 2>/dev/null; done < <(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) ~ /^cgroup2?$/) print $5 }' /proc/self/mountinfo)
   return 0
 }
-e2e_on_exit cleanup_pod
+e2e_on_exit cleanup_fused
+ds_containerd_toml "$MAJOR" >"$W/snaphost-drop-in.toml"
+containerd_start "$W/snaphost-drop-in.toml"
+ds_link_containerd
 
-snaphost_user_config <<EOF
-    { use: '$SN', options: { prefetch: { enabled: false }, backgroundFetch: { enabled: false }, fusedIdleExitMs: $IDLE_EXIT_MS,
-      fusedOnHost: { enabled: true, mountNamespace: '/proc/$$/ns/mnt', cgroup: '$FUSED_CG' } } },
-EOF
-SOCK=$W/sockets/$SN.sock
-snaphost_proxy_toml
+E2E_CURRENT=image
+IMAGE_REPO=$REGISTRY/snaphost/snaphost
+# build_image CHECKOUT TAG: scripts/build-image.sh of CHECKOUT, pushed as $IMAGE_REPO:TAG; prints the pinned reference.
+build_image() {
+  local ref start=$SECONDS
+  ref=$(bash "$1/scripts/build-image.sh" --out "$W/image-$2" --tag e2e --push "$IMAGE_REPO:$2" 2>"$W/build-image-$2.log" | tail -n 1)
+  [[ $ref == "$IMAGE_REPO@sha256:"* ]] || e2e_die "build-image.sh of $1 did not print $IMAGE_REPO@sha256:...: '$ref' $(tail -n 3 "$W/build-image-$2.log" | tr '\n' ' ')"
+  e2e_log "image $2 built and pushed in $((SECONDS - start)) s: $ref"
+  echo "$ref"
+}
+if [[ -n ${E2E_DS_IMAGE_LAYOUT:-} ]]; then
+  skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$E2E_DS_IMAGE_LAYOUT:e2e" "docker://$IMAGE_REPO:old" >"$W/push.log" 2>&1 ||
+    e2e_die "cannot push $E2E_DS_IMAGE_LAYOUT: $(tail -n 3 "$W/push.log" | tr '\n' ' ')"
+  OLD_IMAGE=$IMAGE_REPO@$(skopeo inspect --raw --tls-verify=false "docker://$IMAGE_REPO:old" | sha256sum | cut -d' ' -f1 | sed 's/^/sha256:/')
+else
+  OLD_IMAGE=$(build_image "$REPO_ROOT" old)
+fi
+e2e_check old-image-pulled ds_pull "$OLD_IMAGE"
+
 E2E_CURRENT=serve
-pod_start "$SNAPHOST_CLI"
-e2e_add_log pod "$POD_LOG"
-containerd_start "$PROXY_TOML"
-ctr_wait_snapshotter "$SN" 20 || e2e_die "containerd cannot reach $SN"
+pod_start() { # IMAGE
+  ds_start "$1" || e2e_die "ctr run of the pod ($1) failed"
+  ds_wait_ready 120 || e2e_die "the pod ($1) is not ready within 120 s"
+  ctr_wait_snapshotter "$SN" 30 || e2e_die "containerd cannot reach $SN after pod start #$DS_STARTS"
+}
+pod_start "$OLD_IMAGE"
+e2e_pass pod-ready
 
 generations() { ls "$ROOT/generations" 2>/dev/null; }
 gen_pid() { jq -r '.pid' "$ROOT/generations/$1/fused.lock" 2>/dev/null; }
@@ -188,10 +161,10 @@ e2e_check reads-right reads_right
 # ---- (b) the pod killed, started again from the same build -----------------------------------------
 E2E_CURRENT=kill
 before=$(passes)
-pod_kill || e2e_die "the pod's processes do not die"
+ds_stop
 if kill -0 "$FUSED1" 2>/dev/null; then e2e_pass kill-fused-survives; else e2e_fail kill-fused-survives "the FUSE-serving process $FUSED1 died with the pod"; fi
 if e2e_wait 30 reads_go_on "$((before + 2))"; then e2e_pass kill-reads-go-on-without-pod; else e2e_fail kill-reads-go-on-without-pod "the reader stayed at pass $(passes)"; fi
-pod_start "$SNAPHOST_CLI"
+pod_start "$OLD_IMAGE"
 same_process() { [[ $(generations) == "$GEN1" && $(gen_pid "$GEN1") == "$FUSED1" ]] || { echo "generations: $(generations | tr '\n' ' '), pid $(gen_pid "$GEN1") (was $FUSED1)"; return 1; }; }
 e2e_check restart-same-fused same_process
 before=$(passes)
@@ -199,7 +172,7 @@ if e2e_wait 30 reads_go_on "$((before + 2))"; then e2e_pass restart-reads-go-on;
 e2e_check restart-new-lazy-pull transfer_pull_reads restart
 e2e_check restart-reads-right reads_right
 
-# ---- (c) replaced by a build from a newer commit -----------------------------------------------------
+# ---- (c) replaced by the image of a newer commit -------------------------------------------------
 E2E_CURRENT=upgrade
 NEWER=$W/newer
 {
@@ -208,12 +181,15 @@ NEWER=$W/newer
     echo "// upgrade test $$: a newer fused" >>"$NEWER/backends/stargz-lazy/fused/main.ts" &&
     git -C "$NEWER" -c user.name=e2e -c user.email=e2e@invalid commit -qam "a newer fused" &&
     ln -s "$REPO_ROOT/node_modules" "$NEWER/node_modules" &&
-    (cd "$NEWER" && timeout 300 npx tsc -p tsconfig.json)
+    (cd "$NEWER" && timeout 300 npx tsc -p tsconfig.json) &&
+    rm "$NEWER/node_modules"
 } >"$W/newer-build.log" 2>&1 || e2e_die "building the newer commit failed: $(tail -n 5 "$W/newer-build.log" | tr '\n' ' ')"
-e2e_log "built $(git -C "$NEWER" rev-parse --short HEAD) in $NEWER"
+NEW_IMAGE=$(build_image "$NEWER" newer)
+e2e_check new-image-pulled ds_pull "$NEW_IMAGE"
 before=$(passes)
-pod_stop || e2e_die "the pod's processes do not die"
-pod_start "$NEWER/dist/core/cli/snaphost.js"
+ds_graceful_stop
+if [[ $DS_EXIT == 0 ]]; then e2e_pass upgrade-old-pod-exit-0; else e2e_fail upgrade-old-pod-exit-0 "exit ${DS_EXIT:-?}"; fi
+pod_start "$NEW_IMAGE"
 GEN2=$(generations | grep -vx "$GEN1")
 [[ $GEN2 =~ ^[0-9a-f]{16}$ ]] || e2e_die "expected a second generation, got: $(generations | tr '\n' ' ')"
 FUSED2=$(gen_pid "$GEN2")
@@ -240,28 +216,35 @@ e2e_check upgrade-new-pull-on-new-generation on_new
 e2e_check upgrade-reads-right reads_right
 e2e_log "the reader completed $(passes) passes"
 
-# ---- (d) full teardown ---------------------------------------------------------------------------------
+# ---- (d) full teardown -----------------------------------------------------------------------------------
 E2E_CURRENT=teardown
 reader_rm
 ctr_ images rm --sync "$PROBE_ESGZ" "$TRANSFER_ESGZ" >/dev/null 2>&1
 ctr_rm_all_snapshots "$SN" || e2e_fail teardown-snapshots-removed "$(ctr_ snapshots --snapshotter "$SN" ls | tail -n +2 | tr '\n' '|')"
+# The old generation, let go, exits after fusedIdleExitMs (30 s); its copy goes 5 s later.
 old_gone() { ! kill -0 "$FUSED1" 2>/dev/null && [[ ! -e $ROOT/runtime/$GEN1 ]] || { echo "old generation: pid $FUSED1 alive? runtime: $(ls "$ROOT/runtime" | tr '\n' ' ')"; return 1; }; }
-if e2e_wait $((IDLE_EXIT_MS / 1000 + 20)) old_gone; then e2e_pass teardown-old-generation-exits-and-goes; else e2e_fail teardown-old-generation-exits-and-goes "$(old_gone)"; fi
-pod_stop
-if out=$(timeout 60 node "$NEWER/dist/core/cli/snaphost.js" shutdown --config "$CONFIG" 2>&1); then
+if e2e_wait 90 old_gone; then e2e_pass teardown-old-generation-exits-and-goes; else e2e_fail teardown-old-generation-exits-and-goes "$(old_gone)"; fi
+ds_graceful_stop
+# `snaphost shutdown` on the node for the pod's stargz-lazy root (the daemon is gone).
+mkdir -p "$W/node_modules" && ln -sfn "$NEWER" "$W/node_modules/snaphost"
+cat >"$W/shutdown.config.ts" <<EOF
+import { defineConfig } from 'snaphost';
+export default defineConfig({ socketDir: '$W/shutdown-sockets', rootDir: '$DS_ROOT_DIR', backends: [{ use: '$SN', name: '$SN', options: {} }] });
+EOF
+ln -s "$REPO_ROOT/node_modules" "$NEWER/node_modules"
+if out=$(timeout 60 node "$NEWER/dist/core/cli/snaphost.js" shutdown --config "$W/shutdown.config.ts" 2>&1); then
   e2e_pass teardown-shutdown
   e2e_log "$out"
 else
   e2e_fail teardown-shutdown "$out"
 fi
-umount "$W/state" 2>/dev/null || umount -l "$W/state"
 nothing_left() {
   local left='' g
   for g in "$FUSED1" "$FUSED2"; do kill -0 "$g" 2>/dev/null && left+=" process $g"; done
   left+=$(fuse_mounts_below "$W" | sed 's/^/ mount /' | tr '\n' ' ')
   [[ -z $(ls -A "$ROOT/runtime" 2>/dev/null) ]] || left+=" runtime: $(ls -A "$ROOT/runtime" | tr '\n' ' ')"
   [[ -z $(ls -A "$ROOT/generations" 2>/dev/null) ]] || left+=" generations: $(ls -A "$ROOT/generations" | tr '\n' ' ')"
-  [[ -z $(pod_pids) ]] || left+=" pod processes: $(pod_pids | tr '\n' ' ')"
+  ! ds_running || left+=" the pod runs"
   [[ -z $left ]] || { echo "$left"; return 1; }
 }
 # A process that went idle exits on its own during the stop: a moment until it is gone (and reaped).
