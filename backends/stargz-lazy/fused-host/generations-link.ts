@@ -73,11 +73,29 @@ export class GenerationsLink implements FusedLink {
     );
   }
 
+  /**
+   * Install the runtime copy, start (or attach to) the process and let it warm up; bounded by
+   * twice `startTimeoutMs` in all (a first install copies ~130 MB): past that it rejects, and the
+   * start goes on in the background for the first remote prepare.
+   */
   async start(signal: AbortSignal): Promise<void> {
-    const { id, link } = await this.#ready();
-    await link.start(signal);
-    const older = await this.#olderClients();
-    if (older.size > 0) this.#log.info({ generation: id, older: [...older.keys()] }, 'older FUSE-serving processes keep serving the layers they mounted; new mounts go to this generation');
+    const bound = this.#o.startTimeoutMs * 2;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the FUSE-serving process on the host did not start within ${bound} ms; it goes on starting in the background`)), bound);
+    });
+    const starting = (async () => {
+      const { id, link } = await this.#ready();
+      await link.start(signal);
+      const older = await this.#olderClients();
+      if (older.size > 0) this.#log.info({ generation: id, older: [...older.keys()] }, 'older FUSE-serving processes keep serving the layers they mounted; new mounts go to this generation');
+    })();
+    starting.catch(() => undefined);
+    try {
+      await Promise.race([starting, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {

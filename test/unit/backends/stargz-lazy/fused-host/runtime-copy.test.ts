@@ -89,6 +89,7 @@ describe('runtimeId and installRuntime', () => {
     const first = await installRuntime(root, src, quietLog);
     expect(first.command[0]).toBe(join(root, 'runtime', first.id, 'node'));
     expect(await readFile(join(first.dir, 'app/package.json'), 'utf8')).toContain('"type": "module"');
+    expect(first.id).toBe(await runtimeId(src, await runtimeFiles(repo)));
     const again = await installRuntime(root, src, quietLog);
     expect(again.id).toBe(first.id);
     expect((await readdir(join(root, 'runtime'))).filter((n) => !n.startsWith('.'))).toEqual([first.id]);
