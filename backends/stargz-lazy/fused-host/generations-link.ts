@@ -75,11 +75,12 @@ export class GenerationsLink implements FusedLink {
 
   /**
    * Install the runtime copy, start (or attach to) the process and let it warm up; bounded by
-   * twice `startTimeoutMs` in all (a first install copies ~130 MB): past that it rejects, and the
-   * start goes on in the background for the first remote prepare.
+   * `startTimeoutMs` in all (a first install copies ~130 MB, and the backend's create has its
+   * own bound): past that it rejects, and the start goes on in the background for the first
+   * remote prepare.
    */
   async start(signal: AbortSignal): Promise<void> {
-    const bound = this.#o.startTimeoutMs * 2;
+    const bound = this.#o.startTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the FUSE-serving process on the host did not start within ${bound} ms; it goes on starting in the background`)), bound);
