@@ -159,6 +159,8 @@ export async function sweepRuntimes(root: string, keep: string | undefined, log:
   for (const n of await names(runtimesDir(root))) {
     if (n.startsWith('.tmp-') && !n.includes(`-${process.pid}-`)) await rm(path.join(runtimesDir(root), n), { recursive: true, force: true });
   }
+  // Nothing kept (a shutdown): what the ids were remembered by goes too.
+  if (keep === undefined && (await names(runtimesDir(root))).every((n) => n.startsWith('.'))) await rm(path.join(runtimesDir(root), '.ids.json'), { force: true });
   if (removed.length > 0) log.info({ removed }, 'removed FUSE-serving process runtimes no process uses');
   return removed;
 }

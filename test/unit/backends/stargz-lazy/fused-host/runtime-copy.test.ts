@@ -110,5 +110,10 @@ describe('sweepRuntimes', () => {
     expect(await sweepRuntimes(root, 'aaaaaaaaaaaaaaaa', quietLog)).toEqual(['cccccccccccccccc']);
     expect((await readdir(join(root, 'runtime'))).sort()).toEqual(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
     expect((await readdir(join(root, 'generations'))).sort()).toEqual(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+    // A shutdown keeps nothing: the ids remembered go with the last copy.
+    await writeFile(join(root, 'runtime', '.ids.json'), '{}');
+    await rm(generationPaths(root, 'bbbbbbbbbbbbbbbb').lock);
+    expect((await sweepRuntimes(root, undefined, quietLog)).sort()).toEqual(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+    expect(await readdir(join(root, 'runtime'))).toEqual([]);
   });
 });
