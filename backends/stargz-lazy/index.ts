@@ -4,6 +4,8 @@ import { CredentialsFeed, NO_PULL_SECRETS } from './fused-client/credentials-fee
 import { FusedClientLink } from './fused-client/fused-client-link.js';
 import { readPullSecrets, scanPullSecrets } from './pull-secrets/read-pull-secrets.js';
 import { PullSecretsWatch } from './pull-secrets/pull-secrets-watch.js';
+import { GenerationsLink } from './fused-host/generations-link.js';
+import { sweepRuntimes } from './fused-host/runtime-copy.js';
 import { openSnapshotter } from './snapshotter/open-snapshotter.js';
 import { stargzLazyOptions } from './options.js';
 import { describeStop, shutdownFused } from './fused-client/stop-fused.js';
@@ -23,7 +25,10 @@ export default defineBackend({
         // process through the link, on every connect and on every change.
         const source = ctx.registryCredentials ?? NO_REGISTRY_CREDENTIALS; // a context made by hand (tests) may lack it
         const credentials = new CredentialsFeed({ source, pullSecrets: secrets ?? NO_PULL_SECRETS, log, onClose: () => secrets?.close() });
-        return new FusedClientLink(root, fusedConfigOf(opts, log), log, opts.fusedStartTimeoutMs, undefined, credentials);
+        const config = fusedConfigOf(opts, log);
+        return opts.fusedOnHost.enabled
+          ? new GenerationsLink({ root, config, log, startTimeoutMs: opts.fusedStartTimeoutMs, host: opts.fusedOnHost, credentials })
+          : new FusedClientLink(root, config, log, opts.fusedStartTimeoutMs, undefined, credentials);
       });
     } catch (err) {
       secrets?.close();
@@ -34,5 +39,10 @@ export default defineBackend({
   check: async (options) => (options.registry.pullSecrets.length > 0 ? (await readPullSecrets(await scanPullSecrets(options.registry.pullSecrets))).problems : []),
   // The FUSE-serving process outlives snaphost on purpose; only this stops it (and the layer
   // mounts of running containers with it).
-  shutdown: async (_options, ctx) => describeStop(ctx.root, await shutdownFused(ctx.root)),
+  // With `fusedOnHost`, every generation's process stops, and the runtime copies go with them.
+  shutdown: async (_options, ctx) => {
+    const stopped = describeStop(ctx.root, await shutdownFused(ctx.root));
+    const removed = await sweepRuntimes(ctx.root, undefined, ctx.log);
+    return removed.length > 0 ? `${stopped}; removed ${removed.length} FUSE-serving process runtime(s)` : stopped;
+  },
 });

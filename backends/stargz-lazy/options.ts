@@ -89,6 +89,25 @@ export const stargzLazyOptions = z
      * no layer); 0: never.
      */
     fusedOutsideCheckMs: z.number().int().min(0).max(600_000).default(5_000),
+    /**
+     * Run the FUSE-serving process on the node, outside the snaphost container (a DaemonSet pod),
+     * so that it outlives a restart, a `kubectl delete pod` or an upgrade of snaphost: started from a
+     * copy of its runtime under the backend's root (`<root>/runtime/<id>`), in the mount namespace
+     * `mountNamespace` (the node's: `/proc/1/ns/mnt` with `hostPID: true`), moved into cgroup
+     * `cgroup` under the root of every cgroup hierarchy. One process per build of fused
+     * (`<root>/generations/<id>`): an older one keeps serving the layers it mounted.
+     */
+    fusedOnHost: z
+      .object({
+        enabled: z.boolean().default(false),
+        mountNamespace: z.string().startsWith('/', 'an absolute path').max(4096).default('/proc/1/ns/mnt'),
+        cgroup: z
+          .string()
+          .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'one path segment of letters, digits, _ . -')
+          .default('snaphost-fused'),
+      })
+      .strict()
+      .prefault({}),
     /** How long to wait for the FUSE-serving process to start and answer. */
     fusedStartTimeoutMs: z.number().int().positive().max(600_000).default(10_000),
     /**

@@ -22,6 +22,7 @@ export class FusedClientLink implements FusedLink {
   readonly #startTimeoutMs: number;
   readonly #command: readonly string[] | undefined;
   readonly #credentials: CredentialsFeed | undefined;
+  readonly #env: Readonly<Record<string, string>> | undefined;
   #client: Promise<FusedClient> | undefined;
   /** What `#client` resolved to (to recognise it in `reset`). */
   #current: FusedClient | undefined;
@@ -31,10 +32,20 @@ export class FusedClientLink implements FusedLink {
    * `command`: what runs the process's main.js (default: `defaultFusedCommand()`; tests run it
    * from source). `credentials`: told of every (new) connection before it is used, so that a
    * process is given the registry credentials before its first mount; closed with the link.
+   * `env`: the process's environment on top of this one's (fusedOnHost).
    */
-  constructor(root: string, config: FusedConfig, log: Logger, startTimeoutMs: number, command?: readonly string[], credentials?: CredentialsFeed) {
+  constructor(
+    root: string,
+    config: FusedConfig,
+    log: Logger,
+    startTimeoutMs: number,
+    command?: readonly string[],
+    credentials?: CredentialsFeed,
+    env?: Readonly<Record<string, string>>,
+  ) {
     this.#root = root;
     this.#credentials = credentials;
+    this.#env = env;
     this.#command = command;
     this.#config = config;
     this.#log = log;
@@ -113,7 +124,14 @@ export class FusedClientLink implements FusedLink {
     if (this.#closed) return Promise.reject(new Error('stargz-lazy: the connection to the FUSE process is closed'));
     if (this.#client !== undefined) return this.#client;
     const feed = this.#credentials;
-    const connecting = FusedClient.connect(this.#root, { log: this.#log, config: this.#config, spawn, startTimeoutMs: this.#startTimeoutMs, ...(this.#command ? { command: this.#command } : {}) });
+    const connecting = FusedClient.connect(this.#root, {
+      log: this.#log,
+      config: this.#config,
+      spawn,
+      startTimeoutMs: this.#startTimeoutMs,
+      ...(this.#command ? { command: this.#command } : {}),
+      ...(this.#env ? { env: this.#env } : {}),
+    });
     const pending = feed === undefined ? connecting : connecting.then(async (client) => (await feed.attach(client), client));
     this.#client = pending;
     // A failed connect is not kept: the next call tries again (and may start the process).

@@ -36,6 +36,10 @@ export interface FusedClientOptions {
   startTimeoutMs?: number;
   /** Command that runs main.js, without `--root` (default: this Node and the compiled main.js). */
   command?: readonly string[];
+  /** Environment added for a started process (spawn-fused.ts). */
+  env?: Readonly<Record<string, string>>;
+  /** Write `<root>/fused.json` (default true); false to attach to a process of another generation. */
+  writeConfig?: boolean;
 }
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
@@ -90,7 +94,7 @@ export class FusedClient implements FusedMounter {
     }
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
-    await writeConfig(paths.config, config);
+    if (o.writeConfig !== false) await writeConfig(paths.config, config);
     const log = o.log.child({ component: 'fused-client' });
 
     // Attached first: a process that is there then cannot go idle and exit under this client.
@@ -104,7 +108,7 @@ export class FusedClient implements FusedMounter {
       if (o.spawn === false) throw new FusedUnreachableError(`no FUSE-serving process answers on ${paths.socket}`);
       let starting = FusedClient.#starting.get(dir);
       if (!starting) {
-        starting = start(dir, paths, o.command ?? defaultFusedCommand(), o.startTimeoutMs ?? 10_000, log);
+        starting = start(dir, paths, o.command ?? defaultFusedCommand(), o.startTimeoutMs ?? 10_000, log, o.env);
         FusedClient.#starting.set(dir, starting);
         const forget = () => FusedClient.#starting.delete(dir);
         starting.then(forget, forget);
@@ -112,6 +116,8 @@ export class FusedClient implements FusedMounter {
       status = await starting;
       attachment = await attachTo(paths.socket, log, STATUS_TIMEOUT_MS);
     }
+    // Also an older generation's process (attached without writing its configuration) is asked
+    // to take the configuration live: a registry change reaches the layers it still serves.
     if (status.configDigest !== configDigestOf(config)) {
       status = { ...status, configDigest: await pushConfig(paths.socket, status, config, log) };
     }
@@ -233,8 +239,8 @@ async function tryStatus(socket: string): Promise<Status | undefined> {
   }
 }
 
-async function start(root: string, paths: FusedPaths, command: readonly string[], timeoutMs: number, log: Logger): Promise<Status> {
-  const child = spawnFused(root, paths.log, command);
+async function start(root: string, paths: FusedPaths, command: readonly string[], timeoutMs: number, log: Logger, env?: Readonly<Record<string, string>>): Promise<Status> {
+  const child = spawnFused(root, paths.log, command, env);
   log.info({ pid: child.pid, root }, 'started the FUSE-serving process');
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -21,13 +21,14 @@ export function defaultFusedCommand(): string[] {
   return [process.execPath, '--expose-gc', fileURLToPath(new URL('../../../dist/backends/stargz-lazy/fused/main.js', import.meta.url))];
 }
 
-export function spawnFused(root: string, logFile: string, command: readonly string[]): SpawnedFused {
+/** `env`: added to snaphost's environment (fusedOnHost: the generation and the cgroup, generation.ts). */
+export function spawnFused(root: string, logFile: string, command: readonly string[], env?: Readonly<Record<string, string>>): SpawnedFused {
   const [file, ...args] = command;
   if (!file) throw new Error('empty command for the FUSE-serving process');
   const fd = openSync(logFile, 'a', 0o600);
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   try {
-    const child = spawn(file, [...args, '--root', root], { detached: true, stdio: ['ignore', fd, fd], cwd: root, env: process.env });
+    const child = spawn(file, [...args, '--root', root], { detached: true, stdio: ['ignore', fd, fd], cwd: root, env: env ? { ...process.env, ...env } : process.env });
     child.once('exit', (code, signal) => (exit = { code, signal }));
     child.once('error', () => (exit = { code: null, signal: null }));
     child.unref();

@@ -6,12 +6,14 @@
  * its control socket, or by its PID lock `<root>/fused.lock` when the socket does not answer.
  * `close()` of the snapshotter never does this: the process keeps serving running containers.
  */
-import { readFile, realpath } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { detachMount, mountsUnder } from '../../../core/sdk-overlay.js';
 import { controlRequest } from './control-request.js';
 import type { Status } from '../protocol/control-protocol.js';
 import { fusedPaths } from '../protocol/root-layout.js';
+import { generationsDir, GENERATION_ID } from '../protocol/generation.js';
+import { lockOwner } from '../protocol/lock-owner.js';
 
 export interface FusedStopResult {
   /** The process that was stopped, `undefined` when none was running. */
@@ -22,6 +24,22 @@ export interface FusedStopResult {
   detached: number;
   /** Layer mounts that could not be detached. */
   stuck: string[];
+  /** Processes of other generations stopped too (`fusedOnHost`). */
+  others?: number[];
+}
+
+async function stopOne(dir: string, timeoutMs: number): Promise<{ pid: number | undefined; killed: boolean }> {
+  const pid = (await fusedPid(dir)) ?? (await lockOwner(fusedPaths(dir).lock));
+  let killed = false;
+  if (pid !== undefined && signal(pid, 'SIGTERM')) {
+    const deadline = Date.now() + timeoutMs;
+    while (alive(pid) && Date.now() < deadline) await sleep(50);
+    if (alive(pid)) {
+      killed = signal(pid, 'SIGKILL');
+      while (alive(pid)) await sleep(20);
+    }
+  }
+  return { pid, killed };
 }
 
 /** The PID of the process serving `root`, `undefined` when none answers. */
@@ -42,17 +60,13 @@ export async function stopFused(root: string, o: { timeoutMs?: number } = {}): P
 /** Stops the process of `root` and releases every layer mount left under it. */
 export async function shutdownFused(root: string, o: { timeoutMs?: number } = {}): Promise<FusedStopResult> {
   const dir = await realpath(root).catch(() => path.resolve(root));
-  const pid = (await fusedPid(dir)) ?? (await lockOwner(dir));
-  let killed = false;
-  if (pid !== undefined && signal(pid, 'SIGTERM')) {
-    const deadline = Date.now() + (o.timeoutMs ?? 10_000);
-    while (alive(pid) && Date.now() < deadline) await sleep(50);
-    if (alive(pid)) {
-      killed = signal(pid, 'SIGKILL');
-      while (alive(pid)) await sleep(20);
-    }
-  }
-  const result: FusedStopResult = { pid, killed, detached: 0, stuck: [] };
+  // The root's own process, and with `fusedOnHost` one per generation (generation.ts).
+  const generations = (await readdir(generationsDir(dir)).catch(() => [])).filter((id) => GENERATION_ID.test(id));
+  const dirs = [dir, ...generations.map((id) => path.join(generationsDir(dir), id))];
+  const stops = await Promise.all(dirs.map((d) => stopOne(d, o.timeoutMs ?? 10_000)));
+  const stopped = stops.filter((s) => s.pid !== undefined);
+  const result: FusedStopResult = { pid: stopped[0]?.pid, killed: stopped.some((s) => s.killed), detached: 0, stuck: [] };
+  if (stopped.length > 1) result.others = stopped.slice(1).map((s) => s.pid!);
   for (const m of (await mountsUnder(path.join(dir, 'snapshots'))).reverse()) {
     if (!m.fstype.startsWith('fuse')) continue;
     try {
@@ -73,35 +87,10 @@ export function describeStop(root: string, r: FusedStopResult): string {
       : r.killed
         ? `the FUSE-serving process ${r.pid} of ${root} did not exit in time and was killed`
         : `stopped the FUSE-serving process ${r.pid} of ${root} (it unmounted its layers lazily)`;
+  const others = r.others?.length ? ` and the process(es) ${r.others.join(', ')} of older generations` : '';
   const mounts = r.detached > 0 ? `; detached ${r.detached} layer mount(s) left behind` : '';
   const stuck = r.stuck.length > 0 ? `; could not detach ${r.stuck.join(', ')}` : '';
-  return what + mounts + stuck;
-}
-
-/**
- * The owner of `<root>/fused.lock` (core/runtime/pid-lock.ts: `{ pid, start }`) when that process is
- * alive and is the one that took the lock (same kernel start time: not a reused PID).
- */
-async function lockOwner(root: string): Promise<number | undefined> {
-  let owner: { pid?: unknown; start?: unknown };
-  try {
-    owner = JSON.parse(await readFile(fusedPaths(root).lock, 'utf8')) as typeof owner;
-  } catch {
-    return undefined;
-  }
-  if (typeof owner.pid !== 'number' || !Number.isInteger(owner.pid) || owner.pid <= 0 || typeof owner.start !== 'string') return undefined;
-  const start = await startTime(owner.pid);
-  return start !== undefined && start === owner.start ? owner.pid : undefined;
-}
-
-/** Field 22 of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces). */
-async function startTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  return what + others + mounts + stuck;
 }
 
 function signal(pid: number, sig: NodeJS.Signals | 0): boolean {

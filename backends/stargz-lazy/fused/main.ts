@@ -17,6 +17,9 @@
  * layer mount removed from outside is released (and logged), and once its root directory or
  * control socket is gone (no client can reach it) it exits as soon as it serves no layer.
  *
+ * Started on the host (`fusedOnHost`, the environment of generation.ts), it first moves itself
+ * out of the snaphost pod's cgroups (enter-cgroup.ts) and reports its generation in its status.
+ *
  * SIGTERM/SIGINT: stop answering, unmount every layer (lazily: files in use keep working until
  * closed), exit 0. Exit status 2: bad arguments or configuration; 3: another process already
  * serves this root.
@@ -44,6 +47,8 @@ import { fusedPaths } from '../protocol/root-layout.js';
 import type { ServedCounters } from './process-metrics.js';
 import { ServedMounts } from './served-mounts.js';
 import { warmUp } from './warm-up.js';
+import { enterCgroup } from './enter-cgroup.js';
+import { CGROUP_ENV, FUSED_PROTOCOL_VERSION, GENERATION_ENV } from '../protocol/generation.js';
 
 class UsageError extends Error {}
 
@@ -52,6 +57,10 @@ const HOSTS_DIRS_POLL_MS = 2_000;
 
 async function main(argv: string[]): Promise<void> {
   const root = parseArgs(argv);
+  // Started on the host (`fusedOnHost`): out of the snaphost pod's cgroups before anything else.
+  const cgroup = process.env[CGROUP_ENV];
+  const cgroups = cgroup ? await enterCgroup(cgroup, process.pid, await readFile('/proc/self/mountinfo', 'utf8')) : undefined;
+  const generation = process.env[GENERATION_ENV] || undefined;
   await mkdir(root, { recursive: true, mode: 0o700 });
   const paths = fusedPaths(root);
   const config = await readConfig(paths.config);
@@ -127,7 +136,7 @@ async function main(argv: string[]): Promise<void> {
     },
     log,
     credentials: pushed,
-    status: () => ({ pid: process.pid, startedAt, configDigest: live.digest, mounts: mounts.size, warm }),
+    status: () => ({ pid: process.pid, startedAt, configDigest: live.digest, mounts: mounts.size, warm, protocol: FUSED_PROTOCOL_VERSION, ...(generation ? { generation } : {}) }),
     applyConfig: (next) => live.apply(next),
   });
   void warmUp({ log, indexer, limits: config.estargz, regionBytes: config.fs.regionBytes, signal: stopWarmUp.signal }).then((ms) => {
@@ -204,7 +213,7 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => undefined);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  log.info({ root, configDigest: live.digest }, 'FUSE-serving process ready');
+  log.info({ root, configDigest: live.digest, generation, protocol: FUSED_PROTOCOL_VERSION, cgroups }, 'FUSE-serving process ready');
 }
 
 function parseArgs(argv: string[]): string {

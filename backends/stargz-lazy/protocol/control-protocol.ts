@@ -183,6 +183,10 @@ export const statusSchema = z.object({
   mounts: z.number().int().min(0),
   /** The start-up warm-up is over (done, stopped by a mount, or failed); absent from older processes. */
   warm: z.boolean().optional(),
+  /** Control protocol version (generation.ts); absent from older processes (version 0). */
+  protocol: z.number().int().min(0).optional(),
+  /** Runtime content id of a process started with `fusedOnHost` (generation.ts). */
+  generation: z.string().optional(),
 });
 
 export type Status = z.output<typeof statusSchema>;
