@@ -187,7 +187,10 @@ ds_wait_ready() {
   local secs=$1 start=$SECONDS
   while ((SECONDS - start < secs)); do
     ds_running || { e2e_log "the pod's container is not running"; return 1; }
-    ds_probe_ready >>"$DS_LOG" 2>&1 && return 0
+    local t0=$SECONDS rc=0
+    ds_probe_ready >>"$DS_LOG" 2>&1 || rc=$?
+    echo "===== readiness probe: exit $rc after $((SECONDS - t0)) s ($(date +%T.%N))" >>"$DS_LOG"
+    [[ $rc == 0 ]] && return 0
     sleep 1
   done
   return 1
