@@ -99,9 +99,12 @@ ds_teardown_node() {
   [[ -n $DS_PREFIX ]] || return 0
   e2e_unmount_below "$DS_PREFIX"
   umount "$DS_PREFIX" 2>/dev/null || umount -l "$DS_PREFIX" 2>/dev/null || true
-  local c
+  local c i
+  # The FUSE-serving process's cgroup (fusedOnHost), once its last process has exited.
   for c in /sys/fs/cgroup/*/"$DS_FUSED_CGROUP" /sys/fs/cgroup/"$DS_FUSED_CGROUP"; do
-    [[ -d $c ]] && { rmdir "$c" 2>/dev/null || e2e_log "could not remove cgroup $c"; }
+    [[ -d $c ]] || continue
+    for ((i = 0; i < 50; i++)); do rmdir "$c" 2>/dev/null && break; sleep 0.1; done
+    [[ -d $c ]] && e2e_log "could not remove cgroup $c (processes: $(tr '\n' ' ' <"$c/cgroup.procs" 2>/dev/null))"
   done
   return 0
 }
