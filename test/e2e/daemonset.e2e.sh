@@ -10,6 +10,7 @@
 #   - the image, pushed to the private registry, pulled into the node containerd (default
 #     snapshotter) and started: the readiness probe (`snaphost wait-ready`, by `ctr task exec`)
 #     passes, the liveness probe (GET /metrics on the host network) answers; time to ready logged;
+#     the CRI proxy's socket (criProxy.listen) is on the host;
 #   - the node containerd reaches each backend's socket in the pod's host path;
 #   - memory and overlayfs-native: a plain pull into each and a container started by the node's
 #     runc reads the image's 12 MiB file right; memory's tmpfs (mounted in the pod) is visible
@@ -108,6 +109,14 @@ for n in "${BACKENDS[@]}"; do
   e2e_check "socket-$n-on-host" test -S "$DS_SOCKET_DIR/$n.sock"
   e2e_check "containerd-reaches-$n" ctr_wait_snapshotter "$n" 20
 done
+
+# The CRI image-service proxy kubelet would dial (criProxy.listen, on the /run/snaphost host path).
+CRI_SOCK=$(sed -n "s#.*criProxy:.*listen: '\([^']*\)'.*#\1#p" "$DS_CONFIG_DIR/plugins.config.ts")
+if [[ -n $CRI_SOCK ]]; then
+  e2e_check cri-proxy-socket-on-host test -S "$CRI_SOCK"
+else
+  e2e_log "criProxy is not in the pod's config (E2E_DS_DROP_KEYS): its socket is not checked"
+fi
 
 # ---- workloads through each backend ------------------------------------------------------------
 E2E_CURRENT=workloads

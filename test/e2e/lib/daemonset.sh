@@ -99,9 +99,12 @@ ds_teardown_node() {
   [[ -n $DS_PREFIX ]] || return 0
   e2e_unmount_below "$DS_PREFIX"
   umount "$DS_PREFIX" 2>/dev/null || umount -l "$DS_PREFIX" 2>/dev/null || true
-  local c
+  local c i
+  # The FUSE-serving process's cgroup (fusedOnHost), once its last process has exited.
   for c in /sys/fs/cgroup/*/"$DS_FUSED_CGROUP" /sys/fs/cgroup/"$DS_FUSED_CGROUP"; do
-    [[ -d $c ]] && { rmdir "$c" 2>/dev/null || e2e_log "could not remove cgroup $c"; }
+    [[ -d $c ]] || continue
+    for ((i = 0; i < 50; i++)); do rmdir "$c" 2>/dev/null && break; sleep 0.1; done
+    [[ -d $c ]] && e2e_log "could not remove cgroup $c (processes: $(tr '\n' ' ' <"$c/cgroup.procs" 2>/dev/null))"
   done
   return 0
 }
@@ -187,7 +190,10 @@ ds_wait_ready() {
   local secs=$1 start=$SECONDS
   while ((SECONDS - start < secs)); do
     ds_running || { e2e_log "the pod's container is not running"; return 1; }
-    ds_probe_ready >>"$DS_LOG" 2>&1 && return 0
+    local t0=$SECONDS rc=0
+    ds_probe_ready >>"$DS_LOG" 2>&1 || rc=$?
+    echo "===== readiness probe: exit $rc after $((SECONDS - t0)) s ($(date +%T.%N))" >>"$DS_LOG"
+    [[ $rc == 0 ]] && return 0
     sleep 1
   done
   return 1
