@@ -15,12 +15,21 @@
 #                chunk; its Go reference mode, E2E_STARGZ_REF=1, is not run here), cri (Kubernetes'
 #                CRI path on containerd 1.6, every backend as CRI's snapshotter), check-containerd
 #                (`snaphost check-containerd` against a running containerd 1.6: all ok, a proxy
-#                plugin missing, a socket nobody serves, no containerd); every script but
+#                plugin missing, a socket nobody serves, no containerd), snaphost-image (the OCI
+#                image built twice from the checkout: same digest, run by containerd), daemonset
+#                (that image run as deploy/kubernetes's DaemonSet says, the node's containerd on its
+#                sockets), daemonset-upgrade (a container's lazy reads while the snaphost pod is
+#                killed, restarted and replaced by a newer commit's image), registry-hosts
+#                (mirrors only in containerd's hosts dir; a change reaches the running FUSE process),
+#                cri-credentials (a private image pulled through the CRI proxy with credentials in
+#                the request only; rotation; removal forgets), stargz-lazy-pull-secrets (a
+#                dockerconfigjson secret volume as the only credentials); every script but
 #                stargz-lazy-hostile, which runs on containerd 2.x only
 #   e2e@containerd2:<name>  the same scripts on containerd 2.x (E2E_CONTAINERD=2): memory,
 #                overlayfs-native, stargz-lazy, stargz-lazy-restart, cri, containerd-config (its
 #                config dump, the 1.x output's migration, transfer-service pulls into each backend),
-#                check-containerd (there also: no unpack_config), stargz-lazy-hostile (a 200k
+#                check-containerd (there also: no unpack_config), the Kubernetes scripts above but
+#                snaphost-image, stargz-lazy-hostile (a 200k
 #                hard-link chain, gzip bombs and a swapped blob without toc.digest, rpulled while a
 #                benign lazy container is read: no read stall, the FUSE process's RSS bounded)
 # Counts: test stages report their own tests; install, build and typecheck count as one check
@@ -128,7 +137,8 @@ done
 # The same scripts on a private containerd 2.x (Debian unstable's, fetched into a cache by
 # scripts/fetch-containerd2.sh): transfer-service pulls, rpull, restarts and GC per backend, the
 # generated config, and check-containerd on a 2.x (unpack_config read from its config dump).
-for name in memory overlayfs-native stargz-lazy stargz-lazy-restart cri containerd-config check-containerd stargz-lazy-hostile; do
+for name in memory overlayfs-native stargz-lazy stargz-lazy-restart cri containerd-config check-containerd stargz-lazy-hostile \
+  daemonset daemonset-upgrade registry-hosts cri-credentials stargz-lazy-pull-secrets; do
   counted "e2e@containerd2:$name" 15m env E2E_CONTAINERD=2 bash "test/e2e/$name.e2e.sh"
 done
 

@@ -112,11 +112,8 @@ done
 
 # The CRI image-service proxy kubelet would dial (criProxy.listen, on the /run/snaphost host path).
 CRI_SOCK=$(sed -n "s#.*criProxy:.*listen: '\([^']*\)'.*#\1#p" "$DS_CONFIG_DIR/plugins.config.ts")
-if [[ -n $CRI_SOCK ]]; then
-  e2e_check cri-proxy-socket-on-host test -S "$CRI_SOCK"
-else
-  e2e_log "criProxy is not in the pod's config (E2E_DS_DROP_KEYS): its socket is not checked"
-fi
+[[ -n $CRI_SOCK ]] || e2e_die "no criProxy.listen in the pod's config"
+e2e_check cri-proxy-socket-on-host test -S "$CRI_SOCK"
 
 # ---- workloads through each backend ------------------------------------------------------------
 E2E_CURRENT=workloads

@@ -3,12 +3,11 @@
 // a free loopback port, and stargz-lazy's fusedOnHost enters the test's "node" namespaces and a
 // cgroup of the test's own. Text edits of the TypeScript file, each failing loudly when what it
 // edits is not there (so the config and the test cannot drift apart silently).
-//   node daemonset-config.mjs SRC DST PREFIX HOSTPATHS(comma-separated) METRICS_ADDRESS MOUNT_NS CGROUP [DROP_KEYS]
-// DROP_KEYS (comma-separated top-level or option keys): lines starting with `KEY:` are removed.
+//   node daemonset-config.mjs SRC DST PREFIX HOSTPATHS(comma-separated) METRICS_ADDRESS MOUNT_NS CGROUP
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const [src, dst, prefix, hostPaths, metricsAddress, mountNs, cgroup, dropKeys = ''] = process.argv.slice(2);
-if (!cgroup) fail('usage: daemonset-config.mjs SRC DST PREFIX HOSTPATHS METRICS_ADDRESS MOUNT_NS CGROUP [DROP_KEYS]');
+const [src, dst, prefix, hostPaths, metricsAddress, mountNs, cgroup] = process.argv.slice(2);
+if (!cgroup) fail('usage: daemonset-config.mjs SRC DST PREFIX HOSTPATHS METRICS_ADDRESS MOUNT_NS CGROUP');
 function fail(msg) {
   process.stderr.write(`daemonset-config: ${msg}\n`);
   process.exit(1);
@@ -16,11 +15,6 @@ function fail(msg) {
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let text = readFileSync(src, 'utf8');
-for (const key of dropKeys.split(',').filter(Boolean)) {
-  const re = new RegExp(`^\\s*${escape(key)}:.*\\n`, 'gm');
-  if (!re.test(text)) fail(`DROP_KEYS: no line starts with ${key}:`);
-  text = text.replace(re, '');
-}
 // Longest first, so that /run/containerd/x is not taken for /run/x.
 for (const p of hostPaths.split(',').filter(Boolean).sort((a, b) => b.length - a.length)) {
   text = text.replace(new RegExp(`(['"\`])${escape(p)}(?=[/'"\`])`, 'g'), `$1${prefix}${p}`);
@@ -31,5 +25,6 @@ if (metricsAddress !== '-') {
   text = text.replace(metrics, `$1'${metricsAddress}'`);
 }
 const fused = /fusedOnHost:\s*\{/;
-if (fused.test(text)) text = text.replace(fused, `fusedOnHost: { mountNamespace: '${mountNs}', cgroup: '${cgroup}',`);
+if (!fused.test(text)) fail('no fusedOnHost: { ... } in the config');
+text = text.replace(fused, `fusedOnHost: { mountNamespace: '${mountNs}', cgroup: '${cgroup}',`);
 writeFileSync(dst, text);

@@ -44,8 +44,6 @@
 #   ds_graceful_stop          SIGTERM, wait terminationGracePeriodSeconds, then SIGKILL; sets DS_EXIT
 #   ds_replace REF            ds_stop + ds_start REF
 #   ds_running                0 while the pod's task runs
-# Env: E2E_DS_DROP_KEYS (comma-separated): config keys removed from the pod's config (only while
-# the options they name are not in the build yet).
 
 DS_DEPLOY=$REPO_ROOT/deploy/kubernetes
 DS_SPEC=
@@ -84,7 +82,7 @@ ds_setup() {
   local name source
   while IFS=$'\t' read -r name source; do
     node "$E2E_LIB/daemonset-config.mjs" "$DS_DEPLOY/$source" "$DS_CONFIG_DIR/$name" "$DS_PREFIX" "$(IFS=,; echo "${paths[*]}")" \
-      "127.0.0.1:$DS_METRICS_PORT" "/proc/$$/ns/mnt" "$DS_FUSED_CGROUP" "${E2E_DS_DROP_KEYS:-}" || e2e_die "cannot write the pod's $name"
+      "127.0.0.1:$DS_METRICS_PORT" "/proc/$$/ns/mnt" "$DS_FUSED_CGROUP" || e2e_die "cannot write the pod's $name"
   done < <(jq -r '.configFiles[] | [.name, .source] | @tsv' <<<"$DS_SPEC")
   # The deploy config's own socketDir/rootDir, prefixed (what the tests look at from the host).
   DS_SOCKET_DIR=$DS_PREFIX$(sed -n "s/^  socketDir: '\(.*\)',$/\1/p" "$DS_DEPLOY/plugins.config.ts")
