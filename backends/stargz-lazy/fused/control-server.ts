@@ -129,7 +129,7 @@ async function route(o: ControlServerOptions, req: IncomingMessage, signal: Abor
       if (o.credentials === undefined) throw new NotFoundError(`no such control request: ${key}`);
       return o.credentials.apply(parseBody(credentialsRequestSchema, await readBody(req, MAX_CREDENTIALS_BODY_BYTES)));
     case 'POST /v1/config': {
-      if (!o.applyConfig) break;
+      if (!o.applyConfig) throw new NotFoundError(`no such control request: ${key}`);
       const { config } = parseBody(configUpdateRequestSchema, await readBody(req));
       return o.applyConfig(config);
     }
