@@ -6,6 +6,7 @@ import { readPullSecrets, scanPullSecrets } from './pull-secrets/read-pull-secre
 import { PullSecretsWatch } from './pull-secrets/pull-secrets-watch.js';
 import { GenerationsLink } from './fused-host/generations-link.js';
 import { sweepRuntimes } from './fused-host/runtime-copy.js';
+import { readHostsDirs } from './registry/hosts-dirs.js';
 import { openSnapshotter } from './snapshotter/open-snapshotter.js';
 import { stargzLazyOptions } from './options.js';
 import { describeStop, shutdownFused } from './fused-client/stop-fused.js';
@@ -35,8 +36,18 @@ export default defineBackend({
       throw err;
     }
   },
-  // Broken pull secrets (`snaphost check`); the backend serves with the others.
-  check: async (options) => (options.registry.pullSecrets.length > 0 ? (await readPullSecrets(await scanPullSecrets(options.registry.pullSecrets))).problems : []),
+  // Broken pull secrets and registry hosts files (`snaphost check`); the backend serves with the others.
+  check: async (options) => {
+    const { pullSecrets, hostsDirs } = options.registry;
+    const secrets = pullSecrets.length > 0 ? (await readPullSecrets(await scanPullSecrets(pullSecrets))).problems : [];
+    let hosts: string[] = [];
+    try {
+      if (hostsDirs.length > 0) hosts = readHostsDirs(hostsDirs).problems.map((p) => `registry hosts directory: ${p}`);
+    } catch (err) {
+      hosts = [`registry hosts directories: cannot read them: ${(err as Error).message}`];
+    }
+    return [...secrets, ...hosts];
+  },
   // The FUSE-serving process outlives snaphost on purpose; only this stops it (and the layer
   // mounts of running containers with it).
   // With `fusedOnHost`, every generation's process stops, and the runtime copies go with them.

@@ -5,7 +5,7 @@
  * through is a warning.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,15 @@ describe('snaphost check: what a backend finds in the files its options name', (
     expect(r.stdout).toContain(`warning          backends[0] "lazy": pull secret ${join(dir, 'missing')}: does not exist`);
     expect(r.stdout).not.toContain('good.json');
     expect(r.stdout + r.stderr).not.toContain(secret);
+    expect(r.code).toBe(r.envFailed ? 1 : 0);
+  });
+
+  it('names a broken registry hosts file (stargz-lazy hostsDirs) as a warning, with the file and key', async () => {
+    const hostsDir = join(dir, 'certs.d');
+    await mkdir(join(hostsDir, 'broken.example'), { recursive: true });
+    await writeFile(join(hostsDir, 'broken.example', 'hosts.toml'), 'server = 42\n');
+    const r = await check([{ use: 'stargz-lazy', name: 'lazy', options: { registry: { hostsDirs: [hostsDir] } } }], '--no-create');
+    expect(r.stdout).toMatch(/warning +backends\[0\] "lazy": registry hosts directory: .*broken\.example\/hosts\.toml.*server/);
     expect(r.code).toBe(r.envFailed ? 1 : 0);
   });
 });
