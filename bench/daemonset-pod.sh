@@ -15,7 +15,7 @@
 #            the FUSE-serving process
 # Output: bench/results/daemonset-pod.tsv (metric, median, min, max), -machine.txt.
 # Env: RUNS (3), E2E_DS_IMAGE_LAYOUT (reuse an OCI layout of scripts/build-image.sh, tag e2e),
-#      E2E_DS_DROP_KEYS (see test/e2e/lib/daemonset.sh), E2E_KEEP_WORK=1.
+#      E2E_KEEP_WORK=1.
 set -uo pipefail
 . "$(dirname "$0")/../test/e2e/lib/common.sh"
 . "$E2E_LIB/registry.sh"
