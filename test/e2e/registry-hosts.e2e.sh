@@ -22,6 +22,7 @@ set -uo pipefail
 . "$E2E_LIB/registry.sh"
 . "$E2E_LIB/proxy.sh"
 . "$E2E_LIB/containerd.sh"
+. "$E2E_LIB/cri-config.sh"
 . "$E2E_LIB/snaphost.sh"
 . "$E2E_LIB/image.sh"
 . "$E2E_LIB/debian-base.sh"
@@ -123,51 +124,7 @@ snaphost_wait_serving "$SOCK" || e2e_die "snaphost does not serve $SN"
 e2e_pass serving
 
 # ---- containerd with CRI: snapshotter stargz-lazy, config_path = the same hosts directory ---------
-mkdir -p "$W/cni/bin" "$W/cni/conf"
-if [[ $MAJOR == 2 ]]; then
-  cat >"$W/cri.toml" <<EOF
-[plugins."io.containerd.cri.v1.images"]
-  snapshotter = "$SN"
-  disable_snapshot_annotations = false
-  [plugins."io.containerd.cri.v1.images".pinned_images]
-    sandbox = "$PAUSE"
-  [plugins."io.containerd.cri.v1.images".registry]
-    config_path = "$CERTS"
-
-[plugins."io.containerd.cri.v1.runtime"]
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.cri.v1.runtime".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.cri.v1.runtime".cni]
-    bin_dirs = ["$W/cni/bin"]
-    conf_dir = "$W/cni/conf"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-EOF
-else
-  cat >"$W/cri.toml" <<EOF
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$PAUSE"
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "$SN"
-    disable_snapshot_annotations = false
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$W/cni/bin"
-    conf_dir = "$W/cni/conf"
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "$CERTS"
-EOF
-fi
+cri_config_toml "$SN" "$CERTS" "$PAUSE" >"$W/cri.toml"
 E2E_CURRENT=images
 containerd_start "$PROXY_TOML" "$W/cri.toml"
 ctr_wait_snapshotter "$SN" 20 || e2e_die "containerd cannot reach $SN"
