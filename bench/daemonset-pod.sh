@@ -32,7 +32,8 @@ RUNS=${RUNS:-3}
 CTR_NAMESPACE=snaphost-bench-ds
 OUT=$REPO_ROOT/bench/results
 e2e_require_cmds containerd ctr ctr-remote runc docker-registry skopeo umoci jq curl node fusermount openssl strip
-e2e_init daemonset-bench
+# A short work dir: the FUSE process's generation socket lies deep below it (a unix socket path is at most 107 bytes).
+e2e_init dsb
 W=$E2E_WORK
 mkdir -p "$OUT"
 RAW=$W/raw.tsv
@@ -93,7 +94,9 @@ MOUNTED=$(fuse_mounts_below "$LAZY_ROOT" | wc -l)
 [[ $MOUNTED == 10 ]] || e2e_die "$MOUNTED FUSE layers mounted, want 10"
 rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 DAEMON_PID=$(ctr_ tasks ls | awk -v id="$DS_ID" '$1 == id { print $2 }')
-FUSED_PID=$(fused_pids "$LAZY_ROOT" | head -n 1)
+# With fusedOnHost the process serves one generation's root (<root>/generations/<id>).
+GEN_ROOT=$(find "$LAZY_ROOT/generations" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1)
+FUSED_PID=$(fused_pids "${GEN_ROOT:-$LAZY_ROOT}" | head -n 1)
 [[ -n $DAEMON_PID && -n $FUSED_PID ]] || e2e_die "daemon pid '$DAEMON_PID' or FUSE process pid '$FUSED_PID' not found"
 printf 'daemon_rss_mb_10_images\t%s\nfused_rss_mb_10_images\t%s\n' "$(rss_mb "$DAEMON_PID")" "$(rss_mb "$FUSED_PID")" >>"$RAW"
 for i in $(seq 1 10); do ctr_ images rm --sync "$REGISTRY/bench/img$i:esgz" >/dev/null 2>&1; done
