@@ -35,7 +35,7 @@ source "$ROOT/scripts/lib/node-runtime.sh"
 APT_PACKAGES=(
   containerd runc docker-registry skopeo umoci busybox-static debootstrap attr openssl
   golang-go golang-github-containerd-containerd-dev stargz-snapshotter
-  fuse libfuse2 python3 curl jq iproute2 util-linux mount ca-certificates
+  fuse libfuse2 python3 curl jq iproute2 util-linux mount ca-certificates binutils
 )
 
 missing_packages() {
