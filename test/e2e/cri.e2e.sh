@@ -28,6 +28,7 @@ set -uo pipefail
 . "$E2E_LIB/registry.sh"
 . "$E2E_LIB/proxy.sh"
 . "$E2E_LIB/containerd.sh"
+. "$E2E_LIB/cri-config.sh"
 . "$E2E_LIB/snaphost.sh"
 . "$E2E_LIB/image.sh"
 . "$E2E_LIB/debian-base.sh"
@@ -102,62 +103,9 @@ for r in "$REGISTRY" "$PROXY"; do
   mkdir -p "$CERTS/$r"
   printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$r" "$r" >"$CERTS/$r/hosts.toml"
 done
-mkdir -p "$W/cni/bin" "$W/cni/conf"
-
-# cri_toml SNAPSHOTTER [default]: the CRI tables of this containerd line, CRI's snapshotter
-# SNAPSHOTTER, disable_snapshot_annotations = false (with `default`: left at its default, true).
-# restrict_oom_score_adj: this VM refuses a negative oom_score_adj (CRI gives the sandbox -998).
-cri_toml() {
-  local sn=$1 b annotations='disable_snapshot_annotations = false'
-  [[ ${2:-} == default ]] && annotations='# disable_snapshot_annotations: the default (true)'
-  if [[ $MAJOR == 2 ]]; then
-    cat <<EOF
-[plugins."io.containerd.cri.v1.images"]
-  snapshotter = "$sn"
-  $annotations
-  [plugins."io.containerd.cri.v1.images".pinned_images]
-    sandbox = "$PAUSE"
-  [plugins."io.containerd.cri.v1.images".registry]
-    config_path = "$CERTS"
-
-[plugins."io.containerd.cri.v1.runtime"]
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.cri.v1.runtime".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.cri.v1.runtime".cni]
-    bin_dirs = ["$W/cni/bin"]
-    conf_dir = "$W/cni/conf"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-
-# The transfer service's unpack_config entries (CRI's PullImage from 2.1 on) come with the
-# proxy plugins: `snaphost containerd-config --containerd 2 --fragment` prints them.
-EOF
-  else
-    cat <<EOF
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$PAUSE"
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "$sn"
-    $annotations
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$W/cni/bin"
-    conf_dir = "$W/cni/conf"
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "$CERTS"
-EOF
-  fi
-}
+# cri_toml SNAPSHOTTER [default]: the CRI tables of this containerd line (lib/cri-config.sh),
+# with this test's hosts directory and sandbox image.
+cri_toml() { cri_config_toml "$1" "$CERTS" "$PAUSE" "${2:-}"; }
 
 # The images: pushed once (the eStargz conversion needs a containerd: the first one we start).
 E2E_CURRENT=images
