@@ -218,6 +218,8 @@ export interface LayerStatus {
   /** Bytes of the layer's file contents held locally (verified, cached) and in total. */
   fetchedBytes: number;
   totalBytes: number;
+  /** How the layer is stored, e.g. `estargz`, `legacy-stargz`, `zstd:chunked` (lazy formats differ per backend). */
+  format?: string;
   /** Progress of prefetch / background fetch, e.g. `running`, `complete`. */
   prefetch?: string;
   background?: string;

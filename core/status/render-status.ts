@@ -35,6 +35,7 @@ function renderLayer(l: LayerReport): string {
     l.digest,
   ];
   if (l.reference) parts.push(l.reference);
+  if (l.format) parts.push(`format=${l.format}`);
   if (l.prefetch) parts.push(`prefetch=${l.prefetch}`);
   if (l.background) parts.push(`background=${l.background}`);
   if (l.reason) parts.push(`reason: ${l.reason}`);

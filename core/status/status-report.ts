@@ -15,6 +15,7 @@ export const layerStatusSchema = z
     reason: z.string().optional(),
     fetchedBytes: z.number().nonnegative().finite(),
     totalBytes: z.number().nonnegative().finite(),
+    format: z.string().optional(),
     prefetch: z.string().optional(),
     background: z.string().optional(),
   })

@@ -8,7 +8,9 @@
 import { InvalidArgumentError } from '../../../core/sdk.js';
 import { digestAlgorithm, digestOf } from './digest.js';
 import { EstargzLimitError, VerificationError } from './errors.js';
-import { inflateRange, inflateScratchBytes, type InflateStats } from './gzip-stream.js';
+import { codecOf } from './chunk-codec.js';
+import type { LayerFormat } from './footer.js';
+import type { InflateStats } from './gzip-stream.js';
 import { resolveLimits, type EstargzLimits } from './limits.js';
 import type { ChunkRef } from './layer-node.js';
 
@@ -20,6 +22,8 @@ export interface ReadChunkOptions {
   layer?: string;
   /** Added to by the inflation (tests, measurements). */
   stats?: InflateStats;
+  /** The layer's format: how its members are compressed (default eStargz's gzip). */
+  format?: LayerFormat | undefined;
 }
 
 /** The window of a member's decompressed stream that `chunks` (of that one member) need. */
@@ -38,12 +42,12 @@ function windowOf(chunks: readonly ChunkRef[]): { start: number; end: number } {
  * inflater's scratch while it runs or the chunks' own copies after it (when they are not the
  * whole window). What an inflation budget must be charged before the call.
  */
-export function inflationBytes(chunks: readonly ChunkRef[]): number {
+export function inflationBytes(chunks: readonly ChunkRef[], format?: LayerFormat, limits?: Partial<EstargzLimits>): number {
   if (chunks.length === 0) return 0;
   const { start, end } = windowOf(chunks);
   const window = end - start;
   const copies = chunks.length === 1 && chunks[0]!.chunkSize === window ? 0 : window;
-  return window + Math.max(inflateScratchBytes(end), copies);
+  return window + Math.max(codecOf(format).scratchBytes(end, resolveLimits(limits)), copies);
 }
 
 /** The verified bytes of `chunk` from the compressed bytes starting at `chunk.offset`. */
@@ -62,6 +66,7 @@ export async function readChunks(
   options: ReadChunkOptions = {},
 ): Promise<Buffer[]> {
   const limits = resolveLimits(options.limits);
+  const codec = codecOf(options.format);
   const first = chunks[0];
   if (!first) return [];
   for (const c of chunks) {
@@ -78,24 +83,25 @@ export async function readChunks(
     throw new EstargzLimitError('maxChunkCompressedBytes', compressed.length, limits.maxChunkCompressedBytes, `${subject()}: compressed chunk size`);
   }
   // Before anything is inflated or allocated: the member (its extent in the TOC's layout, or
-  // the bytes at hand when more) cannot inflate to more than deflate's ratio allows (then the
-  // declared sizes lie), nor to more than the operator accepts. Bytes at hand that are too
+  // the bytes at hand when more) cannot inflate to more than its format's ratio allows (then
+  // the declared sizes lie), nor to more than the operator accepts. Bytes at hand that are too
   // few for their extent are bad data served, a VerificationError below.
   const input = Math.max(1, first.compressedSize, compressed.length);
-  if (end > limits.maxInflateRatio * input) {
+  const ratio = codec.ratio(limits);
+  if (end > ratio.max * input) {
     throw new EstargzLimitError(
-      'maxInflateRatio',
+      ratio.limit,
       Math.round((end / input) * 10) / 10,
-      limits.maxInflateRatio,
-      `${subject()}: ${end} decompressed bytes declared from a ${input}-byte gzip member: the ratio`,
+      ratio.max,
+      `${subject()}: ${end} decompressed bytes declared from a ${input}-byte ${codec.member}: the ratio`,
     );
   }
   let window: Buffer;
   try {
-    window = await inflateRange(compressed, start, end, options.stats);
+    window = await codec.range(compressed, start, end, limits, options.stats);
   } catch (err) {
     const subject = describeChunk(first, options.path, options.layer);
-    throw new VerificationError(subject, first.chunkDigest, undefined, `cannot inflate its gzip member: ${(err as Error).message}`, { cause: err });
+    throw new VerificationError(subject, first.chunkDigest, undefined, `cannot decompress its ${codec.member}: ${(err as Error).message}`, { cause: err });
   }
   return chunks.map((c) => {
     const data = window.subarray(c.innerOffset - start, c.innerOffset - start + c.chunkSize);

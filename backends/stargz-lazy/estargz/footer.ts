@@ -12,28 +12,38 @@
  *   8  CRC32 = 0, ISIZE = 0
  * ```
  * Fetch the last `footerFetchSize(blobSize)` bytes (one Range request) and pass them to
- * `parseFooter`: it tries the eStargz footer, then the legacy one, and rejects anything else
- * with NotEstargzError without looking at the rest of the blob.
+ * `parseFooter`: a tail ending with the zstd:chunked magic is read as a zstd:chunked footer
+ * (../zstdchunked/zstd-footer.ts), otherwise it tries the eStargz footer, then the legacy one,
+ * and rejects anything else with NotEstargzError without looking at the rest of the blob.
  */
 import { gunzipSync } from 'node:zlib';
 import { InvalidArgumentError } from '../../../core/sdk.js';
+import { hasZstdChunkedMagic, parseZstdFooter, ZSTD_STORAGE_FOOTER_SIZE, type ZstdFooter } from '../zstdchunked/zstd-footer.js';
 import { MalformedEstargzError, NotEstargzError } from './errors.js';
 
 export const FOOTER_SIZE = 51;
 export const LEGACY_FOOTER_SIZE = 47;
 
-export interface Footer {
+export interface GzipFooter {
   format: 'estargz' | 'legacy-stargz';
   /** Bytes of the footer at the end of the blob. */
   size: typeof FOOTER_SIZE | typeof LEGACY_FOOTER_SIZE;
   /** Offset in the blob of the TOC gzip member, which ends where the footer starts. */
   tocOffset: number;
+  /** Where the file data ends (the last member's end): the TOC offset. */
+  dataEnd: number;
 }
+
+/** A blob's footer: which format the layer is, where its TOC is. */
+export type Footer = GzipFooter | ZstdFooter;
+
+/** The formats read lazily (`snaphost status` and the metrics name them). */
+export type LayerFormat = Footer['format'];
 
 /** How many bytes to fetch from the end of a blob of `blobSize` bytes for `parseFooter`. */
 export function footerFetchSize(blobSize: number): number {
   checkBlobSize(blobSize);
-  return Math.min(FOOTER_SIZE, blobSize);
+  return Math.min(ZSTD_STORAGE_FOOTER_SIZE, blobSize);
 }
 
 /** Parse the footer from the last `footerFetchSize(blobSize)` bytes of the blob. */
@@ -46,10 +56,12 @@ export function parseFooter(tail: Uint8Array, blobSize: number): Footer {
   if (blobSize < LEGACY_FOOTER_SIZE) {
     throw new NotEstargzError(`${blobSize} bytes is smaller than any eStargz footer`);
   }
+  if (hasZstdChunkedMagic(tail)) return parseZstdFooter(tail, blobSize);
   const problems: string[] = [];
-  if (tail.length === FOOTER_SIZE) {
-    const problem = checkEstargzFooter(tail);
-    if (problem === undefined) return withOffset('estargz', FOOTER_SIZE, tail.subarray(16, 32), blobSize);
+  if (tail.length >= FOOTER_SIZE) {
+    const estargz = tail.subarray(tail.length - FOOTER_SIZE);
+    const problem = checkEstargzFooter(estargz);
+    if (problem === undefined) return withOffset('estargz', FOOTER_SIZE, estargz.subarray(16, 32), blobSize);
     problems.push(`eStargz footer: ${problem}`);
   }
   const legacy = tail.subarray(tail.length - LEGACY_FOOTER_SIZE);
@@ -106,7 +118,7 @@ function checkMagicAndEmptyBody(f: Uint8Array, magicAt: number): string | undefi
   return body.length === 0 ? undefined : 'gzip member is not empty';
 }
 
-function withOffset(format: Footer['format'], size: Footer['size'], hex: Uint8Array, blobSize: number): Footer {
+function withOffset(format: GzipFooter['format'], size: GzipFooter['size'], hex: Uint8Array, blobSize: number): GzipFooter {
   const text = Buffer.from(hex).toString('latin1');
   if (!/^[0-9a-fA-F]{16}$/.test(text)) {
     throw new MalformedEstargzError(`TOC offset ${JSON.stringify(text)} in the footer is not 16 hex digits`);
@@ -116,7 +128,7 @@ function withOffset(format: Footer['format'], size: Footer['size'], hex: Uint8Ar
   if (offset >= BigInt(limit)) {
     throw new MalformedEstargzError(`TOC offset ${offset} is not before the footer at ${limit}`);
   }
-  return { format, size, tocOffset: Number(offset) };
+  return { format, size, tocOffset: Number(offset), dataEnd: Number(offset) };
 }
 
 function le16(b: Uint8Array, at: number): number {

@@ -46,6 +46,21 @@ export const estargzLimitsSchema = z
      */
     maxInflateRatio: z.number().min(1).max(1_000_000).default(1032),
     /**
+     * The same ratio for a zstd:chunked layer's frames. zstd's own maximum is far higher than
+     * deflate's: an RLE block turns 4 bytes (3-byte header + the byte) into 128 KiB, 32768:1,
+     * and real zero-filled files compress thousands to one, so deflate's 1032 would refuse
+     * honest layers. The default is that format maximum: only declared sizes no frame can hold
+     * are refused.
+     */
+    maxZstdInflateRatio: z.number().min(1).max(1_000_000).default(32768),
+    /**
+     * Largest window (log2 bytes) a zstd frame of a chunk may ask the decoder for: the decoder
+     * allocates it per decompression, so a hostile frame header could otherwise ask 2 GiB. 24
+     * (16 MiB) is twice the 8 MiB window of stargz-snapshotter's writer (klauspost/compress) and
+     * above every zstd level up to 19; a frame asking more fails its read (VerificationError).
+     */
+    maxZstdWindowLog: z.number().int().min(10).max(31).default(24),
+    /**
      * Inflated bytes held at once by the whole process (every layer): a member acquires its
      * bytes before they are allocated and holds them until its chunks are in the cache and
      * handed to the reads waiting for them. A chunk larger than the budget is inflated alone.

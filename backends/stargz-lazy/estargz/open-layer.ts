@@ -1,6 +1,6 @@
 /**
- * Opening a layer blob: footer (one Range request for the last bytes), TOC (one Range request
- * for the TOC member), then the index. The blob is read through `BlobReader`, so the same code
+ * Opening a layer blob (eStargz, legacy stargz or zstd:chunked): footer (one Range request for
+ * the last bytes), TOC (one Range request for the TOC), then the index. The blob is read through `BlobReader`, so the same code
  * serves a registry, a local file or a test buffer.
  */
 import { InvalidArgumentError } from '../../../core/sdk.js';
@@ -35,7 +35,7 @@ export interface OpenedLayer {
 }
 
 /**
- * NotEstargzError when the blob is not eStargz (fall back to a full pull), MalformedEstargzError
+ * NotEstargzError when the blob is none of the formats (fall back to a full pull), MalformedEstargzError
  * or EstargzLimitError when it is broken or too big, VerificationError when the TOC does not
  * match `expectedTocDigest`.
  */
@@ -46,7 +46,15 @@ export async function openLayer(blob: BlobReader, options: OpenLayerOptions = {}
   const range = tocRange(footer, blob.size, options.limits);
   const compressed = await readExactly(blob, range.offset, range.length);
   const indexer = options.indexer ?? inThreadIndexer;
-  const { digest, index } = await indexer.index({ compressed, expectedDigest: options.expectedTocDigest, tocOffset: footer.tocOffset, limits: options.limits, signal: options.signal });
+  const { digest, index } = await indexer.index({
+    compressed,
+    expectedDigest: options.expectedTocDigest,
+    tocOffset: footer.dataEnd,
+    format: footer.format,
+    declaredTocBytes: footer.format === 'zstd:chunked' ? footer.tocUncompressedLength : undefined,
+    limits: options.limits,
+    signal: options.signal,
+  });
   return { footer, tocDigest: digest, index };
 }
 

@@ -103,7 +103,7 @@ export class WorkerIndexer implements TocIndexer {
       const compressed = new Uint8Array(r.compressed);
       const job: Job = {
         id,
-        message: { id, compressed, expectedDigest: r.expectedDigest, tocOffset: r.tocOffset, limits: r.limits },
+        message: { id, compressed, expectedDigest: r.expectedDigest, tocOffset: r.tocOffset, format: r.format, declaredTocBytes: r.declaredTocBytes, limits: r.limits },
         compressed,
         maxMs: resolveLimits(r.limits).maxIndexMs,
         resolve,

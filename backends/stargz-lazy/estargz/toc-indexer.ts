@@ -6,6 +6,7 @@
  * TOC being indexed.
  */
 import { LayerIndex } from './layer-index.js';
+import type { LayerFormat } from './footer.js';
 import type { EstargzLimits } from './limits.js';
 import { parseToc } from './toc.js';
 
@@ -14,7 +15,12 @@ export interface TocIndexRequest {
   compressed: Uint8Array;
   /** The `containerd.io/snapshot/stargz/toc.digest` annotation, when known. */
   expectedDigest?: string | undefined;
+  /** Where the file data ends (`Footer.dataEnd`): no chunk reaches past it. */
   tocOffset: number;
+  /** The layer's format (how the TOC is stored); default eStargz. */
+  format?: LayerFormat | undefined;
+  /** The TOC JSON's length as a zstd:chunked footer declares it. */
+  declaredTocBytes?: number | undefined;
   limits?: Partial<EstargzLimits> | undefined;
   /**
    * Gives the job up: it rejects with the signal's reason (a job in a worker thread is
@@ -37,7 +43,7 @@ export interface TocIndexer {
 export const inThreadIndexer: TocIndexer = {
   async index(r) {
     r.signal?.throwIfAborted();
-    const { toc, digest } = await parseToc(r.compressed, { expectedDigest: r.expectedDigest, limits: r.limits });
+    const { toc, digest } = await parseToc(r.compressed, { expectedDigest: r.expectedDigest, limits: r.limits, format: r.format, declaredTocBytes: r.declaredTocBytes });
     return { digest, index: LayerIndex.build(toc, { tocOffset: r.tocOffset, limits: r.limits }) };
   },
 };

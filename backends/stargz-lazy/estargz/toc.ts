@@ -1,6 +1,7 @@
 /**
- * Reading the TOC: the gzip member from the TOC offset to the footer, holding a tar archive
- * whose entry `stargz.index.json` is the JSON TOC.
+ * Reading the TOC: for eStargz, the gzip member from the TOC offset to the footer, holding a
+ * tar archive whose entry `stargz.index.json` is the JSON TOC; for zstd:chunked, the JSON as
+ * one zstd frame in a skippable frame (../zstdchunked/zstd-toc.ts). Same schema, same digest.
  *
  * The TOC digest (layer annotation `containerd.io/snapshot/stargz/toc.digest`) is the digest of
  * the JSON bytes exactly as stored in that tar entry. Every size is capped before it costs
@@ -13,10 +14,11 @@ import { gunzip } from 'node:zlib';
 import { InvalidArgumentError } from '../../../core/sdk.js';
 import { digestAlgorithm, digestOf } from './digest.js';
 import { EstargzLimitError, MalformedEstargzError, VerificationError } from './errors.js';
-import type { Footer } from './footer.js';
+import type { Footer, LayerFormat } from './footer.js';
 import { resolveLimits, type EstargzLimits } from './limits.js';
 import { extractTocJson } from './toc-tar.js';
 import { checkToc, type Toc } from './toc-schema.js';
+import { decompressZstdToc } from '../zstdchunked/zstd-toc.js';
 
 const gunzipAsync = promisify(gunzip);
 const TOC_INFLATE_CHUNK_BYTES = 1024 * 1024;
@@ -31,6 +33,14 @@ export interface TocRange {
 /** Where the TOC is, checked against the compressed-size cap before anything is fetched. */
 export function tocRange(footer: Footer, blobSize: number, limits?: Partial<EstargzLimits>): TocRange {
   const { maxTocCompressedBytes } = resolveLimits(limits);
+  if (footer.format === 'zstd:chunked') {
+    // The footer gives the exact range; its skippable-frame header is fetched with it (checked).
+    const length = footer.tocLength + footer.tocOffset - footer.dataEnd;
+    if (footer.tocLength > maxTocCompressedBytes) {
+      throw new EstargzLimitError('maxTocCompressedBytes', footer.tocLength, maxTocCompressedBytes, 'compressed TOC size');
+    }
+    return { offset: footer.dataEnd, length };
+  }
   const length = blobSize - footer.size - footer.tocOffset;
   if (length <= 0) throw new MalformedEstargzError(`TOC offset ${footer.tocOffset} leaves no room for a TOC`);
   if (length > maxTocCompressedBytes) {
@@ -49,6 +59,10 @@ export interface ParseTocOptions {
   /** The `containerd.io/snapshot/stargz/toc.digest` annotation; checked before the JSON is parsed. */
   expectedDigest?: string;
   limits?: Partial<EstargzLimits>;
+  /** How the TOC is stored (default eStargz's gzip + tar). */
+  format?: LayerFormat | undefined;
+  /** The TOC JSON's length as the footer declares it (zstd:chunked), checked before and after decompressing. */
+  declaredTocBytes?: number | undefined;
 }
 
 /** Decompress, verify and validate the TOC from the bytes of `tocRange`. */
@@ -61,8 +75,10 @@ export async function parseToc(compressed: Uint8Array, options: ParseTocOptions 
   if (compressed.length > limits.maxTocCompressedBytes) {
     throw new EstargzLimitError('maxTocCompressedBytes', compressed.length, limits.maxTocCompressedBytes, 'compressed TOC size');
   }
-  const tar = await inflateToc(compressed, limits);
-  const json = extractTocJson(tar);
+  const json =
+    options.format === 'zstd:chunked'
+      ? await decompressZstdToc(compressed, options.declaredTocBytes, limits)
+      : extractTocJson(await inflateToc(compressed, limits));
   const digest = digestOf(json, algorithm);
   if (options.expectedDigest !== undefined && digest !== options.expectedDigest) {
     throw new VerificationError('TOC', options.expectedDigest, digest, `its digest is ${digest}, want ${options.expectedDigest}`);

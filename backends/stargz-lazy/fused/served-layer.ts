@@ -2,6 +2,7 @@
  * A layer served at a mountpoint: what a mount needs of the layer, the record the mount table
  * (served-mounts.ts) keeps of it, and how it is described to clients (`MountInfo`).
  */
+import type { LayerFormat } from '../estargz/footer.js';
 import type { FuseMount } from '../fs/fuse-mount.js';
 import type { LayerFs, LayerReader } from '../fs/layer-fs.js';
 import type { BackgroundState, MountInfo, MountRequest, MountState, PrefetchState } from '../protocol/control-protocol.js';
@@ -9,6 +10,8 @@ import type { BackgroundState, MountInfo, MountRequest, MountState, PrefetchStat
 /** What a mount needs of a layer: the file system's reader, prefetch, and how much of it is cached. */
 export interface ServedLayer extends LayerReader {
   readonly tocDigest: string;
+  /** The layer's format (its footer's): `estargz`, `legacy-stargz` or `zstd:chunked`. */
+  readonly format: LayerFormat;
   prefetch(o: { maxBytes: number; timeoutMs: number; signal?: AbortSignal }): Promise<{ files: number; bytes: number; complete: boolean }>;
   /** Uncompressed bytes of file contents whose chunks are in the cache, and in total. */
   progress(): { fetchedBytes: number; totalBytes: number };
@@ -40,6 +43,7 @@ export function infoOf<L extends ServedLayer>(s: Served<L>, background: Backgrou
     digest: s.request.digest,
     reference: s.request.reference,
     tocDigest: s.layer.tocDigest,
+    format: s.layer.format,
     state: s.state,
     prefetch: { ...s.prefetch },
     mountedAt: s.mountedAt.toISOString(),

@@ -8,6 +8,7 @@
  */
 import type { Logger } from '../../../core/sdk.js';
 import type { LayerIndex } from '../estargz/layer-index.js';
+import type { LayerFormat } from '../estargz/footer.js';
 import type { EstargzLimits } from '../estargz/limits.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { fetchChunks, type LayerBlobReader, type MemberResults } from './fetch-chunks.js';
@@ -33,6 +34,8 @@ export interface ChunkLoaderOptions {
   onRegistryFetch: (() => void) | undefined;
   regionBytes: number;
   inflation: LayerInflation;
+  /** How the layer's members are compressed (the footer's format). */
+  format?: LayerFormat | undefined;
 }
 
 export class ChunkLoader {
@@ -42,6 +45,7 @@ export class ChunkLoader {
   private readonly log: Logger;
   private readonly onRegistryFetch: (() => void) | undefined;
   private readonly inflation: LayerInflation;
+  private readonly format: LayerFormat | undefined;
   readonly #flights = new InFlight();
   /**
    * Chunks in flight that a container read waits for, and how to promote the member of each to
@@ -63,6 +67,7 @@ export class ChunkLoader {
     this.log = o.log;
     this.onRegistryFetch = o.onRegistryFetch;
     this.inflation = o.inflation;
+    this.format = o.format;
     this.#shared = SharedMembers.of(o.index);
     this.#neighbours = new RegionNeighbours(o.index, o.regionBytes);
   }
@@ -197,6 +202,7 @@ export class ChunkLoader {
       const neighbours = new Set(extra.map((w) => w.chunk.offset));
       await fetchChunks(this.blob, extra.length > 0 ? [...missing, ...extra] : missing, {
         limits: this.limits,
+        format: this.format,
         inflation: this.inflation,
         lane: (group) =>
           (kind === 'read' && !neighbours.has(group[0]!.chunk.offset)) || group.some((w) => this.#readWaits.has(w.chunk.chunkDigest)) ? 'foreground' : 'background',

@@ -20,6 +20,7 @@
  */
 import { UnavailableError } from '../../../core/sdk.js';
 import { inflationBytes, readChunk, readChunks } from '../estargz/chunk.js';
+import type { LayerFormat } from '../estargz/footer.js';
 import type { EstargzLimits } from '../estargz/limits.js';
 import type { BlobReader } from '../registry/blob-reader.js';
 import { Priority, type Lane, type LayerInflation } from './inflation-budget.js';
@@ -34,6 +35,8 @@ export type MemberResults = readonly (readonly [WantedChunk, Buffer | Error])[];
 
 export interface FetchChunksOptions {
   limits: EstargzLimits;
+  /** How the layer's members are compressed (default eStargz's gzip). */
+  format?: LayerFormat | undefined;
   /** The layer's share of the inflation budget. */
   inflation: LayerInflation;
   /**
@@ -98,12 +101,12 @@ async function inflateGroups(
   signal: AbortSignal,
 ): Promise<void> {
   const { inflation } = options;
-  const opts = { limits: options.limits, layer };
+  const opts = { limits: options.limits, format: options.format, layer };
   await Promise.all(
     groups.map(async (group, i) => {
       const lane = new Priority(typeof options.lane === 'function' ? options.lane(group) : options.lane);
       options.onQueued?.(group, lane);
-      const lease = await inflation.hold(inflationBytes(group.map((w) => w.chunk)), lane, signal);
+      const lease = await inflation.hold(inflationBytes(group.map((w) => w.chunk), options.format, options.limits), lane, signal);
       try {
         const bytes = compressed[i]!;
         compressed[i] = undefined; // each member's compressed bytes go as soon as it is done
@@ -117,7 +120,7 @@ async function inflateGroups(
 }
 
 /** The chunks of one member, each verified or with its error. */
-async function inflateMember(bytes: Buffer, group: readonly WantedChunk[], opts: { limits: EstargzLimits; layer: string }): Promise<MemberResults> {
+async function inflateMember(bytes: Buffer, group: readonly WantedChunk[], opts: { limits: EstargzLimits; format: LayerFormat | undefined; layer: string }): Promise<MemberResults> {
   try {
     const data = await readChunks(bytes, group.map((w) => w.chunk), { ...opts, path: group[0]!.path });
     return group.map((w, j) => [w, data[j]!] as const);

@@ -1,5 +1,5 @@
 /**
- * One eStargz layer read lazily from its registry: the index (from the TOC, fetched and
+ * One eStargz (or legacy stargz, or zstd:chunked) layer read lazily from its registry: the index (from the TOC, fetched and
  * verified at `open`) answers every metadata question; `read` returns file bytes, taking
  * chunks from the shared ChunkCache and fetching the missing ones (one request per read, one
  * fetch per chunk however many reads want it), verified before anything is served or cached.
@@ -21,7 +21,7 @@
  * reason of the caller's signal, InvalidArgumentError for a bad node or range.
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
-import type { Footer } from '../estargz/footer.js';
+import type { Footer, LayerFormat } from '../estargz/footer.js';
 import type { LayerIndex } from '../estargz/layer-index.js';
 import type { ChunkRef, LayerNode } from '../estargz/layer-node.js';
 import { resolveLimits, type EstargzLimits } from '../estargz/limits.js';
@@ -64,10 +64,12 @@ export interface RemoteLayerOptions {
 
 /**
  * How much of a blob's end `open` fetches at once: the footer, and the TOC of a layer of up to
- * ~10,000 files (~50 compressed bytes per entry; a larger TOC costs one more request, which on
- * the path of a remote prepare costs more than these bytes). Small next to a layer's size.
+ * ~1,000 files (~50 compressed bytes per entry). A larger TOC costs one more request for
+ * exactly the part the tail missed (the footer says where the TOC starts), so the registry
+ * never sends bytes of the file data just to save that request (see docs/benchmarks.md,
+ * "zstd:chunked (issue 16)", for the measured trade).
  */
-const OPEN_TAIL_BYTES = 512 * 1024;
+export const OPEN_TAIL_BYTES = 64 * 1024;
 /**
  * Chunks this large or larger that are on disk but not in memory are read by range (upstream
  * writers chunk at 4 MiB, which keep the whole-chunk path; a hostile or unusual layer's 64 MiB
@@ -93,7 +95,7 @@ export class RemoteLayer {
     regionBytes: number,
     inflation: LayerInflation,
   ) {
-    this.#loader = new ChunkLoader({ blob, index, cache, limits, log, onRegistryFetch, regionBytes, inflation });
+    this.#loader = new ChunkLoader({ blob, index, cache, limits, log, onRegistryFetch, regionBytes, inflation, format: footer.format });
   }
 
   /**
@@ -121,23 +123,32 @@ export class RemoteLayer {
     const reader = {
       size,
       read: async (offset: number, length: number) => {
-        if (offset >= tailStart && offset + length <= size) return tail.data.subarray(offset - tailStart, offset - tailStart + length);
+        const end = offset + length;
+        if (offset >= tailStart && end <= size) return tail.data.subarray(offset - tailStart, end - tailStart);
+        // Only what the tail does not hold: one exact range, joined to the tail's part.
+        const fetchEnd = end > tailStart && end <= size ? tailStart : end;
+        let bytes: Buffer;
         try {
-          const [bytes] = await blob.readRanges([{ offset, length }], signal);
-          return bytes!;
+          [bytes] = (await blob.readRanges([{ offset, length: fetchEnd - offset }], signal)) as [Buffer];
         } catch (err) {
           throw registryFailure(blob.digest, err, signal);
         }
+        return fetchEnd === end ? bytes : Buffer.concat([bytes, tail.data.subarray(0, end - tailStart)]);
       },
     };
     const opened = await openLayer(reader, { expectedTocDigest: o.expectedTocDigest, limits, indexer: o.indexer, signal });
     const log = o.log;
     log.debug(
-      { blob: blob.digest, tocDigest: opened.tocDigest, nodes: opened.index.size, prefetch: opened.index.prefetch.landmark },
-      'eStargz layer opened',
+      { blob: blob.digest, format: opened.footer.format, tocDigest: opened.tocDigest, nodes: opened.index.size, prefetch: opened.index.prefetch.landmark },
+      'lazy layer opened',
     );
     const inflation = (o.inflation ?? new InflationBudget(limits)).forLayer(blob.digest);
     return new RemoteLayer(blob, opened.index, opened.footer, opened.tocDigest, size, o.cache, limits, log, o.onRegistryFetch, regionBytes, inflation);
+  }
+
+  /** The layer's format (its footer's). */
+  get format(): LayerFormat {
+    return this.footer.format;
   }
 
   /**

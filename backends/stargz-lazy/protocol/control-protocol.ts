@@ -112,6 +112,7 @@ export const layerCheckSchema = z.object({
 
 export type LayerCheck = z.output<typeof layerCheckSchema>;
 
+export const layerFormatSchema = z.enum(['estargz', 'legacy-stargz', 'zstd:chunked']);
 export const backgroundStateSchema = z.enum(['waiting', 'running', 'complete', 'failed', 'paused']);
 export const mountStateSchema = z.enum(['mounted', 'unmounting']);
 export const prefetchStateSchema = z.enum(['none', 'running', 'complete', 'partial', 'failed']);
@@ -126,6 +127,8 @@ export const mountInfoSchema = z.object({
   digest: z.string(),
   reference: z.string(),
   tocDigest: z.string(),
+  /** The layer's format (absent from an older process). */
+  format: layerFormatSchema.optional(),
   state: mountStateSchema,
   prefetch: z.object({ state: prefetchStateSchema, files: z.number().int().min(0), bytes }),
   /** ISO time the mount was made. */
@@ -144,7 +147,7 @@ export type MountInfo = z.output<typeof mountInfoSchema>;
 
 /** What the snapshotter reads of a mount: progress and prefetch are absent from an older process. */
 export const servedMountSchema = mountInfoSchema
-  .pick({ mountpoint: true, digest: true, reference: true, state: true, fetchedBytes: true, totalBytes: true, prefetch: true, background: true })
+  .pick({ mountpoint: true, digest: true, reference: true, format: true, state: true, fetchedBytes: true, totalBytes: true, prefetch: true, background: true })
   .partial({ fetchedBytes: true, totalBytes: true, prefetch: true });
 
 export type ServedMount = z.output<typeof servedMountSchema>;

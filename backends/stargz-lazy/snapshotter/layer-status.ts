@@ -41,6 +41,7 @@ export function layerStatuses(
     };
     const reference = c?.reference ?? m?.reference ?? r.reference;
     if (reference !== undefined) out.reference = reference;
+    if (m?.format !== undefined) out.format = m.format;
     if (out.state === 'unavailable') out.reason = c?.reason ?? why;
     if (m?.prefetch && m.prefetch.state !== 'none') out.prefetch = m.prefetch.state;
     if (m?.background) out.background = `${m.background.state} ${percent(m.background.fetchedBytes, m.background.totalBytes)}%`;
@@ -65,6 +66,11 @@ export function backendMetrics(layers: readonly LayerStatus[], metrics: FusedMet
     { name: 'background_fetch_complete_layers', help: 'Layers the background fetch holds whole in the cache', type: 'gauge', value: backgroundComplete },
     { name: 'prefetch_running_layers', help: 'Layers whose prefetch is running', type: 'gauge', value: prefetchRunning },
   ];
+  const formats = new Map<string, number>();
+  for (const l of layers) if (l.format !== undefined) formats.set(l.format, (formats.get(l.format) ?? 0) + 1);
+  for (const [format, n] of formats) {
+    out.push({ name: 'lazy_layers_by_format', help: 'Served remote layers by format (estargz, legacy-stargz, zstd:chunked)', type: 'gauge', value: n, labels: { format } });
+  }
   if (metrics === undefined) return out;
   out.push(
     { name: 'registry_fetched_bytes_total', help: 'Blob bytes received from registries', type: 'counter', value: metrics.registryBytes },

@@ -1,0 +1,91 @@
+/**
+ * Decompressing part of the zstd frames at a chunk's offset (zstd:chunked): the counterpart of
+ * ../estargz/gzip-stream.ts. Each member is one zstd frame (a chunk, or several small files
+ * packed together); the data from a chunk's offset may span several frames, which libzstd reads
+ * as one stream. No checksum is needed: callers verify the bytes against the chunk's digest.
+ *
+ * Bounded by what is wanted, never by what the data holds (bombs): the one-call path for small
+ * inputs is capped at `end + SLACK_BYTES` (`maxOutputLength`) and falls back to the stream when
+ * the frames hold more; the stream stops as soon as `end` bytes are out, so nothing past `end`
+ * is decompressed but the last output piece. The decoder's window is capped by `windowLog`
+ * (a frame declaring a larger one is refused before its window is allocated).
+ */
+import { constants, createZstdDecompress, zstdDecompressSync } from 'node:zlib';
+import type { InflateStats } from '../estargz/gzip-stream.js';
+
+/** Output piece size of the streaming decoder (one thread-pool round trip each). */
+const PIECE_BYTES = 256 * 1024;
+const MIN_PIECE_BYTES = 1024;
+/** Inputs this small are decompressed in one synchronous call, output bounded. */
+const SYNC_MAX_INPUT = 64 * 1024;
+const SYNC_MAX_OUTPUT = 4 * 1024 * 1024;
+/** How much more than wanted the one-call path may decompress before it gives up for the stream. */
+const SLACK_BYTES = 256 * 1024;
+
+/**
+ * Upper bound of the memory a `zstdRange(…, start, end)` call uses besides its result: the
+ * one-call output or the stream's pieces, plus the decoder's window buffer (which holds what was
+ * decompressed, at most `end` plus a piece, never more than the window).
+ */
+export function zstdScratchBytes(end: number): number {
+  const output = Math.max(0, Math.min(SYNC_MAX_OUTPUT, end + SLACK_BYTES), 2 * PIECE_BYTES);
+  return output + end + PIECE_BYTES;
+}
+
+/**
+ * Decompressed bytes [start, end) of the zstd frames in `compressed`; throws when the data is
+ * corrupt or ends early. `windowLog`: the largest window a frame may ask for (log2 bytes).
+ */
+export async function zstdRange(compressed: Uint8Array, start: number, end: number, windowLog: number, stats?: InflateStats): Promise<Buffer> {
+  const out = Buffer.alloc(Math.max(0, end - start));
+  if (end <= start) return out;
+  let seen = 0;
+  const take = (piece: Buffer): boolean => {
+    const from = Math.max(start, seen);
+    const to = Math.min(end, seen + piece.length);
+    if (to > from) piece.copy(out, from - start, from - seen, to - seen);
+    seen += piece.length;
+    if (stats) stats.inflatedBytes += piece.length;
+    return seen >= end;
+  };
+  const params = { [constants.ZSTD_d_windowLogMax]: windowLog };
+  if (compressed.length <= SYNC_MAX_INPUT && end <= SYNC_MAX_OUTPUT) {
+    const whole = decompressSmall(compressed, Math.min(SYNC_MAX_OUTPUT, end + SLACK_BYTES), params);
+    if (whole !== undefined) {
+      if (!take(whole)) throw new Error(`the zstd frames end after ${seen} bytes, before byte ${end}`);
+      return out;
+    }
+  }
+  const pieceBytes = Math.min(PIECE_BYTES, Math.max(MIN_PIECE_BYTES, end));
+  await new Promise<void>((resolve, reject) => {
+    const z = createZstdDecompress({ chunkSize: pieceBytes, params });
+    let settled = false;
+    const settle = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      z.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    z.on('data', (piece: Buffer) => {
+      if (!settled && take(piece)) settle();
+    });
+    z.on('end', () => settle(new Error(`the zstd frames end after ${seen} bytes, before byte ${end}`)));
+    z.on('error', (err: Error) => settle(err));
+    z.end(compressed);
+  });
+  return out;
+}
+
+/**
+ * All the frames at once, or undefined when they hold more than `maxOutput` or do not decode
+ * whole (the stream path then takes what is wanted and names the problem: bytes after the
+ * wanted frames, such as the head of the next member, must not fail a complete read).
+ */
+function decompressSmall(compressed: Uint8Array, maxOutput: number, params: Record<number, number>): Buffer | undefined {
+  try {
+    return zstdDecompressSync(compressed, { maxOutputLength: maxOutput, params });
+  } catch {
+    return undefined;
+  }
+}
