@@ -46,12 +46,16 @@ export function footerFetchSize(blobSize: number): number {
   return Math.min(ZSTD_STORAGE_FOOTER_SIZE, blobSize);
 }
 
-/** Parse the footer from the last `footerFetchSize(blobSize)` bytes of the blob. */
+/**
+ * Parse the footer from the last `footerFetchSize(blobSize)` bytes of the blob (or as few as
+ * the 51 of an eStargz footer: enough for every footer read, not to recognise containers/storage's
+ * zstd:chunked one).
+ */
 export function parseFooter(tail: Uint8Array, blobSize: number): Footer {
-  if (tail.length !== footerFetchSize(blobSize)) {
-    throw new InvalidArgumentError(
-      `footer: expected the last ${footerFetchSize(blobSize)} bytes of the blob, got ${tail.length}`,
-    );
+  const max = footerFetchSize(blobSize);
+  const min = Math.min(FOOTER_SIZE, max);
+  if (tail.length < min || tail.length > max) {
+    throw new InvalidArgumentError(`footer: expected the last ${min} to ${max} bytes of the blob, got ${tail.length}`);
   }
   if (blobSize < LEGACY_FOOTER_SIZE) {
     throw new NotEstargzError(`${blobSize} bytes is smaller than any eStargz footer`);

@@ -93,7 +93,7 @@ describe('readChunk', () => {
     const member = extent(blob, c);
     await expect(readChunk(member.subarray(0, member.length >> 1), c)).rejects.toThrow(VerificationError);
     await expect(readChunk(member.subarray(0, 5), c)).rejects.toThrow(VerificationError);
-    await expect(readChunk(Buffer.from('plain text'), c)).rejects.toThrow(/cannot inflate/);
+    await expect(readChunk(Buffer.from('plain text'), c)).rejects.toThrow(/cannot decompress its gzip member/);
     await expect(readChunk(Buffer.alloc(0), c)).rejects.toThrow(VerificationError);
     const good = await readChunk(member, c);
     await expect(readChunk(Buffer.concat([member, Buffer.from('junk after the member')]), c)).resolves.toEqual(good);

@@ -23,7 +23,7 @@ describe('parseFooter', () => {
 
   it('reads the legacy 47-byte stargz footer', () => {
     const { blob, tocOffset } = buildBlob([{ name: 'a', data: Buffer.from('x') }], { footer: 'legacy' });
-    expect(parseFooter(tailOf(blob), blob.length)).toEqual({ format: 'legacy-stargz', size: 47, tocOffset });
+    expect(parseFooter(tailOf(blob), blob.length)).toEqual({ format: 'legacy-stargz', size: 47, tocOffset, dataEnd: tocOffset });
   });
 
   it('accepts upper-case hex digits', () => {
@@ -73,7 +73,10 @@ describe('parseFooter', () => {
   });
 
   it('refuses a tail of the wrong length as a caller error', () => {
-    expect(footerFetchSize(10_000)).toBe(FOOTER_SIZE);
+    // 72: the largest footer recognised (containers/storage's zstd:chunked, refused by name).
+    expect(footerFetchSize(10_000)).toBe(72);
+    expect(() => parseFooter(Buffer.alloc(FOOTER_SIZE - 1), 10_000)).toThrow(InvalidArgumentError);
+    expect(() => parseFooter(Buffer.alloc(73), 10_000)).toThrow(InvalidArgumentError);
     expect(footerFetchSize(20)).toBe(20);
     expect(() => parseFooter(Buffer.alloc(47), 10_000)).toThrow(InvalidArgumentError);
     expect(() => footerFetchSize(-1)).toThrow(InvalidArgumentError);

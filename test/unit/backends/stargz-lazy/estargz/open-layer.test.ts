@@ -12,7 +12,7 @@ describe('openLayer', () => {
     const layer = await openLayer(reader, { expectedTocDigest: expected.tocDigest });
     expect(layer.tocDigest).toBe(expected.tocDigest);
     expect(reader.reads).toEqual([
-      [blob.length - 51, 51],
+      [blob.length - 72, 72],
       [layer.footer.tocOffset, blob.length - 51 - layer.footer.tocOffset],
     ]);
     expect(layer.index.lookup('etc/hostname')).toMatchObject({ type: 'reg', size: 13 });
