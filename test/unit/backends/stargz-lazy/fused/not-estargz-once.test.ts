@@ -17,6 +17,7 @@ import { NotEstargzError } from '../../../../../backends/stargz-lazy/estargz/err
 import { fusedConfigSchema } from '../../../../../backends/stargz-lazy/protocol/fused-config.js';
 import { remoteOpener } from '../../../../../backends/stargz-lazy/fused/remote-opener.js';
 import { ServedMounts } from '../../../../../backends/stargz-lazy/fused/served-mounts.js';
+import { OPEN_TAIL_BYTES } from '../../../../../backends/stargz-lazy/layer/remote-layer.js';
 import { RegistryClient } from '../../../../../backends/stargz-lazy/registry/registry-client.js';
 import { UnavailableError } from '../../../../../core/sdk.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
@@ -24,7 +25,7 @@ import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers
 import { testData } from '../registry/servers/test-client.js';
 
 const KiB = 1024;
-const TAIL = 512 * KiB;
+const TAIL = OPEN_TAIL_BYTES;
 const log = pino({ level: 'silent' });
 const config = fusedConfigSchema.parse({ registry: { retry: { retries: 0 } } });
 
@@ -116,7 +117,7 @@ describe('a layer that is not eStargz', () => {
   });
 
   it('shorter than the tail: fetched once, whole', async () => {
-    const digest = ordinaryLayer(100 * KiB, 2);
+    const digest = ordinaryLayer(40 * KiB, 2);
     const size = blobs.get(digest)!.length;
     const mounts = servedMounts();
     expect(await hintThenMount(mounts, 'test/small', digest, 'b1')).toBeInstanceOf(NotEstargzError);
