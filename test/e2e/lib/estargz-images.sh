@@ -96,7 +96,8 @@ transfer_build() {
 
 # esgz_convert_into NAME DIR TAG [CONVERT_ARGS...]: convert $REGISTRY/NAME:gzip into
 # $REGISTRY/NAME:TAG with ctr-remote in a namespace of its own (removed again), then keep the
-# result as the OCI layout DIR/oci:TAG.
+# result as the OCI layout DIR/oci:TAG. ESGZ_CONVERT (default --estargz) picks the format, e.g.
+# ESGZ_CONVERT=--zstdchunked for zstd:chunked (use a TAG of its own: the cache is per TAG).
 esgz_convert_into() {
   local name=$1 dir=$2 dtag=$3 ns=${CTR_NAMESPACE}-convert gz=$REGISTRY/$1:gzip es=$REGISTRY/$1:$3 rc
   shift 3
@@ -104,7 +105,7 @@ esgz_convert_into() {
   local cr=(timeout 600 ctr-remote --address "$CONTAINERD_ADDRESS" --namespace "$ns")
   e2e_log "converting $gz to eStargz as :$dtag (first run only)"
   "${c[@]}" content fetch --plain-http "$gz" >/dev/null &&
-    "${cr[@]}" image convert --estargz --oci "$@" "$gz" "$es" >/dev/null &&
+    "${cr[@]}" image convert "${ESGZ_CONVERT:---estargz}" --oci "$@" "$gz" "$es" >/dev/null &&
     "${c[@]}" images push --plain-http "$es" >/dev/null &&
     skopeo --insecure-policy copy --quiet --src-tls-verify=false "docker://$es" "oci:$dir/oci:$dtag" >/dev/null
   rc=$?
