@@ -62,6 +62,10 @@ RUNS=${RUNS:-5}
 CONTENDERS=${CONTENDERS:-"stargz-lazy ${BEFORE_ROOT:+stargz-lazy@before }stargz-go overlayfs"}
 SUFFIX=
 [[ ${BENCH_PROFILE:-0} == 1 ]] && SUFFIX=-profiled
+# FORMAT=zstdchunked: the same method on the image's `ctr-remote image convert --zstdchunked --oci`.
+FORMAT=${FORMAT:-estargz}
+[[ $FORMAT =~ ^(estargz|zstdchunked)$ ]] || { echo "FORMAT must be estargz or zstdchunked" >&2; exit 2; }
+[[ $FORMAT == zstdchunked ]] && SUFFIX+=-zstdchunked
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive integer" >&2; exit 2; }
 for c in $CONTENDERS; do
   [[ $c =~ ^(stargz-lazy|stargz-go|overlayfs)$ || ($c == stargz-lazy@before && -n ${BEFORE_ROOT:-}) ]] ||
@@ -85,6 +89,10 @@ sbench_contenders_init
 sbench_fresh overlayfs
 sbench_image_push
 IMAGE=$REGISTRY/snaphost-bench/stargz:esgz
+if [[ $FORMAT == zstdchunked ]]; then
+  ESGZ_CONVERT=--zstdchunked esgz_push "$SBENCH_OCI" "$SBENCH_TAG" snaphost-bench/stargz zstdchunked
+  IMAGE=$REGISTRY/snaphost-bench/stargz:zstdchunked
+fi
 mapfile -t LAYERS < <(esgz_layers "$IMAGE")
 mapfile -t CHAIN < <(esgz_chain_ids "$IMAGE")
 [[ ${#LAYERS[@]} == 2 && ${#CHAIN[@]} == 2 ]] || e2e_die "$IMAGE: expected 2 layers, got ${#LAYERS[@]}"
@@ -95,7 +103,7 @@ for l in "${LAYERS[@]}"; do
   LAYER_BYTES=$((LAYER_BYTES + size))
 done
 e2e_log "image $IMAGE: layers ${LAYERS[*]}"
-echo "image: $IMAGE, 2 layers, $LAYER_BYTES compressed bytes (eStargz, 4 MiB chunks)" >>"$OUT-machine.txt"
+echo "image: $IMAGE, 2 layers, $LAYER_BYTES compressed bytes ($FORMAT, 4 MiB chunks)" >>"$OUT-machine.txt"
 echo "go reference: $(dpkg-query -W -f='stargz-snapshotter ${Version}' golang-github-containerd-stargz-snapshotter-dev), $(go version | cut -d' ' -f3)" >>"$OUT-machine.txt"
 
 # ---- helpers ----------------------------------------------------------------------------------
