@@ -5,6 +5,7 @@
  */
 import type { BackendMetric, LayerStatus } from '../../../core/sdk.js';
 import type { FusedLayerCheck, FusedMetrics, FusedMountInfo } from '../fused-client/fused-link.js';
+import { layerFormatSchema } from '../protocol/control-protocol.js';
 import { percent } from '../protocol/percent.js';
 
 /** A remote snapshot as the store records it. */
@@ -66,10 +67,9 @@ export function backendMetrics(layers: readonly LayerStatus[], metrics: FusedMet
     { name: 'background_fetch_complete_layers', help: 'Layers the background fetch holds whole in the cache', type: 'gauge', value: backgroundComplete },
     { name: 'prefetch_running_layers', help: 'Layers whose prefetch is running', type: 'gauge', value: prefetchRunning },
   ];
-  const formats = new Map<string, number>();
-  for (const l of layers) if (l.format !== undefined) formats.set(l.format, (formats.get(l.format) ?? 0) + 1);
-  for (const [format, n] of formats) {
-    out.push({ name: 'lazy_layers_by_format', help: 'Served remote layers by format (estargz, legacy-stargz, zstd:chunked)', type: 'gauge', value: n, labels: { format } });
+  for (const format of layerFormatSchema.options) {
+    const n = layers.filter((l) => l.format === format).length;
+    out.push({ name: 'lazy_layers_by_format', help: 'Served remote layers by format', type: 'gauge', value: n, labels: { format } });
   }
   if (metrics === undefined) return out;
   out.push(

@@ -60,6 +60,24 @@ describe('layerStatuses', () => {
   });
 });
 
+describe('layer formats', () => {
+  it('status names each served layer\'s format; the metrics count layers per format, every format listed', () => {
+    const withFormats: FusedMountInfo[] = [{ ...mounts[0]!, format: 'zstd:chunked' }, { ...mounts[1]!, format: 'estargz' }];
+    const layers = layerStatuses(remote, withFormats, checks, 'unused');
+    expect(layers.map((l) => l.format)).toEqual(['zstd:chunked', 'estargz']);
+    const byFormat = backendMetrics(layers, undefined)
+      .filter((s) => s.name === 'lazy_layers_by_format')
+      .map((s) => [s.labels?.format, s.type === 'histogram' ? undefined : s.value]);
+    expect(byFormat).toEqual([
+      ['estargz', 1],
+      ['legacy-stargz', 0],
+      ['zstd:chunked', 1],
+    ]);
+    // An older FUSE process does not say: no format, nothing counted.
+    expect(layerStatuses(remote, mounts, checks, 'unused').map((l) => l.format)).toEqual([undefined, undefined]);
+  });
+});
+
 describe('backendMetrics', () => {
   it('layer gauges always; the process counters, cache gauges and the read latency histogram when it answered', () => {
     const layers = layerStatuses(remote, mounts, checks, 'unused');
@@ -94,6 +112,9 @@ describe('backendMetrics', () => {
       'background_fetch_running_layers',
       'background_fetch_complete_layers',
       'prefetch_running_layers',
+      'lazy_layers_by_format',
+      'lazy_layers_by_format',
+      'lazy_layers_by_format',
     ]);
     expect(value('background_fetch_complete_layers')).toBe(1);
   });
