@@ -1,7 +1,7 @@
 /**
  * Opening a layer blob (eStargz, legacy stargz or zstd:chunked): footer (one Range request for
- * the last bytes), TOC (one Range request for the TOC), then the index. The blob is read through `BlobReader`, so the same code
- * serves a registry, a local file or a test buffer.
+ * the last bytes), TOC (one Range request for the TOC), then the index. The blob is read
+ * through `BlobReader`, so the same code serves a registry, a local file or a test buffer.
  */
 import { InvalidArgumentError } from '../../../core/sdk.js';
 import { footerFetchSize, parseFooter, type Footer } from './footer.js';
