@@ -336,7 +336,7 @@ proxy_reset
 GZ_MARK=$(proxy_log_mark)
 if out=$(rpull "$PROBE_GZIP" 2>&1); then e2e_pass rpull-gzip-falls-back; else e2e_fail rpull-gzip-falls-back "$(tail -n 3 <<<"$out" | tr '\n' ' ')"; fi
 # Before containerd's own download, the FUSE-serving process fetched each layer's tail (the last
-# 512 KiB, all of a shorter blob) at most once: the open hint and the mount that follows it
+# 64 KiB, OPEN_TAIL_BYTES, all of a shorter blob) at most once: the open hint and the mount that follows it
 # share one rejection (fused/rejected-blobs.ts).
 TAIL_PROBLEMS=
 for l in "${GZ_LAYERS[@]}"; do
