@@ -17,7 +17,7 @@ import { PackedTree, type PackedTreeData } from './packed-tree.js';
 import { tryNormalizeEntryName } from './entry-name.js';
 import { EstargzLimitError } from './errors.js';
 import { resolveLimits, type EstargzLimits } from './limits.js';
-import type { ChunkRef, LayerNode, NodeType } from './layer-node.js';
+import type { ChunkRef, LayerNode } from './layer-node.js';
 import type { Toc } from './toc-schema.js';
 
 export interface LayerIndexOptions {
@@ -128,16 +128,6 @@ export class LayerIndex {
   readdir(dir: LayerNode): ReadonlyMap<string, LayerNode> {
     if (dir.type !== 'dir') throw new InvalidArgumentError(`${dir.path || '/'} is not a directory`);
     return dir.children;
-  }
-
-  /**
-   * The entries of directory `dir` as a listing shows them, straight from the packed arrays (no
-   * node object is made: a directory of thousands of files is listed in one FUSE request):
-   * name, inode and type; `whiteouts`: its `.wh.<name>` entries, by the name they delete.
-   */
-  *listing(dir: LayerNode, whiteouts: boolean): IterableIterator<[name: string, ino: number, type: NodeType]> {
-    if (dir.type !== 'dir') throw new InvalidArgumentError(`${dir.path || '/'} is not a directory`);
-    for (const [name, ino] of this.#tree.edges(dir.ino, whiteouts)) yield [name, ino, this.#tree.type(ino)];
   }
 
   /** The node with inode number `ino`, or undefined. */

@@ -13,9 +13,6 @@
  *
  * fuse-native answers xattr size queries loosely (it always copies); the two handlers are
  * replaced here so a too-small buffer gets ERANGE, as getxattr(2)/listxattr(2) promise.
- * Listings are answered here too (`_op_readdir`), as the stat arrays fuse-native hands to libfuse
- * made at once from `LayerFs.list` (inode and type: all a listing carries), not one stat object
- * per entry converted by fuse-native: a directory of 5000 files is one request.
  *
  * Unmounting is lazy (`fusermount -uz`, run as a child process): this process never touches
  * its own mounts itself, which would deadlock (it is the one that must answer). It is bounded
@@ -25,7 +22,7 @@ import Fuse from 'fuse-native';
 import type { Logger } from '../../../core/sdk.js';
 import { boundedUnmount } from './bounded-unmount.js';
 import { ERANGE } from './errno.js';
-import type { LayerFs, Listing } from './layer-fs.js';
+import type { LayerFs } from './layer-fs.js';
 
 export const FUSE_SUBTYPE = 'snaphost-stargz';
 /** `fsname` of a layer mount; the mount source in /proc/self/mountinfo. */
@@ -37,7 +34,6 @@ const INIT_TIMEOUT_MS = 30_000;
 const DETACH_TIMEOUT_MS = 8_000;
 
 type Signal = (result: number, buffer?: ArrayBufferLike) => void;
-type ReaddirSignal = (result: number, names?: string[], stats?: Uint32Array[]) => void;
 
 class LayerFuse extends Fuse {
   readonly #fs: LayerFs;
@@ -45,7 +41,7 @@ class LayerFuse extends Fuse {
   constructor(mountpoint: string, fs: LayerFs, digest: string, opTimeoutMs: number) {
     // fuse-native enables an operation only when `ops` has it; the xattr ones are answered by
     // the `_op_*` overrides below, which see the caller's buffer size.
-    const ops: Fuse.Operations = { ...fs.operations(), readdir: answeredByOverride, getxattr: answeredByOverride, listxattr: answeredByOverride };
+    const ops: Fuse.Operations = { ...fs.operations(), getxattr: answeredByOverride, listxattr: answeredByOverride };
     super(mountpoint, ops, {
       timeout: opTimeoutMs,
       allowOther: true,
@@ -61,12 +57,6 @@ class LayerFuse extends Fuse {
 
   protected override _fuseOptions(): string {
     return `${super._fuseOptions()},ro,dev,suid,use_ino,readdir_ino,negative_timeout=${CACHE_SECONDS}`;
-  }
-
-  _op_readdir(signal: ReaddirSignal, path: string): void {
-    const listing = this.#fs.list(path);
-    if (typeof listing === 'number') return signal(listing);
-    signal(0, listing.names, statArrays(listing));
   }
 
   _op_getxattr(signal: Signal, path: string, name: string, valueBuf: Buffer): void {
@@ -90,28 +80,7 @@ class LayerFuse extends Fuse {
 }
 
 function answeredByOverride(): void {
-  throw new Error('unreachable: readdir and the xattr operations are answered by LayerFuse._op_*');
-}
-
-/** fuse-native's stat array: 18 uint32 (mode, uid, gid, size lo/hi, dev, nlink, ino, …). */
-const STAT_INTS = 18;
-const STAT_MODE = 0;
-const STAT_NLINK = 6;
-const STAT_INO = 7;
-
-/** One stat array per entry, views of one buffer, with what libfuse 2's listing reads (mode, inode). */
-export function statArrays(listing: Listing): Uint32Array[] {
-  const n = listing.names.length;
-  const ints = new Uint32Array(n * STAT_INTS);
-  const out = new Array<Uint32Array>(n);
-  for (let i = 0; i < n; i++) {
-    const at = i * STAT_INTS;
-    ints[at + STAT_MODE] = listing.modes[i]!;
-    ints[at + STAT_NLINK] = 1;
-    ints[at + STAT_INO] = listing.inos[i]!;
-    out[i] = ints.subarray(at, at + STAT_INTS);
-  }
-  return out;
+  throw new Error('unreachable: xattr operations are answered by LayerFuse._op_getxattr/_op_listxattr');
 }
 
 export interface FuseMount {

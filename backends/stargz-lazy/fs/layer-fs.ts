@@ -8,21 +8,14 @@
  *
  * The mount is read-only and uses the kernel's permission checks (`default_permissions`), so
  * there is no `access` and nothing that writes. Callbacks answer a negative errno or 0.
- *
- * There is no `open` and no `release`: a read names its file by path (kept from one read to the
- * next), so opening and closing a file costs no round trip to this thread (libfuse answers them
- * itself; the kernel refuses writes on the `ro` mount and opens devices, fifos and directories
- * without `open`). Reading all of a directory of small files cold is one request per file less,
- * and one release less behind it. Directory listings go out as fuse-native's stat arrays made
- * straight from the index (`list`, answered by fuse-mount.ts): name, inode and type are all a
- * listing carries (libfuse 2 has no readdirplus), so no node object is made per entry.
  */
 import type Fuse from 'fuse-native';
 import type { Logger } from '../../../core/sdk.js';
 import type { LayerIndex } from '../estargz/layer-index.js';
 import type { LayerNode } from '../estargz/layer-node.js';
-import { EINVAL, EIO, EISDIR, ENODATA, ENOENT, ENOTDIR } from './errno.js';
-import { BLOCK_SIZE, S_IFCHR, statOf, typeBitsOf, whiteoutStatOf } from './node-stat.js';
+import { EBADF, EINVAL, EIO, EISDIR, ENODATA, ENOENT, ENOTDIR, EROFS } from './errno.js';
+import { FileHandles } from './file-handles.js';
+import { BLOCK_SIZE, statOf, whiteoutStatOf } from './node-stat.js';
 import { resolvePath, type Resolved } from './resolve-path.js';
 import { xattrsOf } from './xattrs.js';
 
@@ -47,13 +40,8 @@ export interface LayerFsOptions {
   readTimeoutMs: number;
 }
 
-/** A directory as listed: entry names ('.' and '..' first), their `st_mode` type bits and inodes. */
-export interface Listing {
-  names: string[];
-  modes: number[];
-  inos: number[];
-}
-
+const O_ACCMODE = 0o3;
+const O_RDONLY = 0;
 const ST_RDONLY = 1;
 const NAME_MAX = 255;
 const UINT32_MAX = 0xffff_ffff;
@@ -63,9 +51,7 @@ export class LayerFs {
   readonly #digest: string;
   readonly #log: Logger;
   readonly #readTimeoutMs: number;
-  /** The file the last read named (reads of one file come in a row). */
-  #lastPath = '';
-  #lastFile: LayerNode | undefined;
+  readonly #handles = new FileHandles();
   /** Counters for the mount table's listing. */
   readonly counters = { reads: 0, bytesRead: 0, readErrors: 0 };
 
@@ -76,6 +62,10 @@ export class LayerFs {
     this.#readTimeoutMs = o.readTimeoutMs;
   }
 
+  get openFiles(): number {
+    return this.#handles.size;
+  }
+
   /** The operation table for fuse-native. */
   operations(): Fuse.Operations {
     return {
@@ -84,30 +74,37 @@ export class LayerFs {
         if (!r) return cb(ENOENT);
         cb(0, r.whiteout ? whiteoutStatOf(r.node) : statOf(r.node));
       }),
+      readdir: (path, cb) => this.#guard('readdir', path, cb, () => this.#readdir(path, cb)),
       readlink: (path, cb) => this.#guard('readlink', path, cb, () => {
         const r = this.#resolve(path);
         if (!r) return cb(ENOENT);
         if (r.whiteout || r.node.type !== 'symlink') return cb(EINVAL);
         cb(0, r.node.linkName);
       }),
-      read: (path, _fd, buf, len, pos, cb) => {
+      open: (path, flags, cb) => this.#guard('open', path, cb, () => {
+        const r = this.#resolve(path);
+        if (!r) return cb(ENOENT);
+        if ((flags & O_ACCMODE) !== O_RDONLY) return cb(EROFS);
+        if (r.node.type === 'dir' && !r.whiteout) return cb(EISDIR);
+        if (r.whiteout || r.node.type !== 'reg') return cb(EINVAL);
+        cb(0, this.#handles.add(r.node));
+      }),
+      read: (path, fd, buf, len, pos, cb) => {
         // Warm reads are answered here, synchronously; the others go through the async path.
-        let file: LayerNode | number;
         let cached: number | undefined;
         try {
-          file = this.#fileAt(path);
-          if (typeof file === 'number') return cb(file);
-          cached = this.#readCached(file, buf, len, pos);
+          cached = this.#readCached(fd, buf, len, pos);
         } catch (err) {
           this.#log.error({ err, path }, 'read failed unexpectedly');
           return cb(EIO);
         }
         if (cached !== undefined) return cb(cached);
-        this.#read(path, file, buf, len, pos).then(cb, (err: unknown) => {
+        this.#read(path, fd, buf, len, pos).then(cb, (err: unknown) => {
           this.#log.error({ err, path }, 'read failed unexpectedly');
           cb(EIO);
         });
       },
+      release: (path, fd, cb) => this.#guard('release', path, cb, () => cb(this.#handles.delete(fd) ? 0 : EBADF)),
       statfs: (path, cb) => this.#guard('statfs', path, cb, () => cb(0, this.#statfs())),
     };
   }
@@ -126,60 +123,34 @@ export class LayerFs {
     return [...xattrsOf(r.node, r.whiteout).keys()];
   }
 
-  /**
-   * The entries of directory `path` with '.' and '..', whiteouts shown as character devices, or
-   * a negative errno (ENOENT, ENOTDIR; EIO, logged, for a bug in it).
-   */
-  list(path: string): Listing | number {
-    try {
-      return this.#list(path);
-    } catch (err) {
-      this.#log.error({ err, op: 'readdir', path, layer: this.#digest }, `readdir of ${path} failed unexpectedly`);
-      return EIO;
-    }
-  }
-
-  #list(path: string): Listing | number {
-    const r = this.#resolve(path);
-    if (!r) return ENOENT;
-    if (r.whiteout || r.node.type !== 'dir') return ENOTDIR;
-    const dir = r.node;
-    const parent = path === '/' ? dir : (this.#resolve(path.slice(0, path.lastIndexOf('/')) || '/')?.node ?? dir);
-    const index = this.#layer.index;
-    const out: Listing = { names: ['.', '..'], modes: [typeBitsOf('dir'), typeBitsOf('dir')], inos: [dir.ino, parent.ino] };
-    for (const [name, ino, type] of index.listing(dir, false)) {
-      out.names.push(name);
-      out.modes.push(typeBitsOf(type));
-      out.inos.push(ino);
-    }
-    for (const [name, ino] of index.listing(dir, true)) {
-      out.names.push(name);
-      out.modes.push(S_IFCHR);
-      out.inos.push(ino);
-    }
-    return out;
-  }
-
   #resolve(path: string): Resolved | undefined {
     return resolvePath(this.#layer.index, path);
   }
 
-  /** The regular file `path` names, or a negative errno (ENOENT, EISDIR, EINVAL). */
-  #fileAt(path: string): LayerNode | number {
-    if (path === this.#lastPath && this.#lastFile) return this.#lastFile;
+  #readdir(path: string, cb: (errno: number, names?: string[], stats?: Partial<Fuse.Stat>[]) => void): void {
     const r = this.#resolve(path);
-    if (!r) return ENOENT;
-    if (r.node.type === 'dir' && !r.whiteout) return EISDIR;
-    if (r.whiteout || r.node.type !== 'reg') return EINVAL;
-    this.#lastPath = path;
-    this.#lastFile = r.node;
-    return r.node;
+    if (!r) return cb(ENOENT);
+    if (r.whiteout || r.node.type !== 'dir') return cb(ENOTDIR);
+    const dir = r.node;
+    const parent = path === '/' ? dir : (this.#resolve(path.slice(0, path.lastIndexOf('/')) || '/')?.node ?? dir);
+    const names = ['.', '..'];
+    const stats: Partial<Fuse.Stat>[] = [statOf(dir), statOf(parent)];
+    for (const [name, child] of dir.children) {
+      names.push(name);
+      stats.push(statOf(child));
+    }
+    for (const [name, wh] of dir.whiteouts) {
+      names.push(name);
+      stats.push(whiteoutStatOf(wh));
+    }
+    cb(0, names, stats);
   }
 
   /** Bytes copied into `buf` when the layer has them at hand (or the read is empty); undefined otherwise. */
-  #readCached(node: LayerNode, buf: Buffer, len: number, pos: number): number | undefined {
+  #readCached(fd: number, buf: Buffer, len: number, pos: number): number | undefined {
     if (!this.#layer.readCached) return undefined;
-    if (pos >= node.size || len === 0) return undefined;
+    const node = this.#handles.get(fd);
+    if (!node || pos >= node.size || len === 0) return undefined;
     const n = this.#layer.readCached(node, pos, Math.min(len, node.size - pos), buf);
     if (n === undefined) return undefined;
     this.counters.reads++;
@@ -187,7 +158,9 @@ export class LayerFs {
     return n;
   }
 
-  async #read(path: string, node: LayerNode, buf: Buffer, len: number, pos: number): Promise<number> {
+  async #read(path: string, fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
+    const node = this.#handles.get(fd);
+    if (!node) return EBADF;
     if (pos >= node.size || len === 0) return 0;
     const want = Math.min(len, node.size - pos);
     this.counters.reads++;

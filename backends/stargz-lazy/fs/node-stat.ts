@@ -31,11 +31,6 @@ const TYPE_BITS: Record<NodeType, number> = {
 /** Preferred I/O size the file system reports (the page size; chunks are larger). */
 export const BLOCK_SIZE = 4096;
 
-/** The `st_mode` type bits of a node type. */
-export function typeBitsOf(type: NodeType): number {
-  return TYPE_BITS[type];
-}
-
 /** `st_mode` of a node: type bits and `mode & 0o7777`. */
 export function modeOf(node: LayerNode): number {
   return TYPE_BITS[node.type] | (node.mode & 0o7777);

@@ -18,7 +18,6 @@ import type { Logger } from '../../../core/sdk.js';
 import { ChunkCache } from '../cache/chunk-cache.js';
 import type { EstargzLimits } from '../estargz/limits.js';
 import { inThreadIndexer, type TocIndexer } from '../estargz/toc-indexer.js';
-import { statArrays } from '../fs/fuse-mount.js';
 import { LayerFs } from '../fs/layer-fs.js';
 import { RemoteLayer } from '../layer/remote-layer.js';
 import { parseReference } from '../registry/reference.js';
@@ -72,9 +71,8 @@ export async function warmUp(o: WarmUpOptions): Promise<number> {
       });
       if (o.signal?.aborted) break;
       layer.progress();
-      const fs = new LayerFs({ layer, digest: blob.digest, log: quiet, readTimeoutMs: 10_000 });
-      const ops = fs.operations();
-      walk(fs, ops, '/');
+      const ops = new LayerFs({ layer, digest: blob.digest, log: quiet, readTimeoutMs: 10_000 }).operations();
+      await walk(ops, '/');
       const step = Math.max(1, Math.floor(blob.files.length / READS));
       for (let i = round; i < blob.files.length && !o.signal?.aborted; i += step) await readAll(ops, `/${blob.files[i]!}`);
       await readAll(ops, `/${blob.bigFile}`);
@@ -116,27 +114,26 @@ function call<T>(fn: (cb: (errno: number, value?: T) => void) => void): Promise<
   return new Promise((resolve, reject) => fn((errno, value) => (errno === 0 ? resolve(value) : reject(new Error(`warm-up: errno ${errno}`)))));
 }
 
-/** The listing of every directory (as the mount answers it) and getattr of every entry, as `find` does. */
-function walk(fs: LayerFs, ops: Ops, path: string): void {
-  const listing = fs.list(path);
-  if (typeof listing === 'number') throw new Error(`warm-up: listing ${path}: errno ${listing}`);
-  statArrays(listing);
-  for (const name of listing.names) {
+/** getattr of every entry and readdir of every directory, as `find` does. */
+async function walk(ops: Ops, path: string): Promise<void> {
+  const names = (await call<string[]>((cb) => ops.readdir!(path, cb))) ?? [];
+  for (const name of names) {
     if (name === '.' || name === '..') continue;
     const child = path === '/' ? `/${name}` : `${path}/${name}`;
-    let mode = -1;
-    ops.getattr!(child, (errno, st) => (mode = errno === 0 && st ? st.mode : errno)); // answered at once
-    if (mode < 0) throw new Error(`warm-up: getattr ${child}: errno ${mode}`);
-    if ((mode & 0o170000) === 0o040000) walk(fs, ops, child);
+    const st = await call<{ mode: number }>((cb) => ops.getattr!(child, cb));
+    if (st && (st.mode & 0o170000) === 0o040000) await walk(ops, child);
   }
 }
 
-/** getattr, then reads in 128 KiB pieces to the end (a read names its file by path: no open). */
+/** open, read in 128 KiB pieces to the end, release. */
 async function readAll(ops: Ops, path: string): Promise<void> {
   const st = await call<{ size: number }>((cb) => ops.getattr!(path, cb));
+  const fd = await call<number>((cb) => ops.open!(path, 0, cb));
+  if (fd === undefined) throw new Error(`warm-up: no handle for ${path}`);
   const buf = Buffer.alloc(128 * 1024);
   for (let pos = 0; pos < (st?.size ?? 0); pos += buf.length) {
-    const n = await new Promise<number>((resolve) => ops.read!(path, 0, buf, buf.length, pos, resolve));
+    const n = await new Promise<number>((resolve) => ops.read!(path, fd, buf, buf.length, pos, resolve));
     if (n <= 0) throw new Error(`warm-up: read of ${path} at ${pos} answered ${n}`);
   }
+  await call((cb) => ops.release!(path, fd, cb));
 }

@@ -93,17 +93,6 @@ describe('LayerIndex on a blob from the upstream writer', () => {
     expect(() => index.readdir(index.lookup('dev/null')!)).toThrow(InvalidArgumentError);
   });
 
-  it('lists a directory from the packed arrays as its nodes show it: name, inode, type; whiteouts apart', async () => {
-    const { index } = await indexOf('full');
-    for (const dir of [index.root, index.lookup('dev')!, index.lookup('data')!, index.lookup('opaque')!]) {
-      const listed = [...index.listing(dir, false)];
-      expect(listed.map(([name]) => name)).toEqual([...dir.children.keys()]);
-      for (const [name, ino, type] of listed) expect({ ino, type }, name).toEqual({ ino: dir.children.get(name)!.ino, type: dir.children.get(name)!.type });
-    }
-    expect([...index.listing(index.root, true)].map(([name, ino]) => [name, ino])).toEqual([['removed-file', index.root.whiteouts.get('removed-file')!.ino]]);
-    expect(() => [...index.listing(index.lookup('dev/null')!, false)]).toThrow(InvalidArgumentError);
-  });
-
   it('gives every node a distinct inode, the root 1, and counts directory links', async () => {
     const { index } = await indexOf('full');
     expect(index.root.ino).toBe(1);

@@ -1,8 +1,7 @@
 /**
  * The FUSE operations of one layer, called directly (no kernel): attributes from the index,
  * whiteouts and opaque directories presented the overlayfs way, reads through the reader with
- * EIO and one log line when it fails or is too slow, reads by path (no open), listings as
- * fuse-native's stat arrays.
+ * EIO and one log line when it fails or is too slow, read-only opens.
  */
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
@@ -14,9 +13,8 @@ import { VerificationError } from '../../../../../backends/stargz-lazy/estargz/e
 import type { LayerIndex } from '../../../../../backends/stargz-lazy/estargz/layer-index.js';
 import type { LayerNode } from '../../../../../backends/stargz-lazy/estargz/layer-node.js';
 import { openLayer } from '../../../../../backends/stargz-lazy/estargz/open-layer.js';
-import { EINVAL, EIO, EISDIR, ENODATA, ENOENT, ENOTDIR } from '../../../../../backends/stargz-lazy/fs/errno.js';
-import { statArrays } from '../../../../../backends/stargz-lazy/fs/fuse-mount.js';
-import { LayerFs, type LayerReader, type Listing } from '../../../../../backends/stargz-lazy/fs/layer-fs.js';
+import { EBADF, EINVAL, EIO, EISDIR, ENODATA, ENOENT, ENOTDIR, EROFS } from '../../../../../backends/stargz-lazy/fs/errno.js';
+import { LayerFs, type LayerReader } from '../../../../../backends/stargz-lazy/fs/layer-fs.js';
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG } from '../../../../../backends/stargz-lazy/fs/node-stat.js';
 
 const fixture = new URL('../../../../fixtures/estargz/full.estargz', import.meta.url);
@@ -65,6 +63,9 @@ function layerFs(r: LayerReader, readTimeoutMs = 5_000) {
 
 const getattr = (ops: Fuse.Operations, path: string) =>
   new Promise<[number, Fuse.Stat | undefined]>((resolve) => ops.getattr!(path, (e, s) => resolve([e, s])));
+const readdir = (ops: Fuse.Operations, path: string) =>
+  new Promise<[number, string[] | undefined, Partial<Fuse.Stat>[] | undefined]>((resolve) => ops.readdir!(path, (e, n, s) => resolve([e, n, s])));
+const open = (ops: Fuse.Operations, path: string, flags = 0) => new Promise<[number, number | undefined]>((resolve) => ops.open!(path, flags, (e, fd) => resolve([e, fd])));
 const read = (ops: Fuse.Operations, path: string, fd: number, len: number, pos: number) =>
   new Promise<[number, Buffer]>((resolve) => {
     const buf = Buffer.alloc(len);
@@ -109,40 +110,18 @@ describe('LayerFs metadata', () => {
     expect(fs.getxattr('/missing', 'user.fixture')).toBe(ENOENT);
   });
 
-  it('lists directories with . and .., whiteouts included, with inode and type (as getattr shows them)', async () => {
-    const { ops, fs } = layerFs(reader());
-    expect(ops.readdir).toBeUndefined(); // answered by fuse-mount.ts from `list`
-    const root = fs.list('/') as Listing;
-    expect(root.names.slice(0, 2)).toEqual(['.', '..']);
-    expect(new Set(root.names)).toEqual(new Set(['.', '..', 'bin', 'etc', 'data', 'dev', 'opaque', 'deep', 'removed-file']));
-    expect(root.modes[root.names.indexOf('removed-file')]).toBe(S_IFCHR);
-    for (const [i, name] of root.names.entries()) {
-      if (name === '.' || name === '..') continue;
-      const [, st] = await getattr(ops, `/${name}`);
-      expect(root.inos[i], name).toBe(st!.ino);
-      expect(root.modes[i], name).toBe(st!.mode & 0o170000);
-    }
-    const sub = fs.list('/deep/er') as Listing;
-    expect(sub.names).toEqual(['.', '..', 'file.txt']);
-    expect(sub.inos[0]).toBe((await getattr(ops, '/deep/er'))[1]!.ino);
-    expect(sub.inos[1]).toBe((await getattr(ops, '/deep'))[1]!.ino);
-    expect(sub.modes[2]).toBe(S_IFREG);
-    expect(fs.list('/etc/hostname')).toBe(ENOTDIR);
-    expect(fs.list('/nope')).toBe(ENOENT);
-    expect(fs.list('/removed-file')).toBe(ENOTDIR);
-  });
-
-  it('hands fuse-native one 18-int stat array per entry with its mode, inode and one link', () => {
-    const { fs } = layerFs(reader());
-    const root = fs.list('/') as Listing;
-    const arrays = statArrays(root);
-    expect(arrays).toHaveLength(root.names.length);
-    arrays.forEach((a, i) => {
-      expect(a).toBeInstanceOf(Uint32Array);
-      expect(a.length).toBe(18);
-      expect([a[0], a[6], a[7]]).toEqual([root.modes[i], 1, root.inos[i]]);
-    });
-    expect(statArrays({ names: [], modes: [], inos: [] })).toEqual([]);
+  it('lists directories with . and .., whiteouts included, with inode and type', async () => {
+    const { ops } = layerFs(reader());
+    const [e, names, stats] = await readdir(ops, '/');
+    expect(e).toBe(0);
+    expect(names!.slice(0, 2)).toEqual(['.', '..']);
+    expect(new Set(names)).toEqual(new Set(['.', '..', 'bin', 'etc', 'data', 'dev', 'opaque', 'deep', 'removed-file']));
+    expect(stats![names!.indexOf('removed-file')]).toMatchObject({ mode: S_IFCHR });
+    const [, sub, subStats] = await readdir(ops, '/deep/er');
+    expect(sub).toEqual(['.', '..', 'file.txt']);
+    expect(subStats![1]!.ino).toBe((await getattr(ops, '/deep'))[1]!.ino);
+    expect((await readdir(ops, '/etc/hostname'))[0]).toBe(ENOTDIR);
+    expect((await readdir(ops, '/nope'))[0]).toBe(ENOENT);
   });
 
   it('answers readlink for symlinks only, statfs as read-only', async () => {
@@ -155,32 +134,29 @@ describe('LayerFs metadata', () => {
 });
 
 describe('LayerFs reads', () => {
-  it('reads verified bytes of regular files by path, with no open or release', async () => {
+  it('opens regular files read-only and reads verified bytes', async () => {
     const { ops, fs } = layerFs(reader());
-    expect(ops.open).toBeUndefined(); // libfuse answers open and release itself
-    expect(ops.release).toBeUndefined();
-    expect((await read(ops, '/data', 0, 10, 0))[0]).toBe(EISDIR);
-    expect((await read(ops, '/dev/null', 0, 10, 0))[0]).toBe(EINVAL);
-    expect((await read(ops, '/removed-file', 0, 10, 0))[0]).toBe(EINVAL);
-    expect((await read(ops, '/nope', 0, 10, 0))[0]).toBe(ENOENT);
-    const [n, data] = await read(ops, '/data/big.bin', 0, 5000, 4000);
+    expect((await open(ops, '/data/big.bin', 1 /* O_WRONLY */))[0]).toBe(EROFS);
+    expect((await open(ops, '/data', 0))[0]).toBe(EISDIR);
+    expect((await open(ops, '/dev/null', 0))[0]).toBe(EINVAL);
+    const [e, fd] = await open(ops, '/data/big.bin');
+    expect(e).toBe(0);
+    expect(fs.openFiles).toBe(1);
+    const [n, data] = await read(ops, '/data/big.bin', fd!, 5000, 4000);
     expect(n).toBe(5000);
-    const [whole] = await Promise.all([read(ops, '/data/big.bin', 0, 20_000, 0)]);
+    const [whole] = await Promise.all([read(ops, '/data/big.bin', fd!, 20_000, 0)]);
     expect(data).toEqual(whole[1].subarray(4000, 9000));
-    expect((await read(ops, '/data/big.bin', 0, 100, 20_000))[0]).toBe(0);
-    expect((await read(ops, '/data/big.bin', 0, 100, 19_950))[0]).toBe(50);
-    // Reads of two files interleaved each get their own file's bytes.
-    const small = await read(ops, '/data/small.txt', 0, 4096, 0);
-    const again = await read(ops, '/data/big.bin', 0, 5000, 4000);
-    expect(small[0]).toBeGreaterThan(0);
-    expect(again[1]).toEqual(data);
-    expect((await read(ops, '/data/small.txt', 0, 4096, 0))[1]).toEqual(small[1]);
-    expect(fs.counters.readErrors).toBe(0);
+    expect((await read(ops, '/data/big.bin', fd!, 100, 20_000))[0]).toBe(0);
+    expect((await read(ops, '/data/big.bin', fd!, 100, 19_950))[0]).toBe(50);
+    await new Promise((r) => ops.release('/data/big.bin', fd!, r));
+    expect(fs.openFiles).toBe(0);
+    expect((await read(ops, '/data/big.bin', fd!, 10, 0))[0]).toBe(EBADF);
   });
 
   it('answers EIO and logs the file, layer and reason when the data does not verify', async () => {
     const { ops, lines, fs } = layerFs(reader({ fail: new VerificationError('chunk /data/big.bin@4096', 'sha256:x', 'sha256:y', 'digest mismatch') }));
-    const [n] = await read(ops, '/data/big.bin', 0, 4096, 4096);
+    const [, fd] = await open(ops, '/data/big.bin');
+    const [n] = await read(ops, '/data/big.bin', fd!, 4096, 4096);
     expect(n).toBe(EIO);
     const line = lines.find((l) => String(l.msg).startsWith('read of /data/big.bin'));
     expect(line).toMatchObject({ level: 50, file: '/data/big.bin', layer: DIGEST, code: 'UNAVAILABLE' });
@@ -190,8 +166,9 @@ describe('LayerFs reads', () => {
 
   it('answers EIO when a read does not finish within the read timeout', async () => {
     const { ops, lines } = layerFs(reader({ hang: true }), 100);
+    const [, fd] = await open(ops, '/etc/hostname');
     const started = Date.now();
-    expect((await read(ops, '/etc/hostname', 0, 13, 0))[0]).toBe(EIO);
+    expect((await read(ops, '/etc/hostname', fd!, 13, 0))[0]).toBe(EIO);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(lines.some((l) => l.reason === 'no answer within 100 ms')).toBe(true);
   });
