@@ -18,6 +18,10 @@
 #      rpull_late      stargz-lazy only: the same with `startFusedAtOpen: false`, i.e. the FUSE-serving
 #                      process started inside the first remote prepare (the behaviour before it was
 #                      started at open): what that start-up costs a pull
+#      rpull_snapshotter_span_s / _busy_s  (a fresh rpull of its own, containerd reaching the
+#                      snapshotter through bench/lib/grpc-timing-proxy.mjs): the snapshotter's own
+#                      share, from the first Prepare reaching its socket to the last answer, and the
+#                      time with at least one of its calls open
 #      pull-to-output  rpull, then `ctr run --rm … echo ok`: from the start of rpull to "ok"
 #      find            `find /data/small | wc -l` on a read-only view, cold then warm (+ bytes sent)
 #      ttfb            open + read(1) of /data/big.bin, cold (+ bytes sent)
@@ -85,6 +89,7 @@ printf 'contender\tmetric\trep\tvalue\n' >"$W/raw.tsv"
 
 sbench_registry_start
 sbench_contenders_init
+e2e_on_exit share_stop
 [[ " $CONTENDERS " == *" stargz-go "* ]] && stargz_ref_build
 sbench_fresh overlayfs
 sbench_image_push
@@ -183,12 +188,45 @@ lazy_a() { # contender rep: rpull, pull-to-output, find, ttfb
   mark=$(sbench_registry_mark)
   sample "$c" ttfb_cold_s "$i" "$(read_or_die ttfb "$MNT/data/big.bin")"
   sent "$c" "$i" ttfb "$mark"
+  share "$c" "$i"
   [[ $c == stargz-lazy* ]] || return 0
   SBENCH_LAZY_LATE=1 sbench_fresh "$c"
   cold
   t=$EPOCHREALTIME
   rpull "$c" >/dev/null 2>"$W/rpull.err" || e2e_die "$c: rpull (fused started late) failed: $(tail -n 3 "$W/rpull.err" | tr '\n' ' ')"
   sample "$c" rpull_late_s "$i" "$(secs_since "$t")"
+}
+
+# The snapshotter's own share of an rpull: containerd reaches it through bench/lib/grpc-timing-proxy.mjs
+# (this step only: the proxy's hop stays out of every other row); from the first Prepare reaching
+# the proxy to the last answer it passed back (span), and the time with at least one call open (busy).
+SHARE_PID=
+share_stop() { [[ -z $SHARE_PID ]] || e2e_stop_pid "$SHARE_PID" 5 || true; SHARE_PID=; }
+share() { # contender rep
+  local c=$1 i=$2 sock=$W/timed/$1.sock plog=$W/timed/$1.log n span busy
+  mkdir -p "$W/timed" && : >"$plog"
+  printf '[proxy_plugins."%s"]\n  type = "snapshot"\n  address = "%s"\n' "$c" "$sock" >"$W/timed/proxy.toml"
+  node "$BENCH_LIB/grpc-timing-proxy.mjs" "$sock" "$(sbench_socket "$c")" "$plog" 2>>"$W/timed/proxy.err" &
+  SHARE_PID=$!
+  for ((n = 0; n < 100; n++)); do [[ -S $sock ]] && break; sleep 0.05; done
+  [[ -S $sock ]] || e2e_die "the timing proxy did not listen on $sock"
+  SBENCH_PROXY_TOML=$W/timed/proxy.toml sbench_fresh "$c"
+  cold
+  n=$(wc -l <"$plog")
+  rpull "$c" >/dev/null 2>"$W/rpull.err" || e2e_die "$c: rpull (timed proxy) failed: $(tail -n 3 "$W/rpull.err" | tr '\n' ' ')"
+  read -r span busy < <(awk -F'\t' -v skip="$n" 'NR > skip {
+      s[++k] = $1; e[k] = $2; if ($3 ~ /\/Prepare$/ && (first == "" || $1 < first)) first = $1 }
+    END {
+      if (first == "") { print "none none"; exit }
+      for (j = 1; j <= k; j++) if (e[j] >= first) { st = (s[j] > first ? s[j] : first); a[++m] = st; b[m] = e[j]; if (e[j] > last) last = e[j] }
+      for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t; t = b[x]; b[x] = b[y]; b[y] = t }
+      for (x = 1; x <= m; x++) { if (a[x] > ce) { busy += ce - cs; cs = a[x]; ce = b[x] } else if (b[x] > ce) ce = b[x] }
+      busy += ce - cs
+      printf "%.4f %.4f\n", (last - first) / 1000, busy / 1000 }' "$plog")
+  [[ $span != none ]] || e2e_die "$c: no Prepare reached the timing proxy during rpull"
+  sample "$c" rpull_snapshotter_span_s "$i" "$span"
+  sample "$c" rpull_snapshotter_busy_s "$i" "$busy"
+  share_stop
 }
 
 lazy_b() { # contender rep: sequential reads, content, memory, a second rpull
