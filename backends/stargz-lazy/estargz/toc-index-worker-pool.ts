@@ -8,7 +8,11 @@
  *   at a time, jobs waiting in order for a free worker: a slow layer holds one worker and the
  *   layers after it are indexed in the other, while a node's indexing stays within 2 cores.
  *   Workers stay up between jobs, so the JIT warm-up (fused/warm-up.ts) is kept; the warm-up's
- *   jobs go to the least used worker, which warms both.
+ *   jobs go to the least used worker, which warms both. A worker idle for a moment collects its
+ *   garbage (a TOC's parse leaves tens of MiB in its heap); one idle for `idleMs` (default a
+ *   minute: the layers of a pull come seconds apart) is stopped, and the next job starts it
+ *   again, cold. Each worker's heap is capped (`resourceLimits`): its young generation small
+ *   (DEFAULT_WORKER_LIMITS), its old one by fused's memory budget (protocol/memory-budget.ts).
  * - A job's running time is bounded by the `maxIndexMs` limit: past it the worker is stopped
  *   (a new one is started for the next job) and the job rejects with an `EstargzLimitError`.
  * - A job is cancelled by its request's `signal`: a waiting job leaves the queue, a running
@@ -30,18 +34,38 @@ import { EstargzLimitError } from './errors.js';
 import { LayerIndex } from './layer-index.js';
 import { resolveLimits } from './limits.js';
 import type { PackedTreeData } from './packed-tree.js';
-import type { IndexJob } from './toc-index-worker.js';
+import { COLLECT, type IndexJob } from './toc-index-worker.js';
 import { inThreadIndexer, type IndexedToc, type TocIndexer, type TocIndexRequest } from './toc-indexer.js';
 import { fromTransferable, type TransferableError } from './transferable-error.js';
 
 /** Worker threads of a pool unless told otherwise. */
 export const DEFAULT_INDEX_WORKERS = 2;
 
+/**
+ * V8 heap limits of each worker (MiB). A worker's young generation is what a TOC's parse fills
+ * and V8 keeps it committed between jobs: its default (3 semi-spaces of up to 16 MiB) held
+ * ~20 MiB per idle worker after the warm-up; 4 MiB costs no measurable indexing time on a
+ * 5000-entry TOC (docs/benchmarks.md, "Memory (issue 16)"). The old generation holds the TOC
+ * while it is indexed: 100k entries (`maxTocEntries`) need far less than this cap, and a worker
+ * that reaches it dies and rejects only its job.
+ */
+export const DEFAULT_WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 512 } as const;
+
+/** Workers idle this long are stopped (their heaps go with them); the next job starts one again. */
+export const DEFAULT_WORKER_IDLE_MS = 60_000;
+
+/** A worker idle this long collects its garbage (a full GC in its own thread; its warm code stays). */
+const COLLECT_AFTER_MS = 500;
+
 export interface WorkerIndexerOptions {
   /** The compiled worker entry (default: toc-index-worker.js next to this module). */
   file?: string | undefined;
   /** Worker threads, 1 to 16 (default DEFAULT_INDEX_WORKERS). */
   workers?: number | undefined;
+  /** Heap limits of each worker (default DEFAULT_WORKER_LIMITS). */
+  resourceLimits?: { maxYoungGenerationSizeMb?: number; maxOldGenerationSizeMb?: number } | undefined;
+  /** Stop a worker after this long without a job, ms (default DEFAULT_WORKER_IDLE_MS; 0: never). */
+  idleMs?: number | undefined;
 }
 
 interface Answer {
@@ -69,6 +93,10 @@ interface Job {
 interface Slot {
   worker: Worker | undefined;
   job: Job | undefined;
+  /** Stops the idle worker (set while it has no job). */
+  idle: NodeJS.Timeout | undefined;
+  /** Makes the idle worker collect its garbage (set while it has no job). */
+  collect: NodeJS.Timeout | undefined;
   /** Jobs given to this slot so far (the least used free slot takes the next job). */
   used: number;
 }
@@ -78,6 +106,8 @@ export class WorkerIndexer implements TocIndexer {
   readonly #file: string;
   readonly #slots: Slot[];
   readonly #queue: Job[] = [];
+  readonly #limits: NonNullable<WorkerIndexerOptions['resourceLimits']>;
+  readonly #idleMs: number;
   /** Whether the worker file exists: undefined until first looked at. */
   #haveFile: boolean | undefined;
   #closed = false;
@@ -88,7 +118,11 @@ export class WorkerIndexer implements TocIndexer {
     this.#file = options.file ?? fileURLToPath(new URL('./toc-index-worker.js', import.meta.url));
     const workers = options.workers ?? DEFAULT_INDEX_WORKERS;
     if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new RangeError(`workers must be an integer from 1 to 16, got ${workers}`);
-    this.#slots = Array.from({ length: workers }, () => ({ worker: undefined, job: undefined, used: 0 }));
+    const idleMs = options.idleMs ?? DEFAULT_WORKER_IDLE_MS;
+    if (!Number.isSafeInteger(idleMs) || idleMs < 0) throw new RangeError(`idleMs must be a non-negative integer, got ${idleMs}`);
+    this.#idleMs = idleMs;
+    this.#limits = { ...DEFAULT_WORKER_LIMITS, ...options.resourceLimits };
+    this.#slots = Array.from({ length: workers }, () => ({ worker: undefined, job: undefined, idle: undefined, collect: undefined, used: 0 }));
   }
 
   index(r: TocIndexRequest): Promise<IndexedToc> {
@@ -123,7 +157,15 @@ export class WorkerIndexer implements TocIndexer {
   /** Start the workers now (they load their modules while nothing waits for them). */
   start(): void {
     if (this.#closed || !this.#hasWorkerFile()) return;
-    for (const slot of this.#slots) this.#ensure(slot);
+    for (const slot of this.#slots) {
+      this.#ensure(slot);
+      this.#armIdle(slot);
+    }
+  }
+
+  /** Workers running now (for tests and status). */
+  get running(): number {
+    return this.#slots.filter((s) => s.worker !== undefined).length;
   }
 
   /** Jobs waiting and running (for tests and status). */
@@ -138,6 +180,7 @@ export class WorkerIndexer implements TocIndexer {
     const stopping: Promise<number>[] = [];
     for (const slot of this.#slots) {
       if (slot.job !== undefined) this.#settle(slot.job, closed);
+      this.#disarm(slot);
       const worker = slot.worker;
       slot.worker = undefined;
       if (worker !== undefined) stopping.push(worker.terminate());
@@ -164,6 +207,7 @@ export class WorkerIndexer implements TocIndexer {
   }
 
   #run(slot: Slot, job: Job): void {
+    this.#disarm(slot);
     const worker = this.#ensure(slot);
     slot.job = job;
     slot.used++;
@@ -194,6 +238,36 @@ export class WorkerIndexer implements TocIndexer {
     this.#pump();
   }
 
+  #disarm(slot: Slot): void {
+    clearTimeout(slot.idle);
+    clearTimeout(slot.collect);
+    slot.idle = undefined;
+    slot.collect = undefined;
+  }
+
+  /**
+   * A slot left without a job has its worker collect its garbage after COLLECT_AFTER_MS, and
+   * stops it after `idleMs`, unless a job comes first.
+   */
+  #armIdle(slot: Slot): void {
+    if (this.#closed || slot.job !== undefined || slot.worker === undefined) return;
+    this.#disarm(slot);
+    const worker = slot.worker;
+    slot.collect = setTimeout(() => {
+      slot.collect = undefined;
+      if (slot.job === undefined && slot.worker === worker) worker.postMessage(COLLECT);
+    }, COLLECT_AFTER_MS);
+    slot.collect.unref();
+    if (this.#idleMs === 0) return;
+    slot.idle = setTimeout(() => {
+      slot.idle = undefined;
+      if (slot.job !== undefined || slot.worker === undefined) return;
+      this.#log.debug({ idleMs: this.#idleMs }, 'TOC index worker idle: stopped until the next job');
+      this.#stopWorker(slot);
+    }, this.#idleMs);
+    slot.idle.unref();
+  }
+
   #stopWorker(slot: Slot): void {
     const worker = slot.worker;
     slot.worker = undefined; // its exit is no news
@@ -202,8 +276,10 @@ export class WorkerIndexer implements TocIndexer {
 
   /** Ends `job`: frees its slot, drops its timer and listener, settles its promise. */
   #settle(job: Job, error: unknown, answer?: IndexedToc): void {
-    if (job.slot !== undefined && job.slot.job === job) job.slot.job = undefined;
+    const slot = job.slot;
+    if (slot !== undefined && slot.job === job) slot.job = undefined;
     job.slot = undefined;
+    if (slot !== undefined) this.#armIdle(slot);
     if (job.timer !== undefined) clearTimeout(job.timer);
     job.timer = undefined;
     job.signal?.removeEventListener('abort', job.onAbort);
@@ -213,7 +289,7 @@ export class WorkerIndexer implements TocIndexer {
 
   #ensure(slot: Slot): Worker {
     if (slot.worker !== undefined) return slot.worker;
-    const worker = new Worker(this.#file);
+    const worker = new Worker(this.#file, { resourceLimits: this.#limits });
     worker.unref();
     worker.on('message', (a: Answer) => {
       const job = slot.job;
