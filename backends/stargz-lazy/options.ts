@@ -118,7 +118,8 @@ export const stargzLazyOptions = z
     /**
      * The FUSE-serving process's memory ceiling, bytes (protocol/memory-budget.ts): its V8 heap
      * limit is derived from it, the memory chunk cache is cut to fit in it, and, running on the
-     * host (`fusedOnHost`), its cgroup gets `memory.high` at it and `memory.max` at twice it (fused/cgroup-memory.ts).
+     * host (`fusedOnHost`), its cgroup gets `memory.high` at it and `memory.max` at twice it plus
+     * `estargz.inflateBudgetBytes` (protocol/memory-budget.ts `cgroupLimitsOf`).
      * A change reaches the heap limit at the process's next start.
      */
     fusedMemoryLimitBytes: z.number().int().min(MIN_FUSED_MEMORY_LIMIT_BYTES).max(1024 * 1024 * MiB).default(DEFAULT_FUSED_MEMORY_LIMIT_BYTES),

@@ -1,11 +1,10 @@
 /**
  * `fusedMemoryLimitBytes` on the cgroup the FUSE-serving process entered on the host
- * (enter-cgroup.ts): cgroup v2 `memory.high` at the limit (above it the kernel reclaims and
- * throttles, never kills) and `memory.max` at twice it; cgroup v1's memory hierarchy
- * `memory.soft_limit_in_bytes` and `memory.limit_in_bytes` the same. Twice, because the cgroup
- * is shared by every generation of the process (an upgrade runs an old one next to a new one
- * until the old one's layers are released) and the page cache of the chunk files it writes is
- * charged to it (reclaimable: `memory.high` takes it back first).
+ * (enter-cgroup.ts), as `cgroupLimitsOf` (protocol/memory-budget.ts) sets them: cgroup v2
+ * `memory.high` (above it the kernel reclaims and throttles, never kills) and `memory.max`;
+ * cgroup v1's memory hierarchy `memory.soft_limit_in_bytes` and `memory.limit_in_bytes`. The
+ * page cache of the chunk files the process writes is charged to the cgroup too (reclaimable:
+ * `memory.high` takes it back first).
  *
  * Where the hierarchy does not allow it (no memory controller delegated to the cgroup, a
  * read-only hierarchy) that is reported, not fatal: the process serves within its V8 limits.
@@ -21,12 +20,20 @@ export interface CgroupMemoryResult {
   problem?: string;
 }
 
+export interface CgroupLimits {
+  /** Reclaim and throttle above it. */
+  high: number;
+  /** The kernel kills above it. */
+  max: number;
+}
+
 /** The files and values for a cgroup directory of the given kind. */
-export function memoryLimitFiles(kind: 'v2' | 'v1', limitBytes: number): Record<string, number> {
-  if (!Number.isSafeInteger(limitBytes) || limitBytes <= 0) throw new RangeError(`memory limit must be a positive integer, got ${limitBytes}`);
-  return kind === 'v2'
-    ? { 'memory.high': limitBytes, 'memory.max': 2 * limitBytes }
-    : { 'memory.limit_in_bytes': 2 * limitBytes, 'memory.soft_limit_in_bytes': limitBytes };
+export function memoryLimitFiles(kind: 'v2' | 'v1', limits: CgroupLimits): Record<string, number> {
+  const { high, max } = limits;
+  if (!Number.isSafeInteger(high) || high <= 0 || !Number.isSafeInteger(max) || max < high) {
+    throw new RangeError(`memory limits must be positive integers with high <= max, got ${high} and ${max}`);
+  }
+  return kind === 'v2' ? { 'memory.high': high, 'memory.max': max } : { 'memory.limit_in_bytes': max, 'memory.soft_limit_in_bytes': high };
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -37,7 +44,7 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** Sets the limits on each of `dirs` that has a memory controller; one result per such directory (or one saying none had). */
-export async function limitCgroupMemory(dirs: readonly string[], limitBytes: number): Promise<CgroupMemoryResult[]> {
+export async function limitCgroupMemory(dirs: readonly string[], limits: CgroupLimits): Promise<CgroupMemoryResult[]> {
   const out: CgroupMemoryResult[] = [];
   for (const dir of dirs) {
     const kind = (await exists(path.join(dir, 'memory.high'))) ? 'v2' : (await exists(path.join(dir, 'memory.limit_in_bytes'))) ? 'v1' : undefined;
@@ -45,7 +52,7 @@ export async function limitCgroupMemory(dirs: readonly string[], limitBytes: num
     const set: Record<string, number> = {};
     try {
       // v1 refuses a soft limit above the hard one and a hard one below usage: the hard one first.
-      for (const [file, value] of Object.entries(memoryLimitFiles(kind, limitBytes))) {
+      for (const [file, value] of Object.entries(memoryLimitFiles(kind, limits))) {
         await writeFile(path.join(dir, file), `${value}\n`);
         set[file] = value;
       }

@@ -49,7 +49,7 @@ import { ServedMounts } from './served-mounts.js';
 import { warmUp } from './warm-up.js';
 import { enterCgroup } from './enter-cgroup.js';
 import { limitCgroupMemory } from './cgroup-memory.js';
-import { memoryBudget } from '../protocol/memory-budget.js';
+import { cgroupLimitsOf, memoryBudget } from '../protocol/memory-budget.js';
 import { getHeapStatistics } from 'node:v8';
 import { CGROUP_ENV, FUSED_PROTOCOL_VERSION, GENERATION_ENV } from '../protocol/generation.js';
 
@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<void> {
   // Within `fusedMemoryLimitBytes`: the heap limit came with NODE_OPTIONS (spawn-fused.ts).
   const budget = memoryBudget(config.memoryLimitBytes, config.cache.memoryBytes);
   if (budget.cacheCut) log.warn({ memoryBytes: config.cache.memoryBytes, cacheBytes: budget.cacheBytes, memoryLimitBytes: budget.limitBytes }, 'cache.memoryBytes does not fit in fusedMemoryLimitBytes: cut');
-  const cgroupMemory = cgroups ? await limitCgroupMemory(cgroups, budget.limitBytes) : undefined;
+  const cgroupMemory = cgroups ? await limitCgroupMemory(cgroups, cgroupLimitsOf(budget.limitBytes, config.estargz.inflateBudgetBytes)) : undefined;
   const cache = await ChunkCache.open(paths.cache, {
     memoryBytes: budget.cacheBytes,
     diskBytes: config.cache.diskBytes,

@@ -2,7 +2,7 @@
  * How the FUSE-serving process spends `fusedMemoryLimitBytes` (options.ts): the one place that
  * turns the ceiling into V8 heap limits (the process's `NODE_OPTIONS`, spawn-fused.ts), the index
  * workers' resource limits (toc-index-worker-pool.ts), the memory chunk cache's budget (main.ts,
- * live-config.ts) and the cgroup limits when it runs on the host (cgroup-memory.ts). `snaphost
+ * live-config.ts) and the cgroup limits when it runs on the host (`cgroupLimitsOf`, cgroup-memory.ts). `snaphost
  * check` warns when the configured memory cache does not fit (`budgetProblems`).
  *
  * The model, from measurements of fused (docs/benchmarks.md, "Memory (issue 16)"):
@@ -61,6 +61,19 @@ export function memoryBudget(limitBytes: number, memoryBytes: number): MemoryBud
 /** V8 flags of the process (its `NODE_OPTIONS`). */
 export function nodeFlagsOf(b: MemoryBudget): string[] {
   return [`--max-old-space-size=${b.heapMb}`, `--max-semi-space-size=${SEMI_SPACE_MB}`];
+}
+
+/**
+ * The cgroup limits of the process on the host (fused/cgroup-memory.ts): `high` (reclaim and
+ * throttle above it, never a kill) at the ceiling; `max` (the kernel kills above it) at twice
+ * the ceiling, for the old and the new generation that share the cgroup during an upgrade, plus
+ * `inflateBudgetBytes`, the inflated chunks a gzip bomb may make it hold for a moment on top.
+ */
+export function cgroupLimitsOf(limitBytes: number, inflateBudgetBytes: number): { high: number; max: number } {
+  for (const [name, v] of Object.entries({ limitBytes, inflateBudgetBytes })) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`cgroup limits: ${name} must be a non-negative integer, got ${v}`);
+  }
+  return { high: limitBytes, max: 2 * limitBytes + inflateBudgetBytes };
 }
 
 /** What `snaphost check` says about the ceiling (nothing when the caches fit). */
