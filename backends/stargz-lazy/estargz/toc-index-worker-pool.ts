@@ -37,36 +37,15 @@ import type { PackedTreeData } from './packed-tree.js';
 import { COLLECT, type IndexJob } from './toc-index-worker.js';
 import { inThreadIndexer, type IndexedToc, type TocIndexer, type TocIndexRequest } from './toc-indexer.js';
 import { fromTransferable, type TransferableError } from './transferable-error.js';
-
-/** Worker threads of a pool unless told otherwise. */
-export const DEFAULT_INDEX_WORKERS = 2;
-
-/**
- * V8 heap limits of each worker (MiB). A worker's young generation is what a TOC's parse fills
- * and V8 keeps it committed between jobs: its default (3 semi-spaces of up to 16 MiB) held
- * ~20 MiB per idle worker after the warm-up; 4 MiB costs no measurable indexing time on a
- * 5000-entry TOC (docs/benchmarks.md, "Memory (issue 16)"). The old generation holds the TOC
- * while it is indexed: 100k entries (`maxTocEntries`) need far less than this cap, and a worker
- * that reaches it dies and rejects only its job.
- */
-export const DEFAULT_WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 512 } as const;
-
-/** Workers idle this long are stopped (their heaps go with them); the next job starts one again. */
-export const DEFAULT_WORKER_IDLE_MS = 60_000;
-
-/** A worker idle this long collects its garbage (a full GC in its own thread; its warm code stays). */
-const COLLECT_AFTER_MS = 500;
-
-export interface WorkerIndexerOptions {
-  /** The compiled worker entry (default: toc-index-worker.js next to this module). */
-  file?: string | undefined;
-  /** Worker threads, 1 to 16 (default DEFAULT_INDEX_WORKERS). */
-  workers?: number | undefined;
-  /** Heap limits of each worker (default DEFAULT_WORKER_LIMITS). */
-  resourceLimits?: { maxYoungGenerationSizeMb?: number; maxOldGenerationSizeMb?: number } | undefined;
-  /** Stop a worker after this long without a job, ms (default DEFAULT_WORKER_IDLE_MS; 0: never). */
-  idleMs?: number | undefined;
-}
+import { IdleTimers } from './idle-timers.js';
+import { revive } from './revive-packed.js';
+import {
+  COLLECT_AFTER_MS,
+  DEFAULT_INDEX_WORKERS,
+  DEFAULT_WORKER_IDLE_MS,
+  DEFAULT_WORKER_LIMITS,
+  type WorkerIndexerOptions,
+} from './toc-index-worker-options.js';
 
 interface Answer {
   id: number;
@@ -93,10 +72,8 @@ interface Job {
 interface Slot {
   worker: Worker | undefined;
   job: Job | undefined;
-  /** Stops the idle worker (set while it has no job). */
-  idle: NodeJS.Timeout | undefined;
-  /** Makes the idle worker collect its garbage (set while it has no job). */
-  collect: NodeJS.Timeout | undefined;
+  /** Armed while it has no job: its worker collects its garbage, then stops. */
+  idle: IdleTimers;
   /** Jobs given to this slot so far (the least used free slot takes the next job). */
   used: number;
 }
@@ -122,7 +99,7 @@ export class WorkerIndexer implements TocIndexer {
     if (!Number.isSafeInteger(idleMs) || idleMs < 0) throw new RangeError(`idleMs must be a non-negative integer, got ${idleMs}`);
     this.#idleMs = idleMs;
     this.#limits = { ...DEFAULT_WORKER_LIMITS, ...options.resourceLimits };
-    this.#slots = Array.from({ length: workers }, () => ({ worker: undefined, job: undefined, idle: undefined, collect: undefined, used: 0 }));
+    this.#slots = Array.from({ length: workers }, () => ({ worker: undefined, job: undefined, idle: new IdleTimers(), used: 0 }));
   }
 
   index(r: TocIndexRequest): Promise<IndexedToc> {
@@ -180,7 +157,7 @@ export class WorkerIndexer implements TocIndexer {
     const stopping: Promise<number>[] = [];
     for (const slot of this.#slots) {
       if (slot.job !== undefined) this.#settle(slot.job, closed);
-      this.#disarm(slot);
+      slot.idle.disarm();
       const worker = slot.worker;
       slot.worker = undefined;
       if (worker !== undefined) stopping.push(worker.terminate());
@@ -207,7 +184,7 @@ export class WorkerIndexer implements TocIndexer {
   }
 
   #run(slot: Slot, job: Job): void {
-    this.#disarm(slot);
+    slot.idle.disarm();
     const worker = this.#ensure(slot);
     slot.job = job;
     slot.used++;
@@ -238,34 +215,21 @@ export class WorkerIndexer implements TocIndexer {
     this.#pump();
   }
 
-  #disarm(slot: Slot): void {
-    clearTimeout(slot.idle);
-    clearTimeout(slot.collect);
-    slot.idle = undefined;
-    slot.collect = undefined;
-  }
-
-  /**
-   * A slot left without a job has its worker collect its garbage after COLLECT_AFTER_MS, and
-   * stops it after `idleMs`, unless a job comes first.
-   */
+  /** A slot left without a job: its worker collects its garbage soon and stops after `idleMs`, unless a job comes first. */
   #armIdle(slot: Slot): void {
-    if (this.#closed || slot.job !== undefined || slot.worker === undefined) return;
-    this.#disarm(slot);
     const worker = slot.worker;
-    slot.collect = setTimeout(() => {
-      slot.collect = undefined;
-      if (slot.job === undefined && slot.worker === worker) worker.postMessage(COLLECT);
-    }, COLLECT_AFTER_MS);
-    slot.collect.unref();
-    if (this.#idleMs === 0) return;
-    slot.idle = setTimeout(() => {
-      slot.idle = undefined;
-      if (slot.job !== undefined || slot.worker === undefined) return;
-      this.#log.debug({ idleMs: this.#idleMs }, 'TOC index worker idle: stopped until the next job');
-      this.#stopWorker(slot);
-    }, this.#idleMs);
-    slot.idle.unref();
+    if (this.#closed || slot.job !== undefined || worker === undefined) return;
+    const idle = () => slot.job === undefined && slot.worker === worker;
+    slot.idle.arm({
+      collectAfterMs: COLLECT_AFTER_MS,
+      stopAfterMs: this.#idleMs,
+      collect: () => idle() && worker.postMessage(COLLECT),
+      stop: () => {
+        if (!idle()) return;
+        this.#log.debug({ idleMs: this.#idleMs }, 'TOC index worker idle: stopped until the next job');
+        this.#stopWorker(slot);
+      },
+    });
   }
 
   #stopWorker(slot: Slot): void {
@@ -309,26 +273,25 @@ export class WorkerIndexer implements TocIndexer {
       }
       this.#pump();
     });
+    let outOfMemory = false;
     worker.on('error', (err) => {
-      if (slot.worker === worker) this.#log.warn({ err }, 'a TOC index worker failed');
+      if (slot.worker !== worker) return;
+      outOfMemory ||= (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+      this.#log.warn({ err }, 'a TOC index worker failed');
     });
     worker.on('exit', (code) => {
       if (slot.worker !== worker) return; // stopped on purpose, or replaced
       slot.worker = undefined;
-      this.#log.warn({ code }, 'a TOC index worker exited; the next job starts another');
+      this.#log.warn({ code, outOfMemory }, 'a TOC index worker exited; the next job starts another');
       const job = slot.job;
-      if (job !== undefined) this.#settle(job, new UnavailableError(`the TOC index worker exited (code ${code}) while indexing`));
+      const heap = this.#limits.maxOldGenerationSizeMb;
+      const why = outOfMemory
+        ? `indexing this TOC needs more than the index worker's heap (${heap ?? 'default'} MiB, from fusedMemoryLimitBytes); a larger fusedMemoryLimitBytes lets it through`
+        : `the TOC index worker exited (code ${code}) while indexing`;
+      if (job !== undefined) this.#settle(job, new UnavailableError(why));
       this.#pump();
     });
     slot.worker = worker;
     return worker;
   }
-}
-
-/** Structured clone turns Buffers into plain Uint8Arrays: the tables are Buffers again. */
-function revive(p: { data: PackedTreeData; prefetch: PackedPrefetch }): { data: PackedTreeData; prefetch: PackedPrefetch } {
-  const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-  const xattrs = new Map<number, ReadonlyMap<string, Buffer>>();
-  for (const [ino, m] of p.data.xattrs) xattrs.set(ino, new Map([...m].map(([k, v]) => [k, buf(v)])));
-  return { data: { ...p.data, names: buf(p.data.names), digests: buf(p.data.digests), xattrs }, prefetch: p.prefetch };
 }

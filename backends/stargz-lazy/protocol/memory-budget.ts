@@ -23,7 +23,7 @@ export const BASE_BYTES = 96 * MiB;
 export const WORKER_BYTES = 24 * MiB;
 /** Below this old-generation heap a few large layers no longer fit. */
 export const MIN_HEAP_BYTES = 64 * MiB;
-/** TOC index workers of the process (toc-index-worker-pool.ts DEFAULT_INDEX_WORKERS). */
+/** TOC index workers of the process (toc-index-worker-options.ts DEFAULT_INDEX_WORKERS). */
 export const BUDGET_WORKERS = 2;
 /** Young generation of the main isolate (`--max-semi-space-size`): garbage of FUSE requests is short-lived and small. */
 export const SEMI_SPACE_MB = 2;

@@ -15,10 +15,12 @@ import { footerFetchSize, parseFooter } from '../../../../../backends/stargz-laz
 import { tocRange } from '../../../../../backends/stargz-lazy/estargz/toc.js';
 import { LayerIndex } from '../../../../../backends/stargz-lazy/estargz/layer-index.js';
 import { openLayer } from '../../../../../backends/stargz-lazy/estargz/open-layer.js';
-import { WorkerIndexer, type WorkerIndexerOptions } from '../../../../../backends/stargz-lazy/estargz/toc-index-worker-pool.js';
+import { WorkerIndexer } from '../../../../../backends/stargz-lazy/estargz/toc-index-worker-pool.js';
+import type { WorkerIndexerOptions } from '../../../../../backends/stargz-lazy/estargz/toc-index-worker-options.js';
 import { inThreadIndexer, type TocIndexRequest } from '../../../../../backends/stargz-lazy/estargz/toc-indexer.js';
 import { UnavailableError } from '../../../../../core/sdk.js';
 import { bufferReader, buildBlob, loadFixture } from './make-blob.js';
+import { makeWarmUpToc } from '../../../../../backends/stargz-lazy/fused/warm-up-blob.js';
 
 const compiled = new URL('../../../../../dist/backends/stargz-lazy/estargz/toc-index-worker.js', import.meta.url).pathname;
 /** Spins on tocOffset SPIN, exits on EXIT, else the real worker (test/fixtures/estargz-workers). */
@@ -213,4 +215,14 @@ describe.skipIf(!existsSync(compiled))('WorkerIndexer', () => {
     }
     expect(busy.running).toBe(1);
   });
+
+  it('a TOC larger than the worker heap: the job rejects naming the heap and fusedMemoryLimitBytes, the pool goes on', async () => {
+    const w = make(compiled, 1, { resourceLimits: { maxOldGenerationSizeMb: 16 } });
+    const big = makeWarmUpToc(60_000, 'no-prefetch');
+    await expect(w.index({ compressed: big.compressed, tocOffset: big.tocOffset, limits: { maxIndexMs: 60_000 } })).rejects.toThrow(
+      /needs more than the index worker's heap \(16 MiB, from fusedMemoryLimitBytes\)/,
+    );
+    const r = fullRequest();
+    expect((await w.index(r)).digest).toBe(r.tocDigest);
+  }, 60_000);
 });
