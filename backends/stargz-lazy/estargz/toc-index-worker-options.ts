@@ -16,6 +16,9 @@ export const DEFAULT_WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenera
 /** Workers idle this long are stopped (their heaps go with them); the next job starts one again, cold. */
 export const DEFAULT_WORKER_IDLE_MS = 60_000;
 
+/** Workers never stopped for being idle (the first ones of the pool): their warm code stays. */
+export const DEFAULT_KEEP_WARM = 1;
+
 /** A worker idle this long collects its garbage (a full GC in its own thread; its warm code stays). */
 export const COLLECT_AFTER_MS = 500;
 
@@ -28,4 +31,22 @@ export interface WorkerIndexerOptions {
   resourceLimits?: { maxYoungGenerationSizeMb?: number; maxOldGenerationSizeMb?: number } | undefined;
   /** Stop a worker after this long without a job, ms (default DEFAULT_WORKER_IDLE_MS; 0: never). */
   idleMs?: number | undefined;
+  /** The first this many workers are never stopped for being idle (default DEFAULT_KEEP_WARM). */
+  keepWarm?: number | undefined;
+}
+
+/** The options with their defaults, checked. */
+export function resolveWorkerOptions(o: WorkerIndexerOptions): {
+  workers: number;
+  idleMs: number;
+  keepWarm: number;
+  resourceLimits: { maxYoungGenerationSizeMb?: number; maxOldGenerationSizeMb?: number };
+} {
+  const workers = o.workers ?? DEFAULT_INDEX_WORKERS;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new RangeError(`workers must be an integer from 1 to 16, got ${workers}`);
+  const idleMs = o.idleMs ?? DEFAULT_WORKER_IDLE_MS;
+  if (!Number.isSafeInteger(idleMs) || idleMs < 0) throw new RangeError(`idleMs must be a non-negative integer, got ${idleMs}`);
+  const keepWarm = o.keepWarm ?? DEFAULT_KEEP_WARM;
+  if (!Number.isInteger(keepWarm) || keepWarm < 0) throw new RangeError(`keepWarm must be a non-negative integer, got ${keepWarm}`);
+  return { workers, idleMs, keepWarm, resourceLimits: { ...DEFAULT_WORKER_LIMITS, ...o.resourceLimits } };
 }

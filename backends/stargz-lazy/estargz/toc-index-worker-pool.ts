@@ -8,11 +8,11 @@
  *   at a time, jobs waiting in order for a free worker: a slow layer holds one worker and the
  *   layers after it are indexed in the other, while a node's indexing stays within 2 cores.
  *   Workers stay up between jobs, so the JIT warm-up (fused/warm-up.ts) is kept; the warm-up's
- *   jobs go to the least used worker, which warms both. A worker idle for a moment collects its
- *   garbage (a TOC's parse leaves tens of MiB in its heap); one idle for `idleMs` (default a
- *   minute: the layers of a pull come seconds apart) is stopped, and the next job starts it
- *   again, cold. Each worker's heap is capped (`resourceLimits`): its young generation small
- *   (DEFAULT_WORKER_LIMITS), its old one by fused's memory budget (protocol/memory-budget.ts).
+ *   jobs go to the least used worker, which warms both. An idle worker collects its garbage at
+ *   once; beyond the first `keepWarm` (kept warm for the next pull: a cold worker made a second
+ *   rpull ~3x slower), one idle for `idleMs` is stopped, and started again, cold, by the next
+ *   job. Heaps are capped (`resourceLimits`, toc-index-worker-options.ts; the old generation by
+ *   protocol/memory-budget.ts).
  * - A job's running time is bounded by the `maxIndexMs` limit: past it the worker is stopped
  *   (a new one is started for the next job) and the job rejects with an `EstargzLimitError`.
  * - A job is cancelled by its request's `signal`: a waiting job leaves the queue, a running
@@ -39,13 +39,7 @@ import { inThreadIndexer, type IndexedToc, type TocIndexer, type TocIndexRequest
 import { fromTransferable, type TransferableError } from './transferable-error.js';
 import { IdleTimers } from './idle-timers.js';
 import { revive } from './revive-packed.js';
-import {
-  COLLECT_AFTER_MS,
-  DEFAULT_INDEX_WORKERS,
-  DEFAULT_WORKER_IDLE_MS,
-  DEFAULT_WORKER_LIMITS,
-  type WorkerIndexerOptions,
-} from './toc-index-worker-options.js';
+import { COLLECT_AFTER_MS, resolveWorkerOptions, type WorkerIndexerOptions } from './toc-index-worker-options.js';
 
 interface Answer {
   id: number;
@@ -72,8 +66,10 @@ interface Job {
 interface Slot {
   worker: Worker | undefined;
   job: Job | undefined;
-  /** Armed while it has no job: its worker collects its garbage, then stops. */
+  /** Armed while it has no job: its worker collects its garbage, then stops (unless `keep`). */
   idle: IdleTimers;
+  /** One of the first `keepWarm` slots: its worker is never stopped for being idle. */
+  keep: boolean;
   /** Jobs given to this slot so far (the least used free slot takes the next job). */
   used: number;
 }
@@ -83,7 +79,7 @@ export class WorkerIndexer implements TocIndexer {
   readonly #file: string;
   readonly #slots: Slot[];
   readonly #queue: Job[] = [];
-  readonly #limits: NonNullable<WorkerIndexerOptions['resourceLimits']>;
+  readonly #limits: ReturnType<typeof resolveWorkerOptions>['resourceLimits'];
   readonly #idleMs: number;
   /** Whether the worker file exists: undefined until first looked at. */
   #haveFile: boolean | undefined;
@@ -93,13 +89,10 @@ export class WorkerIndexer implements TocIndexer {
   constructor(log: Logger, options: WorkerIndexerOptions = {}) {
     this.#log = log;
     this.#file = options.file ?? fileURLToPath(new URL('./toc-index-worker.js', import.meta.url));
-    const workers = options.workers ?? DEFAULT_INDEX_WORKERS;
-    if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new RangeError(`workers must be an integer from 1 to 16, got ${workers}`);
-    const idleMs = options.idleMs ?? DEFAULT_WORKER_IDLE_MS;
-    if (!Number.isSafeInteger(idleMs) || idleMs < 0) throw new RangeError(`idleMs must be a non-negative integer, got ${idleMs}`);
+    const { workers, idleMs, keepWarm, resourceLimits } = resolveWorkerOptions(options);
     this.#idleMs = idleMs;
-    this.#limits = { ...DEFAULT_WORKER_LIMITS, ...options.resourceLimits };
-    this.#slots = Array.from({ length: workers }, () => ({ worker: undefined, job: undefined, idle: new IdleTimers(), used: 0 }));
+    this.#limits = resourceLimits;
+    this.#slots = Array.from({ length: workers }, (_, i) => ({ worker: undefined, job: undefined, idle: new IdleTimers(), used: 0, keep: i < keepWarm }));
   }
 
   index(r: TocIndexRequest): Promise<IndexedToc> {
@@ -222,7 +215,7 @@ export class WorkerIndexer implements TocIndexer {
     const idle = () => slot.job === undefined && slot.worker === worker;
     slot.idle.arm({
       collectAfterMs: COLLECT_AFTER_MS,
-      stopAfterMs: this.#idleMs,
+      stopAfterMs: slot.keep ? 0 : this.#idleMs,
       collect: () => idle() && worker.postMessage(COLLECT),
       stop: () => {
         if (!idle()) return;

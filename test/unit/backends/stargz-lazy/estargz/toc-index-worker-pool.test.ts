@@ -187,7 +187,7 @@ describe.skipIf(!existsSync(compiled))('WorkerIndexer', () => {
   it('an idle worker collects its garbage, then is stopped after idleMs; the next job starts one again', async () => {
     const posted = vi.spyOn(Worker.prototype, 'postMessage');
     const collects = () => posted.mock.calls.filter(([m]) => m === 'collect').length;
-    const w = make(compiled, 1, { idleMs: 3_000 });
+    const w = make(compiled, 1, { idleMs: 3_000, keepWarm: 0 });
     const r = fullRequest();
     expect((await w.index(r)).digest).toBe(r.tocDigest);
     expect(w.running).toBe(1);
@@ -207,7 +207,8 @@ describe.skipIf(!existsSync(compiled))('WorkerIndexer', () => {
     await sleep(700);
     expect(w.running).toBe(1);
     expect(() => new WorkerIndexer(log, { idleMs: -1 })).toThrow(RangeError);
-    const busy = make(compiled, 1, { idleMs: 2_000 });
+    expect(() => new WorkerIndexer(log, { keepWarm: 0.5 })).toThrow(RangeError);
+    const busy = make(compiled, 1, { idleMs: 2_000, keepWarm: 0 });
     const r = fullRequest();
     for (let i = 0; i < 4; i++) {
       await busy.index(r);
@@ -225,4 +226,14 @@ describe.skipIf(!existsSync(compiled))('WorkerIndexer', () => {
     const r = fullRequest();
     expect((await w.index(r)).digest).toBe(r.tocDigest);
   }, 60_000);
+
+  it('the first keepWarm workers stay up when idle (warm for the next pull), the others stop', async () => {
+    const w = make(compiled, 2, { idleMs: 300, keepWarm: 1 });
+    w.start();
+    await vi.waitFor(() => expect(w.running).toBe(1), { timeout: 5_000, interval: 50 });
+    await sleep(600);
+    expect(w.running).toBe(1);
+    const r = fullRequest();
+    expect((await w.index(r)).digest).toBe(r.tocDigest);
+  });
 });
