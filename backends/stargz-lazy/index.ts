@@ -10,6 +10,7 @@ import { readHostsDirs } from './registry/hosts-dirs.js';
 import { openSnapshotter } from './snapshotter/open-snapshotter.js';
 import { stargzLazyOptions } from './options.js';
 import { describeStop, shutdownFused } from './fused-client/stop-fused.js';
+import { budgetProblems } from './protocol/memory-budget.js';
 
 export default defineBackend({
   name: 'stargz-lazy',
@@ -36,7 +37,7 @@ export default defineBackend({
       throw err;
     }
   },
-  // Broken pull secrets and registry hosts files (`snaphost check`); the backend serves with the others.
+  // Broken pull secrets and registry hosts files, a memory ceiling below the memory cache (`snaphost check`); the backend serves with the others.
   check: async (options) => {
     const { pullSecrets, hostsDirs } = options.registry;
     const secrets = pullSecrets.length > 0 ? (await readPullSecrets(await scanPullSecrets(pullSecrets))).problems : [];
@@ -46,7 +47,7 @@ export default defineBackend({
     } catch (err) {
       hosts = [`registry hosts directories: cannot read them: ${(err as Error).message}`];
     }
-    return [...secrets, ...hosts];
+    return [...secrets, ...hosts, ...budgetProblems(options.fusedMemoryLimitBytes, options.cache.memoryBytes)];
   },
   // The FUSE-serving process outlives snaphost on purpose; only this stops it (and the layer
   // mounts of running containers with it).

@@ -7,13 +7,20 @@
 import { z } from '../../core/sdk.js';
 import { estargzLimitsSchema } from './estargz/limits.js';
 import { registryOptions } from './registry/options.js';
+import { DEFAULT_FUSED_MEMORY_LIMIT_BYTES, MIN_FUSED_MEMORY_LIMIT_BYTES } from './protocol/memory-budget.js';
 
 const MiB = 1024 * 1024;
 
 export const cacheOptions = z
   .object({
-    /** Verified chunks kept in the FUSE process's memory in front of the on-disk cache, bytes. */
-    memoryBytes: z.number().int().min(0).max(64 * 1024 * MiB).default(64 * MiB),
+    /**
+     * Verified chunks kept in the FUSE process's memory in front of the on-disk cache, bytes.
+     * The kernel's page cache already keeps what containers read (a layer is mounted with
+     * `kernel_cache`) and the cache files the process reads: this only has to hold the chunk
+     * being read and the one read ahead (two upstream 4 MiB chunks) and the small files a region
+     * fetch brought in; more measured no faster (docs/benchmarks.md, "Memory (issue 16)").
+     */
+    memoryBytes: z.number().int().min(0).max(64 * 1024 * MiB).default(8 * MiB),
     /**
      * Cap of the on-disk chunk cache, bytes; least recently used chunks are evicted beyond it
      * (0: no cap). Chunks of a layer whose registry cannot be reached are kept while it is mounted.
@@ -108,6 +115,14 @@ export const stargzLazyOptions = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The FUSE-serving process's memory ceiling, bytes (protocol/memory-budget.ts): its V8 heap
+     * limit is derived from it, the memory chunk cache is cut to fit in it, and, running on the
+     * host (`fusedOnHost`), its cgroup gets `memory.high` at it and `memory.max` at twice it plus
+     * `estargz.inflateBudgetBytes` (protocol/memory-budget.ts `cgroupLimitsOf`).
+     * A change reaches the heap limit at the process's next start.
+     */
+    fusedMemoryLimitBytes: z.number().int().min(MIN_FUSED_MEMORY_LIMIT_BYTES).max(1024 * 1024 * MiB).default(DEFAULT_FUSED_MEMORY_LIMIT_BYTES),
     /** How long to wait for the FUSE-serving process to start and answer. */
     fusedStartTimeoutMs: z.number().int().positive().max(600_000).default(10_000),
     /**

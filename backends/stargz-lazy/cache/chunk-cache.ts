@@ -8,8 +8,8 @@
  * flip, a truncated file or a file someone replaced is deleted and reported as a miss, so the
  * chunk is fetched again instead of being served wrong. A file is hashed once per process: its
  * identity (inode, size, ctime, mtime) is remembered, and the same file read again (after the
- * memory LRU dropped it) is trusted; any write to it changes its ctime and makes it checked
- * again. Buffers returned are shared with the cache: callers copy, never write into them.
+ * memory LRU dropped it) is trusted; a file this process wrote (verified data) is trusted the
+ * same way from its write on; any write to it changes its ctime and makes it checked again. Buffers returned are shared with the cache: callers copy, never write into them.
  *
  * The disk is capped (`diskBytes`, `disk-cap.ts`): least recently used chunks are removed after
  * a put crosses the cap (and at open, when the directory is over it already); a hit, from
@@ -232,7 +232,10 @@ export class ChunkCache {
         // Only a chunk the index knows can already be on disk (this process owns the directory;
         // rewriting one it does not know is harmless: the new file replaces it whole).
         if (this.disk.index.has(digest) && (await this.disk.sizeOf(digest)) === data.length) return;
-        await this.disk.write(digest, data);
+        // Verified before it was put: this very file needs no hashing when read back (a warm
+        // read after the memory cache dropped it, or never held it, is a plain disk read).
+        const identity = await this.disk.write(digest, data);
+        if (identity !== undefined) this.#verified.remember(digest, identity);
         this.#stats.writes++;
       } catch (err) {
         this.#stats.writeErrors++;

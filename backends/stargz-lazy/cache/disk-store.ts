@@ -138,7 +138,7 @@ export class DiskStore {
       const st = await handle.stat();
       if (!st.isFile()) return { kind: 'bad', reason: 'not a regular file' };
       if (st.size > maxBytes) return { kind: 'bad', reason: `${st.size} bytes, more than any chunk (${maxBytes})` };
-      const out = await use(handle, st.size, `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}:${st.mtimeMs}`);
+      const out = await use(handle, st.size, identityOf(st));
       if (out.kind === 'hit' && !this.index.touch(digest) && !this.#removing.has(digest) && st.nlink > 0) this.index.add(digest, st.size);
       return out;
     } finally {
@@ -166,7 +166,11 @@ export class DiskStore {
   }
 
   /** Write `data` as the file of `digest`: temp file, then rename (atomic; a concurrent write of the same digest is harmless). */
-  async write(digest: string, data: Buffer): Promise<void> {
+  /**
+   * Writes `data` as the file of `digest` (a temp file renamed over it) and answers the file's
+   * identity, or undefined when the file found after the rename is not the one written.
+   */
+  async write(digest: string, data: Buffer): Promise<string | undefined> {
     const { dir, file } = chunkPath(digest);
     if (!this.#dirs.has(dir)) {
       await mkdir(join(this.root, dir), { recursive: true, mode: 0o700 });
@@ -179,6 +183,9 @@ export class DiskStore {
       await writeFile(tmp, data, { mode: 0o600 });
       await rename(tmp, join(this.root, file));
       this.index.add(digest, data.length);
+      // After the rename (it changes the ctime): what a later read of this very file finds.
+      const st = await stat(join(this.root, file));
+      return st.isFile() && st.size === data.length ? identityOf(st) : undefined;
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       // A shard directory removed from outside is made again by the next write.
@@ -242,4 +249,9 @@ function isAlive(pid: number): boolean {
 
 function isCode(err: unknown, code: string): boolean {
   return (err as { code?: unknown } | null)?.code === code;
+}
+
+/** What tells a file from a rewrite of it: device, inode, size, change and modification times. */
+function identityOf(st: { dev: number; ino: number; size: number; ctimeMs: number; mtimeMs: number }): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}:${st.mtimeMs}`;
 }

@@ -8,7 +8,11 @@
  *   at a time, jobs waiting in order for a free worker: a slow layer holds one worker and the
  *   layers after it are indexed in the other, while a node's indexing stays within 2 cores.
  *   Workers stay up between jobs, so the JIT warm-up (fused/warm-up.ts) is kept; the warm-up's
- *   jobs go to the least used worker, which warms both.
+ *   jobs go to the least used worker, which warms both. An idle worker collects its garbage at
+ *   once; beyond the first `keepWarm` (kept warm for the next pull: a cold worker made a second
+ *   rpull ~3x slower), one idle for `idleMs` is stopped, and started again, cold, by the next
+ *   job. Heaps are capped (`resourceLimits`, toc-index-worker-options.ts; the old generation by
+ *   protocol/memory-budget.ts).
  * - A job's running time is bounded by the `maxIndexMs` limit: past it the worker is stopped
  *   (a new one is started for the next job) and the job rejects with an `EstargzLimitError`.
  * - A job is cancelled by its request's `signal`: a waiting job leaves the queue, a running
@@ -30,19 +34,12 @@ import { EstargzLimitError } from './errors.js';
 import { LayerIndex } from './layer-index.js';
 import { resolveLimits } from './limits.js';
 import type { PackedTreeData } from './packed-tree.js';
-import type { IndexJob } from './toc-index-worker.js';
+import { COLLECT, type IndexJob } from './toc-index-worker.js';
 import { inThreadIndexer, type IndexedToc, type TocIndexer, type TocIndexRequest } from './toc-indexer.js';
 import { fromTransferable, type TransferableError } from './transferable-error.js';
-
-/** Worker threads of a pool unless told otherwise. */
-export const DEFAULT_INDEX_WORKERS = 2;
-
-export interface WorkerIndexerOptions {
-  /** The compiled worker entry (default: toc-index-worker.js next to this module). */
-  file?: string | undefined;
-  /** Worker threads, 1 to 16 (default DEFAULT_INDEX_WORKERS). */
-  workers?: number | undefined;
-}
+import { IdleTimers } from './idle-timers.js';
+import { revive } from './revive-packed.js';
+import { COLLECT_AFTER_MS, resolveWorkerOptions, type WorkerIndexerOptions } from './toc-index-worker-options.js';
 
 interface Answer {
   id: number;
@@ -69,6 +66,10 @@ interface Job {
 interface Slot {
   worker: Worker | undefined;
   job: Job | undefined;
+  /** Armed while it has no job: its worker collects its garbage, then stops (unless `keep`). */
+  idle: IdleTimers;
+  /** One of the first `keepWarm` slots: its worker is never stopped for being idle. */
+  keep: boolean;
   /** Jobs given to this slot so far (the least used free slot takes the next job). */
   used: number;
 }
@@ -78,6 +79,8 @@ export class WorkerIndexer implements TocIndexer {
   readonly #file: string;
   readonly #slots: Slot[];
   readonly #queue: Job[] = [];
+  readonly #limits: ReturnType<typeof resolveWorkerOptions>['resourceLimits'];
+  readonly #idleMs: number;
   /** Whether the worker file exists: undefined until first looked at. */
   #haveFile: boolean | undefined;
   #closed = false;
@@ -86,9 +89,10 @@ export class WorkerIndexer implements TocIndexer {
   constructor(log: Logger, options: WorkerIndexerOptions = {}) {
     this.#log = log;
     this.#file = options.file ?? fileURLToPath(new URL('./toc-index-worker.js', import.meta.url));
-    const workers = options.workers ?? DEFAULT_INDEX_WORKERS;
-    if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new RangeError(`workers must be an integer from 1 to 16, got ${workers}`);
-    this.#slots = Array.from({ length: workers }, () => ({ worker: undefined, job: undefined, used: 0 }));
+    const { workers, idleMs, keepWarm, resourceLimits } = resolveWorkerOptions(options);
+    this.#idleMs = idleMs;
+    this.#limits = resourceLimits;
+    this.#slots = Array.from({ length: workers }, (_, i) => ({ worker: undefined, job: undefined, idle: new IdleTimers(), used: 0, keep: i < keepWarm }));
   }
 
   index(r: TocIndexRequest): Promise<IndexedToc> {
@@ -123,7 +127,15 @@ export class WorkerIndexer implements TocIndexer {
   /** Start the workers now (they load their modules while nothing waits for them). */
   start(): void {
     if (this.#closed || !this.#hasWorkerFile()) return;
-    for (const slot of this.#slots) this.#ensure(slot);
+    for (const slot of this.#slots) {
+      this.#ensure(slot);
+      this.#armIdle(slot);
+    }
+  }
+
+  /** Workers running now (for tests and status). */
+  get running(): number {
+    return this.#slots.filter((s) => s.worker !== undefined).length;
   }
 
   /** Jobs waiting and running (for tests and status). */
@@ -138,6 +150,7 @@ export class WorkerIndexer implements TocIndexer {
     const stopping: Promise<number>[] = [];
     for (const slot of this.#slots) {
       if (slot.job !== undefined) this.#settle(slot.job, closed);
+      slot.idle.disarm();
       const worker = slot.worker;
       slot.worker = undefined;
       if (worker !== undefined) stopping.push(worker.terminate());
@@ -164,6 +177,7 @@ export class WorkerIndexer implements TocIndexer {
   }
 
   #run(slot: Slot, job: Job): void {
+    slot.idle.disarm();
     const worker = this.#ensure(slot);
     slot.job = job;
     slot.used++;
@@ -194,6 +208,23 @@ export class WorkerIndexer implements TocIndexer {
     this.#pump();
   }
 
+  /** A slot left without a job: its worker collects its garbage soon and stops after `idleMs`, unless a job comes first. */
+  #armIdle(slot: Slot): void {
+    const worker = slot.worker;
+    if (this.#closed || slot.job !== undefined || worker === undefined) return;
+    const idle = () => slot.job === undefined && slot.worker === worker;
+    slot.idle.arm({
+      collectAfterMs: COLLECT_AFTER_MS,
+      stopAfterMs: slot.keep ? 0 : this.#idleMs,
+      collect: () => idle() && worker.postMessage(COLLECT),
+      stop: () => {
+        if (!idle()) return;
+        this.#log.debug({ idleMs: this.#idleMs }, 'TOC index worker idle: stopped until the next job');
+        this.#stopWorker(slot);
+      },
+    });
+  }
+
   #stopWorker(slot: Slot): void {
     const worker = slot.worker;
     slot.worker = undefined; // its exit is no news
@@ -202,8 +233,10 @@ export class WorkerIndexer implements TocIndexer {
 
   /** Ends `job`: frees its slot, drops its timer and listener, settles its promise. */
   #settle(job: Job, error: unknown, answer?: IndexedToc): void {
-    if (job.slot !== undefined && job.slot.job === job) job.slot.job = undefined;
+    const slot = job.slot;
+    if (slot !== undefined && slot.job === job) slot.job = undefined;
     job.slot = undefined;
+    if (slot !== undefined) this.#armIdle(slot);
     if (job.timer !== undefined) clearTimeout(job.timer);
     job.timer = undefined;
     job.signal?.removeEventListener('abort', job.onAbort);
@@ -213,7 +246,7 @@ export class WorkerIndexer implements TocIndexer {
 
   #ensure(slot: Slot): Worker {
     if (slot.worker !== undefined) return slot.worker;
-    const worker = new Worker(this.#file);
+    const worker = new Worker(this.#file, { resourceLimits: this.#limits });
     worker.unref();
     worker.on('message', (a: Answer) => {
       const job = slot.job;
@@ -233,26 +266,25 @@ export class WorkerIndexer implements TocIndexer {
       }
       this.#pump();
     });
+    let outOfMemory = false;
     worker.on('error', (err) => {
-      if (slot.worker === worker) this.#log.warn({ err }, 'a TOC index worker failed');
+      if (slot.worker !== worker) return;
+      outOfMemory ||= (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+      this.#log.warn({ err }, 'a TOC index worker failed');
     });
     worker.on('exit', (code) => {
       if (slot.worker !== worker) return; // stopped on purpose, or replaced
       slot.worker = undefined;
-      this.#log.warn({ code }, 'a TOC index worker exited; the next job starts another');
+      this.#log.warn({ code, outOfMemory }, 'a TOC index worker exited; the next job starts another');
       const job = slot.job;
-      if (job !== undefined) this.#settle(job, new UnavailableError(`the TOC index worker exited (code ${code}) while indexing`));
+      const heap = this.#limits.maxOldGenerationSizeMb;
+      const why = outOfMemory
+        ? `indexing this TOC needs more than the index worker's heap (${heap ?? 'default'} MiB, from fusedMemoryLimitBytes); a larger fusedMemoryLimitBytes lets it through`
+        : `the TOC index worker exited (code ${code}) while indexing`;
+      if (job !== undefined) this.#settle(job, new UnavailableError(why));
       this.#pump();
     });
     slot.worker = worker;
     return worker;
   }
-}
-
-/** Structured clone turns Buffers into plain Uint8Arrays: the tables are Buffers again. */
-function revive(p: { data: PackedTreeData; prefetch: PackedPrefetch }): { data: PackedTreeData; prefetch: PackedPrefetch } {
-  const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-  const xattrs = new Map<number, ReadonlyMap<string, Buffer>>();
-  for (const [ino, m] of p.data.xattrs) xattrs.set(ino, new Map([...m].map(([k, v]) => [k, buf(v)])));
-  return { data: { ...p.data, names: buf(p.data.names), digests: buf(p.data.digests), xattrs }, prefetch: p.prefetch };
 }

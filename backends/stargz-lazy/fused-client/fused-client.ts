@@ -26,6 +26,7 @@ import { fusedPaths, type FusedPaths } from '../protocol/root-layout.js';
 import { issueLines } from '../protocol/schema-issues.js';
 import { pushConfig } from './push-config.js';
 import { defaultFusedCommand, spawnFused } from './spawn-fused.js';
+import { memoryBudget, nodeFlagsOf } from '../protocol/memory-budget.js';
 
 export interface FusedClientOptions {
   log: Logger;
@@ -108,7 +109,8 @@ export class FusedClient implements FusedMounter {
       if (o.spawn === false) throw new FusedUnreachableError(`no FUSE-serving process answers on ${paths.socket}`);
       let starting = FusedClient.#starting.get(dir);
       if (!starting) {
-        starting = start(dir, paths, o.command ?? defaultFusedCommand(), o.startTimeoutMs ?? 10_000, log, o.env);
+        const flags = nodeFlagsOf(memoryBudget(config.memoryLimitBytes, config.cache.memoryBytes));
+        starting = start(dir, paths, o.command ?? defaultFusedCommand(), o.startTimeoutMs ?? 10_000, log, o.env, flags);
         FusedClient.#starting.set(dir, starting);
         const forget = () => FusedClient.#starting.delete(dir);
         starting.then(forget, forget);
@@ -239,9 +241,17 @@ async function tryStatus(socket: string): Promise<Status | undefined> {
   }
 }
 
-async function start(root: string, paths: FusedPaths, command: readonly string[], timeoutMs: number, log: Logger, env?: Readonly<Record<string, string>>): Promise<Status> {
-  const child = spawnFused(root, paths.log, command, env);
-  log.info({ pid: child.pid, root }, 'started the FUSE-serving process');
+async function start(
+  root: string,
+  paths: FusedPaths,
+  command: readonly string[],
+  timeoutMs: number,
+  log: Logger,
+  env: Readonly<Record<string, string>> | undefined,
+  nodeFlags: readonly string[],
+): Promise<Status> {
+  const child = spawnFused(root, paths.log, command, env, nodeFlags);
+  log.info({ pid: child.pid, root, nodeFlags }, 'started the FUSE-serving process');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = await tryStatus(paths.socket);

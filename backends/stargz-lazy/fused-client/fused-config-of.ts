@@ -16,6 +16,7 @@ export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedCon
     fs: { readTimeoutMs: options.readTimeoutMs, regionBytes: options.regionBytes },
     idleExitMs: options.fusedIdleExitMs,
     outsideCheckMs: options.fusedOutsideCheckMs,
+    memoryLimitBytes: options.fusedMemoryLimitBytes,
     logLevel: level.success ? level.data : 'info',
   });
 }

@@ -7,6 +7,7 @@
  * All or nothing: fixed fields that differ refuse the whole change, and a registry that cannot
  * be made (an unreadable CA of `registry.hosts`) leaves everything as it was.
  */
+import { memoryBudget } from '../protocol/memory-budget.js';
 import { FailedPreconditionError, type Logger } from '../../../core/sdk.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import type { BackgroundFetcher } from '../layer/background-fetcher.js';
@@ -45,7 +46,10 @@ export class LiveConfig {
     const applied = sectionsChanged(config, next);
     // The registry first: the only step that can fail, before anything else changed.
     if (applied.includes('registry')) this.deps.registry.replace(next.registry, 'a new configuration');
-    if (applied.includes('cache')) this.deps.cache.setLimits(next.cache);
+    if (applied.includes('cache') || applied.includes('memoryLimitBytes')) {
+      // The memory cache within the ceiling (the heap limit follows it at the next start).
+      this.deps.cache.setLimits({ diskBytes: next.cache.diskBytes, memoryBytes: memoryBudget(next.memoryLimitBytes, next.cache.memoryBytes).cacheBytes });
+    }
     if (applied.includes('backgroundFetch')) this.deps.background?.configure(next.backgroundFetch);
     if (applied.includes('logLevel')) log.level = next.logLevel;
     for (const section of applied) Object.assign(config, { [section]: inPlace(config[section as keyof FusedConfig], next[section as keyof FusedConfig]) });

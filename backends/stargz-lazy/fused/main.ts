@@ -48,6 +48,9 @@ import type { ServedCounters } from './process-metrics.js';
 import { ServedMounts } from './served-mounts.js';
 import { warmUp } from './warm-up.js';
 import { enterCgroup } from './enter-cgroup.js';
+import { limitCgroupMemory } from './cgroup-memory.js';
+import { cgroupLimitsOf, memoryBudget } from '../protocol/memory-budget.js';
+import { getHeapStatistics } from 'node:v8';
 import { CGROUP_ENV, FUSED_PROTOCOL_VERSION, GENERATION_ENV } from '../protocol/generation.js';
 
 class UsageError extends Error {}
@@ -93,14 +96,18 @@ async function main(argv: string[]): Promise<void> {
     log: registryLog,
     pollMs: HOSTS_DIRS_POLL_MS,
   });
+  // Within `fusedMemoryLimitBytes`: the heap limit came with NODE_OPTIONS (spawn-fused.ts).
+  const budget = memoryBudget(config.memoryLimitBytes, config.cache.memoryBytes);
+  if (budget.cacheCut) log.warn({ memoryBytes: config.cache.memoryBytes, cacheBytes: budget.cacheBytes, memoryLimitBytes: budget.limitBytes }, 'cache.memoryBytes does not fit in fusedMemoryLimitBytes: cut');
+  const cgroupMemory = cgroups ? await limitCgroupMemory(cgroups, cgroupLimitsOf(budget.limitBytes, config.estargz.inflateBudgetBytes)) : undefined;
   const cache = await ChunkCache.open(paths.cache, {
-    memoryBytes: config.cache.memoryBytes,
+    memoryBytes: budget.cacheBytes,
     diskBytes: config.cache.diskBytes,
     maxChunkBytes: config.estargz.maxChunkBytes,
     log,
   });
   const counters: ServedCounters = { registryBytes: 0, registryReads: 0 };
-  const indexer = new WorkerIndexer(log.child({ component: 'toc-index-worker' }));
+  const indexer = new WorkerIndexer(log.child({ component: 'toc-index-worker' }), { resourceLimits: { maxOldGenerationSizeMb: budget.workerHeapMb } });
   indexer.start();
   const { enabled, concurrency, quietMs, startDelayMs } = config.backgroundFetch;
   const background = enabled ? new BackgroundFetcher({ concurrency, quietMs, startDelayMs, log }) : undefined;
@@ -213,7 +220,10 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => undefined);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  log.info({ root, configDigest: live.digest, generation, protocol: FUSED_PROTOCOL_VERSION, cgroups }, 'FUSE-serving process ready');
+  log.info(
+    { root, configDigest: live.digest, generation, protocol: FUSED_PROTOCOL_VERSION, cgroups, cgroupMemory, heapLimitBytes: getHeapStatistics().heap_size_limit },
+    'FUSE-serving process ready',
+  );
 }
 
 function parseArgs(argv: string[]): string {

@@ -28,6 +28,8 @@ export const fusedConfigSchema = z
     idleExitMs: option.fusedIdleExitMs,
     /** `fusedOutsideCheckMs` (outside-watch.ts). */
     outsideCheckMs: option.fusedOutsideCheckMs,
+    /** `fusedMemoryLimitBytes` (memory-budget.ts). */
+    memoryLimitBytes: option.fusedMemoryLimitBytes,
     /** The backend's log level. */
     logLevel: logLevelSchema.default('info'),
   })

@@ -4,13 +4,15 @@ import { z } from '../../../../core/sdk.js';
 import backend from '../../../../backends/stargz-lazy/index.js';
 import { fusedConfigOf } from '../../../../backends/stargz-lazy/fused-client/fused-config-of.js';
 import { fusedConfigSchema } from '../../../../backends/stargz-lazy/protocol/fused-config.js';
+import { MIN_FUSED_MEMORY_LIMIT_BYTES } from '../../../../backends/stargz-lazy/protocol/memory-budget.js';
 
 describe('stargz-lazy options', () => {
   it('{} is a working configuration; defaults as documented', () => {
     const o = backend.options.parse({});
     expect(o).toMatchObject({
       asyncRemove: true,
-      cache: { memoryBytes: 64 * 1024 * 1024 },
+      cache: { memoryBytes: 8 * 1024 * 1024 },
+      fusedMemoryLimitBytes: 256 * 1024 * 1024,
       prefetch: { enabled: true, maxBytes: 256 * 1024 * 1024, timeoutMs: 30_000 },
       readTimeoutMs: 60_000,
       fusedStartTimeoutMs: 10_000,
@@ -72,6 +74,7 @@ const FROM_OPTION: [fused: string, option: string][] = [
   ['fs.regionBytes', 'regionBytes'],
   ['idleExitMs', 'fusedIdleExitMs'],
   ['outsideCheckMs', 'fusedOutsideCheckMs'],
+  ['memoryLimitBytes', 'fusedMemoryLimitBytes'],
 ];
 
 interface JsonSchema {
@@ -96,6 +99,27 @@ function fields(s: JsonSchema, prefix = ''): string[] {
     return v.type === 'object' && !whole ? fields(v, `${path}.`) : [path];
   });
 }
+
+describe('fusedMemoryLimitBytes', () => {
+  const MiB = 1024 * 1024;
+  it('refuses a ceiling below the smallest budget, a fraction and a string, naming the option', () => {
+    for (const bad of [MIN_FUSED_MEMORY_LIMIT_BYTES - 1, 300 * MiB + 0.5, '256m']) {
+      const r = backend.options.safeParse({ fusedMemoryLimitBytes: bad });
+      expect(r.success, String(bad)).toBe(false);
+      expect(JSON.stringify(r.error?.issues), String(bad)).toMatch(/fusedMemoryLimitBytes/);
+    }
+    expect(backend.options.parse({ fusedMemoryLimitBytes: MIN_FUSED_MEMORY_LIMIT_BYTES }).fusedMemoryLimitBytes).toBe(MIN_FUSED_MEMORY_LIMIT_BYTES);
+  });
+
+  it('snaphost check warns when the memory cache does not fit under it, and only then', async () => {
+    const check = backend.check!;
+    const ctx = { log: pino({ level: 'silent' }) } as Parameters<typeof check>[1];
+    expect(await check(backend.options.parse({}), ctx)).toEqual([]);
+    const problems = await check(backend.options.parse({ fusedMemoryLimitBytes: 256 * MiB, cache: { memoryBytes: 512 * MiB } }), ctx);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/fusedMemoryLimitBytes \(256 MiB\) is below what cache\.memoryBytes \(512 MiB\) needs/);
+  });
+});
 
 describe("the FUSE process's configuration is taken from the backend's options", () => {
   const fused = jsonSchemaOf(fusedConfigSchema);
@@ -131,7 +155,7 @@ describe("the FUSE process's configuration is taken from the backend's options",
         expect(backend.options.safeParse(input(o, bad)).success, `${o}: ${bad}`).toBe(false);
       }
     }
-    expect(bounds).toBe(2 * 11);
+    expect(bounds).toBe(2 * 12);
   });
 
   it('an unknown field is refused by the process as by the backend', () => {

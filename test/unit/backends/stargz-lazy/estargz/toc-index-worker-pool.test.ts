@@ -6,6 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EstargzLimitError, MalformedEstargzError, VerificationError } from '../../../../../backends/stargz-lazy/estargz/errors.js';
@@ -14,9 +16,11 @@ import { tocRange } from '../../../../../backends/stargz-lazy/estargz/toc.js';
 import { LayerIndex } from '../../../../../backends/stargz-lazy/estargz/layer-index.js';
 import { openLayer } from '../../../../../backends/stargz-lazy/estargz/open-layer.js';
 import { WorkerIndexer } from '../../../../../backends/stargz-lazy/estargz/toc-index-worker-pool.js';
+import type { WorkerIndexerOptions } from '../../../../../backends/stargz-lazy/estargz/toc-index-worker-options.js';
 import { inThreadIndexer, type TocIndexRequest } from '../../../../../backends/stargz-lazy/estargz/toc-indexer.js';
 import { UnavailableError } from '../../../../../core/sdk.js';
 import { bufferReader, buildBlob, loadFixture } from './make-blob.js';
+import { makeWarmUpToc } from '../../../../../backends/stargz-lazy/fused/warm-up-blob.js';
 
 const compiled = new URL('../../../../../dist/backends/stargz-lazy/estargz/toc-index-worker.js', import.meta.url).pathname;
 /** Spins on tocOffset SPIN, exits on EXIT, else the real worker (test/fixtures/estargz-workers). */
@@ -26,8 +30,8 @@ const EXIT = 434343;
 const lines: Record<string, unknown>[] = [];
 const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
 const indexers: WorkerIndexer[] = [];
-const make = (file = compiled, workers?: number) => {
-  const w = new WorkerIndexer(log, { file, workers });
+const make = (file = compiled, workers?: number, more: Omit<WorkerIndexerOptions, 'file' | 'workers'> = {}) => {
+  const w = new WorkerIndexer(log, { file, workers, ...more });
   indexers.push(w);
   return w;
 };
@@ -178,5 +182,58 @@ describe.skipIf(!existsSync(compiled))('WorkerIndexer', () => {
     await w.close();
     for (const j of jobs) expect(await j).toBeInstanceOf(UnavailableError);
     await expect(w.index(fullRequest())).rejects.toThrow('the TOC indexer is closed');
+  });
+
+  it('an idle worker collects its garbage, then is stopped after idleMs; the next job starts one again', async () => {
+    const posted = vi.spyOn(Worker.prototype, 'postMessage');
+    const collects = () => posted.mock.calls.filter(([m]) => m === 'collect').length;
+    const w = make(compiled, 1, { idleMs: 3_000, keepWarm: 0 });
+    const r = fullRequest();
+    expect((await w.index(r)).digest).toBe(r.tocDigest);
+    expect(w.running).toBe(1);
+    expect(collects()).toBe(0);
+    await vi.waitFor(() => expect(collects()).toBe(1), { timeout: 2_500, interval: 50 });
+    expect(w.running).toBe(1);
+    await vi.waitFor(() => expect(w.running).toBe(0), { timeout: 6_000, interval: 50 });
+    expect(collects()).toBe(1);
+    expect(lines.some((l) => String(l['msg']).includes('idle: stopped'))).toBe(true);
+    expect((await w.index(r)).digest).toBe(r.tocDigest);
+    expect(w.running).toBe(1);
+  });
+
+  it('idleMs 0 keeps workers; a job that comes first keeps its worker; nonsense is refused', async () => {
+    const w = make(compiled, 1, { idleMs: 0 });
+    w.start();
+    await sleep(700);
+    expect(w.running).toBe(1);
+    expect(() => new WorkerIndexer(log, { idleMs: -1 })).toThrow(RangeError);
+    expect(() => new WorkerIndexer(log, { keepWarm: 0.5 })).toThrow(RangeError);
+    const busy = make(compiled, 1, { idleMs: 2_000, keepWarm: 0 });
+    const r = fullRequest();
+    for (let i = 0; i < 4; i++) {
+      await busy.index(r);
+      await sleep(150);
+    }
+    expect(busy.running).toBe(1);
+  });
+
+  it('a TOC larger than the worker heap: the job rejects naming the heap and fusedMemoryLimitBytes, the pool goes on', async () => {
+    const w = make(compiled, 1, { resourceLimits: { maxOldGenerationSizeMb: 16 } });
+    const big = makeWarmUpToc(60_000, 'no-prefetch');
+    await expect(w.index({ compressed: big.compressed, tocOffset: big.tocOffset, limits: { maxIndexMs: 60_000 } })).rejects.toThrow(
+      /needs more than the index worker's heap \(16 MiB, from fusedMemoryLimitBytes\)/,
+    );
+    const r = fullRequest();
+    expect((await w.index(r)).digest).toBe(r.tocDigest);
+  }, 60_000);
+
+  it('the first keepWarm workers stay up when idle (warm for the next pull), the others stop', async () => {
+    const w = make(compiled, 2, { idleMs: 300, keepWarm: 1 });
+    w.start();
+    await vi.waitFor(() => expect(w.running).toBe(1), { timeout: 5_000, interval: 50 });
+    await sleep(600);
+    expect(w.running).toBe(1);
+    const r = fullRequest();
+    expect((await w.index(r)).digest).toBe(r.tocDigest);
   });
 });

@@ -46,6 +46,18 @@ describe('LiveConfig', () => {
     expect(live.digest).toBe(configDigestOf(wanted));
   });
 
+  it('a new memory ceiling cuts the memory cache to what it leaves, live; a larger one gives it back', () => {
+    const MiB = 1024 * 1024;
+    const { config, calls, live } = setup();
+    const cache = { memoryBytes: 64 * MiB, diskBytes: 5 };
+    expect(live.apply(next({ cache, memoryLimitBytes: 230 * MiB })).applied.sort()).toEqual(['cache', 'memoryLimitBytes']);
+    // 230 MiB - 96 base - 2 x 24 workers - 64 heap floor = 22 MiB for the cache.
+    expect(calls).toEqual([`cache ${22 * MiB}/5`]);
+    expect(config.memoryLimitBytes).toBe(230 * MiB);
+    expect(live.apply(next({ cache, memoryLimitBytes: 512 * MiB })).applied).toEqual(['memoryLimitBytes']);
+    expect(calls).toEqual([`cache ${22 * MiB}/5`, `cache ${64 * MiB}/5`]);
+  });
+
   it('the same configuration again changes nothing', () => {
     const { calls, live } = setup();
     const before = live.digest;
