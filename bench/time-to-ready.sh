@@ -29,7 +29,8 @@
 # Targets (issue 16): stargz-lazy <= 0.9x the Go peer (cold_s and warm_s, every image);
 # stargz-lazy <= 0.5x overlayfs (cold_s, py and node).
 # Output: bench/results/time-to-ready.tsv (median, min, max), time-to-ready-targets.tsv,
-# time-to-ready-raw.tsv, time-to-ready-machine.txt.
+# time-to-ready-raw.tsv, time-to-ready-machine.txt, time-to-ready-steps.tsv (each step's wall-clock
+# marks, epoch seconds: the windows to give bench/lib/ttr-timeline.mjs and cpuprofile-timeline.mjs).
 # Env: RUNS (5), CONTENDERS ("stargz-lazy stargz-go overlayfs"), IMAGES ("py node py-opt node-opt";
 #      overlayfs runs py and node only), BENCH_PROFILE=1 (snaphost and fused CPU-profiled:
 #      results get a -profiled suffix; bench/lib/cpuprofile-top.mjs of fused into
@@ -75,6 +76,7 @@ OUT=$BENCH_RESULTS/time-to-ready$SUFFIX
 STARTED=$EPOCHSECONDS
 bench_machine >"$OUT-machine.txt"
 printf 'contender\tmetric\trep\tvalue\n' >"$W/raw.tsv"
+printf 'contender\timage\trep\tpull_start\tpull_end\tcold_ready\twarm_start\twarm_ready\n' >"$W/steps.tsv"
 
 sbench_registry_start
 ttr_contenders_init
@@ -137,6 +139,7 @@ step() { # contender image rep
   t3=$EPOCHREALTIME
   t4=$(ready_at "$c" "$ref" "ttr-warm-$$") || e2e_die "$c: warm run of $img failed"
   sample "$c" "$img.warm_s" "$i" "$(secs "$t3" "$t4")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$img" "$i" "$t0" "$t1" "$t2" "$t3" "$t4" >>"$W/steps.tsv"
   m3=$(sleep 0.2; sbench_registry_mark)
   sent "$c" "$i" "$img.pull" "$m0" "$m1"
   sent "$c" "$i" "$img.run" "$m1" "$m2"
@@ -170,6 +173,7 @@ echo "wall time of the run: $((EPOCHSECONDS - STARTED)) s (RUNS=$RUNS)" >>"$OUT-
 
 # ---- results ----------------------------------------------------------------------------------
 cp "$W/raw.tsv" "$OUT-raw.tsv"
+cp "$W/steps.tsv" "$OUT-steps.tsv"
 bench_summarize "$OUT-raw.tsv" "$OUT.tsv"
 node "$BENCH_LIB/ttr-targets.mjs" "$OUT.tsv" >"$OUT-targets.tsv" || e2e_die "cannot compute the targets from $OUT.tsv"
 column -t -s $'\t' "$OUT.tsv"

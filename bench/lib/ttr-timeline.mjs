@@ -6,7 +6,7 @@
 //
 //   node bench/lib/ttr-timeline.mjs REGISTRY_LOG FROM TO [UA_PREFIX]
 //
-// FROM, TO: ISO times (or HH:MM:SS of the log's day); UA_PREFIX: the User-Agent's start ("" for
+// FROM, TO: ISO times, HH:MM:SS of the log's day, or epoch seconds (time-to-ready-steps.tsv); UA_PREFIX: the User-Agent's start ("" for
 // none, snaphost's client; "Go-http-client" for the Go reference; default: every client).
 import { readFileSync } from 'node:fs';
 
@@ -39,7 +39,7 @@ for (const l of lines) {
   const ms = parseDuration(e['http.response.duration']);
   reqs.push({ start: end - ms, end, ms, bytes: Number(e['http.response.written'] ?? 0) });
 }
-const at = (s) => Date.parse(/^\d\d:\d\d/.test(s) ? `${day}T${s}Z` : s);
+const at = (s) => (/^\d{9,}(\.\d+)?$/.test(s) ? Number(s) * 1000 : Date.parse(/^\d\d:\d\d/.test(s) ? `${day}T${s}Z` : s));
 const from = at(fromArg);
 const to = at(toArg);
 const w = reqs.filter((r) => r.end >= from && r.start <= to).sort((a, b) => a.start - b.start);
