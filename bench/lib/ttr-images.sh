@@ -50,8 +50,18 @@ _ttr_chroot_run() { # ROOT CMD...: CMD inside ROOT with /proc and /dev bound (un
   mount -t proc proc "$root/proc" && mount --bind /dev "$root/dev" || return 1
   chroot "$root" "$@"
   rc=$?
-  umount "$root/dev" "$root/proc"
+  umount "$root/dev" "$root/proc" || umount -l "$root/dev" "$root/proc"
   return $rc
+}
+
+# _ttr_rm_root ROOT: remove a chroot's tree, never while anything is mounted below it (its /dev is
+# the host's /dev while bound).
+_ttr_rm_root() {
+  if awk -v r="$(realpath "$1")/" 'index($2 "/", r) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+    echo "$1: still has mounts below it; left in place" >&2
+    return 1
+  fi
+  rm -rf "$1"
 }
 
 ttr_python_layout() {
@@ -80,7 +90,7 @@ ttr_python_layout() {
   } >"$app/main.py"
   cp "$app/main.py" "$merged/main.py"
   _ttr_chroot_run "$merged" python3 /main.py | grep -q '^ready' || { echo "main.py does not print ready in the image's root" >&2; return 1; }
-  rm -rf "$merged"
+  _ttr_rm_root "$merged" || return 1
   _ttr_finish_layout "$dir" ttr-python "$l2" "python3 3.11 (Debian 12 .debs)" "$app" python3 /app/main.py
 }
 
@@ -104,7 +114,7 @@ EOF
   cp "$app/packages.json" "$merged/app/packages.json"
   _ttr_chroot_run "$merged" sh -c 'cd /app && timeout 120 /usr/local/bin/node main.js' | grep -q '^ready' ||
     { echo "main.js does not print ready in the image's root" >&2; return 1; }
-  rm -rf "$merged"
+  _ttr_rm_root "$merged" || return 1
   _ttr_finish_layout "$dir" ttr-node "$l2" "node $(node -v) (snaphost's runtime)" "$app" /usr/local/bin/node /app/main.js
 }
 
