@@ -23,13 +23,15 @@
 #                (mirrors only in containerd's hosts dir; a change reaches the running FUSE process),
 #                cri-credentials (a private image pulled through the CRI proxy with credentials in
 #                the request only; rotation; removal forgets), stargz-lazy-pull-secrets (a
-#                dockerconfigjson secret volume as the only credentials); every script but
+#                dockerconfigjson secret volume as the only credentials), stargz-lazy-zstdchunked
+#                (a zstd:chunked image rpulled lazily, its tree against a full pull, a tampered
+#                frame, a plain zstd layer's fallback); every script but
 #                stargz-lazy-hostile, which runs on containerd 2.x only
 #   e2e@containerd2:<name>  the same scripts on containerd 2.x (E2E_CONTAINERD=2): memory,
 #                overlayfs-native, stargz-lazy, stargz-lazy-restart, cri, containerd-config (its
 #                config dump, the 1.x output's migration, transfer-service pulls into each backend),
 #                check-containerd (there also: no unpack_config), the Kubernetes scripts above but
-#                snaphost-image, stargz-lazy-hostile (a 200k
+#                snaphost-image, stargz-lazy-zstdchunked, stargz-lazy-hostile (a 200k
 #                hard-link chain, gzip bombs and a swapped blob without toc.digest, rpulled while a
 #                benign lazy container is read: no read stall, the FUSE process's RSS bounded)
 # Counts: test stages report their own tests; install, build and typecheck count as one check
@@ -138,7 +140,7 @@ done
 # scripts/fetch-containerd2.sh): transfer-service pulls, rpull, restarts and GC per backend, the
 # generated config, and check-containerd on a 2.x (unpack_config read from its config dump).
 for name in memory overlayfs-native stargz-lazy stargz-lazy-restart cri containerd-config check-containerd stargz-lazy-hostile \
-  daemonset daemonset-upgrade registry-hosts cri-credentials stargz-lazy-pull-secrets; do
+  daemonset daemonset-upgrade registry-hosts cri-credentials stargz-lazy-pull-secrets stargz-lazy-zstdchunked; do
   counted "e2e@containerd2:$name" 15m env E2E_CONTAINERD=2 bash "test/e2e/$name.e2e.sh"
 done
 
