@@ -6,20 +6,14 @@
 // Prints a TSV: target, ratio (of medians), bound, met (yes/no). Targets whose contenders were
 // not measured are left out. The Go reference's own ratios are printed too (met = "-"), for
 // comparison.
-import { readFileSync } from 'node:fs';
+import { mediansOf } from './read-tsv.mjs';
 
 const file = process.argv[2];
 if (!file) {
   console.error('usage: stargz-targets.mjs SUMMARY_TSV');
   process.exit(2);
 }
-const [header, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
-const cols = header.split('\t');
-const rows = lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [cols[i], v])));
-const median = (contender, metric) => {
-  const row = rows.find((r) => r.contender === contender && r.metric === metric);
-  return row ? Number(row.median) : undefined;
-};
+const median = mediansOf(file);
 
 // [name, numerator, denominator, comparison, bound, isTarget]
 const checks = [

@@ -5,15 +5,10 @@
 //
 // Prints markdown: per image, median [min–max] of each phase per contender, the registry's
 // blob GETs / MiB per phase and the snapshotter processes' resident memory; then the targets.
-import { readFileSync } from 'node:fs';
+import { readTsv } from './read-tsv.mjs';
 
 const base = process.argv[2] ?? new URL('../results/time-to-ready', import.meta.url).pathname;
-const rowsOf = (file) => {
-  const [header, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
-  const cols = header.split('\t');
-  return lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [cols[i], v])));
-};
-const rows = rowsOf(`${base}.tsv`);
+const rows = readTsv(`${base}.tsv`);
 const get = (c, m) => rows.find((r) => r.contender === c && r.metric === m);
 const contenders = ['stargz-lazy', 'stargz-go', 'overlayfs'];
 const secs = (c, m) => {
@@ -40,4 +35,4 @@ for (const img of ['py', 'node', 'py-opt', 'node-opt']) {
 console.log('');
 console.log('| target (ratio of medians) | ratio | bound | met |');
 console.log('| --- | --- | --- | --- |');
-for (const t of rowsOf(`${base}-targets.tsv`)) console.log(`| ${t.target} | ${t.ratio} | ${t.bound} | ${t.met} |`);
+for (const t of readTsv(`${base}-targets.tsv`)) console.log(`| ${t.target} | ${t.ratio} | ${t.bound} | ${t.met} |`);

@@ -5,20 +5,14 @@
 //
 // Prints a TSV: target, ratio (of medians), bound, met (yes/no; "-" for a comparison that is not
 // a target). Images or contenders that were not measured are left out.
-import { readFileSync } from 'node:fs';
+import { mediansOf } from './read-tsv.mjs';
 
 const file = process.argv[2];
 if (!file) {
   console.error('usage: ttr-targets.mjs SUMMARY_TSV');
   process.exit(2);
 }
-const [header, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
-const cols = header.split('\t');
-const rows = lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [cols[i], v])));
-const median = (contender, metric) => {
-  const row = rows.find((r) => r.contender === contender && r.metric === metric);
-  return row ? Number(row.median) : undefined;
-};
+const median = mediansOf(file);
 
 const checks = []; // [name, numerator, denominator, bound, isTarget]
 for (const img of ['py', 'node', 'py-opt', 'node-opt']) {
