@@ -8,13 +8,14 @@
  *
  * Bounded by what is wanted, never by what the data holds (gzip bombs): nothing past `end` is
  * inflated but the last output piece (the one-call path for small members is capped at
- * `end + INFLATE_SLACK_BYTES` and falls back to the stream when the member holds more), and
+ * `end + SLACK_BYTES`, range-window.ts, and falls back to the stream when the member holds more), and
  * the memory one call uses is at most `end - start` for the result plus
  * `inflateScratchBytes(end)` while it runs. A member may carry bytes the TOC does not
  * describe (tar padding and the headers of the entries after a file, in the upstream writer's
  * layout), so bytes beyond `end` are not an error: they are simply never inflated.
  */
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
+import { outputScratchBytes, pieceBytesFor, RangeWindow, SLACK_BYTES, SYNC_MAX_INPUT, SYNC_MAX_OUTPUT } from './range-window.js';
 
 const FTEXT_RESERVED = 0xe0;
 const FHCRC = 0x02;
@@ -34,26 +35,18 @@ export interface InflateStats {
  * is corrupt or ends early. `stats`, when given, is added to.
  */
 export async function inflateRange(compressed: Uint8Array, start: number, end: number, stats?: InflateStats): Promise<Buffer> {
-  const out = Buffer.alloc(Math.max(0, end - start));
-  let seen = 0; // decompressed bytes so far
+  const window = new RangeWindow(start, end, stats);
+  const { out, take } = window;
   let pos = 0; // position in `compressed`
-  const take = (piece: Buffer): boolean => {
-    const from = Math.max(start, seen);
-    const to = Math.min(end, seen + piece.length);
-    if (to > from) piece.copy(out, from - start, from - seen, to - seen);
-    seen += piece.length;
-    if (stats) stats.inflatedBytes += piece.length;
-    return seen >= end;
-  };
   if (end <= start) return out;
   for (;;) {
-    if (pos >= compressed.length) throw new Error(`the gzip stream ends after ${seen} bytes, before byte ${end}`);
+    if (pos >= compressed.length) throw new Error(`the gzip stream ends after ${window.seen} bytes, before byte ${end}`);
     const bodyAt = pos + gzipHeaderLength(compressed, pos);
     const body = compressed.subarray(bodyAt);
-    const wanted = end - seen;
+    const wanted = end - window.seen;
     const small =
-      body.length <= SYNC_INFLATE_MAX_INPUT && wanted <= SYNC_INFLATE_MAX_OUTPUT
-        ? inflateSmallMember(body, Math.min(SYNC_INFLATE_MAX_OUTPUT, wanted + INFLATE_SLACK_BYTES))
+      body.length <= SYNC_MAX_INPUT && wanted <= SYNC_MAX_OUTPUT
+        ? inflateSmallMember(body, Math.min(SYNC_MAX_OUTPUT, wanted + SLACK_BYTES))
         : undefined;
     let done: boolean;
     let consumed: number;
@@ -63,8 +56,7 @@ export async function inflateRange(compressed: Uint8Array, start: number, end: n
     } else {
       // Pieces as large as what is still wanted (bounded): few thread-pool round trips, and no
       // large buffer for a small remainder.
-      const pieceBytes = Math.min(INFLATE_CHUNK_BYTES, Math.max(MIN_PIECE_BYTES, end - seen));
-      ({ done, consumed } = await inflateMember(body, take, pieceBytes));
+      ({ done, consumed } = await inflateMember(body, take, pieceBytesFor(end - window.seen)));
     }
     if (done) return out;
     pos = bodyAt + consumed + TRAILER;
@@ -98,31 +90,11 @@ function gzipHeaderLength(b: Uint8Array, at: number): number {
 }
 
 /**
- * Output piece size of the inflater. zlib's default (16 KiB) costs one thread-pool round trip
- * per 16 KiB: a 4 MiB chunk took ~15 ms to inflate that way against ~1.3 ms with 256 KiB.
- */
-const INFLATE_CHUNK_BYTES = 256 * 1024;
-const MIN_PIECE_BYTES = 1024;
-/**
- * A member body this small is inflated in one synchronous call (a few µs; a zlib stream and its
- * thread-pool round trips cost far more for the small files of a layer), its output bounded.
- */
-const SYNC_INFLATE_MAX_INPUT = 64 * 1024;
-const SYNC_INFLATE_MAX_OUTPUT = 4 * 1024 * 1024;
-/**
- * How much more than wanted the one-call path may inflate from a member (the tar padding and
- * headers that follow a file in its member), before it gives up for the stream path.
- */
-const INFLATE_SLACK_BYTES = 256 * 1024;
-
-/**
- * Upper bound of the memory an `inflateRange(…, start, end)` call uses besides its result:
- * the one-call path's output (at most `end + INFLATE_SLACK_BYTES`, and never above
- * SYNC_INFLATE_MAX_OUTPUT) or the stream path's pieces (INFLATE_CHUNK_BYTES each, a couple in
- * flight).
+ * Upper bound of the memory an `inflateRange(…, start, end)` call uses besides its result
+ * (range-window.ts: the one-call path's output or the stream path's pieces).
  */
 export function inflateScratchBytes(end: number): number {
-  return Math.max(0, Math.min(SYNC_INFLATE_MAX_OUTPUT, end + INFLATE_SLACK_BYTES), 2 * INFLATE_CHUNK_BYTES);
+  return outputScratchBytes(end);
 }
 
 /**

@@ -12,15 +12,7 @@
  */
 import { constants, createZstdDecompress, zstdDecompressSync } from 'node:zlib';
 import type { InflateStats } from '../estargz/gzip-stream.js';
-
-/** Output piece size of the streaming decoder (one thread-pool round trip each). */
-const PIECE_BYTES = 256 * 1024;
-const MIN_PIECE_BYTES = 1024;
-/** Inputs this small are decompressed in one synchronous call, output bounded. */
-const SYNC_MAX_INPUT = 64 * 1024;
-const SYNC_MAX_OUTPUT = 4 * 1024 * 1024;
-/** How much more than wanted the one-call path may decompress before it gives up for the stream. */
-const SLACK_BYTES = 256 * 1024;
+import { outputScratchBytes, PIECE_BYTES, pieceBytesFor, RangeWindow, SLACK_BYTES, SYNC_MAX_INPUT, SYNC_MAX_OUTPUT } from '../estargz/range-window.js';
 
 /**
  * Upper bound of the memory a `zstdRange(…, start, end)` call uses besides its result: the
@@ -28,8 +20,7 @@ const SLACK_BYTES = 256 * 1024;
  * decompressed, at most `end` plus a piece, never more than the window).
  */
 export function zstdScratchBytes(end: number): number {
-  const output = Math.max(0, Math.min(SYNC_MAX_OUTPUT, end + SLACK_BYTES), 2 * PIECE_BYTES);
-  return output + end + PIECE_BYTES;
+  return outputScratchBytes(end) + end + PIECE_BYTES;
 }
 
 /**
@@ -37,26 +28,18 @@ export function zstdScratchBytes(end: number): number {
  * corrupt or ends early. `windowLog`: the largest window a frame may ask for (log2 bytes).
  */
 export async function zstdRange(compressed: Uint8Array, start: number, end: number, windowLog: number, stats?: InflateStats): Promise<Buffer> {
-  const out = Buffer.alloc(Math.max(0, end - start));
+  const window = new RangeWindow(start, end, stats);
+  const { out, take } = window;
   if (end <= start) return out;
-  let seen = 0;
-  const take = (piece: Buffer): boolean => {
-    const from = Math.max(start, seen);
-    const to = Math.min(end, seen + piece.length);
-    if (to > from) piece.copy(out, from - start, from - seen, to - seen);
-    seen += piece.length;
-    if (stats) stats.inflatedBytes += piece.length;
-    return seen >= end;
-  };
   const params = { [constants.ZSTD_d_windowLogMax]: windowLog };
   if (compressed.length <= SYNC_MAX_INPUT && end <= SYNC_MAX_OUTPUT) {
     const whole = decompressSmall(compressed, Math.min(SYNC_MAX_OUTPUT, end + SLACK_BYTES), params);
     if (whole !== undefined) {
-      if (!take(whole)) throw new Error(`the zstd frames end after ${seen} bytes, before byte ${end}`);
+      if (!take(whole)) throw new Error(`the zstd frames end after ${window.seen} bytes, before byte ${end}`);
       return out;
     }
   }
-  const pieceBytes = Math.min(PIECE_BYTES, Math.max(MIN_PIECE_BYTES, end));
+  const pieceBytes = pieceBytesFor(end);
   await new Promise<void>((resolve, reject) => {
     const z = createZstdDecompress({ chunkSize: pieceBytes, params });
     let settled = false;
@@ -70,7 +53,7 @@ export async function zstdRange(compressed: Uint8Array, start: number, end: numb
     z.on('data', (piece: Buffer) => {
       if (!settled && take(piece)) settle();
     });
-    z.on('end', () => settle(new Error(`the zstd frames end after ${seen} bytes, before byte ${end}`)));
+    z.on('end', () => settle(new Error(`the zstd frames end after ${window.seen} bytes, before byte ${end}`)));
     z.on('error', (err: Error) => settle(err));
     z.end(compressed);
   });
