@@ -11,9 +11,8 @@
  * cache). Nothing of it stays: its own registry client, cache directory and server are closed
  * and removed, and no counter of the process sees it. A failure is logged and ignored.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Logger } from '../../../core/sdk.js';
 import { ChunkCache } from '../cache/chunk-cache.js';
 import type { EstargzLimits } from '../estargz/limits.js';
@@ -23,6 +22,7 @@ import { RemoteLayer } from '../layer/remote-layer.js';
 import { parseReference } from '../registry/reference.js';
 import { RegistryClient } from '../registry/registry-client.js';
 import { makeWarmUpBlob, makeWarmUpToc } from './warm-up-blob.js';
+import { makeWarmUpDir, sweepWarmUpDirs } from './warm-up-dirs.js';
 import { serveWarmUpBlob } from './warm-up-server.js';
 
 export interface WarmUpOptions {
@@ -55,7 +55,9 @@ export async function warmUp(o: WarmUpOptions): Promise<number> {
     const indexing = warmUpIndexer(o).catch((err: unknown) => o.log.warn({ err }, 'warm-up of the TOC indexer failed'));
     const blob = makeWarmUpBlob(DIRS, FILES_PER_DIR);
     server = await serveWarmUpBlob(blob.bytes);
-    dir = await mkdtemp(join(tmpdir(), 'snaphost-fused-warm-up-'));
+    const swept = await sweepWarmUpDirs(tmpdir());
+    if (swept > 0) o.log.info({ dir: tmpdir(), removed: swept }, 'removed warm-up directories of FUSE processes that were killed during their warm-up');
+    dir = await makeWarmUpDir(tmpdir());
     registry = new RegistryClient({ hostsDirs: [] }, { log: quiet });
     cache = await ChunkCache.open(dir, { memoryBytes: 4 * 1024 * 1024, diskBytes: 0, log: quiet });
     const reference = parseReference(`${server.host}/warm-up/layer:latest`, 'reference');
