@@ -108,15 +108,16 @@ export async function readChunks(
 
 /** Check bytes (freshly inflated, or read back from a cache) against the chunk's digest. */
 export function verifyChunk(data: Uint8Array, chunk: ChunkRef, path?: string, layer?: string): void {
-  const subject = describeChunk(chunk, path, layer);
+  // The chunk's description is only made for an error (it is most of the cost of a small chunk's check).
+  const subject = () => describeChunk(chunk, path, layer);
   if (data.length !== chunk.chunkSize) {
-    throw new VerificationError(subject, chunk.chunkDigest, undefined, `has ${data.length} bytes, want ${chunk.chunkSize}`);
+    throw new VerificationError(subject(), chunk.chunkDigest, undefined, `has ${data.length} bytes, want ${chunk.chunkSize}`);
   }
   const algorithm = digestAlgorithm(chunk.chunkDigest);
-  if (algorithm === undefined) throw new InvalidArgumentError(`${subject}: ${chunk.chunkDigest} is not a digest`);
+  if (algorithm === undefined) throw new InvalidArgumentError(`${subject()}: ${chunk.chunkDigest} is not a digest`);
   const actual = digestOf(data, algorithm);
   if (actual !== chunk.chunkDigest) {
-    throw new VerificationError(subject, chunk.chunkDigest, actual, `digest is ${actual}, want ${chunk.chunkDigest}`);
+    throw new VerificationError(subject(), chunk.chunkDigest, actual, `digest is ${actual}, want ${chunk.chunkDigest}`);
   }
 }
 

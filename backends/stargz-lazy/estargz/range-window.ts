@@ -25,9 +25,11 @@ export const SYNC_MAX_OUTPUT = 4 * 1024 * 1024;
 export const SLACK_BYTES = 256 * 1024;
 /**
  * Output buffer of the one-call path beyond what is wanted: room for the tar padding and the next
- * entries' headers, so that the output is one buffer (no concatenation of pieces) in the usual case.
+ * entries' headers (up to 7), so that the output is one buffer (no concatenation of pieces) in the
+ * usual case; small enough that the output of a chunk of 64 KiB or more becomes its buffer
+ * (ADOPT_WASTE), and that of a small file (under 4 KiB with it) comes from Node's buffer pool.
  */
-export const SYNC_TAIL_BYTES = 16 * 1024;
+export const SYNC_TAIL_BYTES = 4 * 1024;
 /**
  * A piece that holds exactly one whole chunk becomes that chunk's buffer (no copy) when the memory
  * behind it is at most the chunk plus 1/ADOPT_WASTE of it: a cached chunk never pins much more.
