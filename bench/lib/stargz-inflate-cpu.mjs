@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 
 const args = process.argv.slice(2);
@@ -49,10 +50,10 @@ if (!args.includes('--child')) {
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(`\n${format}, ${runs} runs, load ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  console.log('contender\tmain CPU ms/round\tGC ms/round\tscavenges/round\tmark-compacts/round\tpeak RSS MiB\tinflated MiB/round');
+  console.log('contender\tmain CPU ms/round\tGC ms/round\tscavenges/round (ms)\tmark-compacts/round\tpeak RSS MiB\tpeak young gen MiB\tinflated MiB/round');
   for (const [name, xs] of rows) {
     const m = (k) => med(xs.map((x) => x[k]));
-    console.log([name, m('mainCpuMs').toFixed(0), m('gcMs').toFixed(0), m('scavenges').toFixed(0), m('markCompacts').toFixed(1), m('peakRssMiB').toFixed(0), m('inflatedMiB').toFixed(1)].join('\t'));
+    console.log([name, m('mainCpuMs').toFixed(0), m('gcMs').toFixed(0), `${m('scavenges').toFixed(0)} (${m('scavengeMs').toFixed(0)})`, m('markCompacts').toFixed(1), m('peakRssMiB').toFixed(0), m('peakNewSpaceMiB').toFixed(1), m('inflatedMiB').toFixed(1)].join('\t'));
   }
   process.exit(0);
 }
@@ -128,13 +129,17 @@ const limits = resolveLimits({});
 const budget = new InflationBudget(limits);
 let gcMs = 0;
 let scavenges = 0;
+let scavengeMs = 0;
 let markCompacts = 0;
 let counting = false;
 new PerformanceObserver((list) => {
   if (!counting) return;
   for (const e of list.getEntries()) {
     gcMs += e.duration;
-    if (e.detail?.kind === 1) scavenges++;
+    if (e.detail?.kind === 1) {
+      scavenges++;
+      scavengeMs += e.duration;
+    }
     else markCompacts++;
   }
 }).observe({ entryTypes: ['gc'] });
@@ -170,7 +175,12 @@ await new Promise((r) => setTimeout(r, 50));
 delivered = 0;
 counting = true;
 let peakRss = 0;
-const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
+let peakNewSpace = 0; // the young generation's committed memory: what --max-semi-space-size costs
+const sample = () => {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') peakNewSpace = Math.max(peakNewSpace, s.physical_space_size);
+};
+const rssTimer = setInterval(sample, 20);
 const cpu0 = process.threadCpuUsage();
 const t0 = performance.now();
 for (let i = 0; i < rounds; i++) await round();
@@ -178,6 +188,7 @@ const wallMs = performance.now() - t0;
 const cpu = process.threadCpuUsage(cpu0);
 await new Promise((r) => setTimeout(r, 50)); // late gc entries
 clearInterval(rssTimer);
+sample();
 if (failed > 0) throw new Error(`${failed} chunks failed`);
 console.log(
   JSON.stringify({
@@ -189,7 +200,9 @@ console.log(
     mainCpuMs: +((cpu.user + cpu.system) / 1000 / rounds).toFixed(0),
     gcMs: +(gcMs / rounds).toFixed(1),
     scavenges: scavenges / rounds,
+    scavengeMs: +(scavengeMs / rounds).toFixed(1),
     markCompacts: markCompacts / rounds,
-    peakRssMiB: +(Math.max(peakRss, process.memoryUsage.rss()) / MiB).toFixed(0),
+    peakRssMiB: +(peakRss / MiB).toFixed(0),
+    peakNewSpaceMiB: +(peakNewSpace / MiB).toFixed(1),
   }),
 );
