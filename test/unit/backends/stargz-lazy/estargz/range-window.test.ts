@@ -135,5 +135,15 @@ describe('inflateRanges / zstdRanges: chunk buffers', () => {
       const [cut] = await ranges(member, [{ start: 0, end: 1000 }]);
       expect(cut).toEqual(files[0]!.subarray(0, 1000));
     });
+
+    it(`${name}: a chunk asked for in one piece whose member holds less fails, or goes on into the next member`, async () => {
+      const part = randomBytes(1536 * KiB);
+      // One member of 1.5 MiB for a chunk declared as 3 MiB: the one piece is not filled.
+      await expect(ranges(compress(part), [{ start: 0, end: 2 * part.length }])).rejects.toThrow(`after ${part.length} bytes, before byte ${2 * part.length}`);
+      // The chunk's bytes in two members (a multistream): the first piece is copied, not taken.
+      const [both] = await ranges(Buffer.concat([compress(part), compress(part)]), [{ start: 0, end: 2 * part.length }]);
+      expect(both).toEqual(Buffer.concat([part, part]));
+      expect(ownsItsMemory(both!)).toBe(true);
+    });
   }
 });
