@@ -9,7 +9,7 @@
  * Bounded by what is wanted, never by what the data holds (gzip bombs): nothing past `end` is
  * inflated but the last output piece (the one-call path for small members is capped at
  * `end + SLACK_BYTES`, range-window.ts, and falls back to the stream when the member holds more), and
- * the memory one call uses is at most `end - start` for the result plus
+ * the memory one call uses is the slices' own sizes for the results plus
  * `inflateScratchBytes(end)` while it runs. A member may carry bytes the TOC does not
  * describe (tar padding and the headers of the entries after a file, in the upstream writer's
  * layout), so bytes beyond `end` are not an error: they are simply never inflated.
