@@ -1,20 +1,24 @@
 /**
  * How a layer's members are compressed, as chunk reads need it: gzip members (eStargz, legacy
  * stargz) or zstd frames (zstd:chunked). `chunk.ts` has one read path and asks the codec of
- * the layer's format for the three things that differ: decompressing a range, the scratch
+ * the layer's format for the three things that differ: decompressing a member's chunks, the scratch
  * memory that costs, and the largest honest ratio of decompressed to compressed bytes.
  */
-import { zstdRange, zstdScratchBytes } from '../zstdchunked/zstd-stream.js';
+import { zstdRanges, zstdScratchBytes } from '../zstdchunked/zstd-stream.js';
 import type { LayerFormat } from './footer.js';
-import { inflateRange, inflateScratchBytes, type InflateStats } from './gzip-stream.js';
+import { inflateRanges, inflateScratchBytes, type InflateStats } from './gzip-stream.js';
+import type { Slice } from './range-window.js';
 import type { EstargzLimits } from './limits.js';
 
 export interface ChunkCodec {
   /** Names the compression in messages (`gzip member`, `zstd frame`). */
   readonly member: string;
-  /** Decompressed bytes [start, end) of the member(s) in `compressed`; throws when corrupt or short. */
-  range(compressed: Uint8Array, start: number, end: number, limits: EstargzLimits, stats?: InflateStats): Promise<Buffer>;
-  /** Memory a `range(…, end)` call uses besides its result. */
+  /**
+   * Each slice of the decompressed member(s) in `compressed`, decompressed once, each in its own
+   * buffer of exactly its size; throws when corrupt or short.
+   */
+  ranges(compressed: Uint8Array, slices: readonly Slice[], limits: EstargzLimits, stats?: InflateStats): Promise<Buffer[]>;
+  /** Memory a `ranges` call whose last slice ends at `end` uses besides its results. */
   scratchBytes(end: number, limits: EstargzLimits): number;
   /** The ratio cap (`limits` field and value) a member's declared sizes are checked against. */
   ratio(limits: EstargzLimits): { limit: 'maxInflateRatio' | 'maxZstdInflateRatio'; max: number };
@@ -22,14 +26,14 @@ export interface ChunkCodec {
 
 export const gzipCodec: ChunkCodec = {
   member: 'gzip member',
-  range: (compressed, start, end, _limits, stats) => inflateRange(compressed, start, end, stats),
+  ranges: (compressed, slices, _limits, stats) => inflateRanges(compressed, slices, stats),
   scratchBytes: (end) => inflateScratchBytes(end),
   ratio: (limits) => ({ limit: 'maxInflateRatio', max: limits.maxInflateRatio }),
 };
 
 export const zstdCodec: ChunkCodec = {
   member: 'zstd frame',
-  range: (compressed, start, end, limits, stats) => zstdRange(compressed, start, end, limits.maxZstdWindowLog, stats),
+  ranges: (compressed, slices, limits, stats) => zstdRanges(compressed, slices, limits.maxZstdWindowLog, stats),
   scratchBytes: (end, limits) => Math.min(zstdScratchBytes(end), zstdScratchBytes(0) + 2 ** limits.maxZstdWindowLog),
   ratio: (limits) => ({ limit: 'maxZstdInflateRatio', max: limits.maxZstdInflateRatio }),
 };

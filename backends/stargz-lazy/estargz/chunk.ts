@@ -38,16 +38,15 @@ function windowOf(chunks: readonly ChunkRef[]): { start: number; end: number } {
 }
 
 /**
- * Upper bound of the bytes `readChunks(…, chunks)` holds at once: the inflated window, plus the
- * inflater's scratch while it runs or the chunks' own copies after it (when they are not the
- * whole window). What an inflation budget must be charged before the call.
+ * Upper bound of the bytes `readChunks(…, chunks)` holds at once: each chunk's own buffer (the
+ * decompressor fills them directly, range-window.ts) plus the decompressor's scratch while it
+ * runs. What an inflation budget must be charged before the call.
  */
 export function inflationBytes(chunks: readonly ChunkRef[], format?: LayerFormat, limits?: Partial<EstargzLimits>): number {
   if (chunks.length === 0) return 0;
-  const { start, end } = windowOf(chunks);
-  const window = end - start;
-  const copies = chunks.length === 1 && chunks[0]!.chunkSize === window ? 0 : window;
-  return window + Math.max(codecOf(format).scratchBytes(end, resolveLimits(limits)), copies);
+  let results = 0;
+  for (const c of chunks) results += c.chunkSize;
+  return results + codecOf(format).scratchBytes(windowOf(chunks).end, resolveLimits(limits));
 }
 
 /** The verified bytes of `chunk` from the compressed bytes starting at `chunk.offset`. */
@@ -74,7 +73,7 @@ export async function readChunks(
       throw new InvalidArgumentError(`readChunks: chunks of members at ${first.offset} and ${c.offset} mixed`);
     }
   }
-  const { start, end } = windowOf(chunks);
+  const { end } = windowOf(chunks);
   const subject = () => describeChunk(first, options.path, options.layer);
   if (end > limits.maxChunkBytes) {
     throw new EstargzLimitError('maxChunkBytes', end, limits.maxChunkBytes, `${subject()}: bytes to inflate for one chunk`);
@@ -96,32 +95,29 @@ export async function readChunks(
       `${subject()}: ${end} decompressed bytes declared from a ${input}-byte ${codec.member}: the ratio`,
     );
   }
-  let window: Buffer;
+  let data: Buffer[];
   try {
-    window = await codec.range(compressed, start, end, limits, options.stats);
+    data = await codec.ranges(compressed, chunks.map((c) => ({ start: c.innerOffset, end: c.innerOffset + c.chunkSize })), limits, options.stats);
   } catch (err) {
-    const subject = describeChunk(first, options.path, options.layer);
-    throw new VerificationError(subject, first.chunkDigest, undefined, `cannot decompress its ${codec.member}: ${(err as Error).message}`, { cause: err });
+    throw new VerificationError(subject(), first.chunkDigest, undefined, `cannot decompress its ${codec.member}: ${(err as Error).message}`, { cause: err });
   }
-  return chunks.map((c) => {
-    const data = window.subarray(c.innerOffset - start, c.innerOffset - start + c.chunkSize);
-    verifyChunk(data, c, options.path, options.layer);
-    // A copy when the window holds more, so one chunk does not pin the whole window.
-    return data.length === window.length ? data : Buffer.from(data);
-  });
+  // Each chunk's own buffer (not a view into a window shared with the others): verified as is.
+  chunks.forEach((c, i) => verifyChunk(data[i]!, c, options.path, options.layer));
+  return data;
 }
 
 /** Check bytes (freshly inflated, or read back from a cache) against the chunk's digest. */
 export function verifyChunk(data: Uint8Array, chunk: ChunkRef, path?: string, layer?: string): void {
-  const subject = describeChunk(chunk, path, layer);
+  // The chunk's description is only made for an error (it is most of the cost of a small chunk's check).
+  const subject = () => describeChunk(chunk, path, layer);
   if (data.length !== chunk.chunkSize) {
-    throw new VerificationError(subject, chunk.chunkDigest, undefined, `has ${data.length} bytes, want ${chunk.chunkSize}`);
+    throw new VerificationError(subject(), chunk.chunkDigest, undefined, `has ${data.length} bytes, want ${chunk.chunkSize}`);
   }
   const algorithm = digestAlgorithm(chunk.chunkDigest);
-  if (algorithm === undefined) throw new InvalidArgumentError(`${subject}: ${chunk.chunkDigest} is not a digest`);
+  if (algorithm === undefined) throw new InvalidArgumentError(`${subject()}: ${chunk.chunkDigest} is not a digest`);
   const actual = digestOf(data, algorithm);
   if (actual !== chunk.chunkDigest) {
-    throw new VerificationError(subject, chunk.chunkDigest, actual, `digest is ${actual}, want ${chunk.chunkDigest}`);
+    throw new VerificationError(subject(), chunk.chunkDigest, actual, `digest is ${actual}, want ${chunk.chunkDigest}`);
   }
 }
 

@@ -2,7 +2,7 @@
  * OCI content digests (`sha256:<hex>`), as eStargz uses them for the TOC and for chunks.
  * The algorithms go-digest accepts; hex is lowercase with the algorithm's exact length.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const HEX_LENGTH = { sha256: 64, sha384: 96, sha512: 128 } as const;
 export type DigestAlgorithm = keyof typeof HEX_LENGTH;
@@ -17,7 +17,7 @@ export function digestAlgorithm(value: string): DigestAlgorithm | undefined {
   return m[2]!.length === HEX_LENGTH[algorithm] ? algorithm : undefined;
 }
 
-/** The digest of `data` with `algorithm`, in OCI form. */
+/** The digest of `data` with `algorithm`, in OCI form (one-shot: no Hash object per chunk verified). */
 export function digestOf(data: Uint8Array, algorithm: DigestAlgorithm = 'sha256'): string {
-  return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+  return `${algorithm}:${hash(algorithm, data, 'hex')}`;
 }

@@ -9,13 +9,13 @@
  * Bounded by what is wanted, never by what the data holds (gzip bombs): nothing past `end` is
  * inflated but the last output piece (the one-call path for small members is capped at
  * `end + SLACK_BYTES`, range-window.ts, and falls back to the stream when the member holds more), and
- * the memory one call uses is at most `end - start` for the result plus
+ * the memory one call uses is the slices' own sizes for the results plus
  * `inflateScratchBytes(end)` while it runs. A member may carry bytes the TOC does not
  * describe (tar padding and the headers of the entries after a file, in the upstream writer's
  * layout), so bytes beyond `end` are not an error: they are simply never inflated.
  */
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
-import { outputScratchBytes, pieceBytesFor, RangeWindow, SLACK_BYTES, SYNC_MAX_INPUT, SYNC_MAX_OUTPUT } from './range-window.js';
+import { outputScratchBytes, RangeWindow, SLACK_BYTES, syncChunkBytes, SYNC_MAX_INPUT, SYNC_MAX_OUTPUT, type Slice } from './range-window.js';
 
 const FTEXT_RESERVED = 0xe0;
 const FHCRC = 0x02;
@@ -35,32 +35,42 @@ export interface InflateStats {
  * is corrupt or ends early. `stats`, when given, is added to.
  */
 export async function inflateRange(compressed: Uint8Array, start: number, end: number, stats?: InflateStats): Promise<Buffer> {
-  const window = new RangeWindow(start, end, stats);
-  const { out, take } = window;
+  const [out] = await inflateRanges(compressed, [{ start, end: Math.max(start, end) }], stats);
+  return out!;
+}
+
+/**
+ * Each slice of the gzip stream in `compressed`, decompressed once for all of them, in its own
+ * buffer of exactly its size (range-window.ts); throws when the stream is corrupt or ends before
+ * the last slice's end.
+ */
+export async function inflateRanges(compressed: Uint8Array, slices: readonly Slice[], stats?: InflateStats): Promise<Buffer[]> {
+  const window = new RangeWindow(slices, stats);
+  const { take, end } = window;
   let pos = 0; // position in `compressed`
-  if (end <= start) return out;
-  for (;;) {
-    if (pos >= compressed.length) throw new Error(`the gzip stream ends after ${window.seen} bytes, before byte ${end}`);
+  while (!window.done) {
+    if (pos >= compressed.length) break;
     const bodyAt = pos + gzipHeaderLength(compressed, pos);
     const body = compressed.subarray(bodyAt);
     const wanted = end - window.seen;
     const small =
       body.length <= SYNC_MAX_INPUT && wanted <= SYNC_MAX_OUTPUT
-        ? inflateSmallMember(body, Math.min(SYNC_MAX_OUTPUT, wanted + SLACK_BYTES))
+        ? inflateSmallMember(body, wanted, Math.min(SYNC_MAX_OUTPUT, wanted + SLACK_BYTES))
         : undefined;
-    let done: boolean;
     let consumed: number;
     if (small) {
-      done = take(small.output);
+      take(small.output);
       consumed = small.consumed;
     } else {
-      // Pieces as large as what is still wanted (bounded): few thread-pool round trips, and no
-      // large buffer for a small remainder.
-      ({ done, consumed } = await inflateMember(body, take, pieceBytesFor(end - window.seen)));
+      // Pieces as large as what is still wanted (bounded; the last chunk's own size when it
+      // starts here): few thread-pool round trips, no large buffer for a small remainder.
+      const member = await inflateMember(body, take, window.pieceBytes());
+      if (member.done) break;
+      consumed = member.consumed;
     }
-    if (done) return out;
     pos = bodyAt + consumed + TRAILER;
   }
+  return window.results('the gzip stream ends after');
 }
 
 /** Length of the gzip member header at `at`. */
@@ -102,9 +112,10 @@ export function inflateScratchBytes(end: number): number {
  * when it inflates to more than `maxOutput` (the stream path then takes only what is wanted).
  * Corrupt or truncated data throws, as the stream path does.
  */
-function inflateSmallMember(body: Uint8Array, maxOutput: number): { output: Buffer; consumed: number } | undefined {
+function inflateSmallMember(body: Uint8Array, wanted: number, maxOutput: number): { output: Buffer; consumed: number } | undefined {
   try {
-    const { buffer, engine } = inflateRawSync(body, { info: true, maxOutputLength: maxOutput }) as unknown as {
+    const options = { info: true, maxOutputLength: maxOutput, chunkSize: syncChunkBytes(wanted, maxOutput) };
+    const { buffer, engine } = inflateRawSync(body, options) as unknown as {
       buffer: Buffer;
       engine: { bytesWritten: number };
     };

@@ -82,13 +82,19 @@ export type EstargzLimits = z.output<typeof estargzLimitsSchema>;
 
 export const DEFAULT_LIMITS: Readonly<EstargzLimits> = Object.freeze(estargzLimitsSchema.parse({}));
 
+/** Limits this module resolved (frozen): handed back as they are, not parsed again on every chunk read. */
+const resolved = new WeakSet<object>([DEFAULT_LIMITS]);
+
 /** Defaults overridden by `partial`; InvalidArgumentError naming the bad field otherwise. */
 export function resolveLimits(partial?: Partial<EstargzLimits>): EstargzLimits {
   if (partial === undefined) return DEFAULT_LIMITS;
+  if (resolved.has(partial)) return partial as EstargzLimits;
   const parsed = estargzLimitsSchema.safeParse(partial);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InvalidArgumentError(`eStargz limits: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
   }
-  return parsed.data;
+  const limits = Object.freeze(parsed.data);
+  resolved.add(limits);
+  return limits;
 }

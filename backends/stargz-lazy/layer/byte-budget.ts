@@ -104,6 +104,11 @@ export class ByteBudget {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     const charge = (lane: Lane) => Math.min(bytes, lane === 'foreground' ? this.capacity : this.backgroundCapacity);
     const lane = typeof priority === 'string' ? priority : priority.lane;
+    // Nothing waits ahead of it (a queue's head never fits between pumps) and it fits: granted
+    // now, as the queue would, without an abort listener and a promotion subscription to set up
+    // and take down (most requests; EventTarget listeners were ~2 % of fused's busy time).
+    const ahead = this.#queues.foreground.length + (lane === 'background' ? this.#queues.background.length : 0);
+    if (ahead === 0 && this.#fits(charge(lane), lane)) return Promise.resolve(this.#lease(charge(lane), lane));
     return new Promise<Lease>((resolve, reject) => {
       let unsubscribe = () => {};
       const waiter: Waiter = {

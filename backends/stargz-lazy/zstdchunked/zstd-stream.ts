@@ -12,7 +12,7 @@
  */
 import { constants, createZstdDecompress, zstdDecompressSync } from 'node:zlib';
 import type { InflateStats } from '../estargz/gzip-stream.js';
-import { outputScratchBytes, PIECE_BYTES, pieceBytesFor, RangeWindow, SLACK_BYTES, SYNC_MAX_INPUT, SYNC_MAX_OUTPUT } from '../estargz/range-window.js';
+import { outputScratchBytes, PIECE_BYTES, RangeWindow, SLACK_BYTES, syncChunkBytes, SYNC_MAX_INPUT, SYNC_MAX_OUTPUT, type Slice } from '../estargz/range-window.js';
 
 /**
  * Upper bound of the memory a `zstdRange(…, start, end)` call uses besides its result: the
@@ -28,18 +28,29 @@ export function zstdScratchBytes(end: number): number {
  * corrupt or ends early. `windowLog`: the largest window a frame may ask for (log2 bytes).
  */
 export async function zstdRange(compressed: Uint8Array, start: number, end: number, windowLog: number, stats?: InflateStats): Promise<Buffer> {
-  const window = new RangeWindow(start, end, stats);
-  const { out, take } = window;
-  if (end <= start) return out;
+  const [out] = await zstdRanges(compressed, [{ start, end: Math.max(start, end) }], windowLog, stats);
+  return out!;
+}
+
+/**
+ * Each slice of the zstd frames in `compressed`, decompressed once for all of them, in its own
+ * buffer of exactly its size (../estargz/range-window.ts); throws when the data is corrupt or
+ * ends before the last slice's end.
+ */
+export async function zstdRanges(compressed: Uint8Array, slices: readonly Slice[], windowLog: number, stats?: InflateStats): Promise<Buffer[]> {
+  const window = new RangeWindow(slices, stats);
+  const { take, end } = window;
+  const endsAfter = 'the zstd frames end after';
+  if (window.done) return window.results(endsAfter);
   const params = { [constants.ZSTD_d_windowLogMax]: windowLog };
   if (compressed.length <= SYNC_MAX_INPUT && end <= SYNC_MAX_OUTPUT) {
-    const whole = decompressSmall(compressed, Math.min(SYNC_MAX_OUTPUT, end + SLACK_BYTES), params);
+    const whole = decompressSmall(compressed, end, Math.min(SYNC_MAX_OUTPUT, end + SLACK_BYTES), params);
     if (whole !== undefined) {
-      if (!take(whole)) throw new Error(`the zstd frames end after ${window.seen} bytes, before byte ${end}`);
-      return out;
+      take(whole);
+      return window.results(endsAfter);
     }
   }
-  const pieceBytes = pieceBytesFor(end);
+  const pieceBytes = window.pieceBytes();
   await new Promise<void>((resolve, reject) => {
     const z = createZstdDecompress({ chunkSize: pieceBytes, params });
     let settled = false;
@@ -53,11 +64,11 @@ export async function zstdRange(compressed: Uint8Array, start: number, end: numb
     z.on('data', (piece: Buffer) => {
       if (!settled && take(piece)) settle();
     });
-    z.on('end', () => settle(new Error(`the zstd frames end after ${window.seen} bytes, before byte ${end}`)));
+    z.on('end', () => settle(new Error(`${endsAfter} ${window.seen} bytes, before byte ${end}`)));
     z.on('error', (err: Error) => settle(err));
     z.end(compressed);
   });
-  return out;
+  return window.results(endsAfter);
 }
 
 /**
@@ -65,9 +76,9 @@ export async function zstdRange(compressed: Uint8Array, start: number, end: numb
  * whole (the stream path then takes what is wanted and names the problem: bytes after the
  * wanted frames, such as the head of the next member, must not fail a complete read).
  */
-function decompressSmall(compressed: Uint8Array, maxOutput: number, params: Record<number, number>): Buffer | undefined {
+function decompressSmall(compressed: Uint8Array, wanted: number, maxOutput: number, params: Record<number, number>): Buffer | undefined {
   try {
-    return zstdDecompressSync(compressed, { maxOutputLength: maxOutput, params });
+    return zstdDecompressSync(compressed, { maxOutputLength: maxOutput, chunkSize: syncChunkBytes(wanted, maxOutput), params });
   } catch {
     return undefined;
   }

@@ -17,7 +17,12 @@ vi.mock('node:crypto', async (importOriginal) => {
     hashes.count++;
     return original.createHash(...args);
   };
-  return { ...original, default: { ...original, createHash }, createHash };
+  // digestOf hashes a chunk in one shot (crypto.hash).
+  const hash = ((...args: Parameters<typeof original.hash>) => {
+    hashes.count++;
+    return original.hash(...args);
+  }) as typeof original.hash;
+  return { ...original, default: { ...original, createHash, hash }, createHash, hash };
 });
 
 afterEach(removeTemps);

@@ -123,6 +123,25 @@ describe('readChunk', () => {
     await expect(readChunks(member, [ra, { ...rb, chunkDigest: sha256(a) }])).rejects.toThrow(VerificationError);
   });
 
+  it('hands each chunk of a shared member over in a buffer of its own, and charges each one', async () => {
+    const files = [Buffer.alloc(300_000, 1), Buffer.from('tiny'), Buffer.alloc(70_000, 2)];
+    const member = gzipSync(Buffer.concat(files.flatMap((f) => [f, Buffer.alloc(1024)])));
+    let inner = 0;
+    const refs = files.map((f) => {
+      const r: ChunkRef = { offset: 0, compressedSize: member.length, innerOffset: inner, chunkOffset: 0, chunkSize: f.length, chunkDigest: sha256(f) };
+      inner += f.length + 1024;
+      return r;
+    });
+    const out = await readChunks(member, refs);
+    expect(out).toEqual(files);
+    // No chunk pins the member's window or a shared slab: its memory is (nearly) its own size.
+    for (const b of out) expect(b.buffer.byteLength).toBeLessThanOrEqual(b.length + b.length / 16);
+    // Overlapping chunks (a hostile TOC) each get their bytes, and each is charged.
+    const twice = [refs[0]!, { ...refs[0]!, chunkOffset: 1 }];
+    expect(await readChunks(member, twice)).toEqual([files[0], files[0]]);
+    expect(inflationBytes(twice)).toBeGreaterThanOrEqual(2 * files[0]!.length);
+  });
+
   it('caps inflated and compressed sizes', async () => {
     const data = Buffer.alloc(5000, 3);
     const c: ChunkRef = { offset: 0, compressedSize: 0, innerOffset: 0, chunkOffset: 0, chunkSize: 5000, chunkDigest: sha256(data) };

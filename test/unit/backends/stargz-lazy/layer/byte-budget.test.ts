@@ -156,3 +156,30 @@ describe('ByteBudget', () => {
     );
   });
 });
+
+describe('ByteBudget fast path', () => {
+  it('grants a request with nothing ahead at once, without listening on its signal; one behind a waiter waits', async () => {
+    const budget = new ByteBudget('t', 100);
+    const ac = new AbortController();
+    let listeners = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    ac.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+      listeners++;
+      add(...args);
+    }) as AbortSignal['addEventListener'];
+    const first = await budget.acquire(60, 'foreground', ac.signal);
+    expect(listeners).toBe(0);
+    const waiting = budget.acquire(60, 'foreground', ac.signal);
+    expect(listeners).toBe(1);
+    // Fits (61 <= 100), but a foreground request waits ahead of it: it is queued, not granted.
+    let small = false;
+    const behind = budget.acquire(1, new Priority('background')).then((l) => ((small = true), l));
+    await tick();
+    expect(small).toBe(false);
+    expect(budget.heldBytes).toBe(60);
+    first.release();
+    (await waiting).release();
+    (await behind).release();
+    expect(budget.heldBytes).toBe(0);
+  });
+});
