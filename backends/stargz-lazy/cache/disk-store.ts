@@ -14,18 +14,27 @@
  * another instance on the same directory) is indexed then; one found missing is dropped.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../../core/sdk.js';
 import type { DigestAlgorithm } from '../estargz/digest.js';
 import { chunkPath } from './chunk-path.js';
 import { LruIndex } from './lru-index.js';
 import { scanCacheDir } from './scan-cache-dir.js';
+import { writeFileRenamed } from './write-file-renamed.js';
 
 const TMP_DIR = 'tmp';
 /** Piece size of the streaming hash of a file read by range (memory held, whatever the file). */
 const HASH_PIECE_BYTES = 1024 * 1024;
 const STALE_TEMP_MS = 10 * 60_000;
+/**
+ * A whole file larger than this is read as pieces of this size, READ_PIECES_AT_ONCE at a time:
+ * a 4 MiB chunk read back after the page cache dropped it is a disk read, and one 4 MiB read
+ * waits for it piece after piece (~245 MiB/s here, against ~350 with 4 pieces in flight on
+ * libuv's 4 threads; docs/benchmarks.md, "Memory (issue 16)").
+ */
+const READ_PIECE_BYTES = 1024 * 1024;
+const READ_PIECES_AT_ONCE = 4;
 
 /** What `read` found. */
 export type DiskRead =
@@ -72,7 +81,7 @@ export class DiskStore {
   async read(digest: string, maxBytes: number): Promise<DiskRead> {
     return this.#withFile(digest, maxBytes, async (handle, size, identity) => {
       const data = Buffer.allocUnsafe(size);
-      const got = await readFully(handle, data, 0);
+      const got = size <= READ_PIECE_BYTES ? await readFully(handle, data, 0) : await readInPieces(handle, data);
       return { kind: 'hit', data: got === data.length ? data : data.subarray(0, got), identity };
     });
   }
@@ -165,10 +174,10 @@ export class DiskStore {
     }
   }
 
-  /** Write `data` as the file of `digest`: temp file, then rename (atomic; a concurrent write of the same digest is harmless). */
   /**
-   * Writes `data` as the file of `digest` (a temp file renamed over it) and answers the file's
-   * identity, or undefined when the file found after the rename is not the one written.
+   * Writes `data` as the file of `digest` (a temp file renamed over it, `write-file-renamed.ts`)
+   * and answers the file's identity (from the descriptor after the rename: this very inode), or
+   * undefined when it is not what was written.
    */
   async write(digest: string, data: Buffer): Promise<string | undefined> {
     const { dir, file } = chunkPath(digest);
@@ -176,22 +185,23 @@ export class DiskStore {
       await mkdir(join(this.root, dir), { recursive: true, mode: 0o700 });
       this.#dirs.add(dir);
     }
-    // `<pid>-…`: removeStaleTemps keeps the temps of live processes. Unique in this process by
-    // the counter (one random draw per store, not one per write).
-    const tmp = join(this.root, TMP_DIR, `${process.pid}-${this.#tmpPrefix}-${(this.#tmpCount++).toString(36)}`);
     try {
-      await writeFile(tmp, data, { mode: 0o600 });
-      await rename(tmp, join(this.root, file));
+      const st = await writeFileRenamed(this.#tmpName(), join(this.root, file), data, 0o600);
       this.index.add(digest, data.length);
-      // After the rename (it changes the ctime): what a later read of this very file finds.
-      const st = await stat(join(this.root, file));
       return st.isFile() && st.size === data.length ? identityOf(st) : undefined;
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
       // A shard directory removed from outside is made again by the next write.
       if (isCode(err, 'ENOENT')) this.#dirs.delete(dir);
       throw err;
     }
+  }
+
+  /**
+   * A temp name: `<pid>-…` (removeStaleTemps keeps the temps of live processes), unique in this
+   * process by the counter (one random draw per store, not one per write).
+   */
+  #tmpName(): string {
+    return join(this.root, TMP_DIR, `${process.pid}-${this.#tmpPrefix}-${(this.#tmpCount++).toString(36)}`);
   }
 
   /** Remove the file of `digest` (gone already is fine); its bytes leave the index at once. */
@@ -236,6 +246,30 @@ async function readFully(handle: FileHandle, data: Buffer, position: number): Pr
     at += bytesRead;
   }
   return at;
+}
+
+/**
+ * Reads all of `data` from the file's start as READ_PIECE_BYTES pieces, READ_PIECES_AT_ONCE
+ * in flight; the bytes read up to the first piece found short (the file is shorter than
+ * its fstat said: cut while read).
+ */
+async function readInPieces(handle: FileHandle, data: Buffer): Promise<number> {
+  const pieces = Math.ceil(data.length / READ_PIECE_BYTES);
+  const got = new Array<number>(pieces).fill(0);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < pieces; i = next++) {
+      const from = i * READ_PIECE_BYTES;
+      got[i] = await readFully(handle, data.subarray(from, Math.min(data.length, from + READ_PIECE_BYTES)), from);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_PIECES_AT_ONCE, pieces) }, worker));
+  let total = 0;
+  for (let i = 0; i < pieces; i++) {
+    total += got[i]!;
+    if (got[i]! < Math.min(READ_PIECE_BYTES, data.length - i * READ_PIECE_BYTES)) break;
+  }
+  return total;
 }
 
 function isAlive(pid: number): boolean {
