@@ -14,7 +14,8 @@
  * The disk is capped (`diskBytes`, `disk-cap.ts`): least recently used chunks are removed after
  * a put crosses the cap (and at open, when the directory is over it already); a hit, from
  * memory or disk, makes a chunk the most recently used. A chunk being read from disk or
- * written is never removed. `has` answers from the index, without I/O.
+ * written is never removed. `has` answers from the index, without I/O, and so does a `get` of
+ * a chunk the index does not hold (a miss, see `#absent`).
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import { digestOf } from '../estargz/digest.js';
@@ -109,7 +110,22 @@ export class ChunkCache {
       this.disk.index.touch(digest);
       return held;
     }
+    if (this.#absent(digest)) return undefined;
     return this.#pinned(digest, () => this.#fromDisk(digest, file, algorithm));
+  }
+
+  /**
+   * A miss answered from the index, without I/O (a cold fetch asks for every chunk it needs
+   * first: one failed open on the thread pool each). The index is what is on disk: this process
+   * writes and removes every file of its directory (one process per cache directory,
+   * protocol/generation.ts) and rebuilt the index from it at open. A file it does not know (put
+   * there from outside since) is answered as a miss; the worst that costs is one refetch, and
+   * the put after it replaces that file whole with verified data.
+   */
+  #absent(digest: string): boolean {
+    if (this.disk.index.has(digest)) return false;
+    this.#stats.misses++;
+    return true;
   }
 
   /** Runs `read` with `digest`'s disk file pinned: the cap does not remove it meanwhile. */
@@ -173,6 +189,7 @@ export class ChunkCache {
       this.disk.index.touch(digest);
       return held.subarray(offset, offset + length);
     }
+    if (this.#absent(digest)) return undefined;
     return this.#pinned(digest, async () => {
       let found;
       try {
