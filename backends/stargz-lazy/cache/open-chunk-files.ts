@@ -66,6 +66,9 @@ export class OpenChunkFiles {
       entry.dropped = true;
       return entry;
     }
+    // Files past their age go too (not only when asked for again): an idle descriptor does not
+    // keep a file removed from outside on the disk for longer than the next open.
+    for (const [other, kept] of this.#files) if (entry.openedAt - kept.openedAt > this.maxAgeMs) this.drop(other);
     this.#files.set(digest, entry);
     for (const [oldest] of this.#files) {
       if (this.#files.size <= this.maxFiles) break;

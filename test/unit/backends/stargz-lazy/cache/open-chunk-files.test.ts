@@ -54,6 +54,12 @@ describe('OpenChunkFiles', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(files.acquire('a')).toBeUndefined();
     expect(closed).toEqual(['a']);
+    // An idle file past its age is closed by the next open of another one.
+    files.release(files.add('b', fakeFile('b', closed)));
+    await new Promise((r) => setTimeout(r, 20));
+    files.release(files.add('c', fakeFile('c', closed)));
+    expect(closed).toEqual(['a', 'b']);
+    expect(files.size).toBe(1);
   });
 
   it('keeps the first file of a digest: a second one opened meanwhile closes when its read ends', () => {
