@@ -12,6 +12,9 @@
  * sizes and recency, rebuilt from the directory at open) stays what is on disk; the size cap
  * (`disk-cap.ts`) works from it. A file found on read that the index does not know (written by
  * another instance on the same directory) is indexed then; one found missing is dropped.
+ *
+ * Range reads (large chunks) keep their file open between reads (`open-chunk-files.ts`); a
+ * write or removal of a chunk closes its kept file.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
@@ -19,8 +22,8 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '../../../core/sdk.js';
 import type { DigestAlgorithm } from '../estargz/digest.js';
 import { chunkPath } from './chunk-path.js';
-import { LruIndex } from './lru-index.js';
 import { hashFile, readFully, readWhole } from './file-reads.js';
+import { LruIndex } from './lru-index.js';
 import { OpenChunkFiles, type OpenChunkFile } from './open-chunk-files.js';
 import { scanCacheDir } from './scan-cache-dir.js';
 import { writeFileRenamed } from './write-file-renamed.js';
