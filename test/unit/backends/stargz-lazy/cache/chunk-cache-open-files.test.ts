@@ -112,4 +112,40 @@ describe('ChunkCache.readRange, chunk files kept open', () => {
       expect(await rangeOk(again, i)).toBe(true);
     }
   });
+
+  it('under concurrent reads with files corrupted meanwhile: never a wrong byte, at most 64 files open after', async () => {
+    const t = await tempCache(0);
+    for (let i = 0; i < chunks.length; i++) await t.cache.put(digests[i]!, chunks[i]!);
+    let seed = 11;
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+    const corrupted = new Set<number>();
+    const reads: Promise<void>[] = [];
+    for (let k = 0; k < 400; k++) {
+      const i = next(chunks.length);
+      const at = next(SIZE - 64);
+      if (k % 40 === 39) {
+        const victim = next(chunks.length);
+        corrupted.add(victim);
+        const bad = Buffer.from(chunks[victim]!);
+        bad[next(SIZE)]! ^= 0xff;
+        await writeFile(fileOf(t.dir, digests[victim]!), bad);
+      }
+      reads.push(
+        t.cache.readRange(digests[i]!, at, 64, SIZE).then((got) => {
+          // Right bytes, or a miss (the file was found corrupt): nothing else.
+          if (got !== undefined) expect(got.equals(chunks[i]!.subarray(at, at + 64))).toBe(true);
+          else expect(corrupted.has(i)).toBe(true);
+        }),
+      );
+    }
+    await Promise.all(reads);
+    await settle();
+    expect((await fdsUnder(t.dir)).length).toBeLessThanOrEqual(64);
+    expect(t.cache.stats().corrupt).toBeGreaterThan(0); // (two reads racing on one bad file count it twice)
+    for (let i = 0; i < chunks.length; i++) {
+      const got = await t.cache.readRange(digests[i]!, 0, SIZE, SIZE);
+      if (corrupted.has(i)) expect(got).toBeUndefined();
+      else expect(got?.equals(chunks[i]!)).toBe(true);
+    }
+  });
 });
