@@ -14,7 +14,11 @@
  * The disk is capped (`diskBytes`, `disk-cap.ts`): least recently used chunks are removed after
  * a put crosses the cap (and at open, when the directory is over it already); a hit, from
  * memory or disk, makes a chunk the most recently used. A chunk being read from disk or
- * written is never removed. `has` answers from the index, without I/O.
+ * written is never removed. `has` answers from the index, without I/O, and so do `get` and
+ * `readRange` of a chunk it does not hold (a cold fetch asks for every chunk first: no failed
+ * open each). The index is what is on disk: one process per cache directory (generation.ts)
+ * writes and removes its files, and scanned it at open; a file put there from outside since
+ * is a miss, which costs one refetch, whose put replaces it whole.
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import { digestOf } from '../estargz/digest.js';
@@ -24,6 +28,7 @@ import { chunkPath } from './chunk-path.js';
 import { DiskCap } from './disk-cap.js';
 import { DiskStore } from './disk-store.js';
 import { MemoryLru } from './memory-lru.js';
+import { ReadPins } from './read-pins.js';
 import { VerifiedFiles } from './verified-files.js';
 
 export interface ChunkCacheOptions {
@@ -42,8 +47,8 @@ export class ChunkCache {
   readonly #writing = new Map<string, { data: Buffer; done: Promise<void> }>();
   readonly #verified = new VerifiedFiles();
   readonly #stats = { memoryHits: 0, diskHits: 0, misses: 0, corrupt: 0, writes: 0, writeErrors: 0 };
-  /** digest -> reads of its disk file in progress: the cap never removes those. */
-  readonly #reading = new Map<string, number>();
+  /** Chunks whose disk file is being read: the cap never removes those. */
+  readonly #reading = new ReadPins();
   readonly #cap: DiskCap;
 
   private constructor(
@@ -109,19 +114,13 @@ export class ChunkCache {
       this.disk.index.touch(digest);
       return held;
     }
-    return this.#pinned(digest, () => this.#fromDisk(digest, file, algorithm));
+    if (this.#absent(digest)) return undefined;
+    return this.#reading.run(digest, () => this.#fromDisk(digest, file, algorithm));
   }
 
-  /** Runs `read` with `digest`'s disk file pinned: the cap does not remove it meanwhile. */
-  async #pinned<T>(digest: string, read: () => Promise<T>): Promise<T> {
-    this.#reading.set(digest, (this.#reading.get(digest) ?? 0) + 1);
-    try {
-      return await read();
-    } finally {
-      const n = this.#reading.get(digest)! - 1;
-      if (n === 0) this.#reading.delete(digest);
-      else this.#reading.set(digest, n);
-    }
+  /** A chunk the index does not hold: a miss, counted, without I/O (see the header). */
+  #absent(digest: string): boolean {
+    return !this.disk.index.has(digest) && ++this.#stats.misses > 0;
   }
 
   /** A cached file that is not what its digest says: removed, counted, logged; a miss. */
@@ -173,7 +172,8 @@ export class ChunkCache {
       this.disk.index.touch(digest);
       return held.subarray(offset, offset + length);
     }
-    return this.#pinned(digest, async () => {
+    if (this.#absent(digest)) return undefined;
+    return this.#reading.run(digest, async () => {
       let found;
       try {
         found = await this.disk.readRange(digest, { offset, length, size }, this.maxChunkBytes, algorithm, (identity) => this.#verified.trusts(digest, identity));
@@ -275,9 +275,10 @@ export class ChunkCache {
     void this.#cap.setLimit(limits.diskBytes).catch((err: unknown) => this.log.error({ err }, 'chunk cache: eviction after a new cap failed'));
   }
 
-  /** Log the eviction summary not logged yet (the cache stays usable). */
+  /** Log the eviction summary not logged yet, close the files kept open for range reads (the cache stays usable). */
   close(): void {
     this.#cap.close();
+    this.disk.close();
   }
 
   stats(): ChunkCacheStats {

@@ -12,20 +12,30 @@
  * sizes and recency, rebuilt from the directory at open) stays what is on disk; the size cap
  * (`disk-cap.ts`) works from it. A file found on read that the index does not know (written by
  * another instance on the same directory) is indexed then; one found missing is dropped.
+ *
+ * Range reads (large chunks) keep their file open between reads (`open-chunk-files.ts`); a
+ * write or removal of a chunk closes its kept file.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../../core/sdk.js';
 import type { DigestAlgorithm } from '../estargz/digest.js';
 import { chunkPath } from './chunk-path.js';
+import { hashFile, readFully, readWhole } from './file-reads.js';
 import { LruIndex } from './lru-index.js';
+import { OpenChunkFiles, type OpenChunkFile } from './open-chunk-files.js';
 import { scanCacheDir } from './scan-cache-dir.js';
+import { writeFileRenamed } from './write-file-renamed.js';
 
 const TMP_DIR = 'tmp';
-/** Piece size of the streaming hash of a file read by range (memory held, whatever the file). */
-const HASH_PIECE_BYTES = 1024 * 1024;
 const STALE_TEMP_MS = 10 * 60_000;
+/**
+ * Chunk files kept open for range reads (64 descriptors at most, besides reads in progress),
+ * and for how long one is reused before the path is opened (and its identity checked) again.
+ */
+const MAX_OPEN_FILES = 64;
+const OPEN_FILE_MAX_AGE_MS = 1000;
 
 /** What `read` found. */
 export type DiskRead =
@@ -53,6 +63,10 @@ export class DiskStore {
   readonly #dirs = new Set<string>();
   readonly #tmpPrefix = randomBytes(6).toString('hex');
   #tmpCount = 0;
+  /** Files kept open between range reads of large chunks. */
+  readonly #open = new OpenChunkFiles(MAX_OPEN_FILES, OPEN_FILE_MAX_AGE_MS, (err) =>
+    this.log.warn({ err }, 'chunk cache: cannot close a chunk file kept open for range reads'),
+  );
 
   private constructor(
     readonly root: string,
@@ -70,9 +84,9 @@ export class DiskStore {
 
   /** The file of `digest`, at most `maxBytes` long. */
   async read(digest: string, maxBytes: number): Promise<DiskRead> {
-    return this.#withFile(digest, maxBytes, async (handle, size, identity) => {
+    return this.#withFile(digest, maxBytes, false, async (handle, size, identity) => {
       const data = Buffer.allocUnsafe(size);
-      const got = await readFully(handle, data, 0);
+      const got = await readWhole(handle, data);
       return { kind: 'hit', data: got === data.length ? data : data.subarray(0, got), identity };
     });
   }
@@ -80,7 +94,7 @@ export class DiskStore {
   /**
    * Bytes [offset, offset + length) of the file of `digest`, which must be `size` bytes long
    * (at most `maxBytes`). Unless `trusted(identity)`, the whole file is hashed first, piece by
-   * piece (HASH_PIECE_BYTES held, whatever its size), and its digest returned for the caller to
+   * piece (`file-reads.ts`: 1 MiB held, whatever its size), and its digest returned for the caller to
    * check before it uses the bytes. A read of 128 KiB of a 64 MiB chunk costs 128 KiB of I/O
    * and memory, not 64 MiB.
    */
@@ -91,20 +105,9 @@ export class DiskStore {
     algorithm: DigestAlgorithm,
     trusted: (identity: string) => boolean,
   ): Promise<DiskRangeRead> {
-    return this.#withFile<DiskRangeRead>(digest, maxBytes, async (handle, size, identity) => {
+    return this.#withFile<DiskRangeRead>(digest, maxBytes, true, async (handle, size, identity) => {
       if (size !== range.size) return { kind: 'size', size };
-      let fileDigest: string | undefined;
-      if (!trusted(identity)) {
-        const hash = createHash(algorithm);
-        const piece = Buffer.allocUnsafe(Math.min(HASH_PIECE_BYTES, Math.max(1, size)));
-        for (let at = 0; at < size; ) {
-          const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, size - at), at);
-          if (bytesRead === 0) break;
-          hash.update(piece.subarray(0, bytesRead));
-          at += bytesRead;
-        }
-        fileDigest = `${algorithm}:${hash.digest('hex')}`;
-      }
+      const fileDigest = trusted(identity) ? undefined : await hashFile(handle, size, algorithm);
       const from = Math.min(Math.max(0, range.offset), size);
       const data = Buffer.allocUnsafe(Math.max(0, Math.min(range.length, size - from)));
       const got = await readFully(handle, data, from);
@@ -117,13 +120,30 @@ export class DiskStore {
    * Opens the file of `digest` and hands it to `use` with its size and identity: a miss when
    * there is none, `bad` when it cannot be a chunk (not a regular file, over `maxBytes`). A
    * hit indexes the file (another instance may have written it; nlink 0: removed, evicted,
-   * while this read had it open: the data is fine, the file is gone).
+   * while this read had it open: the data is fine, the file is gone). `keep`: the file is
+   * taken from, and kept in, the table of open files (`open-chunk-files.ts`; range reads).
    */
   async #withFile<T extends { kind: string }>(
     digest: string,
     maxBytes: number,
+    keep: boolean,
     use: (handle: FileHandle, size: number, identity: string) => Promise<T>,
   ): Promise<T | { kind: 'miss' } | { kind: 'bad'; reason: string }> {
+    const kept = keep ? this.#open.acquire(digest) : undefined;
+    if (kept !== undefined) {
+      try {
+        // The fstat runs alongside the read (no added wait): a file written to since it was
+        // opened (another ctime) or unlinked from outside is not answered from this descriptor.
+        const [st, out] = await Promise.all([kept.handle.stat(), use(kept.handle, kept.size, kept.identity)]);
+        if (st.nlink > 0 && identityOf(st) === kept.identity) {
+          if (out.kind === 'hit') this.index.touch(digest);
+          return out;
+        }
+      } finally {
+        this.#open.release(kept);
+      }
+      this.#open.drop(digest); // and opened again below: identity checked, hashed if new
+    }
     let handle;
     try {
       handle = await open(this.pathOf(digest), 'r');
@@ -134,16 +154,25 @@ export class DiskStore {
       }
       throw err;
     }
+    let file: OpenChunkFile | undefined;
     try {
       const st = await handle.stat();
       if (!st.isFile()) return { kind: 'bad', reason: 'not a regular file' };
       if (st.size > maxBytes) return { kind: 'bad', reason: `${st.size} bytes, more than any chunk (${maxBytes})` };
+      // Kept only while it is the file of `digest`: not removed meanwhile, not removed from outside.
+      if (keep && !this.#removing.has(digest) && st.nlink > 0) file = this.#open.add(digest, { handle, size: st.size, identity: identityOf(st) });
       const out = await use(handle, st.size, identityOf(st));
       if (out.kind === 'hit' && !this.index.touch(digest) && !this.#removing.has(digest) && st.nlink > 0) this.index.add(digest, st.size);
       return out;
     } finally {
-      await handle.close();
+      if (file !== undefined) this.#open.release(file);
+      else await handle.close();
     }
+  }
+
+  /** Close the files kept open for range reads (those in use close when their reads end). */
+  close(): void {
+    this.#open.dropAll();
   }
 
   /**
@@ -165,10 +194,10 @@ export class DiskStore {
     }
   }
 
-  /** Write `data` as the file of `digest`: temp file, then rename (atomic; a concurrent write of the same digest is harmless). */
   /**
-   * Writes `data` as the file of `digest` (a temp file renamed over it) and answers the file's
-   * identity, or undefined when the file found after the rename is not the one written.
+   * Writes `data` as the file of `digest` (a temp file renamed over it, `write-file-renamed.ts`)
+   * and answers the file's identity (from the descriptor after the rename: this very inode), or
+   * undefined when it is not what was written.
    */
   async write(digest: string, data: Buffer): Promise<string | undefined> {
     const { dir, file } = chunkPath(digest);
@@ -176,28 +205,31 @@ export class DiskStore {
       await mkdir(join(this.root, dir), { recursive: true, mode: 0o700 });
       this.#dirs.add(dir);
     }
-    // `<pid>-…`: removeStaleTemps keeps the temps of live processes. Unique in this process by
-    // the counter (one random draw per store, not one per write).
-    const tmp = join(this.root, TMP_DIR, `${process.pid}-${this.#tmpPrefix}-${(this.#tmpCount++).toString(36)}`);
     try {
-      await writeFile(tmp, data, { mode: 0o600 });
-      await rename(tmp, join(this.root, file));
+      const st = await writeFileRenamed(this.#tmpName(), join(this.root, file), data, 0o600);
+      this.#open.drop(digest); // a descriptor of the file replaced
       this.index.add(digest, data.length);
-      // After the rename (it changes the ctime): what a later read of this very file finds.
-      const st = await stat(join(this.root, file));
       return st.isFile() && st.size === data.length ? identityOf(st) : undefined;
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
       // A shard directory removed from outside is made again by the next write.
       if (isCode(err, 'ENOENT')) this.#dirs.delete(dir);
       throw err;
     }
   }
 
+  /**
+   * A temp name: `<pid>-…` (removeStaleTemps keeps the temps of live processes), unique in this
+   * process by the counter (one random draw per store, not one per write).
+   */
+  #tmpName(): string {
+    return join(this.root, TMP_DIR, `${process.pid}-${this.#tmpPrefix}-${(this.#tmpCount++).toString(36)}`);
+  }
+
   /** Remove the file of `digest` (gone already is fine); its bytes leave the index at once. */
   async remove(digest: string): Promise<void> {
     const path = this.pathOf(digest);
     this.index.delete(digest);
+    this.#open.drop(digest);
     this.#removing.add(digest);
     try {
       await unlink(path);
@@ -225,17 +257,6 @@ export class DiskStore {
     }
     if (removed > 0) this.log.info({ dir, removed }, 'chunk cache: removed temporary files of an earlier run');
   }
-}
-
-/** Reads into all of `data` from `position` on; the bytes read (fewer at the end of the file). */
-async function readFully(handle: FileHandle, data: Buffer, position: number): Promise<number> {
-  let at = 0;
-  while (at < data.length) {
-    const { bytesRead } = await handle.read(data, at, data.length - at, position + at);
-    if (bytesRead === 0) break;
-    at += bytesRead;
-  }
-  return at;
 }
 
 function isAlive(pid: number): boolean {

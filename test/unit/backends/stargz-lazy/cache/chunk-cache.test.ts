@@ -65,8 +65,8 @@ describe('ChunkCache', () => {
     await t.cache.put(digest, data);
     await writeFile(fileOf(t.dir, digest), data.subarray(0, 100));
     expect(await t.cache.get(digest)).toBeUndefined();
-    const small = await ChunkCache.open(t.dir, { memoryBytes: 0, log: t.log, maxChunkBytes: 1000 });
     await t.cache.put(digest, data);
+    const small = await ChunkCache.open(t.dir, { memoryBytes: 0, log: t.log, maxChunkBytes: 1000 });
     expect(await small.get(digest)).toBeUndefined();
     expect(small.stats().corrupt).toBe(1);
   });

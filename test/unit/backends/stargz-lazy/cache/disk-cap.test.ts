@@ -97,21 +97,22 @@ describe('ChunkCache disk cap', () => {
     expect(t.lines.some((l) => l.msg === 'chunk cache: over its cap at open; trimmed' && l.chunks === 6)).toBe(true);
   });
 
-  it('indexes files another instance wrote when it meets them, and forgets files that vanished', async () => {
+  it('answers a chunk it does not index as a miss without I/O; a put replaces that file whole; forgets files that vanished', async () => {
     const t = await capped(0);
     const other = await ChunkCache.open(t.dir, { memoryBytes: 0, log: t.log });
     await other.put(digests[0]!, chunks[0]!);
+    // Written by another instance after this one opened: not in its index, a miss (one refetch).
     expect(t.cache.has(digests[0]!)).toBe(false);
+    expect(await t.cache.get(digests[0]!)).toBeUndefined();
+    expect(t.cache.stats()).toMatchObject({ misses: 1, corrupt: 0, diskBytes: 0 });
+    // The refetched chunk's put writes it again (the new file replaces the old one whole) and indexes it.
+    await t.cache.put(digests[0]!, chunks[0]!);
+    expect(t.cache.stats()).toMatchObject({ diskBytes: CHUNK, writes: 1 });
+    await t.cache.put(digests[0]!, chunks[0]!); // known now: not written again
+    expect(t.cache.stats()).toMatchObject({ diskBytes: CHUNK, writes: 1 });
     expect((await t.cache.get(digests[0]!))?.equals(chunks[0]!)).toBe(true);
-    expect(t.cache.has(digests[0]!)).toBe(true);
-    expect(t.cache.stats().diskBytes).toBe(CHUNK);
-    await other.put(digests[1]!, chunks[1]!);
-    // already there, but not in this instance's index: written again (the new file replaces the
-    // old one whole; one process owns a cache directory, so this is rare), counted once
+    // A file this instance wrote, then found gone: a miss, and out of the index.
     await t.cache.put(digests[1]!, chunks[1]!);
-    expect(t.cache.stats()).toMatchObject({ diskBytes: 2 * CHUNK, writes: 1 });
-    await t.cache.put(digests[1]!, chunks[1]!); // known now: not written again
-    expect(t.cache.stats()).toMatchObject({ diskBytes: 2 * CHUNK, writes: 1 });
     const { rm } = await import('node:fs/promises');
     await rm(fileOf(t.dir, digests[1]!));
     expect(await t.cache.get(digests[1]!)).toBeUndefined();
