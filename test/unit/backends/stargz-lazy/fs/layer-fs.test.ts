@@ -61,10 +61,19 @@ function layerFs(r: LayerReader, readTimeoutMs = 5_000) {
   return { fs, ops: fs.operations() as Required<Fuse.Operations>, lines };
 }
 
-const getattr = (ops: Fuse.Operations, path: string) =>
-  new Promise<[number, Fuse.Stat | undefined]>((resolve) => ops.getattr!(path, (e, s) => resolve([e, s])));
-const readdir = (ops: Fuse.Operations, path: string) =>
-  new Promise<[number, string[] | undefined, Partial<Fuse.Stat>[] | undefined]>((resolve) => ops.readdir!(path, (e, n, s) => resolve([e, n, s])));
+/** fuse-native's stat array (stat-array.ts) read back as named fields. */
+function statFromArray(a: Uint32Array): Fuse.Stat {
+  const u64 = (at: number) => a[at]! + a[at + 1]! * 2 ** 32;
+  return { mode: a[0]!, uid: a[1]!, gid: a[2]!, size: u64(3), dev: a[5]!, nlink: a[6]!, ino: a[7]!, rdev: a[8]!, blksize: a[9]!, blocks: u64(10), atime: u64(12), mtime: u64(14), ctime: u64(16) };
+}
+const getattr = (fs: LayerFs, path: string): [number, Fuse.Stat | undefined] => {
+  const r = fs.getattr(path);
+  return typeof r === 'number' ? [r, undefined] : [0, statFromArray(r)];
+};
+const readdir = (fs: LayerFs, path: string): [number, string[] | undefined, Fuse.Stat[] | undefined] => {
+  const r = fs.readdir(path);
+  return typeof r === 'number' ? [r, undefined, undefined] : [0, r.names, r.stats.map(statFromArray)];
+};
 const open = (ops: Fuse.Operations, path: string, flags = 0) => new Promise<[number, number | undefined]>((resolve) => ops.open!(path, flags, (e, fd) => resolve([e, fd])));
 const read = (ops: Fuse.Operations, path: string, fd: number, len: number, pos: number) =>
   new Promise<[number, Buffer]>((resolve) => {
@@ -74,34 +83,34 @@ const read = (ops: Fuse.Operations, path: string, fd: number, len: number, pos: 
 
 describe('LayerFs metadata', () => {
   it('stats files, links, devices and directories from the index', async () => {
-    const { ops } = layerFs(reader());
-    const [e1, root] = await getattr(ops, '/');
+    const { fs } = layerFs(reader());
+    const [e1, root] = await getattr(fs, '/');
     expect(e1).toBe(0);
     expect(root).toMatchObject({ ino: 1, mode: S_IFDIR | 0o755 });
-    const [, tool] = await getattr(ops, '/bin/tool');
+    const [, tool] = await getattr(fs, '/bin/tool');
     expect(tool).toMatchObject({ mode: S_IFREG | 0o4755, size: 20, uid: 0, nlink: 1, mtime: 1715941843000, ctime: 1715941843000 });
-    const [, owned] = await getattr(ops, '/etc/owned.conf');
+    const [, owned] = await getattr(fs, '/etc/owned.conf');
     expect(owned).toMatchObject({ uid: 1000, gid: 1000, mode: S_IFREG | 0o640 });
-    const [, link] = await getattr(ops, '/data/link-to-small');
+    const [, link] = await getattr(fs, '/data/link-to-small');
     expect(link).toMatchObject({ mode: S_IFLNK | 0o777, size: 'small.txt'.length });
-    const [, small] = await getattr(ops, '/data/small.txt');
-    const [, hard] = await getattr(ops, '/data/hard-to-small');
+    const [, small] = await getattr(fs, '/data/small.txt');
+    const [, hard] = await getattr(fs, '/data/hard-to-small');
     expect(hard!.ino).toBe(small!.ino);
     expect(small!.nlink).toBe(2);
-    const [, nul] = await getattr(ops, '/dev/null');
+    const [, nul] = await getattr(fs, '/dev/null');
     expect(nul).toMatchObject({ mode: S_IFCHR | 0o666, rdev: (1 << 8) | 3 });
-    expect((await getattr(ops, '/nope'))[0]).toBe(ENOENT);
-    expect((await getattr(ops, '/etc/hostname/below'))[0]).toBe(ENOENT);
+    expect((await getattr(fs, '/nope'))[0]).toBe(ENOENT);
+    expect((await getattr(fs, '/etc/hostname/below'))[0]).toBe(ENOENT);
   });
 
   it('shows a whiteout as a 0:0 character device under the deleted name, and hides the markers', async () => {
-    const { ops, fs } = layerFs(reader());
-    const [e, wh] = await getattr(ops, '/removed-file');
+    const { fs } = layerFs(reader());
+    const [e, wh] = await getattr(fs, '/removed-file');
     expect(e).toBe(0);
     expect(wh).toMatchObject({ mode: S_IFCHR, rdev: 0, uid: 0, gid: 0, size: 0, nlink: 1 });
-    expect((await getattr(ops, '/.wh.removed-file'))[0]).toBe(ENOENT);
-    expect((await getattr(ops, '/opaque/.wh..wh..opq'))[0]).toBe(ENOENT);
-    expect((await getattr(ops, '/.prefetch.landmark'))[0]).toBe(ENOENT);
+    expect((await getattr(fs, '/.wh.removed-file'))[0]).toBe(ENOENT);
+    expect((await getattr(fs, '/opaque/.wh..wh..opq'))[0]).toBe(ENOENT);
+    expect((await getattr(fs, '/.prefetch.landmark'))[0]).toBe(ENOENT);
     expect(fs.getxattr('/opaque', 'trusted.overlay.opaque')).toEqual(Buffer.from('y'));
     expect(fs.listxattr('/opaque')).toEqual(['trusted.overlay.opaque']);
     expect(fs.listxattr('/removed-file')).toEqual([]);
@@ -111,17 +120,17 @@ describe('LayerFs metadata', () => {
   });
 
   it('lists directories with . and .., whiteouts included, with inode and type', async () => {
-    const { ops } = layerFs(reader());
-    const [e, names, stats] = await readdir(ops, '/');
+    const { fs } = layerFs(reader());
+    const [e, names, stats] = await readdir(fs, '/');
     expect(e).toBe(0);
     expect(names!.slice(0, 2)).toEqual(['.', '..']);
     expect(new Set(names)).toEqual(new Set(['.', '..', 'bin', 'etc', 'data', 'dev', 'opaque', 'deep', 'removed-file']));
     expect(stats![names!.indexOf('removed-file')]).toMatchObject({ mode: S_IFCHR });
-    const [, sub, subStats] = await readdir(ops, '/deep/er');
+    const [, sub, subStats] = await readdir(fs, '/deep/er');
     expect(sub).toEqual(['.', '..', 'file.txt']);
-    expect(subStats![1]!.ino).toBe((await getattr(ops, '/deep'))[1]!.ino);
-    expect((await readdir(ops, '/etc/hostname'))[0]).toBe(ENOTDIR);
-    expect((await readdir(ops, '/nope'))[0]).toBe(ENOENT);
+    expect(subStats![1]!.ino).toBe((await getattr(fs, '/deep'))[1]!.ino);
+    expect((await readdir(fs, '/etc/hostname'))[0]).toBe(ENOTDIR);
+    expect((await readdir(fs, '/nope'))[0]).toBe(ENOENT);
   });
 
   it('answers readlink for symlinks only, statfs as read-only', async () => {
