@@ -9,6 +9,7 @@
 //   stat      lstat(2) of every file + 3 missing names each (what Node's `require` probes)
 //   read      open + read(2) to the end + close of every file (async reads: the path of a miss)
 //   read-sync the same with the reader's in-memory fast path (`readCached`: the path of a hit)
+//   reread    every file read once, then the timed read again (the page cache kept: no read op)
 //
 //   node bench/lib/fuse-op-cost.mjs [--root CHECKOUT] [--rounds N] [--overlay] [--dirs D] [--files F]
 // --root: the built checkout whose dist/ is measured (default: this one), so two builds can run
@@ -32,7 +33,7 @@ const { values: args } = parseArgs({
     dirs: { type: 'string', default: '50' },
     files: { type: 'string', default: '100' },
     overlay: { type: 'boolean', default: false },
-    steps: { type: 'string', default: 'find,stat,read,read-sync' },
+    steps: { type: 'string', default: 'find,stat,read,read-sync,reread' },
   },
 });
 const root = resolve(args.root);
@@ -122,7 +123,14 @@ for (let round = 0; round < Number(args.rounds); round++) {
       byOp = {};
       const cpu0 = process.cpuUsage();
       const js0 = jsThreadNs();
-      const r = await runChild(step, top);
+      // reread: the files read once (untimed), then again: what reaches JS the second time is
+      // what the kernel did not keep (with kernel_cache: nothing but nothing).
+      if (step === 'reread') {
+        await runChild('read', top);
+        ops = 0;
+        byOp = {};
+      }
+      const r = await runChild(step === 'reread' ? 'read' : step, top);
       const js = jsThreadNs() - js0;
       const cpu = process.cpuUsage(cpu0);
       results.push({ step, round, wall_ms: +r.ms.toFixed(2), fused_cpu_ms: +((cpu.user + cpu.system) / 1000).toFixed(1), js_thread_ms: +(js / 1e6).toFixed(1), ops, n: r.n, by_op: byOp });

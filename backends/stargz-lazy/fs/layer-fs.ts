@@ -19,8 +19,8 @@ import type { LayerIndex } from '../estargz/layer-index.js';
 import type { LayerNode } from '../estargz/layer-node.js';
 import { NODE_TYPES, type PackedTree } from '../estargz/packed-tree.js';
 import { EBADF, EINVAL, EIO, EISDIR, ENODATA, ENOENT, ENOTDIR, EROFS } from './errno.js';
-import { FileHandles } from './file-handles.js';
 import { BLOCK_SIZE } from './node-stat.js';
+import { ReadNodes } from './read-nodes.js';
 import { PathResolver } from './resolve-path.js';
 import { statArray } from './stat-array.js';
 import { xattrsOf } from './xattrs.js';
@@ -70,7 +70,7 @@ export class LayerFs {
   readonly #digest: string;
   readonly #log: Logger;
   readonly #readTimeoutMs: number;
-  readonly #handles = new FileHandles();
+  readonly #nodes: ReadNodes;
   /** Counters for the mount table's listing. */
   readonly counters = { reads: 0, bytesRead: 0, readErrors: 0 };
 
@@ -78,13 +78,10 @@ export class LayerFs {
     this.#layer = o.layer;
     this.#tree = o.layer.index.tree;
     this.#paths = new PathResolver(this.#tree);
+    this.#nodes = new ReadNodes(o.layer.index);
     this.#digest = o.digest;
     this.#log = o.log;
     this.#readTimeoutMs = o.readTimeoutMs;
-  }
-
-  get openFiles(): number {
-    return this.#handles.size;
   }
 
   /** The stat of `path` in fuse-native's array layout (stat-array.ts), or a negative errno. */
@@ -134,7 +131,10 @@ export class LayerFs {
     }
   }
 
-  /** A handle (> 0) for reading regular file `path`, or a negative errno. */
+  /**
+   * The handle (> 0) for reading regular file `path`: its inode number (read-nodes.ts), or a
+   * negative errno. Nothing is kept per open file, so there is no `release`.
+   */
   open(path: string, flags: number): number {
     try {
       const r = this.#paths.resolve(path);
@@ -143,17 +143,10 @@ export class LayerFs {
       const type = r > 0 ? this.#tree.data.type[r] : undefined;
       if (type === DIR) return EISDIR;
       if (type !== REG) return EINVAL;
-      const node = this.#layer.index.byIno(r);
-      if (!node) return ENOENT;
-      return this.#handles.add(node);
+      return r;
     } catch (err) {
       return this.#failed('open', path, err);
     }
-  }
-
-  /** Forgets handle `fd`: 0, or EBADF when it is not open. */
-  release(fd: number): number {
-    return this.#handles.delete(fd) ? 0 : EBADF;
   }
 
   /** Value of xattr `name` of `path`, or a negative errno (ENODATA when it has none). */
@@ -204,7 +197,7 @@ export class LayerFs {
   }
 
   /**
-   * The operations fuse-native calls with callbacks (open, read, release, readlink, statfs);
+   * The operations fuse-native calls with callbacks (open, read, readlink, statfs);
    * getattr, readdir and the xattrs are answered by fuse-mount.ts straight from the methods
    * above, in fuse-native's own array forms.
    */
@@ -219,7 +212,6 @@ export class LayerFs {
         return r < 0 ? cb(r) : cb(0, r);
       },
       read: (path, fd, buf, len, pos, cb) => this.read(path, fd, buf, len, pos, cb),
-      release: (_path, fd, cb) => cb(this.release(fd)),
       statfs: (_path, cb) => cb(0, this.statfs()),
     };
   }
@@ -227,7 +219,7 @@ export class LayerFs {
   /** Bytes copied into `buf` when the layer has them at hand (or the read is empty); undefined otherwise. */
   #readCached(fd: number, buf: Buffer, len: number, pos: number): number | undefined {
     if (!this.#layer.readCached) return undefined;
-    const node = this.#handles.get(fd);
+    const node = this.#nodes.get(fd);
     if (!node || pos >= node.size || len === 0) return undefined;
     const n = this.#layer.readCached(node, pos, Math.min(len, node.size - pos), buf);
     if (n === undefined) return undefined;
@@ -237,7 +229,7 @@ export class LayerFs {
   }
 
   async #read(path: string, fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
-    const node = this.#handles.get(fd);
+    const node = this.#nodes.get(fd);
     if (!node) return EBADF;
     if (pos >= node.size || len === 0) return 0;
     const want = Math.min(len, node.size - pos);

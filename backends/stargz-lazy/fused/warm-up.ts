@@ -124,7 +124,7 @@ function walk(fs: LayerFs, path: string): void {
   }
 }
 
-/** open, read in 128 KiB pieces to the end, release. */
+/** open, then read in 128 KiB pieces to the end (a layer's files need no release). */
 async function readAll(fs: LayerFs, path: string): Promise<void> {
   const st = answer(fs.getattr(path));
   const size = st[3]! + st[4]! * 2 ** 32;
@@ -134,5 +134,4 @@ async function readAll(fs: LayerFs, path: string): Promise<void> {
     const n = await new Promise<number>((resolve) => fs.read(path, fd, buf, buf.length, pos, resolve));
     if (n <= 0) throw new Error(`warm-up: read of ${path} at ${pos} answered ${n}`);
   }
-  answer(fs.release(fd));
 }
