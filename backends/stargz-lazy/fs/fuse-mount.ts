@@ -42,7 +42,7 @@ const NO_STAT = new Uint32Array(18);
  * so they carry no per-operation timer (a setTimeout + clearTimeout each); reads, which wait
  * for the registry, keep fuse-native's deadline as a backstop to their own.
  */
-const SYNC_OPS = ['getattr', 'readdir', 'readlink', 'open', 'getxattr', 'listxattr', 'statfs'] as const;
+const SYNC_OPS = ['getattr', 'readdir', 'readlink', 'getxattr', 'listxattr', 'statfs'] as const;
 
 class LayerFuse extends Fuse {
   readonly #fs: LayerFs;

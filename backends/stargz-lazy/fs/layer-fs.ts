@@ -18,7 +18,7 @@ import type { Logger } from '../../../core/sdk.js';
 import type { LayerIndex } from '../estargz/layer-index.js';
 import type { LayerNode } from '../estargz/layer-node.js';
 import { NODE_TYPES, type PackedTree } from '../estargz/packed-tree.js';
-import { EBADF, EINVAL, EIO, EISDIR, ENODATA, ENOENT, ENOTDIR, EROFS } from './errno.js';
+import { EBADF, EINVAL, EIO, ENODATA, ENOENT, ENOTDIR } from './errno.js';
 import { BLOCK_SIZE } from './node-stat.js';
 import { ReadNodes } from './read-nodes.js';
 import { PathResolver } from './resolve-path.js';
@@ -52,15 +52,12 @@ export interface Listing {
   stats: Uint32Array[];
 }
 
-const O_ACCMODE = 0o3;
-const O_RDONLY = 0;
 const ST_RDONLY = 1;
 const NAME_MAX = 255;
 const UINT32_MAX = 0xffff_ffff;
 const ROOT = 1;
 /** Type codes of the packed tree. */
 const DIR = NODE_TYPES.indexOf('dir');
-const REG = NODE_TYPES.indexOf('reg');
 const SYMLINK = NODE_TYPES.indexOf('symlink');
 
 export class LayerFs {
@@ -131,24 +128,6 @@ export class LayerFs {
     }
   }
 
-  /**
-   * The handle (> 0) for reading regular file `path`: its inode number (read-nodes.ts), or a
-   * negative errno. Nothing is kept per open file, so there is no `release`.
-   */
-  open(path: string, flags: number): number {
-    try {
-      const r = this.#paths.resolve(path);
-      if (r === 0) return ENOENT;
-      if ((flags & O_ACCMODE) !== O_RDONLY) return EROFS;
-      const type = r > 0 ? this.#tree.data.type[r] : undefined;
-      if (type === DIR) return EISDIR;
-      if (type !== REG) return EINVAL;
-      return r;
-    } catch (err) {
-      return this.#failed('open', path, err);
-    }
-  }
-
   /** Value of xattr `name` of `path`, or a negative errno (ENODATA when it has none). */
   getxattr(path: string, name: string): Buffer | number {
     try {
@@ -178,26 +157,35 @@ export class LayerFs {
   }
 
   /**
-   * Reads up to `len` bytes at `pos` of open file `fd` into `buf`; `cb` gets the byte count or a
-   * negative errno. Bytes at hand are answered at once (synchronously); the others are fetched.
+   * Reads up to `len` bytes at `pos` of regular file `path` into `buf`; `cb` gets the byte
+   * count or a negative errno (EBADF: `path` is no regular file). Bytes at hand are answered at
+   * once (synchronously); the others are fetched.
+   *
+   * There is no `open` (nor `release`): libfuse answers them itself, with handle 0 and the
+   * kernel's page cache kept (`kernel_cache`), so a file costs two hand-offs to this thread
+   * (its lookup and its read) instead of four. Nothing needs checking at open: the mount is
+   * read-only (the kernel refuses writing opens with EROFS), the kernel opens directories with
+   * `opendir`, devices and fifos without the file system, and follows symlinks.
    */
-  read(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (result: number) => void): void {
+  read(path: string, buf: Buffer, len: number, pos: number, cb: (result: number) => void): void {
     let cached: number | undefined;
+    let ino = 0;
     try {
-      cached = this.#readCached(fd, buf, len, pos);
+      ino = Math.max(0, this.#paths.resolve(path));
+      cached = this.#readCached(ino, buf, len, pos);
     } catch (err) {
       this.#log.error({ err, path }, 'read failed unexpectedly');
       return cb(EIO);
     }
     if (cached !== undefined) return cb(cached);
-    this.#read(path, fd, buf, len, pos).then(cb, (err: unknown) => {
+    this.#read(path, ino, buf, len, pos).then(cb, (err: unknown) => {
       this.#log.error({ err, path }, 'read failed unexpectedly');
       cb(EIO);
     });
   }
 
   /**
-   * The operations fuse-native calls with callbacks (open, read, readlink, statfs);
+   * The operations fuse-native calls with callbacks (read, readlink, statfs);
    * getattr, readdir and the xattrs are answered by fuse-mount.ts straight from the methods
    * above, in fuse-native's own array forms.
    */
@@ -207,19 +195,15 @@ export class LayerFs {
         const r = this.readlink(path);
         return typeof r === 'number' ? cb(r) : cb(0, r);
       },
-      open: (path, flags, cb) => {
-        const r = this.open(path, flags);
-        return r < 0 ? cb(r) : cb(0, r);
-      },
-      read: (path, fd, buf, len, pos, cb) => this.read(path, fd, buf, len, pos, cb),
+      read: (path, _fh, buf, len, pos, cb) => this.read(path, buf, len, pos, cb),
       statfs: (_path, cb) => cb(0, this.statfs()),
     };
   }
 
   /** Bytes copied into `buf` when the layer has them at hand (or the read is empty); undefined otherwise. */
-  #readCached(fd: number, buf: Buffer, len: number, pos: number): number | undefined {
+  #readCached(ino: number, buf: Buffer, len: number, pos: number): number | undefined {
     if (!this.#layer.readCached) return undefined;
-    const node = this.#nodes.get(fd);
+    const node = this.#nodes.get(ino);
     if (!node || pos >= node.size || len === 0) return undefined;
     const n = this.#layer.readCached(node, pos, Math.min(len, node.size - pos), buf);
     if (n === undefined) return undefined;
@@ -228,8 +212,8 @@ export class LayerFs {
     return n;
   }
 
-  async #read(path: string, fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
-    const node = this.#nodes.get(fd);
+  async #read(path: string, ino: number, buf: Buffer, len: number, pos: number): Promise<number> {
+    const node = this.#nodes.get(ino);
     if (!node) return EBADF;
     if (pos >= node.size || len === 0) return 0;
     const want = Math.min(len, node.size - pos);

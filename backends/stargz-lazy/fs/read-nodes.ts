@@ -1,8 +1,7 @@
 /**
- * The nodes reads go to. A file's handle is its inode number (`open` answers it), so nothing
- * is kept per open file and `release` needs no answer from this process: libfuse answers it
- * itself, one hand-off between its thread and the JS thread less per file opened (a layer is
- * read-only and a node never changes, so there is nothing to flush or forget at close).
+ * The nodes reads go to, by inode (a read names its file by path; layer-fs.ts resolves it).
+ * Nothing is kept per open file: there is no `open` nor `release` (libfuse answers them
+ * itself), a layer is read-only and a node never changes.
  *
  * The nodes of the files read last are held (at most `MAX_NODES`, oldest out), so the reads of
  * one file, 128 KiB each, reuse one node and its chunk list instead of making them again.
@@ -25,14 +24,14 @@ export class ReadNodes {
     return this.#held.size;
   }
 
-  /** The regular file whose handle (inode) is `fh`, or undefined when `fh` names none. */
-  get(fh: number): LayerNode | undefined {
-    const held = this.#held.get(fh);
+  /** The regular file with inode `ino`, or undefined when `ino` names none. */
+  get(ino: number): LayerNode | undefined {
+    const held = this.#held.get(ino);
     if (held) return held;
-    const node = this.#index.byIno(fh);
+    const node = this.#index.byIno(ino);
     if (!node || node.type !== 'reg') return undefined;
     if (this.#held.size >= MAX_NODES) this.#held.delete(this.#held.keys().next().value!);
-    this.#held.set(fh, node);
+    this.#held.set(ino, node);
     return node;
   }
 }
