@@ -11,8 +11,14 @@
  * - `fsname=snaphost-stargz:<digest>`, type `fuse.snaphost-stargz`: the mount table shows which
  *   layer is mounted where (`/proc/self/mountinfo`), also after this process is gone.
  *
+ * - No `open` and no `release` operation: libfuse answers both itself (handle 0; with
+ *   `kernel_cache` the page cache is kept across opens), so a file read costs this process's JS
+ *   thread two hand-offs (lookup, read) instead of four (layer-fs.ts `read`).
+ *
  * fuse-native answers xattr size queries loosely (it always copies); the two handlers are
- * replaced here so a too-small buffer gets ERANGE, as getxattr(2)/listxattr(2) promise.
+ * replaced here so a too-small buffer gets ERANGE, as getxattr(2)/listxattr(2) promise. getattr
+ * and readdir are replaced too, to hand libfuse the stat arrays LayerFs writes straight from
+ * the packed tree (fuse-native would build them again from stat objects).
  *
  * Unmounting is lazy (`fusermount -uz`, run as a child process): this process never touches
  * its own mounts itself, which would deadlock (it is the one that must answer). It is bounded
