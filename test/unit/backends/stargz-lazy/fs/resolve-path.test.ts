@@ -42,6 +42,14 @@ describe('PathResolver', () => {
     for (const p of bad) expect(paths.resolve(p), p).toBe(0);
   });
 
+  it('answers 0 for hostile paths (names longer than any TOC holds, thousands of components, odd code points) and remembers only real directories', () => {
+    const paths = new PathResolver(index.tree);
+    const hostile = [`/${'x'.repeat(5000)}`, `/data/${'é'.repeat(1500)}`, `/${'data/'.repeat(2000)}small.txt`, '/data/small.txt\0', '/\ud800', `/${'a/'.repeat(3000)}`];
+    for (const p of hostile) expect(paths.resolve(p), p.slice(0, 40)).toBe(0);
+    expect(paths.cachedDirs).toBe(1); // /data, the parent of the long name
+    expect(paths.resolve('/data/small.txt')).toBe(inoOf('data/small.txt'));
+  });
+
   it('answers every path of a layer as the index does, whatever the order (cache or not)', () => {
     const paths = new PathResolver(index.tree);
     const all = [...index.nodes()].filter((n) => n.path !== '' && !n.path.split('/').at(-1)!.startsWith('.wh.'));
