@@ -68,6 +68,14 @@ export class LayerIndex {
     return { data: this.#tree.data, prefetch: this.#prefetch };
   }
 
+  /**
+   * The packed tree itself, for hot paths that answer from its arrays without a node object
+   * (the FUSE getattr / readdir / getxattr answers: fs/packed-answers.ts). Never to be changed.
+   */
+  get tree(): PackedTree {
+    return this.#tree;
+  }
+
   /** Number of inodes (files, directories, whiteouts). */
   get size(): number {
     return this.#tree.count;

@@ -159,13 +159,16 @@ export class PackedTree {
     const start = (whiteouts ? this.#d.whStart : this.#d.childStart)[ino]!;
     const count = (whiteouts ? this.#d.whCount : this.#d.childCount)[ino]!;
     if (count === 0) return 0;
-    const query = Buffer.from(name, 'utf8');
+    // The name's bytes in a reused buffer: a lookup (every FUSE getattr) allocates nothing.
+    const length = Buffer.byteLength(name);
+    const query = length <= QUERY_BYTES ? QUERY : Buffer.allocUnsafe(length);
+    query.write(name, 0, length, 'utf8');
     let lo = start;
     let hi = start + count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const at = this.#d.edgeSorted[mid]!;
-      const cmp = this.#d.names.compare(query, 0, query.length, this.#d.edgeNameAt[at]!, this.#d.edgeNameAt[at]! + this.#d.edgeNameLen[at]!);
+      const cmp = this.#d.names.compare(query, 0, length, this.#d.edgeNameAt[at]!, this.#d.edgeNameAt[at]! + this.#d.edgeNameLen[at]!);
       if (cmp === 0) return this.#d.edgeIno[at]!;
       if (cmp < 0) lo = mid + 1;
       else hi = mid;
@@ -257,3 +260,7 @@ export class PackedTree {
 }
 
 const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
+/** Longer than any name a TOC may hold (entry-name.ts: 255-byte components); longer queries allocate. */
+const QUERY_BYTES = 1024;
+/** Scratch for `edge`: filled and read within one synchronous call, never held. */
+const QUERY = Buffer.allocUnsafe(QUERY_BYTES);

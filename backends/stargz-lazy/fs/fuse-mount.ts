@@ -11,8 +11,14 @@
  * - `fsname=snaphost-stargz:<digest>`, type `fuse.snaphost-stargz`: the mount table shows which
  *   layer is mounted where (`/proc/self/mountinfo`), also after this process is gone.
  *
+ * - No `open` and no `release` operation: libfuse answers both itself (handle 0; with
+ *   `kernel_cache` the page cache is kept across opens), so a file read costs this process's JS
+ *   thread two hand-offs (lookup, read) instead of four (layer-fs.ts `read`).
+ *
  * fuse-native answers xattr size queries loosely (it always copies); the two handlers are
- * replaced here so a too-small buffer gets ERANGE, as getxattr(2)/listxattr(2) promise.
+ * replaced here so a too-small buffer gets ERANGE, as getxattr(2)/listxattr(2) promise. getattr
+ * and readdir are replaced too, to hand libfuse the stat arrays LayerFs writes straight from
+ * the packed tree (fuse-native would build them again from stat objects).
  *
  * Unmounting is lazy (`fusermount -uz`, run as a child process): this process never touches
  * its own mounts itself, which would deadlock (it is the one that must answer). It is bounded
@@ -33,17 +39,35 @@ const INIT_TIMEOUT_MS = 30_000;
 /** Deadline of each unmount step (see bounded-unmount.ts); the control client waits 30 s in all. */
 const DETACH_TIMEOUT_MS = 8_000;
 
-type Signal = (result: number, buffer?: ArrayBufferLike) => void;
+type Signal = (result: number, ...values: unknown[]) => void;
+/** What fuse-native itself sends with a failed getattr (its native side reads the array regardless). */
+const NO_STAT = new Uint32Array(18);
+
+/**
+ * Operations answered synchronously (before fuse-native's handler returns): they cannot hang,
+ * so they carry no per-operation timer (a setTimeout + clearTimeout each); reads, which wait
+ * for the registry, keep fuse-native's deadline as a backstop to their own.
+ */
+const SYNC_OPS = ['getattr', 'readdir', 'readlink', 'getxattr', 'listxattr', 'statfs'] as const;
 
 class LayerFuse extends Fuse {
   readonly #fs: LayerFs;
 
   constructor(mountpoint: string, fs: LayerFs, digest: string, opTimeoutMs: number) {
-    // fuse-native enables an operation only when `ops` has it; the xattr ones are answered by
-    // the `_op_*` overrides below, which see the caller's buffer size.
-    const ops: Fuse.Operations = { ...fs.operations(), getxattr: answeredByOverride, listxattr: answeredByOverride };
+    // fuse-native enables an operation only when `ops` has it; getattr, readdir and the xattr
+    // ones are answered by the `_op_*` overrides below, straight in fuse-native's array forms
+    // (and, for the xattrs, seeing the caller's buffer size).
+    const ops: Fuse.Operations = {
+      ...fs.operations(),
+      getattr: answeredByOverride,
+      readdir: answeredByOverride,
+      getxattr: answeredByOverride,
+      listxattr: answeredByOverride,
+    };
+    const timeout: Fuse.OpTimeouts = { default: opTimeoutMs };
+    for (const op of SYNC_OPS) timeout[op] = false;
     super(mountpoint, ops, {
-      timeout: opTimeoutMs,
+      timeout,
       allowOther: true,
       defaultPermissions: true,
       fsname: fsnameOf(digest),
@@ -57,6 +81,18 @@ class LayerFuse extends Fuse {
 
   protected override _fuseOptions(): string {
     return `${super._fuseOptions()},ro,dev,suid,use_ino,readdir_ino,negative_timeout=${CACHE_SECONDS}`;
+  }
+
+  _op_getattr(signal: Signal, path: string): void {
+    const stat = this.#fs.getattr(path);
+    if (typeof stat === 'number') return signal(stat, NO_STAT);
+    signal(0, stat);
+  }
+
+  _op_readdir(signal: Signal, path: string): void {
+    const listing = this.#fs.readdir(path);
+    if (typeof listing === 'number') return signal(listing);
+    signal(0, listing.names, listing.stats);
   }
 
   _op_getxattr(signal: Signal, path: string, name: string, valueBuf: Buffer): void {
@@ -80,7 +116,7 @@ class LayerFuse extends Fuse {
 }
 
 function answeredByOverride(): void {
-  throw new Error('unreachable: xattr operations are answered by LayerFuse._op_getxattr/_op_listxattr');
+  throw new Error('unreachable: getattr, readdir and the xattrs are answered by the LayerFuse._op_* overrides');
 }
 
 export interface FuseMount {

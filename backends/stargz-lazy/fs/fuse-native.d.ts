@@ -53,9 +53,17 @@ declare module 'fuse-native' {
       access?(path: string, mode: number, cb: (errno: number) => void): void;
     }
 
+    interface OpTimeouts {
+      default?: number;
+      [op: string]: number | false | undefined;
+    }
+
     interface Options {
-      /** Per-operation answer deadline in ms (fuse-native answers ETIMEDOUT itself), or false for none. */
-      timeout?: number | false;
+      /**
+       * Per-operation answer deadline in ms (fuse-native answers ETIMEDOUT itself), or false for
+       * none; or per operation by name, `default` for the others.
+       */
+      timeout?: number | false | OpTimeouts;
       allowOther?: boolean;
       defaultPermissions?: boolean;
       fsname?: string;

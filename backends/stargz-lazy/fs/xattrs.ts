@@ -4,21 +4,25 @@
  * recognises, in a lower layer, a directory that hides the content of the layers below
  * (stargz-snapshotter presents the same). Whiteouts show none.
  */
-import type { LayerNode } from '../estargz/layer-node.js';
+import { FLAG_OPAQUE, type PackedTree } from '../estargz/packed-tree.js';
 
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 const OPAQUE_VALUE = Buffer.from('y');
 const NONE: ReadonlyMap<string, Buffer> = new Map();
 
-const merged = new WeakMap<LayerNode, ReadonlyMap<string, Buffer>>();
+/** An opaque directory's attributes by its own (TOC) ones: made once per distinct map, kept as long as the map. */
+const merged = new WeakMap<ReadonlyMap<string, Buffer>, ReadonlyMap<string, Buffer>>();
 
-export function xattrsOf(node: LayerNode, whiteout: boolean): ReadonlyMap<string, Buffer> {
+/** The xattrs of inode `ino` (none for a whiteout), from the packed tree. */
+export function xattrsOf(tree: PackedTree, ino: number, whiteout: boolean): ReadonlyMap<string, Buffer> {
   if (whiteout) return NONE;
-  if (!node.opaque) return node.xattrs;
-  let all = merged.get(node);
+  const d = tree.data;
+  const own = d.xattrs.get(ino) ?? NONE;
+  if ((d.flags[ino]! & FLAG_OPAQUE) === 0) return own;
+  let all = merged.get(own);
   if (!all) {
-    all = new Map([...node.xattrs, [OPAQUE_XATTR, OPAQUE_VALUE]]);
-    merged.set(node, all);
+    all = new Map([...own, [OPAQUE_XATTR, OPAQUE_VALUE]]);
+    merged.set(own, all);
   }
   return all;
 }

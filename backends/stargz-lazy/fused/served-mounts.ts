@@ -239,7 +239,7 @@ export class ServedMounts<L extends ServedLayer> {
       this.#background?.remove(mountpoint);
       this.#mounts.delete(mountpoint);
       this.#supply.keep(served.request, served.layer);
-      this.#log.info({ mountpoint, layer: served.request.digest, openFiles: served.fs.openFiles }, 'layer unmounted');
+      this.#log.info({ mountpoint, layer: served.request.digest }, 'layer unmounted');
       return true;
     }
     // Not ours: a mount of this file system left by a process that died (its requests now fail
@@ -257,7 +257,7 @@ export class ServedMounts<L extends ServedLayer> {
     this.#mounts.delete(mountpoint);
     this.#vanished++;
     this.#log.warn(
-      { mountpoint, layer: digest, reference, openFiles: served.fs.openFiles, mounts: this.#mounts.size },
+      { mountpoint, layer: digest, reference, mounts: this.#mounts.size },
       `the mount of layer ${digest} at ${mountpoint} was removed from outside (umount -l, or a cleanup); released the layer`,
     );
     return true;

@@ -73,11 +73,11 @@ export async function warmUp(o: WarmUpOptions): Promise<number> {
       });
       if (o.signal?.aborted) break;
       layer.progress();
-      const ops = new LayerFs({ layer, digest: blob.digest, log: quiet, readTimeoutMs: 10_000 }).operations();
-      await walk(ops, '/');
+      const fs = new LayerFs({ layer, digest: blob.digest, log: quiet, readTimeoutMs: 10_000 });
+      walk(fs, '/');
       const step = Math.max(1, Math.floor(blob.files.length / READS));
-      for (let i = round; i < blob.files.length && !o.signal?.aborted; i += step) await readAll(ops, `/${blob.files[i]!}`);
-      await readAll(ops, `/${blob.bigFile}`);
+      for (let i = round; i < blob.files.length && !o.signal?.aborted; i += step) await readAll(fs, `/${blob.files[i]!}`);
+      await readAll(fs, `/${blob.bigFile}`);
     }
     await indexing;
     const ms = performance.now() - started;
@@ -109,33 +109,30 @@ async function warmUpIndexer(o: WarmUpOptions): Promise<void> {
   }
 }
 
-type Ops = ReturnType<LayerFs['operations']>;
-
-/** One FUSE operation: its callback's errno 0 resolves with the value, anything else rejects. */
-function call<T>(fn: (cb: (errno: number, value?: T) => void) => void): Promise<T | undefined> {
-  return new Promise((resolve, reject) => fn((errno, value) => (errno === 0 ? resolve(value) : reject(new Error(`warm-up: errno ${errno}`)))));
+/** A synchronous FUSE answer: a negative errno throws, anything else is the value. */
+function answer<T>(value: T | number): T {
+  if (typeof value === 'number' && value < 0) throw new Error(`warm-up: errno ${value}`);
+  return value as T;
 }
 
-/** getattr of every entry and readdir of every directory, as `find` does. */
-async function walk(ops: Ops, path: string): Promise<void> {
-  const names = (await call<string[]>((cb) => ops.readdir!(path, cb))) ?? [];
-  for (const name of names) {
-    if (name === '.' || name === '..') continue;
-    const child = path === '/' ? `/${name}` : `${path}/${name}`;
-    const st = await call<{ mode: number }>((cb) => ops.getattr!(child, cb));
-    if (st && (st.mode & 0o170000) === 0o040000) await walk(ops, child);
+/** readdir of every directory and getattr of every entry, as `find` and lookups do. */
+function walk(fs: LayerFs, path: string): void {
+  const { names, stats } = answer(fs.readdir(path));
+  for (let i = 2; i < names.length; i++) {
+    const child = path === '/' ? `/${names[i]!}` : `${path}/${names[i]!}`;
+    const st = answer(fs.getattr(child));
+    fs.getxattr(child, 'trusted.overlay.metacopy');
+    if ((st[0]! & 0o170000) === 0o040000 && (stats[i]![0]! & 0o170000) === 0o040000) walk(fs, child);
   }
 }
 
-/** open, read in 128 KiB pieces to the end, release. */
-async function readAll(ops: Ops, path: string): Promise<void> {
-  const st = await call<{ size: number }>((cb) => ops.getattr!(path, cb));
-  const fd = await call<number>((cb) => ops.open!(path, 0, cb));
-  if (fd === undefined) throw new Error(`warm-up: no handle for ${path}`);
+/** getattr, then reads of 128 KiB to the end (libfuse answers open and release itself). */
+async function readAll(fs: LayerFs, path: string): Promise<void> {
+  const st = answer(fs.getattr(path));
+  const size = st[3]! + st[4]! * 2 ** 32;
   const buf = Buffer.alloc(128 * 1024);
-  for (let pos = 0; pos < (st?.size ?? 0); pos += buf.length) {
-    const n = await new Promise<number>((resolve) => ops.read!(path, fd, buf, buf.length, pos, resolve));
+  for (let pos = 0; pos < size; pos += buf.length) {
+    const n = await new Promise<number>((resolve) => fs.read(path, buf, buf.length, pos, resolve));
     if (n <= 0) throw new Error(`warm-up: read of ${path} at ${pos} answered ${n}`);
   }
-  await call((cb) => ops.release!(path, fd, cb));
 }
