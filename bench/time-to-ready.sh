@@ -30,13 +30,19 @@
 # stargz-lazy <= 0.5x overlayfs (cold_s, py and node).
 # Output: bench/results/time-to-ready.tsv (median, min, max), time-to-ready-targets.tsv,
 # time-to-ready-raw.tsv, time-to-ready-machine.txt, time-to-ready-steps.tsv (each step's wall-clock
-# marks, epoch seconds: the windows to give bench/lib/ttr-timeline.mjs and cpuprofile-timeline.mjs).
+# marks, epoch seconds: the windows to give bench/lib/ttr-timeline.mjs and cpuprofile-timeline.mjs);
+# with BEFORE_ROOT also time-to-ready-before.tsv.
 # Env: RUNS (5), CONTENDERS ("stargz-lazy stargz-go overlayfs"), IMAGES ("py node py-opt node-opt";
 #      overlayfs runs py and node only), BENCH_PROFILE=1 (snaphost and fused CPU-profiled:
 #      results get a -profiled suffix; bench/lib/cpuprofile-top.mjs of fused into
 #      time-to-ready-profile.txt), SBENCH_LAZY_LOG_LEVEL=trace (fused logs every FUSE op and
 #      fetch, for bench/lib/ttr-timeline.mjs), SBENCH_LAZY_OPTIONS (stargz-lazy's options, JSON),
-#      BENCH_SKIP_INSTALL=1, BENCH_QUIET_IDLE, BENCH_QUIET_TIMEOUT, E2E_KEEP_WORK=1.
+#      BENCH_SKIP_INSTALL=1, BENCH_QUIET_IDLE, BENCH_QUIET_TIMEOUT, E2E_KEEP_WORK=1,
+#      BEFORE_ROOT=DIR: another built checkout of snaphost (e.g. main before a change) measured as
+#      contender stargz-lazy@before, the same way and with the same defaults, on its own socket and
+#      root (default contenders then "stargz-lazy stargz-lazy@before stargz-go overlayfs");
+#      time-to-ready-before.tsv compares stargz-lazy with it per metric (bench/lib/before-after.mjs:
+#      worse = more than 5 % worse), and the targets name the ratios to it.
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_LIB/containerd.sh"
@@ -55,13 +61,14 @@ set -uo pipefail
 CTR_NAMESPACE=snaphost-bench-ttr
 
 RUNS=${RUNS:-5}
-CONTENDERS=${CONTENDERS:-"stargz-lazy stargz-go overlayfs"}
+CONTENDERS=${CONTENDERS:-"stargz-lazy ${BEFORE_ROOT:+stargz-lazy@before }stargz-go overlayfs"}
 IMAGES=${IMAGES:-"py node py-opt node-opt"}
 SUFFIX=
 [[ ${BENCH_PROFILE:-0} == 1 ]] && SUFFIX=-profiled
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive integer" >&2; exit 2; }
 for c in $CONTENDERS; do
-  [[ $c =~ ^(stargz-lazy|stargz-go|overlayfs)$ ]] || { echo "unknown contender: $c" >&2; exit 2; }
+  [[ $c =~ ^(stargz-lazy|stargz-go|overlayfs)$ || ($c == stargz-lazy@before && -n ${BEFORE_ROOT:-}) ]] ||
+    { echo "unknown contender: $c (stargz-lazy@before needs BEFORE_ROOT)" >&2; exit 2; }
 done
 for i in $IMAGES; do
   [[ $i =~ ^(py|node|py-opt|node-opt)$ ]] || { echo "unknown image: $i (py node py-opt node-opt)" >&2; exit 2; }
@@ -75,6 +82,7 @@ W=$E2E_WORK
 OUT=$BENCH_RESULTS/time-to-ready$SUFFIX
 STARTED=$EPOCHSECONDS
 bench_machine >"$OUT-machine.txt"
+[[ -n ${BEFORE_ROOT:-} ]] && bench_before_machine >>"$OUT-machine.txt"
 printf 'contender\tmetric\trep\tvalue\n' >"$W/raw.tsv"
 printf 'contender\timage\trep\tpull_start\tpull_end\tcold_ready\twarm_start\twarm_ready\n' >"$W/steps.tsv"
 
@@ -147,7 +155,7 @@ step() { # contender image rep
   [[ $c == overlayfs ]] && return 0
   read -r rss fuse < <(sbench_rss "$c")
   sample "$c" "$img.rss_daemon_MiB" "$i" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')"
-  [[ $c == stargz-lazy ]] && sample "$c" "$img.rss_fused_MiB" "$i" "$(awk -v k="$fuse" 'BEGIN { printf "%.1f", k / 1024 }')"
+  [[ $c == stargz-lazy* ]] && sample "$c" "$img.rss_fused_MiB" "$i" "$(awk -v k="$fuse" 'BEGIN { printf "%.1f", k / 1024 }')"
   sample "$c" "$img.rss_total_MiB" "$i" "$(awk -v k="$rss" -v f="$fuse" 'BEGIN { printf "%.1f", (k + f) / 1024 }')"
 }
 
@@ -179,6 +187,11 @@ node "$BENCH_LIB/ttr-targets.mjs" "$OUT.tsv" >"$OUT-targets.tsv" || e2e_die "can
 column -t -s $'\t' "$OUT.tsv"
 echo
 column -t -s $'\t' "$OUT-targets.tsv"
+if [[ " $CONTENDERS " == *" stargz-lazy@before "* ]]; then
+  node "$BENCH_LIB/before-after.mjs" "$OUT.tsv" >"$OUT-before.tsv" || e2e_die "cannot compare with stargz-lazy@before"
+  echo
+  column -t -s $'\t' "$OUT-before.tsv"
+fi
 if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
   mapfile -t profiles < <(ls "$W"/profile/main.*.cpuprofile 2>/dev/null)
   if [[ ${#profiles[@]} -gt 0 ]]; then

@@ -4,13 +4,15 @@
 //   node bench/lib/ttr-markdown.mjs [bench/results/time-to-ready]
 //
 // Prints markdown: per image, median [min–max] of each phase per contender, the registry's
-// blob GETs / MiB per phase and the snapshotter processes' resident memory; then the targets.
+// blob GETs / MiB per phase and the snapshotter processes' resident memory; then the targets;
+// then, when the run had a stargz-lazy@before contender (BEFORE_ROOT), the before/after rows.
+import { existsSync } from 'node:fs';
 import { readTsv } from './read-tsv.mjs';
 
 const base = process.argv[2] ?? new URL('../results/time-to-ready', import.meta.url).pathname;
 const rows = readTsv(`${base}.tsv`);
 const get = (c, m) => rows.find((r) => r.contender === c && r.metric === m);
-const contenders = ['stargz-lazy', 'stargz-go', 'overlayfs'];
+const contenders = ['stargz-lazy', 'stargz-lazy@before', 'stargz-go', 'overlayfs'];
 const secs = (c, m) => {
   const r = get(c, m);
   return r ? `${Number(r.median).toFixed(2)} [${Number(r.min).toFixed(2)}–${Number(r.max).toFixed(2)}]` : '–';
@@ -36,3 +38,9 @@ console.log('');
 console.log('| target (ratio of medians) | ratio | bound | met |');
 console.log('| --- | --- | --- | --- |');
 for (const t of readTsv(`${base}-targets.tsv`)) console.log(`| ${t.target} | ${t.ratio} | ${t.bound} | ${t.met} |`);
+if (existsSync(`${base}-before.tsv`)) {
+  console.log('');
+  console.log('| metric | stargz-lazy@before | stargz-lazy | after / before | worse by > 5 % |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const r of readTsv(`${base}-before.tsv`)) console.log(`| ${r.metric} | ${r.before} | ${r.after} | ${r['after/before']} | ${r.worse} |`);
+}

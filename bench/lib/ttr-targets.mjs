@@ -4,7 +4,9 @@
 //   node bench/lib/ttr-targets.mjs bench/results/time-to-ready.tsv
 //
 // Prints a TSV: target, ratio (of medians), bound, met (yes/no; "-" for a comparison that is not
-// a target). Images or contenders that were not measured are left out.
+// a target). Images or contenders that were not measured are left out. With a stargz-lazy@before
+// contender (BEFORE_ROOT), also this build against it and it against the Go peer (comparisons,
+// not targets: the before/after bound is bench/lib/before-after.mjs's 5 %).
 import { mediansOf } from './read-tsv.mjs';
 
 const file = process.argv[2];
@@ -25,6 +27,10 @@ for (const img of ['py', 'node', 'py-opt', 'node-opt']) {
   if (!img.endsWith('-opt')) {
     checks.push([`${img} cold_s / overlayfs full pull`, ['stargz-lazy', `${img}.cold_s`], ['overlayfs', `${img}.cold_s`], 0.5, true]);
     checks.push([`Go: ${img} cold_s / overlayfs full pull`, ['stargz-go', `${img}.cold_s`], ['overlayfs', `${img}.cold_s`], 0.5, false]);
+  }
+  for (const m of ['cold_s', 'warm_s']) {
+    checks.push([`${img} ${m}: stargz-lazy / stargz-lazy@before`, ['stargz-lazy', `${img}.${m}`], ['stargz-lazy@before', `${img}.${m}`], 1.05, false]);
+    checks.push([`before: ${img} ${m} / Go`, ['stargz-lazy@before', `${img}.${m}`], ['stargz-go', `${img}.${m}`], 0.9, false]);
   }
 }
 

@@ -3,8 +3,14 @@
  * `/proc/self/mountinfo` (proc(5)), the one place snaphost reads it. It is read as a file, so
  * finding out never touches a mount itself: a stat of a FUSE mount this process serves would
  * deadlock, one of a FUSE mount whose process died fails with ENOTCONN.
+ *
+ * It is read synchronously: the kernel writes the text from memory as it is read (no disk, no
+ * FUSE), and the parse that follows is synchronous anyway. An asynchronous read costs five
+ * trips through libuv's thread pool (open, fstat, read, read, close): 0.4-0.6 ms median and
+ * 1.5-2.3 ms p90 on a loaded 2-core machine against 0.06-0.12 ms, two to three times on every
+ * remote prepare's path (the FUSE process's free-mountpoint check, the daemon's mount check).
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface MountInfoEntry {
@@ -29,7 +35,7 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
 
 /** The whole mount table of this process's mount namespace. */
 export async function readMountTable(): Promise<MountInfoEntry[]> {
-  return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 }
 
 /** The topmost mount at exactly `mountpoint` (an absolute, clean path), if any. */

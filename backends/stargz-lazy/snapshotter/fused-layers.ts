@@ -9,7 +9,8 @@
  *   blob against the layer digest), answer `{ fallback, note }`: an ordinary snapshot that
  *   containerd fills by unpacking the layer (`note` logs and counts it once the prepare answers
  *   that snapshot). A running FUSE process is told of the layer at once (a hint),
- *   so its footer and TOC are on their way while the prepare makes its checks.
+ *   so its footer and TOC are on their way while the prepare makes its checks; not for a layer
+ *   this client unmounted a moment ago, which the process keeps (`unmounted-layers.ts`).
  * - `mount`: through the FUSE process (footer + TOC fetched and verified), bounded by
  *   `mountTimeoutMs`; a process that stopped answering is started again, once. A failure (not
  *   eStargz, registry unreachable, timeout) leaves nothing mounted and answers the ordinary
@@ -27,6 +28,7 @@ import type { FusedLink } from '../fused-client/fused-link.js';
 import { CheckedLayers } from './checked-layers.js';
 import { describeError, errorCode, isFusedUnreachable } from './error-code.js';
 import { checkLayers } from './layer-check.js';
+import { UnmountedLayers } from './unmounted-layers.js';
 import { layersStatus } from './layers-status.js';
 import { PrepareFallbacks } from './prepare-fallbacks.js';
 import { LABEL_TOC_DIGEST, remoteRequestFromLabels, targetOf, type RemoteRequest } from './remote-request.js';
@@ -47,12 +49,21 @@ export interface FusedLayersOptions {
 /** How long a passed check of a remote layer (or its mount) holds: a pull's next prepare comes within ms. */
 const CHECKED_TTL_MS = 1_000;
 
+/**
+ * An unmounted layer counts as kept by the process this long, and this many of them: well
+ * inside what the process keeps (fused/layer-supply.ts: 16 layers, 10 minutes).
+ */
+const UNMOUNTED_TTL_MS = 60_000;
+const UNMOUNTED_MAX = 16;
+
 export function fusedLayers(o: FusedLayersOptions): LayerHook<RemoteRequest> {
   const { fused, snapshotsDir } = o;
   /** Remote prepares answered with an ordinary snapshot, by reason. */
   const fallbacks = new PrepareFallbacks();
   /** Remote layers checked or mounted in the last second (not asked about again). */
   const checked = new CheckedLayers(CHECKED_TTL_MS);
+  /** Layers this client unmounted a moment ago, which the process keeps (no open hint for them). */
+  const unmounted = new UnmountedLayers({ ttlMs: UNMOUNTED_TTL_MS, max: UNMOUNTED_MAX });
 
   /** Unmount through the FUSE process; detach directly when it is not running or does not know the mount. */
   async function unmount(mountpoint: string, call: Call): Promise<void> {
@@ -61,12 +72,15 @@ export function fusedLayers(o: FusedLayersOptions): LayerHook<RemoteRequest> {
     if (client !== undefined) {
       try {
         await client.unmount(mountpoint);
+        unmounted.unmounted(mountpoint, client);
         return;
       } catch (err) {
+        unmounted.forget(mountpoint);
         if (isFusedUnreachable(err)) fused.reset(client);
         call.log.debug({ err, mountpoint }, 'FUSE process did not unmount; detaching directly');
       }
     }
+    unmounted.forget(mountpoint);
     if (!(await isMounted(mountpoint))) return;
     await detachMount(mountpoint);
   }
@@ -79,6 +93,7 @@ export function fusedLayers(o: FusedLayersOptions): LayerHook<RemoteRequest> {
       try {
         await client.mount(request, signal);
         checked.note([request.mountpoint], client);
+        unmounted.mounted(request.mountpoint, request);
         return;
       } catch (err) {
         if (!isFusedUnreachable(err)) throw err;
@@ -92,13 +107,14 @@ export function fusedLayers(o: FusedLayersOptions): LayerHook<RemoteRequest> {
   /**
    * A remote prepare spends a few ms in its own checks and metadata transactions before it asks
    * for the mount: a running FUSE process is told at once, so that the layer's footer and TOC
-   * are on their way meanwhile. Never waits, never fails the prepare.
+   * are on their way meanwhile. Not for a layer this client unmounted a moment ago: the process
+   * keeps it opened. Never waits, never fails the prepare.
    */
   function hintOpen(request: RemoteRequest, log: Call['log']): void {
     const { prefetchBytes: _, ...hint } = request;
     void fused
       .running()
-      .then((client) => client?.open?.(hint))
+      .then((client) => (client === undefined || unmounted.take(request, client) ? undefined : client.open?.(hint)))
       .catch((err: unknown) => log.debug({ err }, 'open hint to the FUSE-serving process failed'));
   }
 

@@ -2,7 +2,8 @@
  * What a remote prepare asks of the FUSE-serving process, beyond the mount itself:
  * - an open hint first (`open`, answered at once), before its own checks and metadata
  *   transactions, so the layer's footer and TOC are on their way meanwhile; the hint never
- *   delays or fails a prepare;
+ *   delays or fails a prepare; none for a layer this client unmounted a moment ago through the
+ *   same attached process (which keeps it opened for a re-pull);
  * - no second check of a layer it just mounted or checked (within a second, through the same
  *   attached process): the next layer of a pull, and the container, go on the one just mounted.
  * The process is a stand-in that mounts a tmpfs (fused-ahead.test.ts runs the real one). Needs root.
@@ -150,6 +151,25 @@ describe('what a remote prepare asks of the FUSE-serving process', () => {
       await expect(s.prepare(`ns/${n}/extract ${target}`, '', labels(target), call)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
       expect(link.events.filter((e) => e.startsWith('mount'))).toEqual([`mount ${LAYER}`]);
     }
+  });
+
+  it('is not sent again for a layer this client just unmounted (a re-pull after GC), once; nor through a detached process', async () => {
+    const link = new StandInLink();
+    const s = await open(link);
+    const target = chain(String(++n));
+    const pull = () => expect(s.prepare(`ns/${n}/extract ${target}`, '', labels(target), call)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await pull();
+    await s.remove(target, call); // containerd's GC: the layer is unmounted through the process
+    await pull();
+    await s.remove(target, call);
+    expect(link.events).toEqual([`open ${LAYER}`, `mount ${LAYER}`, `mount ${LAYER}`]);
+    link.attached = false; // the process ended the attachment: what it kept is gone with it
+    await pull();
+    expect(link.events.slice(3)).toEqual([`open ${LAYER}`, `mount ${LAYER}`]);
+    await s.remove(target, call);
+    link.attached = true;
+    await pull(); // the layer was unmounted through a detached client: the hint goes
+    expect(link.events.slice(5)).toEqual([`open ${LAYER}`, `mount ${LAYER}`]);
   });
 
   it('a layer just mounted is not checked again by the prepares on it; after a second, or once detached, it is', async () => {
