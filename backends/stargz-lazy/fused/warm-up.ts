@@ -87,6 +87,8 @@ export async function warmUp(o: WarmUpOptions): Promise<number> {
     o.log.warn({ err }, 'warm-up failed (only the first requests are slower)');
     return performance.now() - started;
   } finally {
+    // Chunk writes still in flight would put files back into the directory while it is removed.
+    await cache?.flush().catch(() => undefined);
     cache?.close();
     await registry?.close().catch(() => undefined);
     await server?.close();

@@ -55,7 +55,8 @@ describe('warmUp', () => {
     expect(ms).toBeGreaterThan(0);
     expect(lines.filter((l) => Number(l['level']) >= 40)).toEqual([]);
     expect(lines.some((l) => l['msg'] === 'warmed up')).toBe(true);
-    expect(await leftovers()).toEqual(before);
+    // Nothing new: the warm-up's own directory is gone (it may also have removed older leftovers of dead processes).
+    expect((await leftovers()).filter((n) => !before.includes(n))).toEqual([]);
     // the loopback server is closed: nothing of this process listens any more
     const handles = (process as unknown as { _getActiveHandles(): { constructor: { name: string }; listening?: boolean }[] })._getActiveHandles();
     expect(handles.filter((h) => h.constructor.name === 'Server' && h.listening)).toEqual([]);
