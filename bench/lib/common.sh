@@ -122,10 +122,11 @@ bench_summarize() {
   } >"$out"
 }
 
+# Names the build by its commit, never by its path (results are committed; a path names the machine).
 bench_before_machine() {
   local rev
-  rev=$(git -C "$BEFORE_ROOT" rev-parse --short HEAD 2>/dev/null) || { echo "NAME@before contenders: $BEFORE_ROOT (not a git checkout)"; return 0; }
-  echo "NAME@before contenders: $BEFORE_ROOT at $rev$(git -C "$BEFORE_ROOT" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
+  rev=$(git -C "$BEFORE_ROOT" rev-parse --short HEAD 2>/dev/null) || { echo "NAME@before contenders: a build that is not a git checkout"; return 0; }
+  echo "NAME@before contenders: a checkout at $rev$(git -C "$BEFORE_ROOT" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 }
 
 bench_load_at_end() { echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"; }
