@@ -24,19 +24,10 @@ const FNAME = 0x08;
 const FCOMMENT = 0x10;
 const TRAILER = 8;
 
-/** What one `inflateRange` call did (for tests and measurements). */
+/** What one `inflateRanges` call did (for tests and measurements). */
 export interface InflateStats {
   /** Decompressed bytes produced, those before `start` and the last piece's tail included. */
   inflatedBytes: number;
-}
-
-/**
- * Decompressed bytes [start, end) of the gzip stream in `compressed`; throws when the stream
- * is corrupt or ends early. `stats`, when given, is added to.
- */
-export async function inflateRange(compressed: Uint8Array, start: number, end: number, stats?: InflateStats): Promise<Buffer> {
-  const [out] = await inflateRanges(compressed, [{ start, end: Math.max(start, end) }], stats);
-  return out!;
 }
 
 /**
@@ -100,7 +91,7 @@ function gzipHeaderLength(b: Uint8Array, at: number): number {
 }
 
 /**
- * Upper bound of the memory an `inflateRange(…, start, end)` call uses besides its result
+ * Upper bound of the memory an `inflateRanges` call whose slices end by `end` uses besides its result
  * (range-window.ts: the one-call path's output or the stream path's pieces).
  */
 export function inflateScratchBytes(end: number): number {

@@ -15,21 +15,12 @@ import type { InflateStats } from '../estargz/gzip-stream.js';
 import { outputScratchBytes, PIECE_BYTES, RangeWindow, SLACK_BYTES, syncChunkBytes, SYNC_MAX_INPUT, SYNC_MAX_OUTPUT, type Slice } from '../estargz/range-window.js';
 
 /**
- * Upper bound of the memory a `zstdRange(…, start, end)` call uses besides its result: the
+ * Upper bound of the memory a `zstdRanges` call whose slices end by `end` uses besides its result: the
  * one-call output or the stream's pieces, plus the decoder's window buffer (which holds what was
  * decompressed, at most `end` plus a piece, never more than the window).
  */
 export function zstdScratchBytes(end: number): number {
   return outputScratchBytes(end) + end + PIECE_BYTES;
-}
-
-/**
- * Decompressed bytes [start, end) of the zstd frames in `compressed`; throws when the data is
- * corrupt or ends early. `windowLog`: the largest window a frame may ask for (log2 bytes).
- */
-export async function zstdRange(compressed: Uint8Array, start: number, end: number, windowLog: number, stats?: InflateStats): Promise<Buffer> {
-  const [out] = await zstdRanges(compressed, [{ start, end: Math.max(start, end) }], windowLog, stats);
-  return out!;
 }
 
 /**

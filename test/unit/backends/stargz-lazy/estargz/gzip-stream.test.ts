@@ -1,6 +1,11 @@
 import { deflateRawSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { inflateRange } from '../../../../../backends/stargz-lazy/estargz/gzip-stream.js';
+import { inflateRanges, type InflateStats } from '../../../../../backends/stargz-lazy/estargz/gzip-stream.js';
+
+/** Bytes [start, end) of the stream: one slice of `inflateRanges`. */
+async function inflateRange(compressed: Uint8Array, start: number, end: number, stats?: InflateStats): Promise<Buffer> {
+  return (await inflateRanges(compressed, [{ start, end: Math.max(start, end) }], stats))[0]!;
+}
 
 const a = Buffer.from('A'.repeat(3000) + 'end of a');
 const b = Buffer.from('second member '.repeat(100));

@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { zstdCompressSync, constants } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { zstdRange, zstdScratchBytes } from '../../../../../backends/stargz-lazy/zstdchunked/zstd-stream.js';
+import { zstdRanges, zstdScratchBytes } from '../../../../../backends/stargz-lazy/zstdchunked/zstd-stream.js';
+import type { InflateStats } from '../../../../../backends/stargz-lazy/estargz/gzip-stream.js';
+
+/** Bytes [start, end) of the frames: one slice of `zstdRanges`. */
+async function zstdRange(compressed: Uint8Array, start: number, end: number, windowLog: number, stats?: InflateStats): Promise<Buffer> {
+  return (await zstdRanges(compressed, [{ start, end: Math.max(start, end) }], windowLog, stats))[0]!;
+}
 
 const data = Buffer.concat([randomBytes(300_000), Buffer.alloc(500_000, 3), randomBytes(100_000)]);
 const frame = zstdCompressSync(data);
