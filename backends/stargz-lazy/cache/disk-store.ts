@@ -21,6 +21,7 @@ import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/pro
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../../core/sdk.js';
 import type { DigestAlgorithm } from '../estargz/digest.js';
+import { processRuns } from '../protocol/process-runs.js';
 import { chunkPath } from './chunk-path.js';
 import { hashFile, readFully, readWhole } from './file-reads.js';
 import { LruIndex } from './lru-index.js';
@@ -251,20 +252,11 @@ export class DiskStore {
       const path = join(dir, name);
       const pid = Number(/^(\d+)-/.exec(name)?.[1]);
       const mtimeMs = await stat(path).then((s) => s.mtimeMs, () => 0);
-      if (Number.isSafeInteger(pid) && isAlive(pid) && Date.now() - mtimeMs < STALE_TEMP_MS) continue;
+      if (Number.isSafeInteger(pid) && processRuns(pid) && Date.now() - mtimeMs < STALE_TEMP_MS) continue;
       await unlink(path).catch(() => undefined);
       removed++;
     }
     if (removed > 0) this.log.info({ dir, removed }, 'chunk cache: removed temporary files of an earlier run');
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isCode(err, 'EPERM');
   }
 }
 

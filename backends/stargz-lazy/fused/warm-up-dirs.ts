@@ -8,6 +8,7 @@
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processRuns } from '../protocol/process-runs.js';
 
 export const WARM_UP_DIR_PREFIX = 'snaphost-fused-warm-up-';
 /** A warm-up takes seconds; a directory this old is a leftover whatever its pid says. */
@@ -30,7 +31,7 @@ export interface SweepOptions {
  * age alone). Answers how many were removed; a directory that cannot be removed is skipped.
  */
 export async function sweepWarmUpDirs(parent: string, o: SweepOptions = {}): Promise<number> {
-  const alive = o.isAlive ?? isAlive;
+  const alive = o.isAlive ?? processRuns;
   const now = o.now ?? Date.now();
   let removed = 0;
   for (const name of await readdir(parent).catch(() => [] as string[])) {
@@ -49,13 +50,4 @@ export async function sweepWarmUpDirs(parent: string, o: SweepOptions = {}): Pro
     }
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: unknown }).code === 'EPERM';
-  }
 }
