@@ -26,7 +26,8 @@
 # Env: RUNS (3), READS (400), RESTORE_WAIT (120), RSS_LATE (0), PHASES ("rss restart restore latency"; restart
 #      and restore need rss first; results of a subset get a -PHASE-... suffix), SBENCH_LAZY_ENV
 #      (extra environment of snaphost and fused, see bench/lib/stargz-contenders.sh; results then
-#      get a -env suffix), BENCH_SKIP_INSTALL=1,
+#      get a -env suffix), SCALE_TRANSPORT=kernel|fuse-native (stargz-lazy's `fs.transport`, issue 17; results then get
+#      that suffix), BENCH_SKIP_INSTALL=1,
 #      BENCH_QUIET_IDLE, BENCH_QUIET_TIMEOUT, E2E_KEEP_WORK=1.
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
@@ -68,6 +69,12 @@ OUT=$BENCH_RESULTS/stargz-lazy-scale
 ROOT=$(sbench_root stargz-lazy)
 OFF='{"prefetch":{"enabled":false},"backgroundFetch":{"enabled":false}}'
 BG_ON='{"prefetch":{"enabled":false},"backgroundFetch":{"enabled":true,"startDelayMs":0}}'
+if [[ -n ${SCALE_TRANSPORT:-} ]]; then # issue 17: the same phases on one FUSE transport
+  [[ $SCALE_TRANSPORT =~ ^(kernel|fuse-native)$ ]] || e2e_die "SCALE_TRANSPORT must be kernel or fuse-native"
+  OFF=$(jq -c --arg t "$SCALE_TRANSPORT" '.fs.transport = $t' <<<"$OFF")
+  BG_ON=$(jq -c --arg t "$SCALE_TRANSPORT" '.fs.transport = $t' <<<"$BG_ON")
+  OUT+=-$SCALE_TRANSPORT
+fi
 BG_NOQUIET='{"prefetch":{"enabled":false},"backgroundFetch":{"enabled":true,"startDelayMs":0,"quietMs":0}}'
 bench_machine >"$OUT-machine.txt"
 printf 'contender\tmetric\trep\tvalue\n' >"$W/raw.tsv"

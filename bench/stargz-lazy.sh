@@ -46,7 +46,10 @@
 #      (e.g. the commit before a change) measured as contender stargz-lazy@before, the same way
 #      (default contenders then "stargz-lazy stargz-lazy@before stargz-go overlayfs");
 #      stargz-lazy-before.tsv compares stargz-lazy with it per metric (bench/lib/before-after.mjs:
-#      worse = more than 5 % worse).
+#      worse = more than 5 % worse). Contenders stargz-lazy@kernel and stargz-lazy@fuse-native: the
+#      same build with `fs.transport` set (issue 17), e.g.
+#      CONTENDERS="stargz-lazy@kernel stargz-lazy@fuse-native stargz-go overlayfs";
+#      stargz-lazy-transports.tsv then checks issue 17's targets (bench/lib/transport-targets.mjs).
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_LIB/containerd.sh"
@@ -72,7 +75,7 @@ FORMAT=${FORMAT:-estargz}
 [[ $FORMAT == zstdchunked ]] && SUFFIX+=-zstdchunked
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive integer" >&2; exit 2; }
 for c in $CONTENDERS; do
-  [[ $c =~ ^(stargz-lazy|stargz-go|overlayfs)$ || ($c == stargz-lazy@before && -n ${BEFORE_ROOT:-}) ]] ||
+  [[ $c =~ ^(stargz-lazy|stargz-lazy@kernel|stargz-lazy@fuse-native|stargz-go|overlayfs)$ || ($c == stargz-lazy@before && -n ${BEFORE_ROOT:-}) ]] ||
     { echo "unknown contender: $c (stargz-lazy@before needs BEFORE_ROOT)" >&2; exit 2; }
 done
 
@@ -323,6 +326,10 @@ node "$BENCH_LIB/stargz-targets.mjs" "$OUT.tsv" >"$OUT-targets.tsv" || e2e_die "
 column -t -s $'\t' "$OUT.tsv"
 echo
 column -t -s $'\t' "$OUT-targets.tsv"
+if [[ " $CONTENDERS " == *" stargz-lazy@kernel "* ]]; then
+  node "$BENCH_LIB/transport-targets.mjs" "$OUT.tsv" >"$OUT-transports.tsv" || e2e_die "cannot check the transport targets"
+  column -t -s $'\t' "$OUT-transports.tsv"
+fi
 if [[ " $CONTENDERS " == *" stargz-lazy@before "* ]]; then
   node "$BENCH_LIB/before-after.mjs" "$OUT.tsv" >"$OUT-before.tsv" || e2e_die "cannot compare with stargz-lazy@before"
   echo

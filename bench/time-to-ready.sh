@@ -41,6 +41,8 @@
 #      BEFORE_ROOT=DIR: another built checkout of snaphost (e.g. main before a change) measured as
 #      contender stargz-lazy@before, the same way and with the same defaults, on its own socket and
 #      root (default contenders then "stargz-lazy stargz-lazy@before stargz-go overlayfs");
+#      stargz-lazy@kernel, stargz-lazy@fuse-native: the same build with `fs.transport` set
+#      (issue 17), each on its own socket and root;
 #      time-to-ready-before.tsv compares stargz-lazy with it per metric (bench/lib/before-after.mjs:
 #      worse = more than 5 % worse), and the targets name the ratios to it.
 set -uo pipefail
@@ -67,7 +69,7 @@ SUFFIX=
 [[ ${BENCH_PROFILE:-0} == 1 ]] && SUFFIX=-profiled
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive integer" >&2; exit 2; }
 for c in $CONTENDERS; do
-  [[ $c =~ ^(stargz-lazy|stargz-go|overlayfs)$ || ($c == stargz-lazy@before && -n ${BEFORE_ROOT:-}) ]] ||
+  [[ $c =~ ^(stargz-lazy|stargz-lazy@kernel|stargz-lazy@fuse-native|stargz-go|overlayfs)$ || ($c == stargz-lazy@before && -n ${BEFORE_ROOT:-}) ]] ||
     { echo "unknown contender: $c (stargz-lazy@before needs BEFORE_ROOT)" >&2; exit 2; }
 done
 for i in $IMAGES; do

@@ -24,6 +24,9 @@
 #                 stopped (SIGTERM) and its root wiped between steps
 #   stargz-lazy@before  (with BEFORE_ROOT, bench/lib/common.sh) the same, served by that other
 #                 build of snaphost, on its own socket and root
+#   stargz-lazy@kernel, stargz-lazy@fuse-native  the same build with `fs.transport` set to that
+#                 FUSE transport (issue 17), each on its own socket and root: the two transports
+#                 side by side in one run (plain `stargz-lazy` is the default transport)
 #   stargz-go     the Go reference (stargz-snapshotter v0.12 from Debian's sources,
 #                 test/e2e/lib/stargz-ref.sh), noprefetch + no_background_fetch, log level info
 # Env: SBENCH_LAZY_OPTIONS='{...}' stargz-lazy's backend options instead of the default (JSON),
@@ -38,8 +41,11 @@ SBENCH_PROXY_TOML=
 SBENCH_SNAPHOST_CONFIG=
 SBENCH_SNAPHOST_CONFIG_LATE=
 
-sbench_root() { if [[ $1 == *@before ]]; then echo "$E2E_WORK/state-before/${1%@before}"; else echo "$E2E_WORK/state/$1"; fi; }
-sbench_socket() { if [[ $1 == *@before ]]; then echo "$E2E_WORK/sockets-before/${1%@before}.sock"; else echo "$E2E_WORK/sockets/$1.sock"; fi; }
+# The lazy variants: CONTENDER@VARIANT runs in state-VARIANT/ and sockets-VARIANT/.
+SBENCH_VARIANTS=(before kernel fuse-native)
+sbench_variant() { if [[ $1 == *@* ]]; then echo "${1#*@}"; fi; }
+sbench_root() { if [[ $1 == *@* ]]; then echo "$E2E_WORK/state-${1#*@}/${1%@*}"; else echo "$E2E_WORK/state/$1"; fi; }
+sbench_socket() { if [[ $1 == *@* ]]; then echo "$E2E_WORK/sockets-${1#*@}/${1%@*}.sock"; else echo "$E2E_WORK/sockets/$1.sock"; fi; }
 
 sbench_contenders_init() {
   mkdir -p "$E2E_WORK/state" "$E2E_WORK/sockets"
@@ -49,7 +55,7 @@ sbench_contenders_init() {
   sbench_lazy_options "${SBENCH_LAZY_OPTIONS:-$options}"
   SBENCH_PROXY_TOML=$E2E_WORK/proxy-plugins.toml
   local c
-  for c in stargz-lazy stargz-go ${BEFORE_ROOT:+stargz-lazy@before}; do
+  for c in stargz-lazy stargz-go ${BEFORE_ROOT:+stargz-lazy@before} stargz-lazy@kernel stargz-lazy@fuse-native; do
     printf '[proxy_plugins."%s"]\n  type = "snapshot"\n  address = "%s"\n' "$c" "$(sbench_socket "$c")"
   done >"$SBENCH_PROXY_TOML"
   e2e_on_exit sbench_stop_all
@@ -61,15 +67,20 @@ sbench_lazy_options() {
   printf '{"socketDir":"%s","rootDir":"%s","backends":[{"use":"stargz-lazy","options":%s}]}\n' \
     "$E2E_WORK/sockets" "$E2E_WORK/state" "$1" >"$SBENCH_SNAPHOST_CONFIG"
   jq -c '.backends[0].options.startFusedAtOpen = false' "$SBENCH_SNAPHOST_CONFIG" >"$SBENCH_SNAPHOST_CONFIG_LATE"
-  local f
-  for f in "$SBENCH_SNAPHOST_CONFIG" "$SBENCH_SNAPHOST_CONFIG_LATE"; do # the same for stargz-lazy@before
-    jq -c --arg s "$E2E_WORK/sockets-before" --arg r "$E2E_WORK/state-before" '.socketDir = $s | .rootDir = $r' "$f" >"${f%.config.json}-before.config.json"
+  local f v
+  for f in "$SBENCH_SNAPHOST_CONFIG" "$SBENCH_SNAPHOST_CONFIG_LATE"; do # the same for each variant
+    for v in "${SBENCH_VARIANTS[@]}"; do
+      jq -c --arg s "$E2E_WORK/sockets-$v" --arg r "$E2E_WORK/state-$v" --arg v "$v" \
+        '.socketDir = $s | .rootDir = $r | if $v == "before" then . else .backends[0].options.fs.transport = $v end' \
+        "$f" >"${f%.config.json}-$v.config.json"
+    done
   done
 }
 
-sbench_lazy_start() { # [stargz-lazy (default) | stargz-lazy@before]
+sbench_lazy_start() { # [stargz-lazy (default) | stargz-lazy@VARIANT]
   local c=${1:-stargz-lazy} cli=$SNAPHOST_CLI before= env=()
-  [[ $c == *@before ]] && cli=$BEFORE_CLI before=-before
+  [[ $c == *@* ]] && before=-$(sbench_variant "$c")
+  [[ $c == *@before ]] && cli=$BEFORE_CLI
   local log=$E2E_WORK/snaphost$before.log
   # shellcheck disable=SC2206 # VAR=value words on purpose
   [[ -n ${SBENCH_LAZY_ENV:-} ]] && env=($SBENCH_LAZY_ENV)
@@ -93,7 +104,7 @@ sbench_lazy_stop() {
     SBENCH_LAZY_PID=
   fi
   # fused outlives snaphost on purpose: stop it explicitly (it unmounts its layers).
-  for c in stargz-lazy stargz-lazy@before; do
+  for c in stargz-lazy "${SBENCH_VARIANTS[@]/#/stargz-lazy@}"; do
     root=$(sbench_root "$c")
     [[ -d $root ]] || continue
     [[ -f $root/fused.log ]] && cat "$root/fused.log" >>"$E2E_WORK/fused${c#stargz-lazy}.log"
@@ -142,11 +153,16 @@ sbench_stop_all() {
 sbench_fresh() {
   local c=$1
   sbench_stop_all
-  rm -rf "$E2E_WORK/state/stargz-lazy" "$E2E_WORK/state-before/stargz-lazy" "$E2E_WORK/state/stargz-go" "$E2E_WORK/containerd/root" "$E2E_WORK/containerd/state" ||
+  local v
+  for v in "${SBENCH_VARIANTS[@]}"; do
+    rm -rf "$E2E_WORK/state-$v/stargz-lazy" || e2e_die "cannot wipe the roots"
+    rm -f "$E2E_WORK/sockets-$v/"*.sock
+  done
+  rm -rf "$E2E_WORK/state/stargz-lazy" "$E2E_WORK/state/stargz-go" "$E2E_WORK/containerd/root" "$E2E_WORK/containerd/state" ||
     e2e_die "cannot wipe the roots"
-  rm -f "$E2E_WORK/sockets/"*.sock "$E2E_WORK/sockets-before/"*.sock
+  rm -f "$E2E_WORK/sockets/"*.sock
   case $c in
-    stargz-lazy | stargz-lazy@before) sbench_lazy_start "$c" ;;
+    stargz-lazy | stargz-lazy@*) sbench_lazy_start "$c" ;;
     stargz-go) sbench_go_start ;;
     overlayfs) ;;
     *) e2e_die "unknown contender $c" ;;
@@ -157,7 +173,7 @@ sbench_fresh() {
 
 sbench_pids() { # CONTENDER: its processes
   case $1 in
-    stargz-lazy | stargz-lazy@before)
+    stargz-lazy | stargz-lazy@*)
       echo "$SBENCH_LAZY_PID"
       fused_pids "$(sbench_root "$1")"
       ;;
@@ -169,7 +185,7 @@ sbench_rss_of() { awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/
 
 sbench_rss() {
   case $1 in
-    stargz-lazy | stargz-lazy@before)
+    stargz-lazy | stargz-lazy@*)
       local fused
       fused=$(fused_pids "$(sbench_root "$1")" | head -n 1)
       echo "$(sbench_rss_of "$SBENCH_LAZY_PID") $([[ -n $fused ]] && sbench_rss_of "$fused" || echo 0)"
