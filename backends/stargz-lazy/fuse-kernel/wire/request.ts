@@ -10,7 +10,7 @@
  */
 import { SIZE } from './layout.js';
 import { readCString } from './names.js';
-import { FUSE_UNIQUE_RESEND, INIT, OP } from './opcodes.js';
+import { FUSE_UNIQUE_RESEND, INIT, OP, opName } from './opcodes.js';
 import { WireError } from './wire-error.js';
 
 export interface RequestHeader {
@@ -240,7 +240,7 @@ export function decodeRequest(buf: Uint8Array, length: number): Request {
   };
   let fields: object | undefined;
   try {
-    fields = body(opcode, new Body(buf, view, SIZE.IN_HEADER, end, `opcode ${opcode}`));
+    fields = body(opcode, new Body(buf, view, SIZE.IN_HEADER, end, opName(opcode)));
   } catch (err) {
     if (err instanceof WireError) throw new WireError(err.message, unique, opcode);
     throw err;

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FUSE_UNIQUE_RESEND, INIT, OP } from '../../../../../../backends/stargz-lazy/fuse-kernel/wire/opcodes.js';
+import { FUSE_INT_REQ_BIT, FUSE_UNIQUE_RESEND, INIT, OP } from '../../../../../../backends/stargz-lazy/fuse-kernel/wire/opcodes.js';
 import { decodeRequest, type Request } from '../../../../../../backends/stargz-lazy/fuse-kernel/wire/request.js';
 
 interface Expect {
@@ -96,7 +96,7 @@ describe.each(files)('recorded kernel requests: %s', (file) => {
       if (e.interruptsRead && r.opcode === OP.INTERRUPT) {
         const read = reqs.find((q) => q.opcode === OP.READ)!;
         expect(r.interrupted).toBe(read.unique);
-        expect(r.unique).toBe(read.unique | 1n); // FUSE_INT_REQ_BIT
+        expect(r.unique).toBe(read.unique | FUSE_INT_REQ_BIT);
       }
       if (e.resends) {
         const first = reqs.find((q) => q.opcode === OP.READ && !q.resend)!;
