@@ -17,6 +17,7 @@ interface Expect {
   offset?: number;
   size?: number;
   mask?: number;
+  getattrFlags?: number;
   resend?: boolean;
   major?: number;
   minorAtLeast?: number;
@@ -43,7 +44,7 @@ interface Recording {
 const DIR = new URL('../../../../../fixtures/fuse-kernel/', import.meta.url);
 const files = readdirSync(DIR).filter((f) => /^linux-.*\.json$/.test(f));
 /** Requests the caller's own system call sends, so the header carries its pid. */
-const CALLER_PID = new Set<number>([OP.LOOKUP, OP.GETATTR, OP.READLINK, OP.OPEN, OP.OPENDIR, OP.READDIRPLUS, OP.GETXATTR, OP.LISTXATTR, OP.STATFS, OP.ACCESS, OP.FLUSH]);
+const CALLER_PID = new Set<number>([OP.LOOKUP, OP.GETATTR, OP.READLINK, OP.OPEN, OP.OPENDIR, OP.READDIR, OP.READDIRPLUS, OP.GETXATTR, OP.LISTXATTR, OP.STATFS, OP.ACCESS, OP.FLUSH]);
 
 function decodeAll(step: Step): Request[] {
   return step.messages.map((hex) => {
@@ -58,7 +59,7 @@ function matches(r: Request, e: Expect): boolean {
   const f = r as unknown as Record<string, unknown>;
   if (e.nodeid !== undefined && r.nodeid !== BigInt(e.nodeid)) return false;
   if (e.fh !== undefined && f.fh !== BigInt(e.fh)) return false;
-  for (const k of ['name', 'offset', 'size', 'mask', 'resend', 'major'] as const) {
+  for (const k of ['name', 'offset', 'size', 'mask', 'getattrFlags', 'resend', 'major'] as const) {
     if (e[k] !== undefined && f[k] !== e[k]) return false;
   }
   return true;
@@ -78,7 +79,7 @@ describe.each(files)('recorded kernel requests: %s', (file) => {
     for (const r of decodeAll(step)) {
       if (r.opcode !== OP.INIT && r.opcode !== OP.INTERRUPT && r.opcode !== OP.BATCH_FORGET) expect(ids.has(r.nodeid)).toBe(true);
       if (r.opcode === OP.LOOKUP) expect(names.has(r.name)).toBe(true);
-      if (r.opcode === OP.READ || r.opcode === OP.READDIRPLUS) expect(r.size).toBeLessThanOrEqual(rec.maxRead);
+      if (r.opcode === OP.READ || r.opcode === OP.READDIR || r.opcode === OP.READDIRPLUS) expect(r.size).toBeLessThanOrEqual(rec.maxRead);
     }
   });
 
