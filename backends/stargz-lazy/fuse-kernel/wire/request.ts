@@ -160,11 +160,21 @@ function batchForget(b: Body): { forgets: { nodeid: bigint; nlookup: bigint }[] 
   return { forgets };
 }
 
+/**
+ * The name that ends the body: the kernel sends exactly the name and its NUL, so bytes after the
+ * NUL (a name with a NUL inside) are refused.
+ */
+function lastName(b: Body, from: number, kind: 'file' | 'xattr'): string {
+  const { name, next } = readCString(b.bytes, from, b.end, kind);
+  if (next !== b.end) throw new WireError(`${b.what}: ${b.end - next} bytes after the ${kind} name's NUL`);
+  return name;
+}
+
 /** The op fields of a supported opcode, or undefined for one we do not serve. */
 function body(opcode: number, b: Body): object | undefined {
   switch (opcode) {
     case OP.LOOKUP:
-      return { name: readCString(b.bytes, b.start, b.end, 'file').name };
+      return { name: lastName(b, b.start, 'file') };
     case OP.FORGET:
       b.need(SIZE.FORGET_IN, 'fuse_forget_in');
       return { nlookup: b.u64(0) };
@@ -188,7 +198,7 @@ function body(opcode: number, b: Body): object | undefined {
     case OP.GETXATTR: {
       b.need(SIZE.GETXATTR_IN, 'fuse_getxattr_in');
       const size = b.u32(0);
-      return { size, name: readCString(b.bytes, b.start + SIZE.GETXATTR_IN, b.end, 'xattr').name };
+      return { size, name: lastName(b, b.start + SIZE.GETXATTR_IN, 'xattr') };
     }
     case OP.LISTXATTR:
       b.need(SIZE.GETXATTR_IN, 'fuse_getxattr_in');
