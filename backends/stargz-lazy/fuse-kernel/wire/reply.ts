@@ -40,7 +40,7 @@ function fixed(unique: bigint, size: number, fill: (b: Buffer) => void): Uint8Ar
 
 /** A time to live in seconds (fractions allowed) as the valid + valid_nsec pair. */
 export function ttlParts(seconds: number): { sec: bigint; nsec: number } {
-  if (!Number.isFinite(seconds) || seconds < 0) throw new WireError(`ttl ${seconds} is not a non-negative number`);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > Number.MAX_SAFE_INTEGER) throw new WireError(`ttl ${seconds} is not a number of seconds`);
   const whole = Math.floor(seconds);
   const nsec = Math.min(999_999_999, Math.round((seconds - whole) * 1e9));
   return { sec: BigInt(whole), nsec };
