@@ -26,9 +26,15 @@ export interface FuseDevice {
    * handler must copy out what it keeps before returning. onEnd(errno) once: ENODEV when the
    * connection was aborted/unmounted, or another errno.
    *
-   * An exception thrown by onRequest is not swallowed: it goes to the process's
-   * 'uncaughtException' (as any exception thrown from an event-loop callback does) and the poll
-   * goes on with the next request; the session's handler is expected to catch per request. */
+   * Each call runs as an event-loop callback (promises and nextTicks run after it). `buffer`
+   * must be at least 8 KiB (the kernel's minimum) and hold the largest request (max_write +
+   * 4 KiB). stop() ends the poll WITHOUT onEnd; it is idempotent and may be called from inside
+   * onRequest (no further request is read). Call it before closing `fd`.
+   *
+   * An exception thrown by onRequest (or onEnd) does not end the poll or the process: it is
+   * handed to process.emitWarning (a 'warning' event, printed on stderr unless listened to) and
+   * the next request is read. The request it was handling gets no reply from the addon: the
+   * session must answer every request itself, on failure too. */
   poll(fd: number, buffer: Buffer, batch: number, onRequest: (length: number) => void, onEnd: (errno: number) => void): { stop(): void };
   /** writev(fd, parts): bytes written or -errno (ENOENT = request already interrupted/answered); never throws. */
   writev(fd: number, parts: readonly Uint8Array[]): number;

@@ -105,7 +105,7 @@ static void warn_exception(napi_env env) {
 static void call(poll_state *s, napi_ref ref, int64_t arg) {
   napi_env env = s->env;
   napi_value fn, recv, argv, result;
-  if (napi_get_reference_value(env, ref, &fn) != napi_ok || napi_get_undefined(env, &recv) != napi_ok) return;
+  if (napi_get_reference_value(env, ref, &fn) != napi_ok || napi_get_global(env, &recv) != napi_ok) return;
   if (napi_create_int64(env, arg, &argv) != napi_ok) return;
   if (napi_make_callback(env, s->async_context, recv, fn, 1, &argv, &result) != napi_ok) {
     bool pending = false;
@@ -122,7 +122,7 @@ static void end(poll_state *s, int err) {
   finish(s);
   if (!have_fn) return;
   napi_value recv, argv, result;
-  if (napi_get_undefined(s->env, &recv) != napi_ok || napi_create_int32(s->env, err, &argv) != napi_ok) return;
+  if (napi_get_global(s->env, &recv) != napi_ok || napi_create_int32(s->env, err, &argv) != napi_ok) return;
   if (napi_make_callback(s->env, s->async_context, recv, fn, 1, &argv, &result) != napi_ok) {
     bool pending = false;
     if (napi_is_exception_pending(s->env, &pending) == napi_ok && pending) warn_exception(s->env);
@@ -134,22 +134,24 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   if (s->closing || s->env_gone) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
-  if (status < 0) {
-    end(s, -status);
-  } else {
-    for (uint32_t i = 0; i < s->batch && !s->closing; i++) {
-      ssize_t n = read(s->fd, s->buf, s->buf_len);
-      if (n < 0) {
-        if (errno == EINTR) { i--; continue; }
-        if (errno == ENOENT) continue; /* interrupted before we read it: nothing to answer */
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        end(s, errno);
+  /* libuv reports POLLERR as status UV_EBADF and stops the watcher; /dev/fuse raises POLLERR
+   * when the connection is gone, and read(2) then says why (ENODEV): read to learn it. */
+  for (uint32_t i = 0; i < s->batch && !s->closing; i++) {
+    ssize_t n = read(s->fd, s->buf, s->buf_len);
+    if (n < 0) {
+      if (errno == EINTR) { i--; continue; }
+      if (errno == ENOENT) continue; /* interrupted before we read it: nothing to answer */
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (status < 0) end(s, -status);
         break;
       }
-      if (n == 0) { end(s, ENODEV); break; }
-      call(s, s->on_request, n);
+      end(s, errno);
+      break;
     }
+    if (n == 0) { end(s, ENODEV); break; }
+    call(s, s->on_request, n);
   }
+  if (status < 0 && !s->closing) end(s, -status); /* the watcher is stopped: do not hang */
   napi_close_handle_scope(s->env, scope);
 }
 
