@@ -6,7 +6,8 @@
  *   in /proc/self/mountinfo (the outside watch and the mount checks read it).
  * - MS_RDONLY only, not nosuid/nodev: a layer holds setuid programs and device nodes that must
  *   behave as after a normal pull. `allow_other,default_permissions`: containers run as any uid
- *   and the kernel checks modes. `max_read` = what the kernel allows per request (max-pages.ts).
+ *   and the kernel checks modes. `max_read` = what the kernel allows per request (max-pages.ts),
+ *   and the mount's read-ahead window raised to match (readahead.ts).
  * - Resolves once the kernel's INIT is answered.
  * - Unmount: umount2(MNT_DETACH) through the addon (this process owns the descriptor: no
  *   fusermount; a lazy detach never waits for this process, so it cannot deadlock on its own
@@ -28,6 +29,7 @@ import { PAGE_SIZE } from './init-negotiation.js';
 import { LayerInodes } from './layer-inodes.js';
 import { LayerRequests } from './layer-requests.js';
 import { maxPagesLimit } from './max-pages.js';
+import { raiseReadahead } from './readahead.js';
 import { keepCacheOpen, type OpenFile } from './open-file.js';
 import { serveSession, type Session } from './session.js';
 
@@ -121,5 +123,6 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
   } finally {
     clearTimeout(timer);
   }
+  await raiseReadahead(mountpoint, (maxPages * PAGE_SIZE) / 1024, o.log).catch((err: unknown) => o.log.warn({ err }, 'reading the device of the layer mount failed; its read-ahead stays at the default'));
   return { mountpoint, unmount, counters, session };
 }
