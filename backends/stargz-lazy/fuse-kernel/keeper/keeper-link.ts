@@ -12,7 +12,8 @@ export interface KeeperLink {
   handover(timeoutMs?: number): Promise<HandedOver[]>;
   /** 0 when kept, else the errno the keeper met (the connection then dies with this process). */
   keep(id: string, fd: number, state: unknown, timeoutMs?: number): Promise<number>;
-  release(id: string): void;
+  /** Resolves once the message is handed to the channel (before this process exits). */
+  release(id: string): Promise<void>;
 }
 
 const ETIMEDOUT = 110;
@@ -32,7 +33,7 @@ export function keeperLink(): KeeperLink | undefined {
     }
   });
   process.channel?.unref();
-  const send = (m: ServedMessage): void => void process.send?.(m);
+  const send = (m: ServedMessage): Promise<void> => new Promise((resolve) => void process.send?.(m, undefined, undefined, () => resolve()));
   const ask = <T>(key: string, m: ServedMessage, timeoutMs: number, timedOut: T, pick: (m: KeeperMessage) => T): Promise<T> =>
     new Promise<T>((resolve) => {
       const timer = setTimeout(() => {
@@ -43,7 +44,7 @@ export function keeperLink(): KeeperLink | undefined {
         clearTimeout(timer);
         resolve(pick(reply));
       });
-      send(m);
+      void send(m);
     });
   return {
     handover: (timeoutMs = 5_000) => ask('handover', { t: 'hello' }, timeoutMs, [], (m) => (m.t === 'handover' ? m.connections : [])),

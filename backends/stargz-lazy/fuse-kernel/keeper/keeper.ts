@@ -78,7 +78,8 @@ export class Keeper {
       log.error({ err }, 'the FUSE-serving process could not be started');
       if (child.pid === undefined) this.#exited(child, { code: 1, signal: null }, log);
     });
-    child.once('exit', (code, signal) => this.#exited(child, { code, signal }, log));
+    // 'close', not 'exit': it comes after the last message (a release sent just before exiting).
+    child.once('close', (code, signal) => this.#exited(child, { code, signal }, log));
   }
 
   /** SIGTERM/SIGINT: forwarded; no restart from now on. */
