@@ -123,6 +123,6 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
   } finally {
     clearTimeout(timer);
   }
-  await raiseReadahead(mountpoint, (maxPages * PAGE_SIZE) / 1024, o.log).catch((err: unknown) => o.log.warn({ err }, 'reading the device of the layer mount failed; its read-ahead stays at the default'));
+  await raiseReadahead(mountpoint, `fuse.${FUSE_SUBTYPE}`, (maxPages * PAGE_SIZE) / 1024, o.log).catch((err: unknown) => o.log.warn({ err }, 'reading /proc/self/mountinfo failed; the read-ahead of the layer mount stays at the default'));
   return { mountpoint, unmount, counters, session };
 }
