@@ -8,6 +8,8 @@
  */
 import { keeperMessage, KEEPER_ENV, type HandedOver, type KeeperMessage, type ServedMessage } from './keeper-protocol.js';
 
+export type { HandedOver };
+
 export interface KeeperLink {
   handover(timeoutMs?: number): Promise<HandedOver[]>;
   /** 0 when kept, else the errno the keeper met (the connection then dies with this process). */
