@@ -55,6 +55,8 @@ export interface KernelMount extends FuseMount {
   /** Reads served (the mount table lists them). */
   readonly counters: ReadCounters;
   readonly session: Session;
+  /** The /dev/fuse descriptor (the session owns it; the connection keeper takes a duplicate). */
+  readonly fd: number;
 }
 
 /** The addon, or a FailedPreconditionError saying why the kernel transport cannot be used here. */
@@ -129,5 +131,5 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
     clearTimeout(timer);
   }
   await raiseReadahead(mountpoint, `fuse.${FUSE_SUBTYPE}`, (maxPages * PAGE_SIZE) / 1024, o.log).catch((err: unknown) => o.log.warn({ err }, 'reading /proc/self/mountinfo failed; the read-ahead of the layer mount stays at the default'));
-  return { mountpoint, unmount, counters, session };
+  return { mountpoint, unmount, counters, session, fd };
 }

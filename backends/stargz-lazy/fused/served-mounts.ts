@@ -26,7 +26,10 @@ import { FailedPreconditionError, type Logger } from '../../../core/sdk.js';
 import { isMountedAt, KeyedLock, readMountTable } from '../../../core/sdk-overlay.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
 import { FUSE_SUBTYPE, fsnameOf } from '../fs/fuse-mount.js';
-import { mountLayer } from '../fs/transport.js';
+import { mountLayer, type MountedLayer } from '../fs/transport.js';
+import type { KeeperLink } from '../fuse-kernel/keeper/keeper-link.js';
+import type { KernelMount } from '../fuse-kernel/mount-kernel.js';
+import type { LayerReader } from '../fs/layer-fs.js';
 import { abortable } from '../layer/in-flight.js';
 import type { ProbeResult } from '../registry/probe-blob.js';
 import type { LayerCheck, Metrics, MountInfo, MountRequest, OpenRequest } from '../protocol/control-protocol.js';
@@ -60,6 +63,8 @@ export interface ServedMountsDeps<L extends ServedLayer> {
   background?: BackgroundFetch<L> | undefined;
   /** How long a probe's answer is reused (default 3 s). */
   reachabilityTtlMs?: number;
+  /** The connection keeper (fuse-kernel/keeper/): each kernel-transport mount is announced to it, each unmount released. */
+  keeper?: KeeperLink | undefined;
 }
 
 /** A registry probe's answer is reused this long. */
@@ -77,6 +82,7 @@ export class ServedMounts<L extends ServedLayer> {
   readonly #reachability: Reachability;
   readonly #background: BackgroundFetch<L> | undefined;
   readonly #counters: ServedCounters;
+  readonly #keeper: KeeperLink | undefined;
   readonly #readLatency = new LatencyHistogram();
   /** Layer mounts found removed from outside and released. */
   #vanished = 0;
@@ -89,6 +95,7 @@ export class ServedMounts<L extends ServedLayer> {
     this.#counters = deps.counters ?? { registryBytes: 0, registryReads: 0 };
     this.#reachability = new Reachability({ ttlMs: deps.reachabilityTtlMs ?? REACHABILITY_TTL_MS });
     this.#background = deps.background;
+    this.#keeper = deps.keeper;
     this.#supply = new LayerSupply({ openLayer: deps.openLayer, reachability: this.#reachability, log: deps.log });
   }
 
@@ -191,11 +198,40 @@ export class ServedMounts<L extends ServedLayer> {
     signal.throwIfAborted();
     const openMs = Date.now() - started;
     const { transport, readTimeoutMs } = this.#config.fs;
-    const { fuse, counters } = await mountLayer(mountpoint, timedReader(layer, this.#readLatency), digest, { transport, readTimeoutMs, log });
+    const mounted = await mountLayer(mountpoint, timedReader(layer, this.#readLatency), digest, { transport, readTimeoutMs, log });
     if (signal.aborted) {
-      await fuse.unmount().catch((err: unknown) => log.error({ err }, 'unmount after a cancelled mount failed'));
+      await mounted.fuse.unmount().catch((err: unknown) => log.error({ err }, 'unmount after a cancelled mount failed'));
       throw signal.reason;
     }
+    if (this.#keeper && 'fd' in mounted.fuse) {
+      // Before the mount is reported done: from then on it survives a crash of this process.
+      const kernel = mounted.fuse as KernelMount;
+      const initFlags = (await kernel.session.initialised).toString();
+      const errno = await this.#keeper.keep(mountpoint, kernel.fd, { request, initFlags });
+      if (errno !== 0) log.warn({ errno }, 'the connection keeper does not hold this layer connection: it will not survive a crash of this process');
+    }
+    const served = this.#register(request, layer, mounted, log);
+    log.info(
+      { reference: request.reference, tocDigest: layer.tocDigest, nodes: layer.index.size, transport, openedAhead, openMs, ms: Date.now() - started },
+      'layer mounted',
+    );
+    return infoOf(served, this.#background);
+  }
+
+  /**
+   * A layer connection taken over from a previous process (fuse-kernel/keeper/handover.ts):
+   * `mounted` serves it already; it joins the table as a mount of this process.
+   */
+  adopt(request: MountRequest, layer: L, mounted: MountedLayer): void {
+    this.#register(request, layer, mounted, this.#log.child({ mountpoint: request.mountpoint, layer: request.digest }));
+  }
+
+  /** The reader a mount of this process serves `layer` through (read latencies recorded). */
+  reader(layer: L): LayerReader {
+    return timedReader(layer, this.#readLatency);
+  }
+
+  #register(request: MountRequest, layer: L, { fuse, counters }: MountedLayer, log: Logger): Served<L> {
     const served: Served<L> = {
       request: { ...request },
       state: 'mounted',
@@ -206,14 +242,10 @@ export class ServedMounts<L extends ServedLayer> {
       prefetch: { state: 'none', files: 0, bytes: 0 },
       stopPrefetch: new AbortController(),
     };
-    this.#mounts.set(mountpoint, served);
-    log.info(
-      { reference: request.reference, tocDigest: layer.tocDigest, nodes: layer.index.size, transport, openedAhead, openMs, ms: Date.now() - started },
-      'layer mounted',
-    );
+    this.#mounts.set(request.mountpoint, served);
     startPrefetch(served, this.#config.prefetch, log);
-    this.#background?.add(mountpoint, layer);
-    return infoOf(served, this.#background);
+    this.#background?.add(request.mountpoint, layer);
+    return served;
   }
 
   /** Layers of `reference` not to open ahead: served, or kept after an unmount (layer-supply.ts). */
@@ -239,6 +271,7 @@ export class ServedMounts<L extends ServedLayer> {
       }
       this.#background?.remove(mountpoint);
       this.#mounts.delete(mountpoint);
+      await this.#keeper?.release(mountpoint);
       this.#supply.keep(served.request, served.layer);
       this.#log.info({ mountpoint, layer: served.request.digest }, 'layer unmounted');
       return true;
@@ -256,6 +289,7 @@ export class ServedMounts<L extends ServedLayer> {
     served.stopPrefetch.abort(new Error('the layer mount was removed from outside'));
     this.#background?.remove(mountpoint);
     this.#mounts.delete(mountpoint);
+    await this.#keeper?.release(mountpoint);
     this.#vanished++;
     this.#log.warn(
       { mountpoint, layer: digest, reference, mounts: this.#mounts.size },
