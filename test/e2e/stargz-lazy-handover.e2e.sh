@@ -4,9 +4,9 @@
 # the probe image (lib/estargz-images.sh: busybox + a data layer with a 12 MiB file of three
 # eStargz chunks) pulled lazily with `ctr-remote image rpull`.
 #   - the FUSE-serving process runs under the connection keeper (its parent runs keeper/main.js);
-#   - a container reads the 12 MiB file while the registry is frozen (SIGSTOP), so the read waits
-#     inside the FUSE-serving process; that process is SIGKILLed, the registry thawed: the
-#     container's read completes with the right bytes (sha256), no ENOTCONN, no EIO;
+#   - a running container reads the 12 MiB file while the registry is frozen (SIGSTOP), so the
+#     read waits inside the FUSE-serving process; that process is SIGKILLed, the registry thawed:
+#     the container's read completes with the right bytes (sha256), no ENOTCONN, no EIO;
 #   - the keeper started the process again and it took the connections over (its log says so);
 #     the layer mounts are the same; a new container reads right;
 #   - `snaphost shutdown` stops keeper and process; nothing is left.
@@ -92,15 +92,22 @@ MOUNTS_BEFORE=$(fuse_mounts_below "$ROOT" | sort)
 
 E2E_CURRENT=handover
 WANT=$(probe_victim_bytes | sha256sum | cut -c1-64)
-kill -STOP "$REGISTRY_PID" && REGISTRY_FROZEN=1
 READ_OUT=$W/read-out
+GO=$W/go
+mkdir -p "$GO"
+# The container starts with the registry up (containerd 2.x checks the layers' registry when a
+# container starts), says it is ready, and reads the 12 MiB file once told to.
 (
-  timeout 120 ctr --address "$CONTAINERD_ADDRESS" --namespace "$CTR_NAMESPACE" run --rm --snapshotter "$SN" "$PROBE_ESGZ" "sgz-dd-$$" \
-    /bin/sh -c 'dd if=/data/victim.bin bs=65536 2>/dev/null | sha256sum | cut -c1-64' >"$READ_OUT" 2>&1
+  timeout 120 ctr --address "$CONTAINERD_ADDRESS" --namespace "$CTR_NAMESPACE" run --rm --snapshotter "$SN" \
+    --mount "type=bind,src=$GO,dst=/go,options=rbind:rw" "$PROBE_ESGZ" "sgz-dd-$$" \
+    /bin/sh -c 'touch /go/ready; while [ ! -e /go/read ]; do sleep 0.1; done; dd if=/data/victim.bin bs=65536 2>/dev/null | sha256sum | cut -c1-64' >"$READ_OUT" 2>&1
   echo "rc=$?" >>"$READ_OUT"
 ) &
 READER=$!
-# The container starts; its reads wait inside the FUSE-serving process for the frozen registry.
+e2e_wait 60 test -e "$GO/ready" || e2e_die "the reading container did not start: $(tr '\n' ' ' <"$READ_OUT")"
+kill -STOP "$REGISTRY_PID" && REGISTRY_FROZEN=1
+touch "$GO/read"
+# dd's reads now wait inside the FUSE-serving process for the frozen registry.
 sleep 3
 kill -0 "$READER" 2>/dev/null || e2e_die "the reading container ended while the registry was frozen: $(tr '\n' ' ' <"$READ_OUT")"
 kill -KILL "$FIRST"
