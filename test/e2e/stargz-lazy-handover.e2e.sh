@@ -73,13 +73,12 @@ out=$(timeout 120 ctr-remote --address "$CONTAINERD_ADDRESS" --namespace "$CTR_N
   e2e_die "rpull $PROBE_ESGZ failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
 e2e_pass rpull-probe-esgz
 
-# The FUSE-serving process (not its keeper, whose command line names fused/main.js too).
+# The FUSE-serving process, when its parent is its keeper.
 served_pid() {
-  local p parent
+  local p keeper
+  keeper=$(fused_keeper_pids "$ROOT" | head -n 1)
   for p in $(fused_pids "$ROOT"); do
-    parent=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-    [[ -n $parent ]] || continue
-    if tr '\0' ' ' <"/proc/$parent/cmdline" 2>/dev/null | grep -F 'fuse-kernel/keeper/main.js' >/dev/null; then
+    if [[ -n $keeper && $(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null) == "$keeper" ]]; then
       echo "$p"
       return 0
     fi
@@ -140,7 +139,7 @@ if out=$(snaphost_cli shutdown --config "$CONFIG" --backend "$SN" 2>&1) && [[ $o
 else
   e2e_fail shutdown-stops-fused "shutdown said: $out"
 fi
-if [[ -z $(fused_pids "$ROOT") ]]; then e2e_pass keeper-gone; else e2e_fail keeper-gone "still running: $(fused_pids "$ROOT" | tr '\n' ' ')"; fi
+if [[ -z $(fused_keeper_pids "$ROOT") ]]; then e2e_pass keeper-gone; else e2e_fail keeper-gone "still running: $(fused_keeper_pids "$ROOT" | tr '\n' ' ')"; fi
 check_no_leftovers "$ROOT"
 
 e2e_finish
