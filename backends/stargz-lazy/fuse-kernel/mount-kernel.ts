@@ -90,8 +90,11 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
     throw new FailedPreconditionError(`fs.transport "kernel": cannot open /dev/fuse: ${(err as Error).message}`, { cause: err });
   }
   const data = `fd=${fd},rootmode=40000,user_id=${process.getuid?.() ?? 0},group_id=${process.getgid?.() ?? 0},allow_other,default_permissions,max_read=${maxPages * PAGE_SIZE}`;
+  const mountStarted = performance.now();
   try {
+    // Synchronous (the addon's mount(2)); its time is logged: the JS thread serves nothing meanwhile.
     device.mount(mountpoint, fsnameOf(digest), `fuse.${FUSE_SUBTYPE}`, MS_RDONLY, data);
+    o.log.debug({ mountpoint, mountSyscallMs: Math.round((performance.now() - mountStarted) * 10) / 10 }, 'mount(2) of the layer done');
   } catch (err) {
     closeSync(fd);
     throw new UnavailableError(`cannot mount layer ${digest} at ${mountpoint}: ${(err as Error).message}`, { cause: err });
@@ -99,7 +102,9 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
   const { session, counters } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
   let unmounting: Promise<void> | undefined;
   const detach = async (): Promise<void> => {
+    const started = performance.now();
     const r = device.umount(mountpoint, MNT_DETACH);
+    o.log.debug({ mountpoint, umountSyscallMs: Math.round((performance.now() - started) * 10) / 10, errno: r < 0 ? -r : 0 }, 'umount2(MNT_DETACH) of the layer done');
     if (r < 0) throw Object.assign(new Error(`umount2(${mountpoint}, MNT_DETACH): errno ${-r}`), { errno: -r });
   };
   const unmount = (): Promise<void> =>

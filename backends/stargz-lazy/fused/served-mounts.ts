@@ -3,7 +3,8 @@
  *
  * `mount` opens the layer (blob reader from reference/digest/urls, footer and TOC fetched and
  * verified by `RemoteLayer.open`; or one opened ahead: layer-supply.ts), mounts its file system
- * on an existing empty directory with the configured transport (fs/transport.ts) and starts the prefetch in the background (mount-prefetch.ts);
+ * on an existing empty directory with the configured FUSE transport (`fs.transport`:
+ * fs/transport.ts) and starts the prefetch in the background (mount-prefetch.ts);
  * `unmount` detaches it lazily (open files keep working until closed) and keeps the opened
  * layer a while for a re-pull.
  * Operations on one mountpoint run one after the other.
@@ -211,7 +212,7 @@ export class ServedMounts<L extends ServedLayer> {
     }
     const served = this.#register(request, layer, mounted, log);
     log.info(
-      { reference: request.reference, tocDigest: layer.tocDigest, nodes: layer.index.size, openedAhead, openMs, ms: Date.now() - started },
+      { reference: request.reference, tocDigest: layer.tocDigest, nodes: layer.index.size, transport, openedAhead, openMs, ms: Date.now() - started },
       'layer mounted',
     );
     return infoOf(served, this.#background);
