@@ -51,7 +51,13 @@ async function takeOne<L extends ServedLayer>(c: HandedOver, d: TakeOverDeps<L>)
     log.error({ err, layer: request.digest }, 'cannot open the layer of a handed-over connection: closed (its readers get ENOTCONN)');
     return giveUp(c, d);
   }
-  const fuse = await resumeLayerKernel(c.fd, request.mountpoint, d.mounts.reader(layer), request.digest, { log, readTimeoutMs: d.readTimeoutMs });
+  let fuse;
+  try {
+    fuse = await resumeLayerKernel(c.fd, request.mountpoint, d.mounts.reader(layer), request.digest, { log, readTimeoutMs: d.readTimeoutMs });
+  } catch (err) {
+    log.error({ err, layer: request.digest }, 'cannot serve a handed-over connection: closed (its readers get ENOTCONN)');
+    return giveUp(c, d);
+  }
   d.mounts.adopt(request, layer, { fuse, counters: fuse.counters });
   return true;
 }
