@@ -7,11 +7,12 @@
 #
 # Needs: `npm run build` done (dist/ is taken as it is), snaphost's Node.js runtime installed
 # (scripts/install-deps.sh), a Debian/Ubuntu machine's apt (the Debian 12 packages of the base
-# layer), `strip`; skopeo for --push. Run as root (unpacked packages and ldconfig).
+# layer), `strip`, g++ make python3 (the addon); skopeo for --push. Run as root (unpacked packages and ldconfig).
 #
 # Layers, from the least to the most often changed (an upgrade ships only what changed):
 #   1. Debian 12 base (scripts/image/debian-rootfs.sh)    2. Node.js runtime (bin/node, stripped)
-#   3. production node_modules (npm ci --omit=dev)          4. the app: package.json, dist/, proto/
+#   3. production node_modules (npm ci --omit=dev)          4. the app: package.json, dist/, proto/,
+#                                                              the kernel FUSE addon (built here)
 # The image's `created` is the commit's time (SOURCE_DATE_EPOCH); every entry of a layer has
 # the time of the last commit that changed that layer's inputs.
 # Prints the manifest digest on stdout (with --push: REGISTRY/REPO@sha256:..., to pin by).
@@ -26,7 +27,7 @@ while (($#)); do
     --push) PUSH=${2:?--push needs REGISTRY/REPO:TAG}; shift 2 ;;
     --deb-cache) DEB_CACHE=${2:?--deb-cache needs a directory}; shift 2 ;;
     --keep-staging) KEEP=1; shift ;;
-    -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-image: unknown argument '$1' (--help)" >&2; exit 2 ;;
   esac
 done
@@ -74,9 +75,10 @@ log "3/4 production node_modules (npm ci --omit=dev)"
 MODS=$STAGE/modules/opt/snaphost/app
 mkdir -p "$MODS"
 cp package.json package-lock.json "$MODS/"
-# Install scripts do not run (npm's default): lmdb, msgpackr and fuse-native load their
-# prebuilt binaries (glibc, N-API) at run time. --prefer-offline: npm's cache first.
-(cd "$MODS" && npm ci --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error >"$STAGE/npm.log" 2>&1) ||
+# Install scripts do not run (--ignore-scripts): lmdb, msgpackr and fuse-native load their
+# prebuilt binaries (glibc, N-API) at run time, and snaphost's own (the kernel FUSE addon) is
+# built in step 4 from this commit's sources. --prefer-offline: npm's cache first.
+(cd "$MODS" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error >"$STAGE/npm.log" 2>&1) ||
   { tail -n 20 "$STAGE/npm.log" >&2; die "npm ci failed"; }
 rm -f "$MODS/package.json" "$MODS/package-lock.json" "$MODS/node_modules/.package-lock.json"
 node "$ROOT/scripts/image/prune-node-modules.mjs" "$MODS/node_modules" "$ARCH" "$(node -p process.versions.modules)" >&2
@@ -88,6 +90,16 @@ cp package.json "$APP/"
 cp -r proto "$APP/proto"
 # dist/ without source maps and declarations (nothing reads them at run time).
 (cd "$ROOT" && find dist -type f -name '*.js' -print0 | xargs -0 cp --parents -t "$APP")
+# The kernel FUSE transport's N-API addon, built as `npm install` builds it (scripts/build-native.mjs,
+# node-gyp offline against this runtime's headers) from the commit's sources in a scratch tree,
+# stripped; the loader (fuse-kernel/fuse-device.js) finds it at the same place under the app.
+NATIVE=backends/stargz-lazy/fuse-kernel/native
+mkdir -p "$STAGE/native/$NATIVE" "$STAGE/native/scripts" "$APP/$NATIVE/build/Release"
+cp "$ROOT/$NATIVE/binding.gyp" "$ROOT/$NATIVE"/*.c "$ROOT/$NATIVE"/*.h "$STAGE/native/$NATIVE/"
+cp "$ROOT/scripts/build-native.mjs" "$STAGE/native/scripts/"
+(cd "$STAGE/native" && SNAPHOST_NATIVE=required npm_execpath= node scripts/build-native.mjs) >"$STAGE/native.log" 2>&1 ||
+  { tail -n 30 "$STAGE/native.log" >&2; die "building the kernel FUSE transport's addon failed (g++, make, python3 installed?)"; }
+strip --strip-unneeded -o "$APP/$NATIVE/build/Release/snaphost_fuse_kernel.node" "$STAGE/native/$NATIVE/build/Release/snaphost_fuse_kernel.node"
 cat >"$STAGE/app/usr/local/bin/snaphost" <<'EOF'
 #!/bin/sh
 exec /opt/snaphost/node/bin/node /opt/snaphost/app/dist/core/cli/snaphost.js "$@"
@@ -116,7 +128,7 @@ summary=$(node "$ROOT/scripts/image/write-image.mjs" --out "$OUT" --tag "$TAG" -
   --layer "$STAGE/node" --layer-epoch "$(inputs_epoch scripts/lib/node-runtime.sh)" --created-by "node $SNAPHOST_NODE_VERSION" \
   --layer "$STAGE/modules" --layer-epoch "$(inputs_epoch package-lock.json scripts/image/prune-node-modules.mjs)" \
   --created-by "npm ci --omit=dev (package-lock.json)" \
-  --layer "$STAGE/app" --layer-epoch "$SOURCE_DATE_EPOCH" --created-by "snaphost $VERSION dist/ proto/ package.json")
+  --layer "$STAGE/app" --layer-epoch "$SOURCE_DATE_EPOCH" --created-by "snaphost $VERSION dist/ proto/ package.json fuse-kernel addon")
 echo "$summary" >"$OUT.summary.json"
 DIGEST=$(node -e 'const s=JSON.parse(process.argv[1]); console.log(s.manifest.digest)' "$summary")
 node -e '

@@ -11,7 +11,9 @@
 # stargz-snapshotter (ctr-remote), fuse + libfuse2 (fusermount and the library FUSE backends use;
 # stargz-lazy serves its layers with fuse-native), python3 (a test checks xattr errno values with
 # ctypes), curl jq iproute2 util-linux mount
-# ca-certificates (tools the scripts use).
+# ca-certificates (tools the scripts use), g++ + make (+ python3) for node-gyp: `npm ci` builds the
+# kernel FUSE transport's N-API addon (scripts/build-native.mjs; SNAPHOST_NATIVE=required here,
+# so a failed build fails the install instead of leaving the transport unbuilt).
 # Node.js: not Debian's (bookworm's nodejs is 18). snaphost's own pinned Node.js LTS and npm are
 # fetched with `npm pack` from the npm registry's packaged binaries, verified against the sha512
 # pinned in scripts/lib/node-runtime.sh and unpacked into /opt/snaphost (SNAPHOST_NODE_ROOT);
@@ -36,6 +38,7 @@ APT_PACKAGES=(
   containerd runc docker-registry skopeo umoci busybox-static debootstrap attr openssl
   golang-go golang-github-containerd-containerd-dev stargz-snapshotter
   fuse libfuse2 python3 curl jq iproute2 util-linux mount ca-certificates binutils
+  g++ make
 )
 
 missing_packages() {
@@ -89,15 +92,22 @@ npm_install() {
   # Already installed for this runtime and matching package-lock.json: nothing to do. A
   # node_modules installed under another Node.js is installed again (native addons).
   local marker=node_modules/.snaphost-node-version npmlog
-  if [[ -d node_modules ]] && [[ $(cat "$marker" 2>/dev/null) == "$(node --version)" ]] && npm ls --all >/dev/null 2>&1; then return 0; fi
+  if [[ -d node_modules ]] && [[ $(cat "$marker" 2>/dev/null) == "$(node --version)" ]] && npm ls --all >/dev/null 2>&1; then
+    # The dependencies are in place; the addon (npm ci's install script) may not be (a checkout
+    # that predates it, or a clean of its build/): build only it.
+    [[ -f backends/stargz-lazy/fuse-kernel/native/build/Release/snaphost_fuse_kernel.node ]] && return 0
+    log "building the kernel FUSE transport's addon"
+    SNAPHOST_NATIVE=required node scripts/build-native.mjs || exit 1
+    return 0
+  fi
   npmlog=$(mktemp)
   log "npm ci"
-  if npm ci --no-audit --no-fund >"$npmlog" 2>&1; then rm -f "$npmlog"; node --version >"$marker"; return 0; fi
+  if SNAPHOST_NATIVE=required npm ci --no-audit --no-fund >"$npmlog" 2>&1; then rm -f "$npmlog"; node --version >"$marker"; return 0; fi
   # npm >= 11 refuses a lockfile that lacks the other platforms' optional packages (rollup's
   # native builds) when the registry it sees does not have them; `npm install` then installs
   # the same locked versions without rewriting the lockfile.
   log "npm ci failed ($(grep -m1 'npm error' "$npmlog" || tail -n 1 "$npmlog")); falling back to npm install --no-save"
-  if npm install --no-audit --no-fund --no-save >"$npmlog" 2>&1; then rm -f "$npmlog"; node --version >"$marker"; return 0; fi
+  if SNAPHOST_NATIVE=required npm install --no-audit --no-fund --no-save >"$npmlog" 2>&1; then rm -f "$npmlog"; node --version >"$marker"; return 0; fi
   log "npm install failed:"
   tail -n 30 "$npmlog" >&2
   exit 1

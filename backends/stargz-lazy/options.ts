@@ -53,6 +53,23 @@ export const prefetchOptions = z
   })
   .strict();
 
+/** The FUSE transports a layer can be served with (fs/transport.ts). */
+export const FS_TRANSPORTS = ['fuse-native', 'kernel'] as const;
+export type FsTransport = (typeof FS_TRANSPORTS)[number];
+
+export const fsOptions = z
+  .object({
+    /**
+     * `fuse-native`: libfuse 2 through the fuse-native addon (works wherever /dev/fuse and
+     * fusermount do). `kernel`: snaphost speaks the kernel FUSE protocol on /dev/fuse itself
+     * (fuse-kernel/: its own addon, readdirplus, nanosecond times, 64-bit inodes, reads as
+     * large as the kernel allows); a mount fails with FAILED_PRECONDITION naming why when that
+     * addon is not built or /dev/fuse is missing (no silent fallback). Read at each mount.
+     */
+    transport: z.enum(FS_TRANSPORTS).default('fuse-native'),
+  })
+  .strict();
+
 export const stargzLazyOptions = z
   .object({
     /** Registry client: timeouts, retries, plain-HTTP hosts (loopback hosts always are). */
@@ -68,6 +85,8 @@ export const stargzLazyOptions = z
      * released at `remove` either way. Default true (as containerd's overlayfs).
      */
     asyncRemove: z.boolean().default(true),
+    /** How layers are served to the kernel (fs/transport.ts). */
+    fs: fsOptions.prefault({}),
     /** A file read through a remote layer that is not served by then fails with EIO (a container never hangs on it). */
     readTimeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
     /**

@@ -5,7 +5,8 @@
  * with a literal specifier), the application's package.json (`"type": "module"`), and every
  * package a reached module imports by name with the closure of its `dependencies` and
  * `optionalDependencies` that are installed (each package copied whole: native addons and their
- * shared libraries sit inside it). Bounded: at most MAX_FILES files.
+ * shared libraries sit inside it), and the application's own native addons a module names with a
+ * literal `new URL('….node', import.meta.url)` when they are built. Bounded: at most MAX_FILES files.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,6 +27,12 @@ export async function runtimeFiles(appDir: string, entries: readonly string[] = 
   while (queue.length > 0) {
     const rel = queue.pop()!;
     if (files.has(rel)) continue;
+    if (rel.endsWith('.node')) {
+      // A native addon a module names by path (fuse-kernel/fuse-device.ts): taken when built; a
+      // module that needs one that is not reports that itself when it loads it.
+      if (await isFile(path.join(appDir, rel))) files.add(rel);
+      continue;
+    }
     const text = await readFile(path.join(appDir, rel), 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new Error(`the FUSE-serving process needs ${rel}, which cannot be read in ${appDir}: ${err.code ?? err.message}`);
     });
@@ -82,16 +89,19 @@ async function dependencyClosure(appDir: string, names: string[]): Promise<strin
   return [...found].sort();
 }
 
+async function isFile(file: string): Promise<boolean> {
+  return stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
 /** `<from>/node_modules/<name>`, then each parent's, up to the application's own node_modules. */
 async function resolvePackage(appDir: string, from: string, name: string): Promise<string | undefined> {
   let dir = from;
   for (;;) {
     const candidate = path.posix.join(dir, 'node_modules', name);
-    const ok = await stat(path.join(appDir, candidate, 'package.json')).then(
-      (s) => s.isFile(),
-      () => false,
-    );
-    if (ok) return candidate;
+    if (await isFile(path.join(appDir, candidate, 'package.json'))) return candidate;
     if (dir === '' || dir === '.') return undefined;
     const up = dir.lastIndexOf('/node_modules/');
     dir = up < 0 ? '' : dir.slice(0, up);

@@ -4,7 +4,8 @@
  */
 import type { LayerFormat } from '../estargz/footer.js';
 import type { FuseMount } from '../fs/fuse-mount.js';
-import type { LayerFs, LayerReader } from '../fs/layer-fs.js';
+import type { LayerReader } from '../fs/layer-fs.js';
+import type { ReadCounters } from '../fuse-kernel/file-reads.js';
 import type { BackgroundState, MountInfo, MountRequest, MountState, PrefetchState } from '../protocol/control-protocol.js';
 
 /** What a mount needs of a layer: the file system's reader, prefetch, and how much of it is cached. */
@@ -29,7 +30,8 @@ export interface Served<L extends ServedLayer> {
   request: MountRequest;
   state: MountState;
   layer: L;
-  fs: LayerFs;
+  /** Reads served through the mount (fs/transport.ts). */
+  counters: ReadCounters;
   fuse: FuseMount;
   mountedAt: Date;
   prefetch: { state: PrefetchState; files: number; bytes: number };
@@ -47,9 +49,9 @@ export function infoOf<L extends ServedLayer>(s: Served<L>, background: Backgrou
     state: s.state,
     prefetch: { ...s.prefetch },
     mountedAt: s.mountedAt.toISOString(),
-    reads: s.fs.counters.reads,
-    bytesRead: s.fs.counters.bytesRead,
-    readErrors: s.fs.counters.readErrors,
+    reads: s.counters.reads,
+    bytesRead: s.counters.bytesRead,
+    readErrors: s.counters.readErrors,
     ...s.layer.progress(),
   };
   const progress = background?.progress(s.request.mountpoint);

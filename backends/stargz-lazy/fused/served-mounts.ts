@@ -3,7 +3,7 @@
  *
  * `mount` opens the layer (blob reader from reference/digest/urls, footer and TOC fetched and
  * verified by `RemoteLayer.open`; or one opened ahead: layer-supply.ts), mounts its file system
- * on an existing empty directory and starts the prefetch in the background (mount-prefetch.ts);
+ * on an existing empty directory with the configured transport (fs/transport.ts) and starts the prefetch in the background (mount-prefetch.ts);
  * `unmount` detaches it lazily (open files keep working until closed) and keeps the opened
  * layer a while for a re-pull.
  * Operations on one mountpoint run one after the other.
@@ -24,8 +24,8 @@
 import { FailedPreconditionError, type Logger } from '../../../core/sdk.js';
 import { isMountedAt, KeyedLock, readMountTable } from '../../../core/sdk-overlay.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
-import { FUSE_SUBTYPE, fsnameOf, mountLayerFs } from '../fs/fuse-mount.js';
-import { LayerFs } from '../fs/layer-fs.js';
+import { FUSE_SUBTYPE, fsnameOf } from '../fs/fuse-mount.js';
+import { mountLayer } from '../fs/transport.js';
 import { abortable } from '../layer/in-flight.js';
 import type { ProbeResult } from '../registry/probe-blob.js';
 import type { LayerCheck, Metrics, MountInfo, MountRequest, OpenRequest } from '../protocol/control-protocol.js';
@@ -189,8 +189,8 @@ export class ServedMounts<L extends ServedLayer> {
     const { layer, openedAhead } = await this.#supply.take(request, signal, this.#servedOrKept(request.reference));
     signal.throwIfAborted();
     const openMs = Date.now() - started;
-    const fs = new LayerFs({ layer: timedReader(layer, this.#readLatency), digest, log, readTimeoutMs: this.#config.fs.readTimeoutMs });
-    const fuse = await mountLayerFs(mountpoint, fs, digest, { opTimeoutMs: this.#config.fs.readTimeoutMs + 10_000, log });
+    const { transport, readTimeoutMs } = this.#config.fs;
+    const { fuse, counters } = await mountLayer(mountpoint, timedReader(layer, this.#readLatency), digest, { transport, readTimeoutMs, log });
     if (signal.aborted) {
       await fuse.unmount().catch((err: unknown) => log.error({ err }, 'unmount after a cancelled mount failed'));
       throw signal.reason;
@@ -199,7 +199,7 @@ export class ServedMounts<L extends ServedLayer> {
       request: { ...request },
       state: 'mounted',
       layer,
-      fs,
+      counters,
       fuse,
       mountedAt: new Date(),
       prefetch: { state: 'none', files: 0, bytes: 0 },

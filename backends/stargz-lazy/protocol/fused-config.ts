@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z, type LogLevel } from '../../../core/sdk.js';
-import { prefetchOptions, stargzLazyOptions } from '../options.js';
+import { fsOptions, prefetchOptions, stargzLazyOptions } from '../options.js';
 
 /** The backend's options (options.ts) hold every default and bound; the process takes them from there. */
 const option = stargzLazyOptions.shape;
@@ -23,7 +23,7 @@ export const fusedConfigSchema = z
     cache: option.cache,
     prefetch: prefetchOptions.pick({ maxBytes: true, timeoutMs: true }).prefault({}),
     backgroundFetch: option.backgroundFetch,
-    fs: z.object({ readTimeoutMs: option.readTimeoutMs, regionBytes: option.regionBytes }).strict().prefault({}),
+    fs: z.object({ readTimeoutMs: option.readTimeoutMs, regionBytes: option.regionBytes, transport: fsOptions.shape.transport }).strict().prefault({}),
     /** `fusedIdleExitMs` (idle-exit.ts). */
     idleExitMs: option.fusedIdleExitMs,
     /** `fusedOutsideCheckMs` (outside-watch.ts). */

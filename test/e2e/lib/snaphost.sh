@@ -4,7 +4,10 @@
 #   snaphost_cli ARGS...            run the built CLI (60 s timeout)
 #   snaphost_user_config <<EOF      write $E2E_WORK/plugins.config.ts as a user's config (`snaphost`
 #     ENTRIES                       resolved from node_modules; sockets and roots under $E2E_WORK)
-#   EOF                             with stdin as the `backends` entries; sets CONFIG
+#   EOF                             with stdin as the `backends` entries; sets CONFIG. With
+#                                   E2E_FS_TRANSPORT=kernel|fuse-native, every `stargz-lazy`
+#                                   entry gets options.fs.transport set to it (the entries' text,
+#                                   and the lines scripts edit with sed, stay as written)
 #   snaphost_proxy_toml             `containerd-config` of $CONFIG into $E2E_WORK/proxy-plugins.toml;
 #                                   sets PROXY_TOML (dies on failure)
 #   snaphost_start CONFIG           start `serve`; sets SNAPHOST_PID, SNAPHOST_LOG; stopped at exit
@@ -27,17 +30,31 @@ snaphost_user_config() {
   mkdir -p "$E2E_WORK/node_modules"
   ln -sfn "$REPO_ROOT" "$E2E_WORK/node_modules/snaphost"
   CONFIG=$E2E_WORK/plugins.config.ts
+  local transport=${E2E_FS_TRANSPORT:-}
+  case $transport in
+    '' | kernel | fuse-native) ;;
+    *) e2e_die "E2E_FS_TRANSPORT=$transport: expected kernel or fuse-native" ;;
+  esac
   cat >"$CONFIG" <<EOF
 import { defineConfig } from 'snaphost';
 
-export default defineConfig({
+const config = defineConfig({
   socketDir: '$E2E_WORK/sockets',
   rootDir: '$E2E_WORK/state',
   backends: [
 $entries
   ],
 });
+export default withFsTransport(config, '$transport');
+
+/** E2E_FS_TRANSPORT: every stargz-lazy backend served with that FUSE transport ('' leaves them as written). */
+function withFsTransport(c, transport) {
+  if (!transport) return c;
+  const backends = c.backends.map((b) => (b.use === 'stargz-lazy' ? { ...b, options: { ...b.options, fs: { ...b.options?.fs, transport } } } : b));
+  return { ...c, backends };
+}
 EOF
+  [[ -z $transport ]] || e2e_log "stargz-lazy backends use fs.transport $transport (E2E_FS_TRANSPORT)"
 }
 
 snaphost_proxy_toml() {

@@ -64,6 +64,16 @@ describe('runtimeFiles', () => {
     ]);
   });
 
+  it("takes the application's own native addon a module names by new URL, when it is built", async () => {
+    // As fuse-kernel/fuse-device.js: one URL next to the module (sources), one into the source tree (from dist/).
+    await put('dist/b.js', "const a = new URL('./native/x.node', import.meta.url);\nconst b = new URL('../src/native/build/x.node', import.meta.url);\n");
+    expect(await runtimeFiles(app, entries)).not.toContain('src/native/build/x.node');
+    await put('src/native/build/x.node', 'binary');
+    const files = await runtimeFiles(app, entries);
+    expect(files).toContain('src/native/build/x.node');
+    expect(files).not.toContain('dist/native/x.node');
+  });
+
   it('names a package that is imported but not installed', async () => {
     await put('dist/b.js', "import 'missing-pkg';\n");
     await expect(runtimeFiles(app, entries)).rejects.toThrow(/imports missing-pkg, which is not installed/);

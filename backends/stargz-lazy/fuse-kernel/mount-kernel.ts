@@ -1,0 +1,128 @@
+/**
+ * Mounting a layer with the kernel transport: snaphost opens /dev/fuse itself, mounts with
+ * mount(2) and serves the connection (session.ts), with no libfuse and no fusermount.
+ *
+ * - Type `fuse.snaphost-stargz`, source `snaphost-stargz:<digest>`: what fs/fuse-mount.ts shows
+ *   in /proc/self/mountinfo (the outside watch and the mount checks read it).
+ * - MS_RDONLY only, not nosuid/nodev: a layer holds setuid programs and device nodes that must
+ *   behave as after a normal pull. `allow_other,default_permissions`: containers run as any uid
+ *   and the kernel checks modes. `max_read` = what the kernel allows per request (max-pages.ts),
+ *   and the mount's read-ahead window raised to match (readahead.ts).
+ * - Resolves once the kernel's INIT is answered.
+ * - Unmount: umount2(MNT_DETACH) through the addon (this process owns the descriptor: no
+ *   fusermount; a lazy detach never waits for this process, so it cannot deadlock on its own
+ *   mount); open files keep being answered until they close, then the kernel ends the
+ *   connection (ENODEV) and the session closes the descriptor. Bounded as fs/fuse-mount.ts
+ *   (fs/bounded-unmount.ts: a detach that fails falls back to `umount -l`).
+ *
+ * `serveLayerConnection` serves an already-open, already-mounted connection (one handed over by
+ * another process) without mounting.
+ */
+import { closeSync } from 'node:fs';
+import { FailedPreconditionError, UnavailableError, type Logger } from '../../../core/sdk.js';
+import { boundedUnmount } from '../fs/bounded-unmount.js';
+import { FUSE_SUBTYPE, fsnameOf, type FuseMount } from '../fs/fuse-mount.js';
+import type { LayerReader } from '../fs/layer-fs.js';
+import { FileReads, type ReadCounters } from './file-reads.js';
+import { loadFuseDevice, MNT_DETACH, MS_RDONLY, type FuseDevice } from './fuse-device.js';
+import { PAGE_SIZE } from './init-negotiation.js';
+import { LayerInodes } from './layer-inodes.js';
+import { LayerRequests } from './layer-requests.js';
+import { maxPagesLimit } from './max-pages.js';
+import { raiseReadahead } from './readahead.js';
+import { keepCacheOpen, type OpenFile } from './open-file.js';
+import { serveSession, type Session } from './session.js';
+
+const INIT_TIMEOUT_MS = 30_000;
+const DETACH_TIMEOUT_MS = 8_000;
+
+export interface MountLayerKernelOptions {
+  log: Logger;
+  /** A read that has not finished after this long answers EIO. */
+  readTimeoutMs: number;
+  /** Deadline of each unmount step; default 8 s. */
+  detachTimeoutMs?: number;
+  /** The addon (default: loadFuseDevice()). */
+  device?: FuseDevice;
+  /** OPEN of regular files (default: keepCacheOpen; the passthrough part gives its own). */
+  openFile?: (index: LayerReader['index']) => OpenFile;
+  /** INIT capabilities wanted beyond the defaults (passthrough). */
+  extraInitFlags?: bigint;
+}
+
+/** A layer mount of the kernel transport. */
+export interface KernelMount extends FuseMount {
+  /** Reads served (the mount table lists them). */
+  readonly counters: ReadCounters;
+  readonly session: Session;
+}
+
+/** The addon, or a FailedPreconditionError saying why the kernel transport cannot be used here. */
+export function kernelDevice(device?: FuseDevice): FuseDevice {
+  if (device) return device;
+  try {
+    return loadFuseDevice();
+  } catch (err) {
+    throw new FailedPreconditionError(`fs.transport "kernel" cannot serve layers here: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Serves the open connection `fd` (mounted already) for `layer`; the session owns `fd` from now on. */
+export function serveLayerConnection(fd: number, layer: LayerReader, digest: string, o: MountLayerKernelOptions & { maxPages: number }): { session: Session; counters: ReadCounters } {
+  const device = kernelDevice(o.device);
+  const reads = new FileReads({ layer, digest, log: o.log, readTimeoutMs: o.readTimeoutMs });
+  const tree = layer.index.tree;
+  const handler = new LayerRequests({ index: layer.index, inodes: new LayerInodes(tree), reads, openFile: (o.openFile ?? ((i) => keepCacheOpen(i.tree)))(layer.index) });
+  const session = serveSession({ device, fd, handler, log: o.log, init: { maxPages: o.maxPages, extraFlags: o.extraInitFlags } });
+  return { session, counters: reads.counters };
+}
+
+/** Mounts `layer` at `mountpoint` (an existing empty directory); resolves once the kernel sent INIT. */
+export async function mountLayerKernel(mountpoint: string, layer: LayerReader, digest: string, o: MountLayerKernelOptions): Promise<KernelMount> {
+  const device = kernelDevice(o.device);
+  const maxPages = await maxPagesLimit();
+  let fd: number;
+  try {
+    fd = device.open();
+  } catch (err) {
+    throw new FailedPreconditionError(`fs.transport "kernel": cannot open /dev/fuse: ${(err as Error).message}`, { cause: err });
+  }
+  const data = `fd=${fd},rootmode=40000,user_id=${process.getuid?.() ?? 0},group_id=${process.getgid?.() ?? 0},allow_other,default_permissions,max_read=${maxPages * PAGE_SIZE}`;
+  try {
+    device.mount(mountpoint, fsnameOf(digest), `fuse.${FUSE_SUBTYPE}`, MS_RDONLY, data);
+  } catch (err) {
+    closeSync(fd);
+    throw new UnavailableError(`cannot mount layer ${digest} at ${mountpoint}: ${(err as Error).message}`, { cause: err });
+  }
+  const { session, counters } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
+  let unmounting: Promise<void> | undefined;
+  const detach = async (): Promise<void> => {
+    const r = device.umount(mountpoint, MNT_DETACH);
+    if (r < 0) throw Object.assign(new Error(`umount2(${mountpoint}, MNT_DETACH): errno ${-r}`), { errno: -r });
+  };
+  const unmount = (): Promise<void> =>
+    (unmounting ??= boundedUnmount(mountpoint, detach, {
+      fstype: `fuse.${FUSE_SUBTYPE}`,
+      source: fsnameOf(digest),
+      timeoutMs: o.detachTimeoutMs ?? DETACH_TIMEOUT_MS,
+      log: o.log,
+    }).catch((err: unknown) => {
+      unmounting = undefined; // not detached: a later unmount tries again
+      throw err;
+    }));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnavailableError(`FUSE at ${mountpoint} did not initialise within ${INIT_TIMEOUT_MS} ms`)), INIT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([session.initialised, timeout]);
+  } catch (err) {
+    await unmount().catch(() => undefined);
+    session.stop();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  await raiseReadahead(mountpoint, (maxPages * PAGE_SIZE) / 1024, o.log).catch((err: unknown) => o.log.warn({ err }, 'reading the device of the layer mount failed; its read-ahead stays at the default'));
+  return { mountpoint, unmount, counters, session };
+}

@@ -1,0 +1,39 @@
+/**
+ * Notifications: messages the server writes unasked, with unique 0 and the notify code in the
+ * header's error field.
+ */
+import { SIZE } from './layout.js';
+import { NOTIFY } from './opcodes.js';
+import { outHeader } from './reply.js';
+import { fileNameBytes } from './names.js';
+
+/**
+ * FUSE_NOTIFY_RESEND (7.40): the kernel puts every request it sent and has not seen answered
+ * back on the pending queue, marked with FUSE_UNIQUE_RESEND. A server that took a connection
+ * over sends it once, so requests its predecessor read but never answered are read again.
+ */
+export function notifyResend(): Uint8Array[] {
+  return [outHeader(0n, NOTIFY.RESEND, 0)];
+}
+
+/** FUSE_NOTIFY_INVAL_INODE: drop the attributes and cached pages [offset, offset+length) of a node (length 0: to the end; offset -1: attributes only). */
+export function notifyInvalInode(nodeid: bigint, offset: bigint, length: bigint): Uint8Array[] {
+  const body = new Uint8Array(SIZE.NOTIFY_INVAL_INODE_OUT);
+  const v = new DataView(body.buffer);
+  v.setBigUint64(0, nodeid, true);
+  v.setBigInt64(8, offset, true);
+  v.setBigInt64(16, length, true);
+  return [outHeader(0n, NOTIFY.INVAL_INODE, body.length), body];
+}
+
+/** FUSE_NOTIFY_INVAL_ENTRY: drop the cached entry `name` of directory `parent`. */
+export function notifyInvalEntry(parent: bigint, name: string): Uint8Array[] {
+  const bytes = fileNameBytes(name);
+  const body = new Uint8Array(SIZE.NOTIFY_INVAL_ENTRY_OUT + bytes.length + 1);
+  const v = new DataView(body.buffer);
+  v.setBigUint64(0, parent, true);
+  v.setUint32(8, bytes.length, true);
+  v.setUint32(12, 0, true);
+  body.set(bytes, SIZE.NOTIFY_INVAL_ENTRY_OUT);
+  return [outHeader(0n, NOTIFY.INVAL_ENTRY, body.length), body];
+}
