@@ -23,6 +23,7 @@ import { FailedPreconditionError, UnavailableError, type Logger } from '../../..
 import { boundedUnmount } from '../fs/bounded-unmount.js';
 import { FUSE_SUBTYPE, fsnameOf, type FuseMount } from '../fs/fuse-mount.js';
 import type { LayerReader } from '../fs/layer-fs.js';
+import { ReadNodes } from '../fs/read-nodes.js';
 import { FileReads, type ReadCounters } from './file-reads.js';
 import { loadFuseDevice, MNT_DETACH, MS_RDONLY, type FuseDevice } from './fuse-device.js';
 import { PAGE_SIZE } from './init-negotiation.js';
@@ -31,6 +32,8 @@ import { LayerRequests } from './layer-requests.js';
 import { maxPagesLimit } from './max-pages.js';
 import { raiseReadahead } from './readahead.js';
 import { keepCacheOpen, type OpenFile } from './open-file.js';
+import { PassthroughOpens, type PassthroughCounters } from './passthrough/passthrough-opens.js';
+import { PASSTHROUGH_INIT_FLAGS, PASSTHROUGH_MAX_STACK_DEPTH } from './passthrough/passthrough-init.js';
 import { serveSession, type Session } from './session.js';
 
 const INIT_TIMEOUT_MS = 30_000;
@@ -46,8 +49,16 @@ export interface MountLayerKernelOptions {
   device?: FuseDevice;
   /** OPEN of regular files (default: keepCacheOpen; the passthrough part gives its own). */
   openFile?: (index: LayerReader['index']) => OpenFile;
-  /** INIT capabilities wanted beyond the defaults (passthrough). */
+  /** INIT capabilities wanted beyond the defaults. */
   extraInitFlags?: bigint;
+  /**
+   * Kernel passthrough of complete files (passthrough/passthrough-opens.ts; `fs.passthrough`):
+   * asked at INIT when the layer reader has `completeFile`; refused or not offered, reads go
+   * through JS (said once per mount). Default false.
+   */
+  passthrough?: boolean;
+  /** Backing ids held at once per connection (default 4096). */
+  maxBackingIds?: number;
 }
 
 /** A layer mount of the kernel transport. */
@@ -55,6 +66,8 @@ export interface KernelMount extends FuseMount {
   /** Reads served (the mount table lists them). */
   readonly counters: ReadCounters;
   readonly session: Session;
+  /** What passthrough did, when it was asked for. */
+  readonly passthrough: PassthroughCounters | undefined;
 }
 
 /** The addon, or a FailedPreconditionError saying why the kernel transport cannot be used here. */
@@ -68,13 +81,33 @@ export function kernelDevice(device?: FuseDevice): FuseDevice {
 }
 
 /** Serves the open connection `fd` (mounted already) for `layer`; the session owns `fd` from now on. */
-export function serveLayerConnection(fd: number, layer: LayerReader, digest: string, o: MountLayerKernelOptions & { maxPages: number }): { session: Session; counters: ReadCounters } {
+export function serveLayerConnection(
+  fd: number,
+  layer: LayerReader,
+  digest: string,
+  o: MountLayerKernelOptions & { maxPages: number },
+): { session: Session; counters: ReadCounters; passthrough: PassthroughCounters | undefined } {
   const device = kernelDevice(o.device);
   const reads = new FileReads({ layer, digest, log: o.log, readTimeoutMs: o.readTimeoutMs });
   const tree = layer.index.tree;
-  const handler = new LayerRequests({ index: layer.index, inodes: new LayerInodes(tree), reads, openFile: (o.openFile ?? ((i) => keepCacheOpen(i.tree)))(layer.index) });
-  const session = serveSession({ device, fd, handler, log: o.log, init: { maxPages: o.maxPages, extraFlags: o.extraInitFlags } });
-  return { session, counters: reads.counters };
+  const plain = (o.openFile ?? ((i) => keepCacheOpen(i.tree)))(layer.index);
+  const pass = layerPassthrough(fd, layer, { ...o, device, plain });
+  const handler = new LayerRequests({ index: layer.index, inodes: new LayerInodes(tree), reads, openFile: pass?.open ?? plain, releaseFile: pass && ((fh) => pass.release(fh)) });
+  const init = pass ? { extraFlags: (o.extraInitFlags ?? 0n) | PASSTHROUGH_INIT_FLAGS, maxStackDepth: PASSTHROUGH_MAX_STACK_DEPTH } : { extraFlags: o.extraInitFlags };
+  const session = serveSession({ device, fd, handler, log: o.log, init: { maxPages: o.maxPages, ...init } });
+  if (pass) {
+    session.initialised.then((flags) => pass.negotiated(flags), () => undefined);
+    void session.ended.then(() => pass.end());
+  }
+  return { session, counters: reads.counters, passthrough: pass?.counters };
+}
+
+/** The passthrough opens of a connection, when asked for and the reader knows complete files. */
+function layerPassthrough(fd: number, layer: LayerReader, o: MountLayerKernelOptions & { device: FuseDevice; plain: OpenFile }): PassthroughOpens | undefined {
+  const completeFile = layer.completeFile?.bind(layer);
+  if (!o.passthrough || completeFile === undefined) return undefined;
+  const nodes = new ReadNodes(layer.index);
+  return new PassthroughOpens({ device: o.device, fd, plain: o.plain, nodeOf: (ino) => nodes.get(ino), completeFile, log: o.log, maxBackingIds: o.maxBackingIds, onActive: layer.wantCompleteFiles?.bind(layer) });
 }
 
 /** Mounts `layer` at `mountpoint` (an existing empty directory); resolves once the kernel sent INIT. */
@@ -94,7 +127,7 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
     closeSync(fd);
     throw new UnavailableError(`cannot mount layer ${digest} at ${mountpoint}: ${(err as Error).message}`, { cause: err });
   }
-  const { session, counters } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
+  const { session, counters, passthrough } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
   let unmounting: Promise<void> | undefined;
   const detach = async (): Promise<void> => {
     const r = device.umount(mountpoint, MNT_DETACH);
@@ -124,5 +157,5 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
     clearTimeout(timer);
   }
   await raiseReadahead(mountpoint, (maxPages * PAGE_SIZE) / 1024, o.log).catch((err: unknown) => o.log.warn({ err }, 'reading the device of the layer mount failed; its read-ahead stays at the default'));
-  return { mountpoint, unmount, counters, session };
+  return { mountpoint, unmount, counters, session, passthrough };
 }

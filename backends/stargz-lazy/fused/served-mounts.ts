@@ -189,8 +189,8 @@ export class ServedMounts<L extends ServedLayer> {
     const { layer, openedAhead } = await this.#supply.take(request, signal, this.#servedOrKept(request.reference));
     signal.throwIfAborted();
     const openMs = Date.now() - started;
-    const { transport, readTimeoutMs } = this.#config.fs;
-    const { fuse, counters } = await mountLayer(mountpoint, timedReader(layer, this.#readLatency), digest, { transport, readTimeoutMs, log });
+    const { transport, readTimeoutMs, passthrough } = this.#config.fs;
+    const { fuse, counters } = await mountLayer(mountpoint, timedReader(layer, this.#readLatency), digest, { transport, readTimeoutMs, passthrough, log });
     if (signal.aborted) {
       await fuse.unmount().catch((err: unknown) => log.error({ err }, 'unmount after a cancelled mount failed'));
       throw signal.reason;

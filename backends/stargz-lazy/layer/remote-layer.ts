@@ -242,6 +242,11 @@ export class RemoteLayer {
     return done.finally(() => this.cache.files.sweep(this.index));
   }
 
+  /** A mount that passes complete files through is served: from now on they are worth their disk. */
+  wantCompleteFiles(): void {
+    this.cache.files.enable();
+  }
+
   /** `node`'s complete file (`complete-files.ts`; passthrough), else undefined and wanted for a later open. No I/O. */
   completeFile(node: LayerNode): CompleteFile | undefined {
     if (this.index.byIno(node.ino) !== node) return undefined;
