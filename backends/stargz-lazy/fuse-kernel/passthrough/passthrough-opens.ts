@@ -60,6 +60,8 @@ export interface PassthroughCounters {
   plainOpens: number;
   backingIdsOpen: number;
   refused: number;
+  /** Regular files open now (an OPEN not RELEASEd yet). */
+  openFiles: number;
 }
 
 interface Backing {
@@ -79,7 +81,7 @@ interface InodeOpens {
 const PERMANENT = new Set([1 /* EPERM */, 22 /* EINVAL */, 25 /* ENOTTY */, 40 /* ELOOP */, 95 /* EOPNOTSUPP */]);
 
 export class PassthroughOpens {
-  readonly counters: PassthroughCounters = { passthroughOpens: 0, plainOpens: 0, backingIdsOpen: 0, refused: 0 };
+  readonly counters: PassthroughCounters = { passthroughOpens: 0, plainOpens: 0, backingIdsOpen: 0, refused: 0, openFiles: 0 };
   readonly #o: PassthroughOpensOptions;
   readonly #maxBackingIds: number;
   readonly #openBacking: (file: CompleteFile) => BackingFd;
@@ -118,6 +120,7 @@ export class PassthroughOpens {
     const ino = this.#handles.get(fh);
     if (ino === undefined) return;
     this.#handles.delete(fh);
+    this.counters.openFiles = this.#handles.size;
     const inode = this.#inodes.get(ino)!;
     if (--inode.handles > 0) return;
     this.#inodes.delete(ino);
@@ -136,11 +139,13 @@ export class PassthroughOpens {
     this.#inodes.clear();
     this.#backings.clear();
     this.counters.backingIdsOpen = 0;
+    this.counters.openFiles = 0;
   }
 
   #handle(node: NodeRef, inode: InodeOpens, plain: OpenAnswer): OpenAnswer {
     const fh = this.#nextFh++;
     this.#handles.set(fh, node.ino);
+    this.counters.openFiles = this.#handles.size;
     if (inode.handles++ === 0) {
       this.#inodes.set(node.ino, inode);
       if (inode.backing) inode.backing.inodes++;
