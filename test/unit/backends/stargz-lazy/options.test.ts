@@ -72,6 +72,8 @@ const FROM_OPTION: [fused: string, option: string][] = [
   ['backgroundFetch.startDelayMs', 'backgroundFetch.startDelayMs'],
   ['fs.readTimeoutMs', 'readTimeoutMs'],
   ['fs.regionBytes', 'regionBytes'],
+  ['fs.transport', 'fs.transport'],
+  ['fs.passthrough', 'fs.passthrough'],
   ['idleExitMs', 'fusedIdleExitMs'],
   ['outsideCheckMs', 'fusedOutsideCheckMs'],
   ['memoryLimitBytes', 'fusedMemoryLimitBytes'],
