@@ -34,6 +34,7 @@ import { raiseReadahead } from './readahead.js';
 import { keepCacheOpen, type OpenFile } from './open-file.js';
 import { PassthroughOpens, type PassthroughCounters } from './passthrough/passthrough-opens.js';
 import { PASSTHROUGH_INIT_FLAGS, PASSTHROUGH_MAX_STACK_DEPTH } from './passthrough/passthrough-init.js';
+import type { PassthroughState } from './passthrough/passthrough-state.js';
 import { serveSession, type Session } from './session.js';
 
 const INIT_TIMEOUT_MS = 30_000;
@@ -59,6 +60,10 @@ export interface MountLayerKernelOptions {
   passthrough?: boolean;
   /** Backing ids held at once per connection (default 4096). */
   maxBackingIds?: number;
+  /** A connection taken over: the passthrough state the previous process left (passthrough-state.ts). */
+  passthroughState?: PassthroughState | undefined;
+  /** Called when the inodes in passthrough change (the keeper is then sent `passthroughState()`). */
+  onPassthroughChange?: (() => void) | undefined;
 }
 
 /** A layer mount of the kernel transport. */
@@ -68,6 +73,10 @@ export interface KernelMount extends FuseMount {
   readonly session: Session;
   /** What passthrough did, when it was asked for. */
   readonly passthrough: PassthroughCounters | undefined;
+  /** The state a process taking this connection over needs (passthrough-state.ts), when passthrough was asked for. */
+  readonly passthroughState: (() => PassthroughState) | undefined;
+  /** The /dev/fuse descriptor (the session owns it; the connection keeper takes a duplicate). */
+  readonly fd: number;
 }
 
 /** The addon, or a FailedPreconditionError saying why the kernel transport cannot be used here. */
@@ -86,7 +95,7 @@ export function serveLayerConnection(
   layer: LayerReader,
   digest: string,
   o: MountLayerKernelOptions & { maxPages: number },
-): { session: Session; counters: ReadCounters; passthrough: PassthroughCounters | undefined } {
+): Pick<KernelMount, 'session' | 'counters' | 'passthrough' | 'passthroughState'> {
   const device = kernelDevice(o.device);
   const reads = new FileReads({ layer, digest, log: o.log, readTimeoutMs: o.readTimeoutMs });
   const tree = layer.index.tree;
@@ -99,15 +108,25 @@ export function serveLayerConnection(
     session.initialised.then((flags) => pass.negotiated(flags), () => undefined);
     void session.ended.then(() => pass.end());
   }
-  return { session, counters: reads.counters, passthrough: pass?.counters };
+  if (o.passthroughState?.active && o.passthrough) layer.wantCompleteFiles?.();
+  return { session, counters: reads.counters, passthrough: pass?.counters, passthroughState: pass && (() => pass.state()) };
 }
 
 /** The passthrough opens of a connection, when asked for and the reader knows complete files. */
 function layerPassthrough(fd: number, layer: LayerReader, o: MountLayerKernelOptions & { device: FuseDevice; plain: OpenFile }): PassthroughOpens | undefined {
   const completeFile = layer.completeFile?.bind(layer);
-  if (!o.passthrough || completeFile === undefined) return undefined;
+  // A connection taken over with inodes in passthrough keeps them so whatever the option says now.
+  const carried = (o.passthroughState?.inodes.length ?? 0) > 0;
+  if ((!o.passthrough && !carried) || completeFile === undefined) return undefined;
+  const resumed = o.passthroughState && { ...o.passthroughState, active: o.passthroughState.active && o.passthrough === true };
   const nodes = new ReadNodes(layer.index);
-  return new PassthroughOpens({ device: o.device, fd, plain: o.plain, nodeOf: (ino) => nodes.get(ino), completeFile, log: o.log, maxBackingIds: o.maxBackingIds, onActive: layer.wantCompleteFiles?.bind(layer) });
+  return new PassthroughOpens({ device: o.device, fd, plain: o.plain, nodeOf: (ino) => nodes.get(ino), completeFile,
+    log: o.log,
+    maxBackingIds: o.maxBackingIds,
+    onActive: layer.wantCompleteFiles?.bind(layer),
+    resumed,
+    onChange: o.onPassthroughChange,
+  });
 }
 
 /** Mounts `layer` at `mountpoint` (an existing empty directory); resolves once the kernel sent INIT. */
@@ -121,16 +140,21 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
     throw new FailedPreconditionError(`fs.transport "kernel": cannot open /dev/fuse: ${(err as Error).message}`, { cause: err });
   }
   const data = `fd=${fd},rootmode=40000,user_id=${process.getuid?.() ?? 0},group_id=${process.getgid?.() ?? 0},allow_other,default_permissions,max_read=${maxPages * PAGE_SIZE}`;
+  const mountStarted = performance.now();
   try {
+    // Synchronous (the addon's mount(2)); its time is logged: the JS thread serves nothing meanwhile.
     device.mount(mountpoint, fsnameOf(digest), `fuse.${FUSE_SUBTYPE}`, MS_RDONLY, data);
+    o.log.debug({ mountpoint, mountSyscallMs: Math.round((performance.now() - mountStarted) * 10) / 10 }, 'mount(2) of the layer done');
   } catch (err) {
     closeSync(fd);
     throw new UnavailableError(`cannot mount layer ${digest} at ${mountpoint}: ${(err as Error).message}`, { cause: err });
   }
-  const { session, counters, passthrough } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
+  const { session, counters, passthrough, passthroughState } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
   let unmounting: Promise<void> | undefined;
   const detach = async (): Promise<void> => {
+    const started = performance.now();
     const r = device.umount(mountpoint, MNT_DETACH);
+    o.log.debug({ mountpoint, umountSyscallMs: Math.round((performance.now() - started) * 10) / 10, errno: r < 0 ? -r : 0 }, 'umount2(MNT_DETACH) of the layer done');
     if (r < 0) throw Object.assign(new Error(`umount2(${mountpoint}, MNT_DETACH): errno ${-r}`), { errno: -r });
   };
   const unmount = (): Promise<void> =>
@@ -156,6 +180,6 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
   } finally {
     clearTimeout(timer);
   }
-  await raiseReadahead(mountpoint, (maxPages * PAGE_SIZE) / 1024, o.log).catch((err: unknown) => o.log.warn({ err }, 'reading the device of the layer mount failed; its read-ahead stays at the default'));
-  return { mountpoint, unmount, counters, session, passthrough };
+  await raiseReadahead(mountpoint, `fuse.${FUSE_SUBTYPE}`, (maxPages * PAGE_SIZE) / 1024, o.log).catch((err: unknown) => o.log.warn({ err }, 'reading /proc/self/mountinfo failed; the read-ahead of the layer mount stays at the default'));
+  return { mountpoint, unmount, counters, session, fd, passthrough, passthroughState };
 }

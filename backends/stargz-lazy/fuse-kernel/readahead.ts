@@ -8,26 +8,34 @@
  * `read_ahead_kb` is writable by root: set after the mount, it applies to the files opened from
  * then on (a layer's first opens come after the mount returns).
  *
- * The device number comes from a stat of the mountpoint through the thread pool (this thread
- * answers the GETATTR it causes). Where sysfs is read-only (a container without /sys write
- * access), the window stays at the kernel's default: said once per process, not an error.
+ * The device comes from /proc/self/mountinfo (the mount itself is never stat'ed: fused never
+ * touches its own mounts, see fused/served-mounts.ts). Where sysfs is read-only (a container
+ * without /sys write access), the window stays at the kernel's default: said once per process.
  */
-import { stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from '../../../core/sdk.js';
 
 let warned = false;
 
-/** Linux's split of a dev_t (new_decode_dev). */
-export function bdiNameOf(dev: number): string {
-  const major = Math.floor(dev / 256) & 0xfff;
-  const minor = (dev & 0xff) | (Math.floor(dev / 4096) & 0xfff00);
-  return `${major}:${minor}`;
+/** The `major:minor` of the last mount of type `fstype` at `mountpoint` in a mountinfo text, or undefined. */
+export function deviceOf(mountinfo: string, mountpoint: string, fstype: string): string | undefined {
+  let found: string | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-', 6);
+    if (sep < 0 || f[sep + 1] !== fstype) continue;
+    const at = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (at === mountpoint) found = f[2];
+  }
+  return found;
 }
 
-/** Sets the read-ahead of the FUSE mount at `mountpoint` to `kb`; true when it was set. */
-export async function raiseReadahead(mountpoint: string, kb: number, log: Logger, sysfs = '/sys/class/bdi'): Promise<boolean> {
-  const file = `${sysfs}/${bdiNameOf((await stat(mountpoint)).dev)}/read_ahead_kb`;
+/** Sets the read-ahead of the FUSE mount of `fstype` at `mountpoint` to `kb`; true when it was set. */
+export async function raiseReadahead(mountpoint: string, fstype: string, kb: number, log: Logger, sysfs = '/sys/class/bdi'): Promise<boolean> {
+  const dev = deviceOf(await readFile('/proc/self/mountinfo', 'utf8'), mountpoint, fstype);
+  const file = `${sysfs}/${dev ?? '?'}/read_ahead_kb`;
   try {
+    if (dev === undefined || !/^\d+:\d+$/.test(dev)) throw new Error(`no ${fstype} mount at ${mountpoint} in /proc/self/mountinfo`);
     await writeFile(file, `${kb}\n`);
     return true;
   } catch (err) {

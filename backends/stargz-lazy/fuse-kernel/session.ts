@@ -130,7 +130,10 @@ export function serveSession(o: SessionOptions): Session {
       case OP.INIT: {
         const r = req as Extract<Request, { opcode: typeof OP.INIT }>;
         const outcome = negotiateInit(r, o.init);
-        if ('retry' in outcome) return write(replyInit(r.unique, outcome.retry), r.unique), true;
+        if ('retry' in outcome) {
+          write(replyInit(r.unique, outcome.retry), r.unique);
+          return true;
+        }
         if ('unsupported' in outcome) {
           write(replyError(r.unique, EPROTO), r.unique);
           initFailed(new Error(outcome.unsupported));

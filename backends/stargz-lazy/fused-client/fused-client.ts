@@ -26,6 +26,7 @@ import { fusedPaths, type FusedPaths } from '../protocol/root-layout.js';
 import { issueLines } from '../protocol/schema-issues.js';
 import { pushConfig } from './push-config.js';
 import { defaultFusedCommand, spawnFused } from './spawn-fused.js';
+import { keeperCommand } from '../fuse-kernel/keeper/keeper-command.js';
 import { memoryBudget, nodeFlagsOf } from '../protocol/memory-budget.js';
 
 export interface FusedClientOptions {
@@ -110,7 +111,9 @@ export class FusedClient implements FusedMounter {
       let starting = FusedClient.#starting.get(dir);
       if (!starting) {
         const flags = nodeFlagsOf(memoryBudget(config.memoryLimitBytes, config.cache.memoryBytes));
-        starting = start(dir, paths, o.command ?? defaultFusedCommand(), o.startTimeoutMs ?? 10_000, log, o.env, flags);
+        // fs.transport "kernel": under the connection keeper (fusedOnHost's command is not wrapped).
+        const command = o.command ?? (config.fs.transport === 'kernel' ? keeperCommand(defaultFusedCommand()) : defaultFusedCommand());
+        starting = start(dir, paths, command, o.startTimeoutMs ?? 10_000, log, o.env, flags);
         FusedClient.#starting.set(dir, starting);
         const forget = () => FusedClient.#starting.delete(dir);
         starting.then(forget, forget);

@@ -46,6 +46,8 @@ import { registryProbe, remoteOpener } from './remote-opener.js';
 import { fusedPaths } from '../protocol/root-layout.js';
 import type { ServedCounters } from './process-metrics.js';
 import { ServedMounts } from './served-mounts.js';
+import { keeperLink } from '../fuse-kernel/keeper/keeper-link.js';
+import { takeOverConnections } from './take-over-connections.js';
 import { warmUp } from './warm-up.js';
 import { enterCgroup } from './enter-cgroup.js';
 import { limitCgroupMemory } from './cgroup-memory.js';
@@ -111,15 +113,15 @@ async function main(argv: string[]): Promise<void> {
   indexer.start();
   const { enabled, concurrency, quietMs, startDelayMs } = config.backgroundFetch;
   const background = enabled ? new BackgroundFetcher({ concurrency, quietMs, startDelayMs, log }) : undefined;
-  const mounts = new ServedMounts<RemoteLayer>({
-    config,
-    log,
-    cache,
-    counters,
-    openLayer: remoteOpener({ config, log, registry, cache, counters, indexer, onForegroundFetch: () => background?.noteForeground() }),
-    probe: registryProbe(registry),
-    background,
-  });
+  // Under the connection keeper (fs.transport "kernel"): mounts are announced to it, and the
+  // connections a previous run left are taken over before the control socket answers.
+  const keeper = keeperLink();
+  const openLayer = remoteOpener({ config, log, registry, cache, counters, indexer, onForegroundFetch: () => background?.noteForeground() });
+  const mounts = new ServedMounts<RemoteLayer>({ config, log, cache, counters, openLayer, probe: registryProbe(registry), background, keeper });
+  const handed = keeper ? await keeper.handover() : [];
+  if (keeper && handed.length > 0) {
+    await takeOverConnections({ handed, keeper, mounts, openLayer, readTimeoutMs: config.fs.readTimeoutMs, passthrough: config.fs.passthrough, log: log.child({ component: 'take-over' }) });
+  }
   const live = new LiveConfig({ config, registry, cache, background, log });
   // Warmed up while nothing needs the process (snaphost's start at open waits for `warm`); the
   // first mount (or open) request stops it.

@@ -3,7 +3,8 @@
  *
  * `mount` opens the layer (blob reader from reference/digest/urls, footer and TOC fetched and
  * verified by `RemoteLayer.open`; or one opened ahead: layer-supply.ts), mounts its file system
- * on an existing empty directory with the configured transport (fs/transport.ts) and starts the prefetch in the background (mount-prefetch.ts);
+ * on an existing empty directory with the configured FUSE transport (`fs.transport`:
+ * fs/transport.ts) and starts the prefetch in the background (mount-prefetch.ts);
  * `unmount` detaches it lazily (open files keep working until closed) and keeps the opened
  * layer a while for a re-pull.
  * Operations on one mountpoint run one after the other.
@@ -24,8 +25,13 @@
 import { FailedPreconditionError, type Logger } from '../../../core/sdk.js';
 import { isMountedAt, KeyedLock, readMountTable } from '../../../core/sdk-overlay.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
-import { FUSE_SUBTYPE, fsnameOf } from '../fs/fuse-mount.js';
-import { mountLayer } from '../fs/transport.js';
+import { FUSE_SUBTYPE, fsnameOf, type FuseMount } from '../fs/fuse-mount.js';
+import { mountLayer, type MountedLayer } from '../fs/transport.js';
+import type { KeeperLink } from '../fuse-kernel/keeper/keeper-link.js';
+import { StateSync } from '../fuse-kernel/passthrough/state-sync.js';
+import { keepConnection } from './keep-connection.js';
+import type { KernelMount } from '../fuse-kernel/mount-kernel.js';
+import type { LayerReader } from '../fs/layer-fs.js';
 import { abortable } from '../layer/in-flight.js';
 import type { ProbeResult } from '../registry/probe-blob.js';
 import type { LayerCheck, Metrics, MountInfo, MountRequest, OpenRequest } from '../protocol/control-protocol.js';
@@ -59,6 +65,8 @@ export interface ServedMountsDeps<L extends ServedLayer> {
   background?: BackgroundFetch<L> | undefined;
   /** How long a probe's answer is reused (default 3 s). */
   reachabilityTtlMs?: number;
+  /** The connection keeper (fuse-kernel/keeper/): each kernel-transport mount is announced to it, each unmount released. */
+  keeper?: KeeperLink | undefined;
 }
 
 /** A registry probe's answer is reused this long. */
@@ -76,6 +84,7 @@ export class ServedMounts<L extends ServedLayer> {
   readonly #reachability: Reachability;
   readonly #background: BackgroundFetch<L> | undefined;
   readonly #counters: ServedCounters;
+  readonly #keeper: KeeperLink | undefined;
   readonly #readLatency = new LatencyHistogram();
   /** Layer mounts found removed from outside and released. */
   #vanished = 0;
@@ -88,6 +97,7 @@ export class ServedMounts<L extends ServedLayer> {
     this.#counters = deps.counters ?? { registryBytes: 0, registryReads: 0 };
     this.#reachability = new Reachability({ ttlMs: deps.reachabilityTtlMs ?? REACHABILITY_TTL_MS });
     this.#background = deps.background;
+    this.#keeper = deps.keeper;
     this.#supply = new LayerSupply({ openLayer: deps.openLayer, reachability: this.#reachability, log: deps.log });
   }
 
@@ -190,11 +200,38 @@ export class ServedMounts<L extends ServedLayer> {
     signal.throwIfAborted();
     const openMs = Date.now() - started;
     const { transport, readTimeoutMs, passthrough } = this.#config.fs;
-    const { fuse, counters } = await mountLayer(mountpoint, timedReader(layer, this.#readLatency), digest, { transport, readTimeoutMs, passthrough, log });
+    const sync = new StateSync(); // the keeper is told which inodes are passed through (passthrough-state.ts)
+    const mounted = await mountLayer(mountpoint, timedReader(layer, this.#readLatency), digest, { transport, readTimeoutMs, passthrough, onPassthroughChange: sync.changed, log });
     if (signal.aborted) {
-      await fuse.unmount().catch((err: unknown) => log.error({ err }, 'unmount after a cancelled mount failed'));
+      await mounted.fuse.unmount().catch((err: unknown) => log.error({ err }, 'unmount after a cancelled mount failed'));
       throw signal.reason;
     }
+    // Before the mount is reported done: from then on it survives a crash of this process.
+    if (this.#keeper && 'fd' in mounted.fuse) await keepConnection(this.#keeper, mounted.fuse as KernelMount, request, sync, () => this.serves(mounted.fuse), log);
+    const served = this.#register(request, layer, mounted, log);
+    log.info(
+      { reference: request.reference, tocDigest: layer.tocDigest, nodes: layer.index.size, transport, openedAhead, openMs, ms: Date.now() - started },
+      'layer mounted',
+    );
+    return infoOf(served, this.#background);
+  }
+
+  /** A layer connection taken over from a previous process (take-over-connections.ts), served already, joins the table. */
+  adopt(request: MountRequest, layer: L, mounted: MountedLayer): void {
+    this.#register(request, layer, mounted, this.#log.child({ mountpoint: request.mountpoint, layer: request.digest }));
+  }
+
+  /** Whether `fuse` is a mount this process serves now (not unmounted, not vanished). */
+  serves(fuse: FuseMount): boolean {
+    return [...this.#mounts.values()].some((m) => m.fuse === fuse && m.state === 'mounted');
+  }
+
+  /** The reader a mount of this process serves `layer` through (read latencies recorded). */
+  reader(layer: L): LayerReader {
+    return timedReader(layer, this.#readLatency);
+  }
+
+  #register(request: MountRequest, layer: L, { fuse, counters }: MountedLayer, log: Logger): Served<L> {
     const served: Served<L> = {
       request: { ...request },
       state: 'mounted',
@@ -205,14 +242,10 @@ export class ServedMounts<L extends ServedLayer> {
       prefetch: { state: 'none', files: 0, bytes: 0 },
       stopPrefetch: new AbortController(),
     };
-    this.#mounts.set(mountpoint, served);
-    log.info(
-      { reference: request.reference, tocDigest: layer.tocDigest, nodes: layer.index.size, openedAhead, openMs, ms: Date.now() - started },
-      'layer mounted',
-    );
+    this.#mounts.set(request.mountpoint, served);
     startPrefetch(served, this.#config.prefetch, log);
-    this.#background?.add(mountpoint, layer);
-    return infoOf(served, this.#background);
+    this.#background?.add(request.mountpoint, layer);
+    return served;
   }
 
   /** Layers of `reference` not to open ahead: served, or kept after an unmount (layer-supply.ts). */
@@ -238,6 +271,7 @@ export class ServedMounts<L extends ServedLayer> {
       }
       this.#background?.remove(mountpoint);
       this.#mounts.delete(mountpoint);
+      await this.#keeper?.release(mountpoint);
       this.#supply.keep(served.request, served.layer);
       this.#log.info({ mountpoint, layer: served.request.digest }, 'layer unmounted');
       return true;
@@ -255,6 +289,7 @@ export class ServedMounts<L extends ServedLayer> {
     served.stopPrefetch.abort(new Error('the layer mount was removed from outside'));
     this.#background?.remove(mountpoint);
     this.#mounts.delete(mountpoint);
+    await this.#keeper?.release(mountpoint);
     this.#vanished++;
     this.#log.warn(
       { mountpoint, layer: digest, reference, mounts: this.#mounts.size },

@@ -18,6 +18,10 @@
  *   BACKING_OPEN (the kernel holds the file). At most `maxBackingIds` at once (more: plain opens).
  * - Every open gets its own `fh`, so RELEASE says which open ended.
  *
+ * Handed over (the connection keeper restarted the FUSE-serving process): `state()` is what the
+ * keeper is given whenever the inodes in passthrough change, and `resumed` takes it back, so the
+ * new process answers those inodes with the same ids (passthrough-state.ts).
+ *
  * Clean fallback: passthrough not agreed at INIT (an older kernel, CONFIG_FUSE_PASSTHROUGH off)
  * or BACKING_OPEN refused (EPERM without CAP_SYS_ADMIN, ELOOP when the cache directory is itself
  * on a stacked file system, ENOTTY/EOPNOTSUPP) is said ONCE per connection at warn, and every
@@ -32,6 +36,7 @@ import type { NodeRef } from '../node-ids.js';
 import type { OpenAnswer, OpenFile } from '../open-file.js';
 import { FOPEN, INIT } from '../wire/opcodes.js';
 import { openBackingFile, type BackingFd } from './open-backing-file.js';
+import { MAX_STATE_INODES, type PassthroughState } from './passthrough-state.js';
 
 export interface PassthroughOpensOptions {
   device: Pick<FuseDevice, 'backingOpen' | 'backingClose'>;
@@ -48,6 +53,10 @@ export interface PassthroughOpensOptions {
   maxBackingIds?: number;
   /** Called once passthrough is agreed at INIT (LayerReader.wantCompleteFiles). */
   onActive?: (() => void) | undefined;
+  /** The state a previous process left for this connection (handed over): its inodes stay passed through. */
+  resumed?: PassthroughState | undefined;
+  /** Called when the inodes in passthrough change (the keeper is sent `state()`). */
+  onChange?: (() => void) | undefined;
   /** Opens a backing file (default openBackingFile; tests inject). */
   openBacking?: (file: CompleteFile) => BackingFd;
 }
@@ -97,6 +106,36 @@ export class PassthroughOpens {
     this.#o = o;
     this.#maxBackingIds = o.maxBackingIds ?? 4096;
     this.#openBacking = o.openBacking ?? openBackingFile;
+    if (o.resumed) this.#resume(o.resumed);
+  }
+
+  /** The inodes in passthrough and the backing ids held (passthrough-state.ts), for a process taking over. */
+  state(): PassthroughState {
+    const inodes: [number, number][] = [];
+    for (const [ino, opens] of this.#inodes) if (opens.backing) inodes.push([ino, opens.backing.id]);
+    return { active: this.#active, inodes, backings: [...this.#backings.values()].map((b) => [b.key, b.id]) };
+  }
+
+  /**
+   * Takes over the previous process's inodes: each stays passed through with its id for the rest
+   * of the connection (whose opens it held is not known here: releasing one early would make a
+   * later open fail), and its ids are reused for the same files. Nothing is closed.
+   */
+  #resume(state: PassthroughState): void {
+    this.#active = state.active;
+    for (const [key, id] of state.backings) this.#backings.set(key, { key, id, inodes: 0 });
+    const byId = new Map([...this.#backings.values()].map((b) => [b.id, b]));
+    for (const [ino, id] of state.inodes) {
+      let backing = byId.get(id);
+      if (backing === undefined) {
+        backing = { key: `resumed:${id}`, id, inodes: 0 };
+        this.#backings.set(backing.key, backing);
+        byId.set(id, backing);
+      }
+      backing.inodes++;
+      this.#inodes.set(ino, { backing, handles: Number.POSITIVE_INFINITY });
+    }
+    this.counters.backingIdsOpen = byId.size;
   }
 
   /** INIT was answered with `flags`: passthrough is on when they hold INIT.PASSTHROUGH. */
@@ -125,7 +164,9 @@ export class PassthroughOpens {
     if (--inode.handles > 0) return;
     this.#inodes.delete(ino);
     const b = inode.backing;
-    if (b === undefined || --b.inodes > 0) return;
+    if (b === undefined) return;
+    this.#o.onChange?.();
+    if (--b.inodes > 0) return;
     this.#backings.delete(b.key);
     this.counters.backingIdsOpen--;
     const r = this.#o.device.backingClose(this.#o.fd, b.id);
@@ -148,7 +189,10 @@ export class PassthroughOpens {
     this.counters.openFiles = this.#handles.size;
     if (inode.handles++ === 0) {
       this.#inodes.set(node.ino, inode);
-      if (inode.backing) inode.backing.inodes++;
+      if (inode.backing) {
+        inode.backing.inodes++;
+        this.#o.onChange?.();
+      }
     }
     if (inode.backing === undefined) {
       this.counters.plainOpens++;
@@ -163,6 +207,7 @@ export class PassthroughOpens {
     const node = ref.whiteout ? undefined : this.#o.nodeOf(ref.ino);
     const file = node === undefined ? undefined : this.#o.completeFile(node);
     if (file === undefined) return undefined;
+    if (this.#passthroughInodes() >= MAX_STATE_INODES) return undefined; // what a process taking over can be told
     const held = this.#backings.get(file.key);
     if (held !== undefined || this.#backings.size >= this.#maxBackingIds) return held;
     const opened = this.#openBacking(file);
@@ -182,6 +227,12 @@ export class PassthroughOpens {
     this.#backings.set(file.key, backing);
     this.counters.backingIdsOpen++;
     return backing;
+  }
+
+  #passthroughInodes(): number {
+    let n = 0;
+    for (const b of this.#backings.values()) n += b.inodes;
+    return n;
   }
 
   /** Passthrough off for this connection, said once. */

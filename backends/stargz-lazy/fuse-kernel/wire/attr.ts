@@ -47,47 +47,65 @@ function u53(v: number, what: string): bigint {
   return BigInt(v);
 }
 
-function time(view: DataView, secAt: number, nsecAt: number, ns: bigint, what: string): void {
-  const { sec, nsec } = splitNs(ns);
-  if (sec < -(1n << 63n) || sec >= 1n << 63n) throw new WireError(`attr ${what} ${ns} ns is out of range`);
-  view.setBigInt64(secAt, sec, true);
-  view.setUint32(nsecAt, nsec, true);
+const I64_MIN = -(1n << 63n);
+const I64_END = 1n << 63n;
+
+function seconds(ns: bigint, what: string): { sec: bigint; nsec: number } {
+  const t = splitNs(ns);
+  if (t.sec < I64_MIN || t.sec >= I64_END) throw new WireError(`attr ${what} ${ns} ns is out of range`);
+  return t;
 }
 
-/** Writes `attr` as a fuse_attr at `offset` of `view` (flags 0). */
-export function encodeAttr(view: DataView, offset: number, attr: Attr): void {
+/**
+ * Writes `attr` as a fuse_attr at `offset` of `buf` (flags 0). Every value is checked before
+ * the first byte is written, so a refused attr leaves `buf` as it was.
+ */
+export function encodeAttr(buf: Buffer, offset: number, attr: Attr): void {
   if (attr.ino < 0n || attr.ino > U64_MAX) throw new WireError(`attr ino ${attr.ino} is not a u64`);
-  view.setBigUint64(offset + 0, attr.ino, true);
-  view.setBigUint64(offset + 8, u53(attr.size, 'size'), true);
-  view.setBigUint64(offset + 16, u53(attr.blocks, 'blocks'), true);
-  time(view, offset + 24, offset + 48, attr.atimeNs, 'atime');
-  time(view, offset + 32, offset + 52, attr.mtimeNs, 'mtime');
-  time(view, offset + 40, offset + 56, attr.ctimeNs, 'ctime');
-  view.setUint32(offset + 60, u32(attr.mode, 'mode'), true);
-  view.setUint32(offset + 64, u32(attr.nlink, 'nlink'), true);
-  view.setUint32(offset + 68, u32(attr.uid, 'uid'), true);
-  view.setUint32(offset + 72, u32(attr.gid, 'gid'), true);
-  view.setUint32(offset + 76, u32(attr.rdev, 'rdev'), true);
-  view.setUint32(offset + 80, u32(attr.blksize, 'blksize'), true);
-  view.setUint32(offset + 84, 0, true);
+  const size = u53(attr.size, 'size');
+  const blocks = u53(attr.blocks, 'blocks');
+  const a = seconds(attr.atimeNs, 'atime');
+  const m = seconds(attr.mtimeNs, 'mtime');
+  const c = seconds(attr.ctimeNs, 'ctime');
+  const mode = u32(attr.mode, 'mode');
+  const nlink = u32(attr.nlink, 'nlink');
+  const uid = u32(attr.uid, 'uid');
+  const gid = u32(attr.gid, 'gid');
+  const rdev = u32(attr.rdev, 'rdev');
+  const blksize = u32(attr.blksize, 'blksize');
+  buf.writeBigUInt64LE(attr.ino, offset);
+  buf.writeBigUInt64LE(size, offset + 8);
+  buf.writeBigUInt64LE(blocks, offset + 16);
+  buf.writeBigInt64LE(a.sec, offset + 24);
+  buf.writeBigInt64LE(m.sec, offset + 32);
+  buf.writeBigInt64LE(c.sec, offset + 40);
+  buf.writeUInt32LE(a.nsec, offset + 48);
+  buf.writeUInt32LE(m.nsec, offset + 52);
+  buf.writeUInt32LE(c.nsec, offset + 56);
+  buf.writeUInt32LE(mode, offset + 60);
+  buf.writeUInt32LE(nlink, offset + 64);
+  buf.writeUInt32LE(uid, offset + 68);
+  buf.writeUInt32LE(gid, offset + 72);
+  buf.writeUInt32LE(rdev, offset + 76);
+  buf.writeUInt32LE(blksize, offset + 80);
+  buf.writeUInt32LE(0, offset + 84);
 }
 
 /** Reads a fuse_attr (the inverse of encodeAttr; used by tests and the recorder). */
-export function decodeAttr(view: DataView, offset: number): Attr {
-  const t = (secAt: number, nsecAt: number): bigint =>
-    view.getBigInt64(secAt, true) * NS + BigInt(view.getUint32(nsecAt, true));
+export function decodeAttr(buf: Buffer, offset: number): Attr {
+  const t = (secAt: number, nsecAt: number): bigint => buf.readBigInt64LE(secAt) * NS + BigInt(buf.readUInt32LE(nsecAt));
   return {
-    ino: view.getBigUint64(offset, true),
-    size: Number(view.getBigUint64(offset + 8, true)),
-    blocks: Number(view.getBigUint64(offset + 16, true)),
+    ino: buf.readBigUInt64LE(offset),
+    size: Number(buf.readBigUInt64LE(offset + 8)),
+    blocks: Number(buf.readBigUInt64LE(offset + 16)),
     atimeNs: t(offset + 24, offset + 48),
     mtimeNs: t(offset + 32, offset + 52),
     ctimeNs: t(offset + 40, offset + 56),
-    mode: view.getUint32(offset + 60, true),
-    nlink: view.getUint32(offset + 64, true),
-    uid: view.getUint32(offset + 68, true),
-    gid: view.getUint32(offset + 72, true),
-    rdev: view.getUint32(offset + 76, true),
-    blksize: view.getUint32(offset + 80, true),
+    mode: buf.readUInt32LE(offset + 60),
+    nlink: buf.readUInt32LE(offset + 64),
+    uid: buf.readUInt32LE(offset + 68),
+    gid: buf.readUInt32LE(offset + 72),
+    rdev: buf.readUInt32LE(offset + 76),
+    blksize: buf.readUInt32LE(offset + 80),
   };
 }

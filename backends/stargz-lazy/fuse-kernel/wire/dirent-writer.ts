@@ -23,8 +23,7 @@ export interface DirentEntry {
 export const DIRENT_BUFFER_MAX = 4 << 20;
 
 export class DirentWriter {
-  private readonly buf: Uint8Array;
-  private readonly view: DataView;
+  private readonly buf: Buffer;
   private used = 0;
 
   constructor(
@@ -32,8 +31,7 @@ export class DirentWriter {
     readonly plus: boolean,
   ) {
     if (!Number.isInteger(size) || size < 0) throw new WireError(`readdir size ${size} is not a size`);
-    this.buf = new Uint8Array(Math.min(size, DIRENT_BUFFER_MAX));
-    this.view = new DataView(this.buf.buffer);
+    this.buf = Buffer.alloc(Math.min(size, DIRENT_BUFFER_MAX));
   }
 
   /** Bytes written so far. */
@@ -57,21 +55,14 @@ export class DirentWriter {
     const record = direntAlign(prefix + SIZE.DIRENT + nameBytes.length);
     if (this.used + record > this.buf.length) return false;
     const at = this.used;
-    // Padding and an absent entry must be zero: the buffer is fresh, written front to back, and
-    // an entry whose attributes do not encode leaves its bytes zero again.
-    if (this.plus && entry !== undefined) {
-      try {
-        encodeEntry(this.view, at, nodeid, entry.attr, entry.entryTtl, entry.attrTtl);
-      } catch (err) {
-        this.buf.fill(0, at, at + record);
-        throw err;
-      }
-    }
+    // Padding and an absent entry must be zero: the buffer is zeroed, written once front to
+    // back, and encodeEntry checks everything before it writes.
+    if (this.plus && entry !== undefined) encodeEntry(this.buf, at, nodeid, entry.attr, entry.entryTtl, entry.attrTtl);
     const d = at + prefix;
-    this.view.setBigUint64(d, entry !== undefined ? entry.attr.ino : nodeid, true);
-    this.view.setBigUint64(d + 8, BigInt(nextOffset), true);
-    this.view.setUint32(d + 16, nameBytes.length, true);
-    this.view.setUint32(d + 20, type, true);
+    this.buf.writeBigUInt64LE(entry !== undefined ? entry.attr.ino : nodeid, d);
+    this.buf.writeBigUInt64LE(BigInt(nextOffset), d + 8);
+    this.buf.writeUInt32LE(nameBytes.length, d + 16);
+    this.buf.writeUInt32LE(type, d + 20);
     this.buf.set(nameBytes, d + SIZE.DIRENT);
     this.used += record;
     return true;

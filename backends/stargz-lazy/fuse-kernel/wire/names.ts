@@ -14,7 +14,7 @@ const SLASH = 0x2f;
  * names over XATTR_NAME_MAX. Returns the string and the offset just past its NUL.
  */
 export function readCString(
-  bytes: Uint8Array,
+  bytes: Buffer,
   start: number,
   end: number,
   kind: 'file' | 'xattr',
@@ -36,7 +36,7 @@ export function readCString(
     );
   }
   if (nul === start) throw new WireError(`${kind} name is empty`);
-  return { name: Buffer.from(bytes.buffer, bytes.byteOffset + start, nul - start).toString('utf8'), next: nul + 1 };
+  return { name: bytes.toString('utf8', start, nul), next: nul + 1 };
 }
 
 /** The bytes of a name a reply carries (a dirent), checked like a request's file name. */

@@ -18,22 +18,19 @@ export function notifyResend(): Uint8Array[] {
 
 /** FUSE_NOTIFY_INVAL_INODE: drop the attributes and cached pages [offset, offset+length) of a node (length 0: to the end; offset -1: attributes only). */
 export function notifyInvalInode(nodeid: bigint, offset: bigint, length: bigint): Uint8Array[] {
-  const body = new Uint8Array(SIZE.NOTIFY_INVAL_INODE_OUT);
-  const v = new DataView(body.buffer);
-  v.setBigUint64(0, nodeid, true);
-  v.setBigInt64(8, offset, true);
-  v.setBigInt64(16, length, true);
+  const body = Buffer.alloc(SIZE.NOTIFY_INVAL_INODE_OUT);
+  body.writeBigUInt64LE(nodeid, 0);
+  body.writeBigInt64LE(offset, 8);
+  body.writeBigInt64LE(length, 16);
   return [outHeader(0n, NOTIFY.INVAL_INODE, body.length), body];
 }
 
 /** FUSE_NOTIFY_INVAL_ENTRY: drop the cached entry `name` of directory `parent`. */
 export function notifyInvalEntry(parent: bigint, name: string): Uint8Array[] {
   const bytes = fileNameBytes(name);
-  const body = new Uint8Array(SIZE.NOTIFY_INVAL_ENTRY_OUT + bytes.length + 1);
-  const v = new DataView(body.buffer);
-  v.setBigUint64(0, parent, true);
-  v.setUint32(8, bytes.length, true);
-  v.setUint32(12, 0, true);
+  const body = Buffer.alloc(SIZE.NOTIFY_INVAL_ENTRY_OUT + bytes.length + 1);
+  body.writeBigUInt64LE(parent, 0);
+  body.writeUInt32LE(bytes.length, 8);
   body.set(bytes, SIZE.NOTIFY_INVAL_ENTRY_OUT);
   return [outHeader(0n, NOTIFY.INVAL_ENTRY, body.length), body];
 }

@@ -166,6 +166,12 @@ export const NOTIFY = {
 /** The high bit of `unique` marks a request the kernel resent after FUSE_NOTIFY_RESEND (7.40). */
 export const FUSE_UNIQUE_RESEND = 1n << 63n;
 
+/**
+ * An INTERRUPT's own unique is the interrupted request's unique with bit 0 set (FUSE_INT_REQ_BIT):
+ * it never collides with a request's, and the only answer it may get is EAGAIN.
+ */
+export const FUSE_INT_REQ_BIT = 1n;
+
 /** fuse_getattr_in.getattr_flags: `fh` is valid. */
 export const FUSE_GETATTR_FH = 1 << 0;
 /** fuse_release_in.release_flags. */

@@ -10,7 +10,7 @@
  */
 import { SIZE } from './layout.js';
 import { readCString } from './names.js';
-import { FUSE_UNIQUE_RESEND, INIT, OP } from './opcodes.js';
+import { FUSE_UNIQUE_RESEND, INIT, OP, opName } from './opcodes.js';
 import { WireError } from './wire-error.js';
 
 export interface RequestHeader {
@@ -93,8 +93,7 @@ export type SupportedRequest = Exclude<Request, UnsupportedRequest>;
 /** Reads the body of one request: offsets relative to the body, every read checked against its end. */
 class Body {
   constructor(
-    readonly bytes: Uint8Array,
-    readonly view: DataView,
+    readonly bytes: Buffer,
     readonly start: number,
     readonly end: number,
     readonly what: string,
@@ -106,10 +105,10 @@ class Body {
     if (this.length < n) throw new WireError(`${this.what}: body of ${this.length} bytes is shorter than ${struct} (${n})`);
   }
   u32(at: number): number {
-    return this.view.getUint32(this.start + at, true);
+    return this.bytes.readUInt32LE(this.start + at);
   }
   u64(at: number): bigint {
-    return this.view.getBigUint64(this.start + at, true);
+    return this.bytes.readBigUInt64LE(this.start + at);
   }
   /** A u64 that must fit in a JS number (an offset or a size). */
   safe(at: number, field: string): number {
@@ -161,11 +160,21 @@ function batchForget(b: Body): { forgets: { nodeid: bigint; nlookup: bigint }[] 
   return { forgets };
 }
 
+/**
+ * The name that ends the body: the kernel sends exactly the name and its NUL, so bytes after the
+ * NUL (a name with a NUL inside) are refused.
+ */
+function lastName(b: Body, from: number, kind: 'file' | 'xattr'): string {
+  const { name, next } = readCString(b.bytes, from, b.end, kind);
+  if (next !== b.end) throw new WireError(`${b.what}: ${b.end - next} bytes after the ${kind} name's NUL`);
+  return name;
+}
+
 /** The op fields of a supported opcode, or undefined for one we do not serve. */
 function body(opcode: number, b: Body): object | undefined {
   switch (opcode) {
     case OP.LOOKUP:
-      return { name: readCString(b.bytes, b.start, b.end, 'file').name };
+      return { name: lastName(b, b.start, 'file') };
     case OP.FORGET:
       b.need(SIZE.FORGET_IN, 'fuse_forget_in');
       return { nlookup: b.u64(0) };
@@ -189,7 +198,7 @@ function body(opcode: number, b: Body): object | undefined {
     case OP.GETXATTR: {
       b.need(SIZE.GETXATTR_IN, 'fuse_getxattr_in');
       const size = b.u32(0);
-      return { size, name: readCString(b.bytes, b.start + SIZE.GETXATTR_IN, b.end, 'xattr').name };
+      return { size, name: lastName(b, b.start + SIZE.GETXATTR_IN, 'xattr') };
     }
     case OP.LISTXATTR:
       b.need(SIZE.GETXATTR_IN, 'fuse_getxattr_in');
@@ -218,33 +227,33 @@ export function decodeRequest(buf: Uint8Array, length: number): Request {
     throw new WireError(`request length ${length} outside the buffer of ${buf.length} bytes`);
   }
   if (length < SIZE.IN_HEADER) throw new WireError(`request of ${length} bytes is shorter than fuse_in_header (40)`);
-  const view = new DataView(buf.buffer, buf.byteOffset, length);
-  const opcode = view.getUint32(4, true);
-  const unique = view.getBigUint64(8, true);
-  const declared = view.getUint32(0, true);
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const opcode = b.readUInt32LE(4);
+  const unique = b.readBigUInt64LE(8);
+  const declared = b.readUInt32LE(0);
   if (declared !== length) {
     throw new WireError(`request header says ${declared} bytes, ${length} were read`, unique, opcode);
   }
   // Extension headers (security context, supplementary groups) trail the body, in 8-byte units.
-  const extlen = view.getUint16(36, true) * 8;
+  const extlen = b.readUInt16LE(36) * 8;
   const end = length - extlen;
   if (end < SIZE.IN_HEADER) throw new WireError(`extension headers of ${extlen} bytes exceed the request`, unique, opcode);
   const header: RequestHeader & { opcode: number } = {
     opcode,
     unique,
-    nodeid: view.getBigUint64(16, true),
-    uid: view.getUint32(24, true),
-    gid: view.getUint32(28, true),
-    pid: view.getUint32(32, true),
+    nodeid: b.readBigUInt64LE(16),
+    uid: b.readUInt32LE(24),
+    gid: b.readUInt32LE(28),
+    pid: b.readUInt32LE(32),
     resend: (unique & FUSE_UNIQUE_RESEND) !== 0n,
   };
   let fields: object | undefined;
   try {
-    fields = body(opcode, new Body(buf, view, SIZE.IN_HEADER, end, `opcode ${opcode}`));
+    fields = body(opcode, new Body(b, SIZE.IN_HEADER, end, opName(opcode)));
   } catch (err) {
     if (err instanceof WireError) throw new WireError(err.message, unique, opcode);
     throw err;
   }
-  if (fields === undefined) return { ...header, unsupported: true };
-  return { ...header, ...fields } as Request;
+  if (fields === undefined) return Object.assign(header, { unsupported: true as const });
+  return Object.assign(header, fields) as Request;
 }

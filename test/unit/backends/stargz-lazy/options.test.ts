@@ -56,6 +56,14 @@ describe('stargz-lazy options', () => {
     });
     expect(config.estargz).toEqual(o.estargz);
   });
+
+  it('fs.transport: fuse-native by default, kernel on request, carried to the FUSE process; nothing else accepted', () => {
+    expect(backend.options.parse({}).fs.transport).toBe('fuse-native');
+    expect(fusedConfigSchema.parse({}).fs.transport).toBe('fuse-native');
+    const o = backend.options.parse({ fs: { transport: 'kernel' } });
+    expect(fusedConfigOf(o, pino({ level: 'info' })).fs.transport).toBe('kernel');
+    for (const bad of [{ transport: 'fuse3' }, { transport: '' }, { other: 1 }]) expect(backend.options.safeParse({ fs: bad }).success, JSON.stringify(bad)).toBe(false);
+  });
 });
 
 /** A field of the FUSE process's configuration, and the backend option it is taken from. */

@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -235,5 +235,21 @@ describe.skipIf(!runnable)('FuseDevice.takeFd', () => {
 
   it('is -ESRCH for a process that does not exist', () => {
     expect(device.takeFd(2 ** 22 + 12345, 0)).toBe(-ESRCH);
+  });
+});
+
+describe('loadFuseDevice', () => {
+  it('names the missing addon and how to build it when it is not built', async () => {
+    // The loader copied where no addon was built next to it or in its application directory.
+    const dir = await mkdtemp(join(tmpdir(), 'h17fl-'));
+    try {
+      const copy = join(dir, 'a/b/c/d/fuse-device.ts');
+      await mkdir(join(dir, 'a/b/c/d'), { recursive: true });
+      await copyFile(fileURLToPath(new URL('../../../../../backends/stargz-lazy/fuse-kernel/fuse-device.ts', import.meta.url)), copy);
+      const mod = (await import(copy)) as { loadFuseDevice: () => FuseDevice };
+      expect(() => mod.loadFuseDevice()).toThrow(/snaphost_fuse_kernel\.node is not built \(looked for .*a\/b\/c\/d\/native\/build\/Release.*run npm install with a C compiler/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

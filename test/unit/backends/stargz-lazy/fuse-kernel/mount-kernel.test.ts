@@ -9,7 +9,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readlink, rm, stat, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -121,6 +121,11 @@ describe.skipIf(!canMount)('a layer mounted with the kernel transport', () => {
     await expect(stat(join(mnt, 'dir/none'))).rejects.toMatchObject({ code: 'ENOENT' });
     const { stdout } = await exec('ls', ['-ln', join(mnt, 'dir')]);
     expect(stdout).toMatch(/^c-{9} 1 0 0 +0, 0 .* gone$/m);
+  });
+
+  it('answers statfs from the index (read-only, nothing free)', async () => {
+    const s = await statfs(mnt);
+    expect({ bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, files: s.files }).toEqual({ bsize: 4096, blocks: Math.ceil(index.fileBytes / 4096), bfree: 0, files: index.size });
   });
 
   it('answers xattrs: the value, a size query (size 0), and ERANGE for a too small buffer', async () => {

@@ -10,6 +10,8 @@ import type { CompleteFile } from '../../../../../../backends/stargz-lazy/cache/
 import type { LayerNode } from '../../../../../../backends/stargz-lazy/estargz/layer-node.js';
 import type { OpenAnswer, OpenFile } from '../../../../../../backends/stargz-lazy/fuse-kernel/open-file.js';
 import { PassthroughOpens } from '../../../../../../backends/stargz-lazy/fuse-kernel/passthrough/passthrough-opens.js';
+import type { PassthroughState } from '../../../../../../backends/stargz-lazy/fuse-kernel/passthrough/passthrough-state.js';
+import { passthroughStateSchema } from '../../../../../../backends/stargz-lazy/fuse-kernel/passthrough/passthrough-state.js';
 import { FOPEN, INIT } from '../../../../../../backends/stargz-lazy/fuse-kernel/wire/opcodes.js';
 import { captureLog } from '../../layer/layer-env.js';
 
@@ -17,13 +19,16 @@ const EPERM = 1;
 const EMFILE = 24;
 const plain: OpenFile = (node, flags) => ((flags & 3) !== 0 ? -30 : node.ino === 99 ? -21 : { fh: 0n, flags: FOPEN.KEEP_CACHE, backingId: 0 });
 
-function setup(o: { complete?: Set<number>; backingOpen?: () => number; maxBackingIds?: number; changed?: Set<number>; sameKey?: boolean } = {}) {
+function setup(
+  o: { complete?: Set<number>; backingOpen?: () => number; maxBackingIds?: number; changed?: Set<number>; sameKey?: boolean; resumed?: PassthroughState } = {},
+) {
   const calls: string[] = [];
   const fds: number[] = [];
   let nextId = 1;
   const { log, lines } = captureLog();
   const complete = o.complete ?? new Set([2, 3, 4]);
   let active = 0;
+  let changes = 0;
   const opens = new PassthroughOpens({
     device: {
       backingOpen: (fd, backingFd) => {
@@ -44,10 +49,12 @@ function setup(o: { complete?: Set<number>; backingOpen?: () => number; maxBacki
       return { fd };
     },
     onActive: () => active++,
+    onChange: () => changes++,
+    resumed: o.resumed,
     log,
     maxBackingIds: o.maxBackingIds,
   });
-  return { opens, calls, lines, fds, active: () => active };
+  return { opens, calls, lines, fds, active: () => active, changes: () => changes };
 }
 
 const ref = (ino: number) => ({ ino, whiteout: false });
@@ -151,5 +158,35 @@ describe('PassthroughOpens', () => {
     t.opens.end();
     expect(t.opens.counters).toMatchObject({ openFiles: 0, backingIdsOpen: 0 });
     expect(open(t.opens, 2)).toMatchObject({ backingId: 0 }); // ended: nothing more passes through
+  });
+
+  it('state() names the inodes in passthrough and the ids held; a change of them is signalled, a second open of the same inode is not', () => {
+    const t = setup();
+    t.opens.negotiated(INIT.PASSTHROUGH);
+    const a = open(t.opens, 2);
+    open(t.opens, 2);
+    open(t.opens, 7); // not complete: plain, not in the state
+    expect(t.changes()).toBe(1);
+    expect(passthroughStateSchema.parse(t.opens.state())).toEqual({ active: true, inodes: [[2, 1]], backings: [['k2', 1]] });
+    t.opens.release(a.fh);
+    expect(t.changes()).toBe(1);
+  });
+
+  it('taken over: the inodes the previous process passed through stay so with their ids, never closed; new files reuse held ids', () => {
+    const t = setup({ resumed: { active: true, inodes: [[2, 5], [9, 6]], backings: [['k2', 5], ['k3', 6]] } });
+    const a = open(t.opens, 2);
+    expect(a).toMatchObject({ flags: FOPEN.PASSTHROUGH, backingId: 5 });
+    t.opens.release(a.fh);
+    expect(open(t.opens, 2)).toMatchObject({ flags: FOPEN.PASSTHROUGH, backingId: 5 }); // unknown older opens may still hold it
+    expect(open(t.opens, 9)).toMatchObject({ flags: FOPEN.PASSTHROUGH, backingId: 6 }); // no longer complete here: still passed through
+    expect(open(t.opens, 3)).toMatchObject({ flags: FOPEN.PASSTHROUGH, backingId: 6 }); // the same file as inode 9's id
+    t.opens.release(999n); // a RELEASE of an open of the previous process
+    expect(t.calls).toEqual([]); // no BACKING_OPEN, no BACKING_CLOSE
+  });
+
+  it('taken over with passthrough off now: those inodes still pass through, new files are plain', () => {
+    const t = setup({ resumed: { active: false, inodes: [[2, 5]], backings: [['k2', 5]] } });
+    expect(open(t.opens, 2)).toMatchObject({ backingId: 5 });
+    expect(open(t.opens, 4)).toMatchObject({ backingId: 0 });
   });
 });

@@ -39,6 +39,7 @@ describe('reply encoders', () => {
     expect(b.readUInt32LE(48)).toBe(500_000_000); // entry_valid_nsec
     expect(b.readUInt32LE(52)).toBe(250_000_000); // attr_valid_nsec
     expectAttrAt(b, 56);
+    for (const ttl of [-1, Number.NaN, Infinity, 1e300]) expect(() => replyEntry(4n, 1n, ATTR, ttl, 1)).toThrow(WireError);
   });
   it('replyAttr: fuse_attr_out, 104 bytes', () => {
     const b = joined(replyAttr(5n, ATTR, 2));

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { OP } from '../../../../../../backends/stargz-lazy/fuse-kernel/wire/opcodes.js';
 import { decodeRequest, type Request } from '../../../../../../backends/stargz-lazy/fuse-kernel/wire/request.js';
 import { WireError } from '../../../../../../backends/stargz-lazy/fuse-kernel/wire/wire-error.js';
-import { request } from './build-request.js';
+import { cstr, fields, request } from './build-request.js';
 
 function boundedBy(r: Request, length: number): void {
   if ('name' in r) {
@@ -45,6 +45,29 @@ describe('decodeRequest on arbitrary input', () => {
       const b = request({ opcode, len }, body);
       settle(b, b.length);
     }));
+  });
+  it('round trip: READ-shaped and name-carrying requests built from any field values decode to those values', () => {
+    const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+    const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
+    const name = fc.string({ minLength: 1, maxLength: 60 }).filter((n) => !/[\/\0]/.test(n) && Buffer.byteLength(n) <= 255);
+    fc.assert(fc.property(fc.constantFrom(OP.READ, OP.READDIR, OP.READDIRPLUS), u64, u64, fc.maxSafeNat(), u32, u32, u64, u32, (opcode, unique, fh, offset, size, readFlags, lockOwner, flags) => {
+      const body = fields([8, fh], [8, offset], [4, size], [4, readFlags], [8, lockOwner], [4, flags], [4, 0]);
+      const r = decodeRequest(request({ opcode, unique }, body), 80);
+      expect(r).toEqual({ opcode, unique, nodeid: 1n, uid: 1000, gid: 1001, pid: 4242, resend: unique >= 1n << 63n, fh, offset, size, readFlags, lockOwner, flags });
+    }));
+    fc.assert(fc.property(name, u32, (n, size) => {
+      const lookup = request({ opcode: OP.LOOKUP }, cstr(n));
+      expect(decodeRequest(lookup, lookup.length)).toMatchObject({ name: n });
+      const getx = request({ opcode: OP.GETXATTR }, Buffer.concat([fields([4, size], [4, 0]), cstr(`user.${n}`)]));
+      expect(decodeRequest(getx, getx.length)).toMatchObject({ name: `user.${n}`, size });
+    }));
+  });
+  it('decodes from a plain Uint8Array view into a larger buffer as from a Buffer', () => {
+    const msg = request({ opcode: OP.LOOKUP, unique: 3n }, cstr('lib'));
+    const big = new Uint8Array(256);
+    big.set(msg, 64);
+    const view = big.subarray(64);
+    expect(decodeRequest(view, msg.length)).toMatchObject({ opcode: OP.LOOKUP, unique: 3n, name: 'lib' });
   });
   it('a length past the buffer, NaN or fractional is refused, not read', () => {
     const b = request({ opcode: OP.STATFS });

@@ -135,9 +135,11 @@ describe('decodeRequest: bodies too short and bad names', () => {
     expect(wireError(() => decode(request({ opcode: OP.LOOKUP }, Buffer.from('abc')))).message).toMatch(/not NUL-terminated/);
     expect(wireError(() => decode(request({ opcode: OP.LOOKUP }, cstr('')))).message).toMatch(/empty/);
     expect(wireError(() => decode(request({ opcode: OP.LOOKUP }, cstr('x'.repeat(256))))).message).toMatch(/longer than 255/);
+    expect(wireError(() => decode(request({ opcode: OP.LOOKUP }, Buffer.from('a\0b\0')))).message).toMatch(/2 bytes after the file name's NUL/);
     expect(decode(request({ opcode: OP.LOOKUP }, cstr('y'.repeat(255))))).toMatchObject({ name: 'y'.repeat(255) });
   });
-  it('GETXATTR refuses an unterminated or over-long name', () => {
+  it('GETXATTR refuses an unterminated, over-long or NUL-holding name', () => {
+    expect(wireError(() => decode(request({ opcode: OP.GETXATTR }, Buffer.concat([fields([4, 0], [4, 0]), Buffer.from('user.a\0x\0')])))).message).toMatch(/after the xattr name/);
     expect(wireError(() => decode(request({ opcode: OP.GETXATTR }, Buffer.concat([fields([4, 0], [4, 0]), Buffer.from('user.x')])))).message).toMatch(/not NUL/);
     expect(wireError(() => decode(request({ opcode: OP.GETXATTR }, Buffer.concat([fields([4, 0], [4, 0]), cstr('u'.repeat(256))])))).message).toMatch(/longer than 255/);
   });
