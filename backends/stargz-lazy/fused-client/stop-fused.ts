@@ -14,6 +14,7 @@ import type { Status } from '../protocol/control-protocol.js';
 import { fusedPaths } from '../protocol/root-layout.js';
 import { generationsDir, GENERATION_ID } from '../protocol/generation.js';
 import { lockOwner } from '../protocol/lock-owner.js';
+import { keeperOf } from '../fuse-kernel/keeper/keeper-of.js';
 
 export interface FusedStopResult {
   /** The process that was stopped, `undefined` when none was running. */
@@ -30,11 +31,15 @@ export interface FusedStopResult {
 
 async function stopOne(dir: string, timeoutMs: number): Promise<{ pid: number | undefined; killed: boolean }> {
   const pid = (await fusedPid(dir)) ?? (await lockOwner(fusedPaths(dir).lock));
+  // Under the connection keeper (fs.transport "kernel"): SIGTERM to the keeper, which forwards
+  // it and starts nothing again; a kill then takes both.
+  const keeper = pid === undefined ? undefined : await keeperOf(pid);
   let killed = false;
-  if (pid !== undefined && signal(pid, 'SIGTERM')) {
+  if (pid !== undefined && signal(keeper ?? pid, 'SIGTERM')) {
     const deadline = Date.now() + timeoutMs;
     while (alive(pid) && Date.now() < deadline) await sleep(50);
     if (alive(pid)) {
+      if (keeper !== undefined) signal(keeper, 'SIGKILL');
       killed = signal(pid, 'SIGKILL');
       while (alive(pid)) await sleep(20);
     }

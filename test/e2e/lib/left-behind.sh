@@ -2,7 +2,7 @@
 # After a test: nothing left behind. Sourced after common.sh and snaphost.sh (check_no_leftovers
 # also after stargz-lazy.sh, for fused_pids). Each function is one check.
 #   check_sigterm_exit                     sigterm-exit-0: snaphost (snaphost_terminate) exited 0
-#   check_no_leftovers ROOT...             no-leftovers: no FUSE-serving process of any ROOT, and
+#   check_no_leftovers ROOT...             no-leftovers: no FUSE-serving process (or keeper) of any ROOT, and
 #                                          nothing mounted below $W
 #   check_clean_shutdown CHECK DIR [--wait-processes]
 #                                          CHECK: snaphost exited 0, no socket of NAMES[@] left
@@ -16,7 +16,7 @@ check_sigterm_exit() {
 
 check_no_leftovers() {
   local root left='' mounts
-  for root in "$@"; do left+=$(fused_pids "$root" | tr '\n' ' '); done
+  for root in "$@"; do left+="$(fused_pids "$root" | tr '\n' ' ')$(fused_keeper_pids "$root" | tr '\n' ' ')"; done
   mounts=$(e2e_mounts_below "$W" | tr '\n' ' ')
   if [[ -z ${left// /} && -z $mounts ]]; then e2e_pass no-leftovers; else e2e_fail no-leftovers "processes: ${left:-none}; mounts: ${mounts:-none}"; fi
 }

@@ -5,8 +5,11 @@
 #   fused_pids ROOT                PIDs of the stargz-lazy FUSE-serving process of backend root
 #                                  ROOT (`…/fused/main.js --root ROOT`): it is detached from
 #                                  snaphost and outlives it on purpose
-#   fused_stop ROOT                stop that process (SIGTERM, then SIGKILL) and unmount every
-#                                  FUSE mount it left below ROOT
+#   fused_keeper_pids ROOT         PIDs of its connection keeper (fs.transport "kernel": the
+#                                  keeper's command line names fused/main.js too)
+#   fused_stop ROOT                stop the keeper and that process (SIGTERM, then SIGKILL; the
+#                                  keeper first: it forwards SIGTERM and starts nothing again) and
+#                                  unmount every FUSE mount left below ROOT
 #   lazy_tree_manifest DIR         tree_manifest without the entries a lazy snapshotter hides
 #                                  (eStargz's /stargz.index.json and prefetch landmarks), hard
 #                                  links told by link count (FUSE layers' inode numbers collide)
@@ -22,15 +25,24 @@ fused_pids() {
   local root=$1 p cmd
   for p in /proc/[0-9]*; do
     cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-    [[ $cmd == *fused/main.js* && " $cmd " == *" --root $root "* ]] && echo "${p#/proc/}"
+    [[ $cmd == *fused/main.js* && $cmd != *fuse-kernel/keeper/main.js* && " $cmd " == *" --root $root "* ]] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+fused_keeper_pids() {
+  local root=$1 p cmd
+  for p in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+    [[ $cmd == *fuse-kernel/keeper/main.js* && " $cmd " == *" --root $root "* ]] && echo "${p#/proc/}"
   done
   return 0
 }
 
 fused_stop() {
   local root=$1 p m
-  for p in $(fused_pids "$root"); do
-    e2e_log "stopping the FUSE-serving process $p of $root"
+  for p in $(fused_keeper_pids "$root") $(fused_pids "$root"); do
+    e2e_log "stopping the FUSE-serving process (or its keeper) $p of $root"
     e2e_stop_pid "$p" 10 || e2e_log "could not stop $p"
   done
   fuse_mounts_below "$root" | sort -r | while read -r m; do

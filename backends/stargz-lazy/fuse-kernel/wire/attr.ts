@@ -3,6 +3,7 @@
  * times in nanoseconds, split exactly into seconds and nanoseconds (floor division, so a time
  * before 1970 has negative seconds and nanoseconds in [0, 1e9)).
  */
+import { bounded, safeCount, u64 } from './bounds.js';
 import { WireError } from './wire-error.js';
 
 export interface Attr {
@@ -24,7 +25,6 @@ export interface Attr {
 
 export const ATTR_SIZE = 88;
 const NS = 1_000_000_000n;
-const U64_MAX = (1n << 64n) - 1n;
 
 /** Seconds and nanoseconds of a nanosecond time: sec = floor(ns / 1e9), nsec = ns - sec * 1e9. */
 export function splitNs(ns: bigint): { sec: bigint; nsec: number } {
@@ -37,15 +37,8 @@ export function splitNs(ns: bigint): { sec: bigint; nsec: number } {
   return { sec, nsec: Number(rem) };
 }
 
-function u32(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new WireError(`attr ${what} ${v} is not a u32`);
-  return v;
-}
-
-function u53(v: number, what: string): bigint {
-  if (!Number.isSafeInteger(v) || v < 0) throw new WireError(`attr ${what} ${v} is not a non-negative safe integer`);
-  return BigInt(v);
-}
+const u32 = (v: number, what: string): number => bounded(v, 0xffff_ffff, `attr ${what}`);
+const u53 = (v: number, what: string): bigint => safeCount(v, `attr ${what}`);
 
 const I64_MIN = -(1n << 63n);
 const I64_END = 1n << 63n;
@@ -61,7 +54,7 @@ function seconds(ns: bigint, what: string): { sec: bigint; nsec: number } {
  * the first byte is written, so a refused attr leaves `buf` as it was.
  */
 export function encodeAttr(buf: Buffer, offset: number, attr: Attr): void {
-  if (attr.ino < 0n || attr.ino > U64_MAX) throw new WireError(`attr ino ${attr.ino} is not a u64`);
+  u64(attr.ino, 'attr ino');
   const size = u53(attr.size, 'size');
   const blocks = u53(attr.blocks, 'blocks');
   const a = seconds(attr.atimeNs, 'atime');

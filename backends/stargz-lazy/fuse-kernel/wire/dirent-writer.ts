@@ -7,6 +7,7 @@
  * is the cookie the kernel sends back as the offset of the READDIR that continues after this entry.
  */
 import { type Attr } from './attr.js';
+import { u64 } from './bounds.js';
 import { SIZE, direntAlign } from './layout.js';
 import { fileNameBytes } from './names.js';
 import { encodeEntry, outHeader } from './reply.js';
@@ -49,6 +50,7 @@ export class DirentWriter {
    */
   add(name: string, nodeid: bigint, type: number, nextOffset: number, entry?: DirentEntry): boolean {
     const nameBytes = fileNameBytes(name);
+    u64(nodeid, 'dirent nodeid');
     if (!Number.isSafeInteger(nextOffset) || nextOffset < 0) throw new WireError(`dirent offset ${nextOffset} is not a cookie`);
     if (!Number.isInteger(type) || type < 0 || type > 15) throw new WireError(`dirent type ${type} is not a DT_* value`);
     const prefix = this.plus ? SIZE.ENTRY_OUT : 0;

@@ -2,6 +2,7 @@
  * Notifications: messages the server writes unasked, with unique 0 and the notify code in the
  * header's error field.
  */
+import { i64, u64 } from './bounds.js';
 import { SIZE } from './layout.js';
 import { NOTIFY } from './opcodes.js';
 import { outHeader } from './reply.js';
@@ -19,9 +20,9 @@ export function notifyResend(): Uint8Array[] {
 /** FUSE_NOTIFY_INVAL_INODE: drop the attributes and cached pages [offset, offset+length) of a node (length 0: to the end; offset -1: attributes only). */
 export function notifyInvalInode(nodeid: bigint, offset: bigint, length: bigint): Uint8Array[] {
   const body = Buffer.alloc(SIZE.NOTIFY_INVAL_INODE_OUT);
-  body.writeBigUInt64LE(nodeid, 0);
-  body.writeBigInt64LE(offset, 8);
-  body.writeBigInt64LE(length, 16);
+  body.writeBigUInt64LE(u64(nodeid, 'nodeid'), 0);
+  body.writeBigInt64LE(i64(offset, 'offset'), 8);
+  body.writeBigInt64LE(i64(length, 'length'), 16);
   return [outHeader(0n, NOTIFY.INVAL_INODE, body.length), body];
 }
 
@@ -29,7 +30,7 @@ export function notifyInvalInode(nodeid: bigint, offset: bigint, length: bigint)
 export function notifyInvalEntry(parent: bigint, name: string): Uint8Array[] {
   const bytes = fileNameBytes(name);
   const body = Buffer.alloc(SIZE.NOTIFY_INVAL_ENTRY_OUT + bytes.length + 1);
-  body.writeBigUInt64LE(parent, 0);
+  body.writeBigUInt64LE(u64(parent, 'parent'), 0);
   body.writeUInt32LE(bytes.length, 8);
   body.set(bytes, SIZE.NOTIFY_INVAL_ENTRY_OUT);
   return [outHeader(0n, NOTIFY.INVAL_ENTRY, body.length), body];

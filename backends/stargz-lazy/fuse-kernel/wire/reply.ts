@@ -5,10 +5,9 @@
  */
 import { type Attr, encodeAttr } from './attr.js';
 import { SIZE } from './layout.js';
+import { bounded, safeCount, u64 } from './bounds.js';
 import { INIT } from './opcodes.js';
 import { WireError } from './wire-error.js';
-
-const U64_MAX = (1n << 64n) - 1n;
 
 /**
  * The header of a message of `bodyLength` bytes after it; `error` is 0, -errno, or a notify code.
@@ -24,7 +23,7 @@ export function outHeader(unique: bigint, error: number, bodyLength: number): Bu
 }
 
 function writeHeader(h: Buffer, total: number, error: number, unique: bigint): void {
-  if (unique < 0n || unique > U64_MAX) throw new WireError(`unique ${unique} is not a u64`);
+  u64(unique, 'unique');
   h.writeUInt32LE(total, 0);
   h.writeInt32LE(error, 4);
   h.writeBigUInt64LE(unique, 8);
@@ -44,16 +43,6 @@ export function ttlParts(seconds: number): { sec: bigint; nsec: number } {
   const whole = Math.floor(seconds);
   const nsec = Math.min(999_999_999, Math.round((seconds - whole) * 1e9));
   return { sec: BigInt(whole), nsec };
-}
-
-function bounded(n: number, max: number, what: string): number {
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new WireError(`${what} ${n} is not in 0..${max}`);
-  return n;
-}
-
-function u64(v: bigint, what: string): bigint {
-  if (v < 0n || v > U64_MAX) throw new WireError(`${what} ${v} is not a u64`);
-  return v;
 }
 
 /**
@@ -159,10 +148,7 @@ export interface Statfs {
 
 /** STATFS's answer (fuse_statfs_out = fuse_kstatfs, 80 bytes). */
 export function replyStatfs(unique: bigint, s: Statfs): Uint8Array[] {
-  const counts = [s.blocks, s.bfree, s.bavail, s.files, s.ffree].map((n, i) => {
-    if (!Number.isSafeInteger(n) || n < 0) throw new WireError(`statfs ${STATFS_COUNTS[i]} ${n} is not a count`);
-    return BigInt(n);
-  });
+  const counts = [s.blocks, s.bfree, s.bavail, s.files, s.ffree].map((n, i) => safeCount(n, `statfs ${STATFS_COUNTS[i]}`));
   const sizes = [bounded(s.bsize, 0xffff_ffff, 'bsize'), bounded(s.namelen, 0xffff_ffff, 'namelen'), bounded(s.frsize, 0xffff_ffff, 'frsize')];
   return fixed(unique, SIZE.KSTATFS, (b) => {
     counts.forEach((n, i) => b.writeBigUInt64LE(n, 16 + i * 8));
@@ -193,7 +179,7 @@ export interface InitReply {
 /** INIT's answer (fuse_init_out, 64 bytes). */
 export function replyInit(unique: bigint, r: InitReply): Uint8Array[] {
   let flags = r.flags;
-  if (flags < 0n || flags > U64_MAX) throw new WireError(`init flags ${flags} not a u64`);
+  u64(flags, 'init flags');
   if (flags >> 32n !== 0n) flags |= INIT.INIT_EXT;
   const u16 = (n: number, what: string): number => bounded(n, 0xffff, what);
   const u32 = (n: number, what: string): number => bounded(n, 0xffff_ffff, what);

@@ -5,7 +5,8 @@
  * the process is SIGKILLed. The keeper starts it again with the kept /dev/fuse descriptor; the
  * new process takes the connection over (opens the layer from the announced mount request,
  * serves the descriptor without mounting, asks the kernel to resend) and dd completes with the
- * file's exact bytes. Then SIGTERM to the keeper: the process unmounts, the keeper exits 0.
+ * file's exact bytes. Then `shutdownFused` (snaphost shutdown) stops both: the keeper is signalled,
+ * the process unmounts, nothing is started again.
  * The keeper runs from dist/ (`npm run build`), the process from the sources (vite-node).
  */
 import { spawn } from 'node:child_process';
@@ -15,7 +16,7 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedClient } from '../../../../../backends/stargz-lazy/fused-client/fused-client.js';
-import { fusedPid } from '../../../../../backends/stargz-lazy/fused-client/stop-fused.js';
+import { fusedPid, shutdownFused } from '../../../../../backends/stargz-lazy/fused-client/stop-fused.js';
 import { keeperCommand } from '../../../../../backends/stargz-lazy/fuse-kernel/keeper/keeper-command.js';
 import { sha256 } from '../registry/servers/docker-registry.js';
 import { serveBlob, startBlobServer, type BlobServer } from '../registry/servers/blob-server.js';
@@ -85,7 +86,9 @@ describe.skipIf(!runnable)('fused under the connection keeper', () => {
     expect(await mountsUnder(tmp)).toEqual([mnt]);
     hold = false;
 
-    process.kill(keeperPid, 'SIGTERM'); // forwarded: the process unmounts every layer and exits; so does the keeper
+    // `snaphost shutdown`'s stop: SIGTERM goes to the keeper, which forwards it and starts nothing again.
+    const stopped = await shutdownFused(root, { timeoutMs: 15_000 });
+    expect(stopped).toMatchObject({ killed: false, detached: 0, stuck: [] });
     await eventually(() => !isAlive(keeperPid!), 15_000, 'the keeper exiting');
     expect(await mountsUnder(tmp)).toEqual([]);
     keeperPid = undefined;

@@ -4,6 +4,7 @@
  * list no longer than the body can hold).
  */
 import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { OP } from '../../../../../../backends/stargz-lazy/fuse-kernel/wire/opcodes.js';
 import { decodeRequest, type Request } from '../../../../../../backends/stargz-lazy/fuse-kernel/wire/request.js';
@@ -27,6 +28,13 @@ function settle(buf: Uint8Array, length: number): void {
   }
 }
 
+/** Every request recorded from the kernel (test/fixtures/fuse-kernel/linux-*.json). */
+const DIR = new URL('../../../../../fixtures/fuse-kernel/', import.meta.url);
+const recorded = readdirSync(DIR)
+  .filter((f) => /^linux-.*\.json$/.test(f))
+  .flatMap((f) => (JSON.parse(readFileSync(new URL(f, DIR), 'utf8')) as { steps: { messages: string[] }[] }).steps)
+  .flatMap((s) => s.messages.map((h) => Buffer.from(h, 'hex')));
+
 const opcodes = fc.oneof(fc.constantFrom(...Object.values(OP)), fc.integer({ min: 0, max: 0xffff_ffff }));
 
 describe('decodeRequest on arbitrary input', () => {
@@ -38,6 +46,18 @@ describe('decodeRequest on arbitrary input', () => {
       const b = request({ opcode }, body);
       b.writeUInt16LE(ext, 36);
       settle(b, b.length);
+    }), { numRuns: 3000 });
+  });
+  it('real kernel requests with bytes flipped or cut short: a request or a WireError', () => {
+    expect(recorded.length).toBeGreaterThan(0);
+    const flip = fc.record({ at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) });
+    fc.assert(fc.property(fc.nat({ max: recorded.length - 1 }), fc.array(flip, { minLength: 1, maxLength: 4 }), fc.nat(), (i, flips, cut) => {
+      const msg = Buffer.from(recorded[i]!);
+      // Flips past the header's len field keep the message whole, so the body's checks run.
+      for (const { at, xor } of flips) msg[4 + (at % (msg.length - 4))]! ^= xor;
+      settle(msg, msg.length);
+      const short = msg.subarray(0, cut % (msg.length + 1));
+      settle(short, short.length);
     }), { numRuns: 3000 });
   });
   it('a header whose len lies, over a random body', () => {
