@@ -208,7 +208,10 @@ snapshots_ls >"$SNAPS"
 # ---- (b) the FUSE-serving process killed: restored at the next start -----------------------------
 E2E_CURRENT=restore
 kill_fused() {
-  local pid
+  local pid k
+  # fs.transport "kernel": the connection keeper would start the process again and take its
+  # connections over (stargz-lazy-handover.e2e.sh tests that); here it is to die for good.
+  for k in $(fused_keeper_pids "$ROOT"); do kill -KILL "$k"; done
   pid=$(jq -r '.pid' "$ROOT/fused.lock" 2>/dev/null)
   [[ $pid =~ ^[0-9]+$ && $(fused_pids "$ROOT" | head -n 1) == "$pid" ]] || e2e_die "fused.lock names '$pid', the FUSE process is $(fused_pids "$ROOT" | tr '\n' ' ')"
   kill -KILL "$pid"

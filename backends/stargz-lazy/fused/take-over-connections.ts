@@ -57,13 +57,19 @@ async function takeOne<L extends ServedLayer>(c: HandedOver, d: TakeOverDeps<L>)
   }
   // Inodes the previous process passed through stay so, with its backing ids (passthrough-state.ts).
   const sync = new StateSync();
-  const fuse = await resumeLayerKernel(c.fd, request.mountpoint, d.mounts.reader(layer), request.digest, {
-    log,
-    readTimeoutMs: d.readTimeoutMs,
-    passthrough: passthrough !== undefined && d.passthrough,
-    passthroughState: passthrough,
-    onPassthroughChange: sync.changed,
-  });
+  let fuse;
+  try {
+    fuse = await resumeLayerKernel(c.fd, request.mountpoint, d.mounts.reader(layer), request.digest, {
+      log,
+      readTimeoutMs: d.readTimeoutMs,
+      passthrough: passthrough !== undefined && d.passthrough,
+      passthroughState: passthrough,
+      onPassthroughChange: sync.changed,
+    });
+  } catch (err) {
+    log.error({ err, layer: request.digest }, 'cannot serve a handed-over connection: closed (its readers get ENOTCONN)');
+    return giveUp(c, d);
+  }
   d.mounts.adopt(request, layer, { fuse, counters: fuse.counters });
   if (passthrough !== undefined) sync.start(() => void d.keeper.keep(c.id, c.fd, { request, initFlags, passthrough: fuse.passthroughState?.() }), () => d.mounts.serves(fuse));
   return true;
