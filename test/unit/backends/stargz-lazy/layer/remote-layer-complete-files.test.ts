@@ -46,6 +46,7 @@ describe('RemoteLayer and complete files', () => {
     const { b, c, layer } = await setup();
     const bin = layer.index.lookup('app/bin')!;
     await layer.fetchIntoCache(bin.chunks.map((chunk) => ({ chunk, path: bin.path })));
+    await c.cache.flush();
     expect(layer.completeFile(bin)).toBeUndefined();
     await c.cache.files.idle();
     expect((await readFile(layer.completeFile(bin)!.path)).equals(b.files['app/bin'])).toBe(true);
@@ -54,6 +55,7 @@ describe('RemoteLayer and complete files', () => {
   it('the end of the prefetch and the layer seen whole (background fetch) sweep the layer', async () => {
     const { b, c, layer } = await setup();
     await layer.prefetch({ maxBytes: 1 << 20, timeoutMs: 10_000 });
+    await c.cache.flush(); // chunk files on disk (a one-chunk file is complete once its file is)
     await c.cache.files.idle();
     const bin = layer.index.lookup('app/bin')!;
     const big = layer.index.lookup('data/big')!;
@@ -61,6 +63,7 @@ describe('RemoteLayer and complete files', () => {
     expect(c.cache.files.completeFile(big)).toBeUndefined();
     await layer.fetchIntoCache(layer.missingChunks());
     expect(layer.progress().fetchedBytes).toBe(layer.progress().totalBytes);
+    await c.cache.flush();
     await c.cache.files.idle();
     expect((await readFile(c.cache.files.completeFile(big)!.path)).equals(b.files['data/big'])).toBe(true);
     // A one-chunk file needs no assembly: its chunk file is the complete file once verified.
