@@ -67,6 +67,13 @@ export const fsOptions = z
      * addon is not built or /dev/fuse is missing (no silent fallback). Read at each mount.
      */
     transport: z.enum(FS_TRANSPORTS).default('fuse-native'),
+    /**
+     * With `transport: kernel`: a file whose bytes are all in the local cache is opened with
+     * kernel passthrough (Linux >= 6.9), so its reads go kernel-to-disk without snaphost; where
+     * the kernel does not offer it or refuses, reads go through snaphost as before (said once
+     * per mount). false: never ask (a kernel with a passthrough bug). Read at each mount.
+     */
+    passthrough: z.boolean().default(true),
   })
   .strict();
 

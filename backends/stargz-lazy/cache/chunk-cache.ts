@@ -22,24 +22,17 @@
  */
 import { InvalidArgumentError, type Logger } from '../../../core/sdk.js';
 import { digestOf } from '../estargz/digest.js';
-import { DEFAULT_LIMITS } from '../estargz/limits.js';
 import type { ChunkCacheStats } from './chunk-cache-stats.js';
+import { checkCacheOptions, type ChunkCacheOptions } from './chunk-cache-options.js';
 import { chunkPath } from './chunk-path.js';
+import { CompleteFiles } from './complete-files.js';
 import { DiskCap } from './disk-cap.js';
 import { DiskStore } from './disk-store.js';
 import { MemoryLru } from './memory-lru.js';
 import { ReadPins } from './read-pins.js';
 import { VerifiedFiles } from './verified-files.js';
 
-export interface ChunkCacheOptions {
-  /** Budget of the memory LRU in bytes; 0 turns it off. */
-  memoryBytes: number;
-  /** Cap of the cache directory's chunk files in bytes; 0 (the default) turns it off. */
-  diskBytes?: number | undefined;
-  log: Logger;
-  /** Files larger than this are not chunks: removed on read. Default: the eStargz `maxChunkBytes` limit. */
-  maxChunkBytes?: number;
-}
+export type { ChunkCacheOptions } from './chunk-cache-options.js';
 
 export class ChunkCache {
   readonly #memory: MemoryLru;
@@ -50,6 +43,8 @@ export class ChunkCache {
   /** Chunks whose disk file is being read: the cap never removes those. */
   readonly #reading = new ReadPins();
   readonly #cap: DiskCap;
+  /** Whole files whose every chunk is here, as single backing files (kernel passthrough). */
+  files!: CompleteFiles;
 
   private constructor(
     private readonly disk: DiskStore,
@@ -73,23 +68,11 @@ export class ChunkCache {
 
   /** Open (creating it if needed) the cache in `dir`. */
   static async open(dir: string, opts: ChunkCacheOptions): Promise<ChunkCache> {
-    if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) {
-      throw new InvalidArgumentError(`chunk cache: directory must be a non-empty path, got ${JSON.stringify(dir)}`);
-    }
-    if (!Number.isSafeInteger(opts.memoryBytes) || opts.memoryBytes < 0) {
-      throw new InvalidArgumentError(`chunk cache: memoryBytes must be a non-negative integer, got ${opts.memoryBytes}`);
-    }
-    const maxChunkBytes = opts.maxChunkBytes ?? DEFAULT_LIMITS.maxChunkBytes;
-    if (!Number.isSafeInteger(maxChunkBytes) || maxChunkBytes <= 0) {
-      throw new InvalidArgumentError(`chunk cache: maxChunkBytes must be a positive integer, got ${maxChunkBytes}`);
-    }
-    const diskBytes = opts.diskBytes ?? 0;
-    if (!Number.isSafeInteger(diskBytes) || diskBytes < 0) {
-      throw new InvalidArgumentError(`chunk cache: diskBytes must be a non-negative integer (0: no cap), got ${diskBytes}`);
-    }
+    const { maxChunkBytes, diskBytes } = checkCacheOptions(dir, opts);
     const log = opts.log.child({ component: 'chunk-cache' });
     const disk = await DiskStore.open(dir, log);
     const cache = new ChunkCache(disk, opts.memoryBytes, diskBytes, maxChunkBytes, log);
+    cache.files = new CompleteFiles({ store: disk, chunks: cache, enforceCap: () => cache.#cap.enforce(), log: log.child({ component: 'complete-files' }), ...opts.files });
     const found = { chunks: disk.index.size, bytes: disk.index.bytes };
     if (cache.#cap.over()) {
       await cache.#cap.enforce();
@@ -207,6 +190,15 @@ export class ChunkCache {
     return held;
   }
 
+  /**
+   * The disk file of chunk `digest` when this process verified it (or wrote it) and the index
+   * holds it: its path and the identity it had then (the caller compares its fstat). No I/O.
+   */
+  verifiedFile(digest: string): { path: string; identity: string } | undefined {
+    const identity = this.disk.index.has(digest) ? this.#verified.identityOf(digest) : undefined;
+    return identity === undefined ? undefined : { path: this.disk.pathOf(digest), identity };
+  }
+
   /** Whether `digest` is held in memory (no stats counted, no recency changed). */
   holds(digest: string): boolean {
     return this.#memory.has(digest) || this.#writing.has(digest);
@@ -277,6 +269,7 @@ export class ChunkCache {
 
   /** Log the eviction summary not logged yet, close the files kept open for range reads (the cache stays usable). */
   close(): void {
+    this.files.close();
     this.#cap.close();
     this.disk.close();
   }

@@ -8,6 +8,9 @@
  * and any older than `STALE_TEMP_MS` (a write takes milliseconds; pids get reused), are
  * removed. Another live process may be writing into the same cache, so nothing else is.
  *
+ * The whole-file backing files (`backing-path.ts`, written by `complete-files.ts`) live under
+ * `<root>/files/`, share `tmp/` and the index (keyed `file:…`), and are removed the same way.
+ *
  * Every write and removal of a chunk file goes through here, so the LRU index (`lru-index.ts`:
  * sizes and recency, rebuilt from the directory at open) stays what is on disk; the size cap
  * (`disk-cap.ts`) works from it. A file found on read that the index does not know (written by
@@ -17,15 +20,18 @@
  * write or removal of a chunk closes its kept file.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../../../core/sdk.js';
 import type { DigestAlgorithm } from '../estargz/digest.js';
 import { processRuns } from '../protocol/process-runs.js';
+import { backingPath } from './backing-path.js';
 import { chunkPath } from './chunk-path.js';
+import { identityOf } from './file-identity.js';
 import { hashFile, readFully, readWhole } from './file-reads.js';
 import { LruIndex } from './lru-index.js';
 import { OpenChunkFiles, type OpenChunkFile } from './open-chunk-files.js';
+import { scanBackingFiles } from './scan-backing-files.js';
 import { scanCacheDir } from './scan-cache-dir.js';
 import { writeFileRenamed } from './write-file-renamed.js';
 
@@ -79,7 +85,9 @@ export class DiskStore {
     await mkdir(join(root, TMP_DIR), { recursive: true, mode: 0o700 });
     const store = new DiskStore(root, log);
     await store.removeStaleTemps();
-    for (const c of await scanCacheDir(root)) store.index.add(c.digest, c.size);
+    const chunks = (await scanCacheDir(root)).map((c) => ({ key: c.digest, size: c.size, mtimeMs: c.mtimeMs }));
+    const files = await scanBackingFiles(root);
+    for (const f of [...chunks, ...files].sort((a, b) => a.mtimeMs - b.mtimeMs)) store.index.add(f.key, f.size);
     return store;
   }
 
@@ -207,7 +215,7 @@ export class DiskStore {
       this.#dirs.add(dir);
     }
     try {
-      const st = await writeFileRenamed(this.#tmpName(), join(this.root, file), data, 0o600);
+      const st = await writeFileRenamed(this.tmpName(), join(this.root, file), data, 0o600);
       this.#open.drop(digest); // a descriptor of the file replaced
       this.index.add(digest, data.length);
       return st.isFile() && st.size === data.length ? identityOf(st) : undefined;
@@ -222,7 +230,7 @@ export class DiskStore {
    * A temp name: `<pid>-…` (removeStaleTemps keeps the temps of live processes), unique in this
    * process by the counter (one random draw per store, not one per write).
    */
-  #tmpName(): string {
+  tmpName(): string {
     return join(this.root, TMP_DIR, `${process.pid}-${this.#tmpPrefix}-${(this.#tmpCount++).toString(36)}`);
   }
 
@@ -241,8 +249,29 @@ export class DiskStore {
     }
   }
 
-  private pathOf(digest: string): string {
-    return join(this.root, chunkPath(digest).file);
+  /** The file of `key`: a chunk digest, or a backing file's key (`backing-path.ts`). */
+  pathOf(key: string): string {
+    return join(this.root, backingPath(key)?.file ?? chunkPath(key).file);
+  }
+
+  /**
+   * Puts the whole temp file `tmp` (of `size` bytes, written by the caller) in place as the file
+   * of backing key `key` and indexes it as the most recently used; the caller enforces the cap.
+   */
+  async adopt(key: string, tmp: string, size: number): Promise<void> {
+    const path = this.pathOf(key);
+    const dir = dirname(path);
+    if (!this.#dirs.has(dir)) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      this.#dirs.add(dir);
+    }
+    try {
+      await rename(tmp, path);
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) this.#dirs.delete(dir);
+      throw err;
+    }
+    this.index.add(key, size);
   }
 
   private async removeStaleTemps(): Promise<void> {
@@ -262,9 +291,4 @@ export class DiskStore {
 
 function isCode(err: unknown, code: string): boolean {
   return (err as { code?: unknown } | null)?.code === code;
-}
-
-/** What tells a file from a rewrite of it: device, inode, size, change and modification times. */
-function identityOf(st: { dev: number; ino: number; size: number; ctimeMs: number; mtimeMs: number }): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}:${st.mtimeMs}`;
 }

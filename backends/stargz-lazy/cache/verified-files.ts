@@ -17,6 +17,11 @@ export class VerifiedFiles {
     return this.#files.get(digest) === identity;
   }
 
+  /** The identity of the file of `digest` when this process last verified it, if it did. */
+  identityOf(digest: string): string | undefined {
+    return this.#files.get(digest);
+  }
+
   remember(digest: string, identity: string): void {
     this.#files.delete(digest);
     this.#files.set(digest, identity);

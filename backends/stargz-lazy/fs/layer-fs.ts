@@ -15,6 +15,7 @@
  */
 import type Fuse from 'fuse-native';
 import type { Logger } from '../../../core/sdk.js';
+import type { CompleteFile } from '../cache/complete-files.js';
 import type { LayerIndex } from '../estargz/layer-index.js';
 import type { LayerNode } from '../estargz/layer-node.js';
 import { NODE_TYPES, type PackedTree } from '../estargz/packed-tree.js';
@@ -35,6 +36,13 @@ export interface LayerReader {
    * in memory) and answer how many; undefined when `read` must fetch them.
    */
   readCached?(node: LayerNode, offset: number, length: number, target: Buffer): number | undefined;
+  /**
+   * Optional: the complete file of regular file `node` (all its bytes in one local file,
+   * cache/complete-files.ts) for kernel passthrough, or undefined. No I/O, never waits.
+   */
+  completeFile?(node: LayerNode): CompleteFile | undefined;
+  /** With `completeFile`: a mount agreed passthrough with the kernel, so files are made complete from now on. */
+  wantCompleteFiles?(): void;
 }
 
 export interface LayerFsOptions {

@@ -24,6 +24,10 @@ export interface MountLayerOptions {
   log: Logger;
   /** A read that has not finished after this long answers EIO. */
   readTimeoutMs: number;
+  /** `kernel` only: kernel passthrough of complete files (fuse-kernel/passthrough/). */
+  passthrough?: boolean | undefined;
+  /** `kernel` only: the inodes in passthrough changed (the keeper is sent the new state). */
+  onPassthroughChange?: (() => void) | undefined;
 }
 
 /** fuse-native's own deadline per operation: a backstop behind the read deadline. */
@@ -32,7 +36,7 @@ const OP_TIMEOUT_SLACK_MS = 10_000;
 /** Mounts `layer` at `mountpoint` with the transport asked for; resolves once the kernel sent INIT. */
 export async function mountLayer(mountpoint: string, layer: LayerReader, digest: string, o: MountLayerOptions): Promise<MountedLayer> {
   if (o.transport === 'kernel') {
-    const fuse = await mountLayerKernel(mountpoint, layer, digest, { log: o.log, readTimeoutMs: o.readTimeoutMs });
+    const fuse = await mountLayerKernel(mountpoint, layer, digest, { log: o.log, readTimeoutMs: o.readTimeoutMs, passthrough: o.passthrough ?? false, onPassthroughChange: o.onPassthroughChange });
     return { fuse, counters: fuse.counters };
   }
   const fs = new LayerFs({ layer, digest, log: o.log, readTimeoutMs: o.readTimeoutMs });

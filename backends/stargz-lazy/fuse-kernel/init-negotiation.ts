@@ -36,6 +36,8 @@ export interface InitOptions {
   maxPages: number;
   /** Capabilities wanted on top of WANTED_INIT_FLAGS (kept only when the kernel offers them). */
   extraFlags?: bigint;
+  /** init_out.max_stack_depth when PASSTHROUGH is agreed (passthrough/passthrough-init.ts). */
+  maxStackDepth?: number;
 }
 
 /** An InitReply; or `retry` (the kernel speaks a later major: answer ours, it sends INIT again); or `unsupported` (an older major). */
@@ -58,6 +60,7 @@ export function negotiateInit(req: Pick<InitRequest, 'major' | 'minor' | 'maxRea
       maxWrite: MAX_WRITE,
       timeGran: 1,
       maxPages: (flags & INIT.MAX_PAGES) !== 0n ? o.maxPages : 0,
+      maxStackDepth: (flags & INIT.PASSTHROUGH) !== 0n ? (o.maxStackDepth ?? 0) : 0,
     },
   };
 }

@@ -37,6 +37,8 @@ export interface LayerRequestsOptions {
   inodes: LayerInodes;
   reads: FileReads;
   openFile: OpenFile;
+  /** RELEASE of a regular file's open `fh` (passthrough keeps count of its opens). */
+  releaseFile?: ((fh: bigint) => void) | undefined;
 }
 
 const NO_ATTR: Attr = { ino: 0n, size: 0, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n, mode: 0, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: 0 };
@@ -98,6 +100,8 @@ export class LayerRequests implements RequestHandler {
       case OP.STATFS:
         return replyStatfs(u, this.#statfs);
       case OP.RELEASE:
+        this.#o.releaseFile?.(req.fh);
+        return replyEmpty(u);
       case OP.RELEASEDIR:
       case OP.FLUSH:
       case OP.ACCESS:

@@ -23,6 +23,7 @@ import { FailedPreconditionError, UnavailableError, type Logger } from '../../..
 import { boundedUnmount } from '../fs/bounded-unmount.js';
 import { FUSE_SUBTYPE, fsnameOf, type FuseMount } from '../fs/fuse-mount.js';
 import type { LayerReader } from '../fs/layer-fs.js';
+import { ReadNodes } from '../fs/read-nodes.js';
 import { FileReads, type ReadCounters } from './file-reads.js';
 import { loadFuseDevice, MNT_DETACH, MS_RDONLY, type FuseDevice } from './fuse-device.js';
 import { PAGE_SIZE } from './init-negotiation.js';
@@ -31,6 +32,9 @@ import { LayerRequests } from './layer-requests.js';
 import { maxPagesLimit } from './max-pages.js';
 import { raiseReadahead } from './readahead.js';
 import { keepCacheOpen, type OpenFile } from './open-file.js';
+import { PassthroughOpens, type PassthroughCounters } from './passthrough/passthrough-opens.js';
+import { PASSTHROUGH_INIT_FLAGS, PASSTHROUGH_MAX_STACK_DEPTH } from './passthrough/passthrough-init.js';
+import type { PassthroughState } from './passthrough/passthrough-state.js';
 import { serveSession, type Session } from './session.js';
 
 const INIT_TIMEOUT_MS = 30_000;
@@ -46,8 +50,20 @@ export interface MountLayerKernelOptions {
   device?: FuseDevice;
   /** OPEN of regular files (default: keepCacheOpen; the passthrough part gives its own). */
   openFile?: (index: LayerReader['index']) => OpenFile;
-  /** INIT capabilities wanted beyond the defaults (passthrough). */
+  /** INIT capabilities wanted beyond the defaults. */
   extraInitFlags?: bigint;
+  /**
+   * Kernel passthrough of complete files (passthrough/passthrough-opens.ts; `fs.passthrough`):
+   * asked at INIT when the layer reader has `completeFile`; refused or not offered, reads go
+   * through JS (said once per mount). Default false.
+   */
+  passthrough?: boolean;
+  /** Backing ids held at once per connection (default 4096). */
+  maxBackingIds?: number;
+  /** A connection taken over: the passthrough state the previous process left (passthrough-state.ts). */
+  passthroughState?: PassthroughState | undefined;
+  /** Called when the inodes in passthrough change (the keeper is then sent `passthroughState()`). */
+  onPassthroughChange?: (() => void) | undefined;
 }
 
 /** A layer mount of the kernel transport. */
@@ -55,6 +71,10 @@ export interface KernelMount extends FuseMount {
   /** Reads served (the mount table lists them). */
   readonly counters: ReadCounters;
   readonly session: Session;
+  /** What passthrough did, when it was asked for. */
+  readonly passthrough: PassthroughCounters | undefined;
+  /** The state a process taking this connection over needs (passthrough-state.ts), when passthrough was asked for. */
+  readonly passthroughState: (() => PassthroughState) | undefined;
   /** The /dev/fuse descriptor (the session owns it; the connection keeper takes a duplicate). */
   readonly fd: number;
 }
@@ -70,13 +90,43 @@ export function kernelDevice(device?: FuseDevice): FuseDevice {
 }
 
 /** Serves the open connection `fd` (mounted already) for `layer`; the session owns `fd` from now on. */
-export function serveLayerConnection(fd: number, layer: LayerReader, digest: string, o: MountLayerKernelOptions & { maxPages: number }): { session: Session; counters: ReadCounters } {
+export function serveLayerConnection(
+  fd: number,
+  layer: LayerReader,
+  digest: string,
+  o: MountLayerKernelOptions & { maxPages: number },
+): Pick<KernelMount, 'session' | 'counters' | 'passthrough' | 'passthroughState'> {
   const device = kernelDevice(o.device);
   const reads = new FileReads({ layer, digest, log: o.log, readTimeoutMs: o.readTimeoutMs });
   const tree = layer.index.tree;
-  const handler = new LayerRequests({ index: layer.index, inodes: new LayerInodes(tree), reads, openFile: (o.openFile ?? ((i) => keepCacheOpen(i.tree)))(layer.index) });
-  const session = serveSession({ device, fd, handler, log: o.log, init: { maxPages: o.maxPages, extraFlags: o.extraInitFlags } });
-  return { session, counters: reads.counters };
+  const plain = (o.openFile ?? ((i) => keepCacheOpen(i.tree)))(layer.index);
+  const pass = layerPassthrough(fd, layer, { ...o, device, plain });
+  const handler = new LayerRequests({ index: layer.index, inodes: new LayerInodes(tree), reads, openFile: pass?.open ?? plain, releaseFile: pass && ((fh) => pass.release(fh)) });
+  const init = pass ? { extraFlags: (o.extraInitFlags ?? 0n) | PASSTHROUGH_INIT_FLAGS, maxStackDepth: PASSTHROUGH_MAX_STACK_DEPTH } : { extraFlags: o.extraInitFlags };
+  const session = serveSession({ device, fd, handler, log: o.log, init: { maxPages: o.maxPages, ...init } });
+  if (pass) {
+    session.initialised.then((flags) => pass.negotiated(flags), () => undefined);
+    void session.ended.then(() => pass.end());
+  }
+  if (o.passthroughState?.active && o.passthrough) layer.wantCompleteFiles?.();
+  return { session, counters: reads.counters, passthrough: pass?.counters, passthroughState: pass && (() => pass.state()) };
+}
+
+/** The passthrough opens of a connection, when asked for and the reader knows complete files. */
+function layerPassthrough(fd: number, layer: LayerReader, o: MountLayerKernelOptions & { device: FuseDevice; plain: OpenFile }): PassthroughOpens | undefined {
+  const completeFile = layer.completeFile?.bind(layer);
+  // A connection taken over with inodes in passthrough keeps them so whatever the option says now.
+  const carried = (o.passthroughState?.inodes.length ?? 0) > 0;
+  if ((!o.passthrough && !carried) || completeFile === undefined) return undefined;
+  const resumed = o.passthroughState && { ...o.passthroughState, active: o.passthroughState.active && o.passthrough === true };
+  const nodes = new ReadNodes(layer.index);
+  return new PassthroughOpens({ device: o.device, fd, plain: o.plain, nodeOf: (ino) => nodes.get(ino), completeFile,
+    log: o.log,
+    maxBackingIds: o.maxBackingIds,
+    onActive: layer.wantCompleteFiles?.bind(layer),
+    resumed,
+    onChange: o.onPassthroughChange,
+  });
 }
 
 /** Mounts `layer` at `mountpoint` (an existing empty directory); resolves once the kernel sent INIT. */
@@ -99,7 +149,7 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
     closeSync(fd);
     throw new UnavailableError(`cannot mount layer ${digest} at ${mountpoint}: ${(err as Error).message}`, { cause: err });
   }
-  const { session, counters } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
+  const { session, counters, passthrough, passthroughState } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
   let unmounting: Promise<void> | undefined;
   const detach = async (): Promise<void> => {
     const started = performance.now();
@@ -131,5 +181,5 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
     clearTimeout(timer);
   }
   await raiseReadahead(mountpoint, `fuse.${FUSE_SUBTYPE}`, (maxPages * PAGE_SIZE) / 1024, o.log).catch((err: unknown) => o.log.warn({ err }, 'reading /proc/self/mountinfo failed; the read-ahead of the layer mount stays at the default'));
-  return { mountpoint, unmount, counters, session, fd };
+  return { mountpoint, unmount, counters, session, fd, passthrough, passthroughState };
 }

@@ -13,7 +13,7 @@ export function fusedConfigOf(options: StargzLazyOptions, log: Logger): FusedCon
     cache: { memoryBytes: options.cache.memoryBytes, diskBytes: options.cache.diskBytes },
     backgroundFetch: options.backgroundFetch,
     prefetch: { maxBytes: options.prefetch.maxBytes, timeoutMs: options.prefetch.timeoutMs },
-    fs: { readTimeoutMs: options.readTimeoutMs, regionBytes: options.regionBytes, transport: options.fs.transport },
+    fs: { readTimeoutMs: options.readTimeoutMs, regionBytes: options.regionBytes, transport: options.fs.transport, passthrough: options.fs.passthrough },
     idleExitMs: options.fusedIdleExitMs,
     outsideCheckMs: options.fusedOutsideCheckMs,
     memoryLimitBytes: options.fusedMemoryLimitBytes,

@@ -120,7 +120,7 @@ async function main(argv: string[]): Promise<void> {
   const mounts = new ServedMounts<RemoteLayer>({ config, log, cache, counters, openLayer, probe: registryProbe(registry), background, keeper });
   const handed = keeper ? await keeper.handover() : [];
   if (keeper && handed.length > 0) {
-    await takeOverConnections({ handed, keeper, mounts, openLayer, readTimeoutMs: config.fs.readTimeoutMs, log: log.child({ component: 'take-over' }) });
+    await takeOverConnections({ handed, keeper, mounts, openLayer, readTimeoutMs: config.fs.readTimeoutMs, passthrough: config.fs.passthrough, log: log.child({ component: 'take-over' }) });
   }
   const live = new LiveConfig({ config, registry, cache, background, log });
   // Warmed up while nothing needs the process (snaphost's start at open waits for `warm`); the

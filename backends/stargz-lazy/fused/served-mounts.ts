@@ -25,9 +25,11 @@
 import { FailedPreconditionError, type Logger } from '../../../core/sdk.js';
 import { isMountedAt, KeyedLock, readMountTable } from '../../../core/sdk-overlay.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
-import { FUSE_SUBTYPE, fsnameOf } from '../fs/fuse-mount.js';
+import { FUSE_SUBTYPE, fsnameOf, type FuseMount } from '../fs/fuse-mount.js';
 import { mountLayer, type MountedLayer } from '../fs/transport.js';
 import type { KeeperLink } from '../fuse-kernel/keeper/keeper-link.js';
+import { StateSync } from '../fuse-kernel/passthrough/state-sync.js';
+import { keepConnection } from './keep-connection.js';
 import type { KernelMount } from '../fuse-kernel/mount-kernel.js';
 import type { LayerReader } from '../fs/layer-fs.js';
 import { abortable } from '../layer/in-flight.js';
@@ -197,19 +199,15 @@ export class ServedMounts<L extends ServedLayer> {
     const { layer, openedAhead } = await this.#supply.take(request, signal, this.#servedOrKept(request.reference));
     signal.throwIfAborted();
     const openMs = Date.now() - started;
-    const { transport, readTimeoutMs } = this.#config.fs;
-    const mounted = await mountLayer(mountpoint, timedReader(layer, this.#readLatency), digest, { transport, readTimeoutMs, log });
+    const { transport, readTimeoutMs, passthrough } = this.#config.fs;
+    const sync = new StateSync(); // the keeper is told which inodes are passed through (passthrough-state.ts)
+    const mounted = await mountLayer(mountpoint, timedReader(layer, this.#readLatency), digest, { transport, readTimeoutMs, passthrough, onPassthroughChange: sync.changed, log });
     if (signal.aborted) {
       await mounted.fuse.unmount().catch((err: unknown) => log.error({ err }, 'unmount after a cancelled mount failed'));
       throw signal.reason;
     }
-    if (this.#keeper && 'fd' in mounted.fuse) {
-      // Before the mount is reported done: from then on it survives a crash of this process.
-      const kernel = mounted.fuse as KernelMount;
-      const initFlags = (await kernel.session.initialised).toString();
-      const errno = await this.#keeper.keep(mountpoint, kernel.fd, { request, initFlags });
-      if (errno !== 0) log.warn({ errno }, 'the connection keeper does not hold this layer connection: it will not survive a crash of this process');
-    }
+    // Before the mount is reported done: from then on it survives a crash of this process.
+    if (this.#keeper && 'fd' in mounted.fuse) await keepConnection(this.#keeper, mounted.fuse as KernelMount, request, sync, () => this.serves(mounted.fuse), log);
     const served = this.#register(request, layer, mounted, log);
     log.info(
       { reference: request.reference, tocDigest: layer.tocDigest, nodes: layer.index.size, transport, openedAhead, openMs, ms: Date.now() - started },
@@ -218,12 +216,14 @@ export class ServedMounts<L extends ServedLayer> {
     return infoOf(served, this.#background);
   }
 
-  /**
-   * A layer connection taken over from a previous process (fuse-kernel/keeper/handover.ts):
-   * `mounted` serves it already; it joins the table as a mount of this process.
-   */
+  /** A layer connection taken over from a previous process (take-over-connections.ts), served already, joins the table. */
   adopt(request: MountRequest, layer: L, mounted: MountedLayer): void {
     this.#register(request, layer, mounted, this.#log.child({ mountpoint: request.mountpoint, layer: request.digest }));
+  }
+
+  /** Whether `fuse` is a mount this process serves now (not unmounted, not vanished). */
+  serves(fuse: FuseMount): boolean {
+    return [...this.#mounts.values()].some((m) => m.fuse === fuse && m.state === 'mounted');
   }
 
   /** The reader a mount of this process serves `layer` through (read latencies recorded). */

@@ -30,6 +30,11 @@ export function timedReader(layer: LayerReader, histogram: LatencyHistogram): La
       return n;
     };
   }
+  // Passthrough asks it at open: no read happens here, nothing to time.
+  const completeFile = layer.completeFile?.bind(layer);
+  if (completeFile) timed.completeFile = completeFile;
+  const want = layer.wantCompleteFiles?.bind(layer);
+  if (want) timed.wantCompleteFiles = want;
   return timed;
 }
 

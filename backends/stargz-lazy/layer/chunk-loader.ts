@@ -77,9 +77,11 @@ export class ChunkLoader {
     return this.#flights.get(digest);
   }
 
-  /** `progress` found every chunk of the layer cached. */
-  seenComplete(): void {
+  /** `progress` found every chunk of the layer cached; true when it was not seen so before. */
+  seenComplete(): boolean {
+    const newly = !this.#complete;
     this.#complete = true;
+    return newly;
   }
 
   /** `progress` found chunks missing: a layer seen complete before lost some. */

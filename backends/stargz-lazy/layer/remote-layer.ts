@@ -28,11 +28,13 @@ import { resolveLimits, type EstargzLimits } from '../estargz/limits.js';
 import { openLayer } from '../estargz/open-layer.js';
 import type { TocIndexer } from '../estargz/toc-indexer.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
+import type { CompleteFile } from '../cache/complete-files.js';
 import { ChunkLoader } from './chunk-loader.js';
 import { registryFailure, type LayerBlobReader } from './fetch-chunks.js';
 import { InflationBudget, type LayerInflation } from './inflation-budget.js';
 import { runPrefetch, type PrefetchOptions, type PrefetchResult } from './prefetch.js';
 import { MAX_REGION_BYTES, REGION_BYTES } from './region-neighbours.js';
+import { tailReader } from './tail-reader.js';
 import type { WantedChunk } from './wanted-chunk.js';
 
 export type { LayerBlobReader } from './fetch-chunks.js';
@@ -119,23 +121,7 @@ export class RemoteLayer {
       throw registryFailure(blob.digest, err, signal);
     }
     const { size } = tail;
-    const tailStart = size - tail.data.length;
-    const reader = {
-      size,
-      read: async (offset: number, length: number) => {
-        const end = offset + length;
-        if (offset >= tailStart && end <= size) return tail.data.subarray(offset - tailStart, end - tailStart);
-        // Only what the tail does not hold: one exact range, joined to the tail's part.
-        const fetchEnd = end > tailStart && end <= size ? tailStart : end;
-        let bytes: Buffer;
-        try {
-          [bytes] = (await blob.readRanges([{ offset, length: fetchEnd - offset }], signal)) as [Buffer];
-        } catch (err) {
-          throw registryFailure(blob.digest, err, signal);
-        }
-        return fetchEnd === end ? bytes : Buffer.concat([bytes, tail.data.subarray(0, end - tailStart)]);
-      },
-    };
+    const reader = tailReader(blob, tail, signal);
     const opened = await openLayer(reader, { expectedTocDigest: o.expectedTocDigest, limits, indexer: o.indexer, signal });
     const log = o.log;
     log.debug(
@@ -187,6 +173,7 @@ export class RemoteLayer {
       if (piece !== undefined) piece.copy(out, from - offset);
       else data.get(c.chunkDigest)!.copy(out, from - offset, from - c.chunkOffset, to - c.chunkOffset);
     });
+    if (end === node.size) this.cache.files.want(node); // a reader reached its end: it may be complete now
     return out;
   }
 
@@ -241,7 +228,7 @@ export class RemoteLayer {
    * the log says why. Only the caller's `signal` makes it throw (its reason).
    */
   prefetch(o: PrefetchOptions): Promise<PrefetchResult> {
-    return runPrefetch(
+    const done = runPrefetch(
       {
         index: this.index,
         cache: this.cache,
@@ -251,6 +238,21 @@ export class RemoteLayer {
       },
       o,
     );
+    // The files it brought in whole become complete files in the background.
+    return done.finally(() => this.cache.files.sweep(this.index));
+  }
+
+  /** A mount that passes complete files through is served: from now on they are worth their disk. */
+  wantCompleteFiles(): void {
+    this.cache.files.enable();
+  }
+
+  /** `node`'s complete file (`complete-files.ts`; passthrough), else undefined and wanted for a later open. No I/O. */
+  completeFile(node: LayerNode): CompleteFile | undefined {
+    if (this.index.byIno(node.ino) !== node) return undefined;
+    const file = this.cache.files.completeFile(node);
+    if (file === undefined) this.cache.files.want(node);
+    return file;
   }
 
   /**
@@ -261,8 +263,9 @@ export class RemoteLayer {
     const { length, digests, sizes, totalBytes } = this.index.chunkList();
     let fetchedBytes = 0;
     for (let i = 0; i < length; i++) if (this.cache.has(digests[i]!)) fetchedBytes += sizes[i]!;
-    if (fetchedBytes === totalBytes) this.#loader.seenComplete();
-    else this.#loader.seenIncomplete();
+    if (fetchedBytes === totalBytes) {
+      if (this.#loader.seenComplete()) this.cache.files.sweep(this.index); // newly whole: its files too
+    } else this.#loader.seenIncomplete();
     return { fetchedBytes, totalBytes };
   }
 

@@ -23,7 +23,7 @@ export const fusedConfigSchema = z
     cache: option.cache,
     prefetch: prefetchOptions.pick({ maxBytes: true, timeoutMs: true }).prefault({}),
     backgroundFetch: option.backgroundFetch,
-    fs: z.object({ readTimeoutMs: option.readTimeoutMs, regionBytes: option.regionBytes, transport: fsOptions.shape.transport }).strict().prefault({}),
+    fs: z.object({ readTimeoutMs: option.readTimeoutMs, regionBytes: option.regionBytes, transport: fsOptions.shape.transport, passthrough: fsOptions.shape.passthrough }).strict().prefault({}),
     /** `fusedIdleExitMs` (idle-exit.ts). */
     idleExitMs: option.fusedIdleExitMs,
     /** `fusedOutsideCheckMs` (outside-watch.ts). */

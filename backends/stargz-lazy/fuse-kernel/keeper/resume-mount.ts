@@ -21,7 +21,7 @@ const DETACH_TIMEOUT_MS = 8_000;
 export async function resumeLayerKernel(fd: number, mountpoint: string, layer: LayerReader, digest: string, o: MountLayerKernelOptions): Promise<KernelMount> {
   const device = kernelDevice(o.device);
   const maxPages = await maxPagesLimit();
-  const { session, counters } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
+  const { session, counters, passthrough, passthroughState } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
   const resend = device.writev(fd, notifyResend());
   if (resend < 0) warnNoResend(o.log, mountpoint, -resend);
   else o.log.info({ mountpoint }, 'took the layer connection over; the kernel resends what the previous process had not answered');
@@ -40,7 +40,7 @@ export async function resumeLayerKernel(fd: number, mountpoint: string, layer: L
       unmounting = undefined;
       throw err;
     }));
-  return { mountpoint, unmount, counters, session, fd };
+  return { mountpoint, unmount, counters, session, fd, passthrough, passthroughState };
 }
 
 function warnNoResend(log: Logger, mountpoint: string, errno: number): void {

@@ -81,6 +81,7 @@ const FROM_OPTION: [fused: string, option: string][] = [
   ['fs.readTimeoutMs', 'readTimeoutMs'],
   ['fs.regionBytes', 'regionBytes'],
   ['fs.transport', 'fs.transport'],
+  ['fs.passthrough', 'fs.passthrough'],
   ['idleExitMs', 'fusedIdleExitMs'],
   ['outsideCheckMs', 'fusedOutsideCheckMs'],
   ['memoryLimitBytes', 'fusedMemoryLimitBytes'],

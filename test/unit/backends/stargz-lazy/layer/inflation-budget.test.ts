@@ -105,6 +105,8 @@ function droppingCache(probe: MemoryProbe): ChunkCache & { puts: Map<string, num
     holds: () => false,
     peek: () => undefined,
     stats: () => ({ diskLimitBytes: 0 }),
+    // No complete files: nothing here is ever whole on disk.
+    files: { want: () => undefined, sweep: () => undefined, completeFile: () => undefined },
     put: async (digest: string, data: Buffer) => {
       puts.set(digest, data.length);
       probe.sample();
