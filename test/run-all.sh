@@ -25,7 +25,9 @@
 #                the request only; rotation; removal forgets), stargz-lazy-pull-secrets (a
 #                dockerconfigjson secret volume as the only credentials), stargz-lazy-zstdchunked
 #                (a zstd:chunked image rpulled lazily, its tree against a full pull, a tampered
-#                frame, a plain zstd layer's fallback); every script but
+#                frame, a plain zstd layer's fallback), stargz-lazy-handover (fs.transport kernel: the
+#                FUSE-serving process SIGKILLed during a container's lazy read, the read completes
+#                with the right bytes, the keeper took the connections over); every script but
 #                stargz-lazy-hostile, which runs on containerd 2.x only
 #   e2e@containerd2:<name>  the same scripts on containerd 2.x (E2E_CONTAINERD=2): memory,
 #                overlayfs-native, stargz-lazy, stargz-lazy-restart, cri, containerd-config (its
@@ -33,7 +35,11 @@
 #                check-containerd (there also: no unpack_config), the Kubernetes scripts above but
 #                snaphost-image, stargz-lazy-zstdchunked, stargz-lazy-hostile (a 200k
 #                hard-link chain, gzip bombs and a swapped blob without toc.digest, rpulled while a
-#                benign lazy container is read: no read stall, the FUSE process's RSS bounded)
+#                benign lazy container is read: no read stall, the FUSE process's RSS bounded),
+#                stargz-lazy-handover
+#   e2e@<transport>:<name>  the stargz-lazy scripts again on the FUSE transport that is not the
+#                default (E2E_FS_TRANSPORT; issue 17), on containerd 1.6, and stargz-lazy and
+#                stargz-lazy-hostile on containerd 2.x
 # Counts: test stages report their own tests; install, build and typecheck count as one check
 # each. Ends with a per-stage summary and the line "N passed, N failed, N skipped"; exits
 # non-zero when anything failed or no test ran. Logs: $SNAPHOST_TEST_LOGS (default a temp dir).
@@ -139,9 +145,19 @@ done
 # The same scripts on a private containerd 2.x (Debian unstable's, fetched into a cache by
 # scripts/fetch-containerd2.sh): transfer-service pulls, rpull, restarts and GC per backend, the
 # generated config, and check-containerd on a 2.x (unpack_config read from its config dump).
-for name in memory overlayfs-native stargz-lazy stargz-lazy-restart cri containerd-config check-containerd stargz-lazy-hostile \
+for name in memory overlayfs-native stargz-lazy stargz-lazy-restart stargz-lazy-handover cri containerd-config check-containerd stargz-lazy-hostile \
   daemonset daemonset-upgrade registry-hosts cri-credentials stargz-lazy-pull-secrets stargz-lazy-zstdchunked; do
   counted "e2e@containerd2:$name" 15m env E2E_CONTAINERD=2 bash "test/e2e/$name.e2e.sh"
+done
+# The stargz-lazy suite again on the other FUSE transport (issue 17: both transports in CI; the
+# runs above use the default, `fs.transport` in docs/configuration.md). E2E_FS_TRANSPORT sets it
+# on every stargz-lazy backend the scripts configure (test/e2e/lib/snaphost.sh).
+OTHER_TRANSPORT=fuse-native
+for name in stargz-lazy stargz-lazy-auth stargz-lazy-cache stargz-lazy-outage stargz-lazy-pull-secrets stargz-lazy-restart stargz-lazy-zstdchunked; do
+  counted "e2e@$OTHER_TRANSPORT:$name" 15m env E2E_FS_TRANSPORT=$OTHER_TRANSPORT bash "test/e2e/$name.e2e.sh"
+done
+for name in stargz-lazy stargz-lazy-hostile; do
+  counted "e2e@$OTHER_TRANSPORT,containerd2:$name" 15m env E2E_FS_TRANSPORT=$OTHER_TRANSPORT E2E_CONTAINERD=2 bash "test/e2e/$name.e2e.sh"
 done
 
 echo
