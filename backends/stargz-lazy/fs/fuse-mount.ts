@@ -26,18 +26,14 @@
  */
 import Fuse from 'fuse-native';
 import type { Logger } from '../../../core/sdk.js';
-import { boundedUnmount } from './bounded-unmount.js';
+import { fsnameOf, FUSE_SUBTYPE } from './layer-fsname.js';
+import { layerUnmounter } from './layer-unmount.js';
 import { ERANGE } from './errno.js';
 import type { LayerFs } from './layer-fs.js';
 
-export const FUSE_SUBTYPE = 'snaphost-stargz';
-/** `fsname` of a layer mount; the mount source in /proc/self/mountinfo. */
-export const fsnameOf = (digest: string): string => `${FUSE_SUBTYPE}:${digest}`;
 /** Kernel cache lifetime of names and attributes, seconds. */
 const CACHE_SECONDS = 86_400;
 const INIT_TIMEOUT_MS = 30_000;
-/** Deadline of each unmount step (see bounded-unmount.ts); the control client waits 30 s in all. */
-const DETACH_TIMEOUT_MS = 8_000;
 
 type Signal = (result: number, ...values: unknown[]) => void;
 /** What fuse-native itself sends with a failed getattr (its native side reads the array regardless). */
@@ -142,17 +138,7 @@ export function mountLayerFs(mountpoint: string, fs: LayerFs, digest: string, o:
   const fuse = new LayerFuse(mountpoint, fs, digest, o.opTimeoutMs);
   const closeFuse = () =>
     new Promise<void>((done, fail) => fuse.unmount((e) => (e ? fail(new Error(`fusermount -uz ${mountpoint}: ${e.message}`, { cause: e })) : done())));
-  let unmounting: Promise<void> | undefined;
-  const unmount = () =>
-    (unmounting ??= boundedUnmount(mountpoint, closeFuse, {
-      fstype: `fuse.${FUSE_SUBTYPE}`,
-      source: fsnameOf(digest),
-      timeoutMs: o.detachTimeoutMs ?? DETACH_TIMEOUT_MS,
-      log: o.log,
-    }).catch((err: unknown) => {
-      unmounting = undefined; // not detached: a later unmount tries again
-      throw err;
-    }));
+  const unmount = layerUnmounter(mountpoint, digest, closeFuse, o);
   return new Promise((resolve, reject) => {
     // The kernel sends INIT as soon as the mount exists; if it never comes, give up and detach.
     const timer = setTimeout(() => {

@@ -20,12 +20,13 @@
  */
 import { closeSync } from 'node:fs';
 import { FailedPreconditionError, UnavailableError, type Logger } from '../../../core/sdk.js';
-import { boundedUnmount } from '../fs/bounded-unmount.js';
-import { FUSE_SUBTYPE, fsnameOf, type FuseMount } from '../fs/fuse-mount.js';
+import type { FuseMount } from '../fs/fuse-mount.js';
+import { FUSE_SUBTYPE, fsnameOf } from '../fs/layer-fsname.js';
 import type { LayerReader } from '../fs/layer-fs.js';
 import { ReadNodes } from '../fs/read-nodes.js';
 import { FileReads, type ReadCounters } from './file-reads.js';
-import { loadFuseDevice, MNT_DETACH, MS_RDONLY, type FuseDevice } from './fuse-device.js';
+import { loadFuseDevice, MS_RDONLY, type FuseDevice } from './fuse-device.js';
+import { kernelUnmounter } from './kernel-unmount.js';
 import { PAGE_SIZE } from './init-negotiation.js';
 import { LayerInodes } from './layer-inodes.js';
 import { LayerRequests } from './layer-requests.js';
@@ -38,7 +39,6 @@ import type { PassthroughState } from './passthrough/passthrough-state.js';
 import { serveSession, type Session } from './session.js';
 
 const INIT_TIMEOUT_MS = 30_000;
-const DETACH_TIMEOUT_MS = 8_000;
 
 export interface MountLayerKernelOptions {
   log: Logger;
@@ -150,23 +150,7 @@ export async function mountLayerKernel(mountpoint: string, layer: LayerReader, d
     throw new UnavailableError(`cannot mount layer ${digest} at ${mountpoint}: ${(err as Error).message}`, { cause: err });
   }
   const { session, counters, passthrough, passthroughState } = serveLayerConnection(fd, layer, digest, { ...o, device, maxPages });
-  let unmounting: Promise<void> | undefined;
-  const detach = async (): Promise<void> => {
-    const started = performance.now();
-    const r = device.umount(mountpoint, MNT_DETACH);
-    o.log.debug({ mountpoint, umountSyscallMs: Math.round((performance.now() - started) * 10) / 10, errno: r < 0 ? -r : 0 }, 'umount2(MNT_DETACH) of the layer done');
-    if (r < 0) throw Object.assign(new Error(`umount2(${mountpoint}, MNT_DETACH): errno ${-r}`), { errno: -r });
-  };
-  const unmount = (): Promise<void> =>
-    (unmounting ??= boundedUnmount(mountpoint, detach, {
-      fstype: `fuse.${FUSE_SUBTYPE}`,
-      source: fsnameOf(digest),
-      timeoutMs: o.detachTimeoutMs ?? DETACH_TIMEOUT_MS,
-      log: o.log,
-    }).catch((err: unknown) => {
-      unmounting = undefined; // not detached: a later unmount tries again
-      throw err;
-    }));
+  const unmount = kernelUnmounter(device, mountpoint, digest, o);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new UnavailableError(`FUSE at ${mountpoint} did not initialise within ${INIT_TIMEOUT_MS} ms`)), INIT_TIMEOUT_MS);

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { UnavailableError } from '../../../core/sdk.js';
 import { mountAt } from '../../../core/sdk-overlay.js';
-import { FUSE_SUBTYPE, fsnameOf } from '../fs/fuse-mount.js';
+import { FUSE_SUBTYPE, fsnameOf } from '../fs/layer-fsname.js';
 
 const ROOT_INO = 1;
 

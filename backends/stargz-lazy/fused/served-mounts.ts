@@ -25,7 +25,8 @@
 import { FailedPreconditionError, type Logger } from '../../../core/sdk.js';
 import { isMountedAt, KeyedLock, readMountTable } from '../../../core/sdk-overlay.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
-import { FUSE_SUBTYPE, fsnameOf, type FuseMount } from '../fs/fuse-mount.js';
+import type { FuseMount } from '../fs/fuse-mount.js';
+import { FUSE_SUBTYPE, fsnameOf } from '../fs/layer-fsname.js';
 import { mountLayer, type MountedLayer } from '../fs/transport.js';
 import type { KeeperLink } from '../fuse-kernel/keeper/keeper-link.js';
 import { StateSync } from '../fuse-kernel/passthrough/state-sync.js';

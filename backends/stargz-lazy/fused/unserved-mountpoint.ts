@@ -9,7 +9,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type Logger } from '../../../core/sdk.js';
 import { detachMount, mountAt } from '../../../core/sdk-overlay.js';
-import { FUSE_SUBTYPE } from '../fs/fuse-mount.js';
+import { FUSE_SUBTYPE } from '../fs/layer-fsname.js';
 
 /** Throws unless `mountpoint` is an existing, empty directory with nothing mounted on it. */
 export async function checkFreeMountpoint(mountpoint: string): Promise<void> {

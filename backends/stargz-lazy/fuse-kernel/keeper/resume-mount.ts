@@ -8,15 +8,12 @@
  * Unmounting is the same lazy, bounded detach as a mount of this process.
  */
 import type { Logger } from '../../../../core/sdk.js';
-import { boundedUnmount } from '../../fs/bounded-unmount.js';
-import { FUSE_SUBTYPE, fsnameOf } from '../../fs/fuse-mount.js';
 import type { LayerReader } from '../../fs/layer-fs.js';
-import { MNT_DETACH } from '../fuse-device.js';
+import { kernelUnmounter } from '../kernel-unmount.js';
 import { kernelDevice, serveLayerConnection, type KernelMount, type MountLayerKernelOptions } from '../mount-kernel.js';
 import { maxPagesLimit } from '../max-pages.js';
 import { notifyResend } from '../wire/notify.js';
 
-const DETACH_TIMEOUT_MS = 8_000;
 
 export async function resumeLayerKernel(fd: number, mountpoint: string, layer: LayerReader, digest: string, o: MountLayerKernelOptions): Promise<KernelMount> {
   const device = kernelDevice(o.device);
@@ -25,21 +22,7 @@ export async function resumeLayerKernel(fd: number, mountpoint: string, layer: L
   const resend = device.writev(fd, notifyResend());
   if (resend < 0) warnNoResend(o.log, mountpoint, -resend);
   else o.log.info({ mountpoint }, 'took the layer connection over; the kernel resends what the previous process had not answered');
-  let unmounting: Promise<void> | undefined;
-  const detach = async (): Promise<void> => {
-    const r = device.umount(mountpoint, MNT_DETACH);
-    if (r < 0) throw Object.assign(new Error(`umount2(${mountpoint}, MNT_DETACH): errno ${-r}`), { errno: -r });
-  };
-  const unmount = (): Promise<void> =>
-    (unmounting ??= boundedUnmount(mountpoint, detach, {
-      fstype: `fuse.${FUSE_SUBTYPE}`,
-      source: fsnameOf(digest),
-      timeoutMs: o.detachTimeoutMs ?? DETACH_TIMEOUT_MS,
-      log: o.log,
-    }).catch((err: unknown) => {
-      unmounting = undefined;
-      throw err;
-    }));
+  const unmount = kernelUnmounter(device, mountpoint, digest, o);
   return { mountpoint, unmount, counters, session, fd, passthrough, passthroughState };
 }
 
