@@ -201,6 +201,8 @@ export class RemoteLayer {
       held[i]!.copy(target, from - offset, from - c.chunkOffset, to - c.chunkOffset);
     });
     this.#readAhead(node, chunks[chunks.length - 1]!, end);
+    // A sequential reader's last chunk was usually read ahead into memory, so its end is here.
+    if (end === node.size) this.cache.files.want(node);
     return end - offset;
   }
 

@@ -15,13 +15,13 @@ afterEach(async () => {
   await removeTemps();
 });
 
-async function setup() {
+async function setup(memoryBytes = 0) {
   const b = prioritizedBlob();
   const server = await startSwitchableServer(b.blob);
   cleanup.push(() => server.close());
   const t = clientFor(server, sha256(b.blob));
   cleanup.push(() => t.client.close());
-  const c = await tempCache();
+  const c = await tempCache(memoryBytes);
   c.cache.files.enable();
   const layer = await RemoteLayer.open({ blob: t.reader(), cache: c.cache, log: c.log, regionBytes: 0 });
   return { b, c, layer };
@@ -40,6 +40,19 @@ describe('RemoteLayer and complete files', () => {
     await c.cache.files.idle();
     const file = layer.completeFile(big)!;
     expect((await readFile(file.path)).equals(b.files['data/big'])).toBe(true);
+  });
+
+  it('a read that reaches the end from the memory cache (readCached: a sequential reader\'s read-ahead chunk) makes it complete too', async () => {
+    const { b, c, layer } = await setup(8 << 20);
+    const big = layer.index.lookup('data/big')!;
+    const last = big.chunks[big.chunks.length - 1]!;
+    await layer.read(big, 0, last.chunkOffset); // every chunk but the last, fetched; not the end
+    await layer.read(big, last.chunkOffset, 1); // the last chunk fetched into memory; not the end
+    await c.cache.flush();
+    const tail = Buffer.alloc(big.size - last.chunkOffset);
+    expect(layer.readCached(big, last.chunkOffset, tail.length, tail)).toBe(tail.length);
+    await c.cache.files.idle();
+    expect((await readFile(layer.completeFile(big)!.path)).equals(b.files['data/big'])).toBe(true);
   });
 
   it('completeFile of a file whose chunks are all cached but not assembled answers undefined at once and assembles it for the next open', async () => {
