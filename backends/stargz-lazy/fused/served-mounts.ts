@@ -25,7 +25,6 @@
 import { FailedPreconditionError, type Logger } from '../../../core/sdk.js';
 import { isMountedAt, KeyedLock, readMountTable } from '../../../core/sdk-overlay.js';
 import type { ChunkCache } from '../cache/chunk-cache.js';
-import type { FuseMount } from '../fs/fuse-mount.js';
 import { FUSE_SUBTYPE, fsnameOf } from '../fs/layer-fsname.js';
 import { mountLayer, type MountedLayer } from '../fs/transport.js';
 import type { KeeperLink } from '../fuse-kernel/keeper/keeper-link.js';
@@ -223,7 +222,7 @@ export class ServedMounts<L extends ServedLayer> {
   }
 
   /** Whether `fuse` is a mount this process serves now (not unmounted, not vanished). */
-  serves(fuse: FuseMount): boolean {
+  serves(fuse: MountedLayer['fuse']): boolean {
     return [...this.#mounts.values()].some((m) => m.fuse === fuse && m.state === 'mounted');
   }
 
