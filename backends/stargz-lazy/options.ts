@@ -65,8 +65,10 @@ export const fsOptions = z
      * (fuse-kernel/: its own addon, readdirplus, nanosecond times, 64-bit inodes, reads as
      * large as the kernel allows); a mount fails with FAILED_PRECONDITION naming why when that
      * addon is not built or /dev/fuse is missing (no silent fallback). Read at each mount.
+     * Default `kernel`: it won the side-by-side benchmark (docs/benchmarks.md, "The kernel FUSE
+     * transport (issue 17)"); `fuse-native` stays for kernels or machines where it cannot run.
      */
-    transport: z.enum(FS_TRANSPORTS).default('fuse-native'),
+    transport: z.enum(FS_TRANSPORTS).default('kernel'),
     /**
      * With `transport: kernel`: a file whose bytes are all in the local cache is opened with
      * kernel passthrough (Linux >= 6.9), so its reads go kernel-to-disk without snaphost; where
