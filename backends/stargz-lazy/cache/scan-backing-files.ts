@@ -5,9 +5,10 @@
  * found is only indexed (its bytes count against the cap): it is hashed again before it serves
  * (`complete-files.ts`), since this process did not write it.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BACKING_KINDS, backingPath, FILES_DIR } from './backing-path.js';
+import { names } from './scan-cache-dir.js';
 
 export interface ScannedBackingFile {
   key: string;
@@ -33,15 +34,4 @@ export async function scanBackingFiles(root: string): Promise<ScannedBackingFile
     }
   }
   return found;
-}
-
-/** Entry names of `dir`; none when it does not exist or is not a directory. */
-async function names(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw err;
-  }
 }

@@ -39,7 +39,7 @@ async function scanAlgorithm(dir: string, algorithm: string, found: ScannedChunk
 }
 
 /** Entry names of `dir`; none when it does not exist or is not a directory. */
-async function names(dir: string): Promise<string[]> {
+export async function names(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch (err) {
