@@ -237,6 +237,7 @@ export class ChunkCache {
       }
     })();
     this.#writing.set(digest, { data, done });
+    this.files.stored(digest);
     await done;
     await this.#cap.enforce();
   }

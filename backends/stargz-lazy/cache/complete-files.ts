@@ -60,6 +60,8 @@ export interface CompleteFile {
 }
 
 const DEFAULT_MAX_FILE_BYTES = 4 * 1024 ** 3;
+/** Wanted files remembered while a chunk of theirs is still being fetched (oldest out). */
+const MAX_WAITING = 1024;
 
 export class CompleteFiles {
   readonly #d: CompleteFilesDeps;
@@ -68,6 +70,12 @@ export class CompleteFiles {
   readonly #verified = new VerifiedFiles();
   readonly #maxFileBytes: number;
   #enabled = false;
+  /**
+   * Wanted files that missed a chunk, by that chunk's digest: wanted again once it is stored.
+   * A file's reads finish out of order (the kernel reads ahead in parallel), so the read that
+   * reaches its end may finish before an earlier chunk has arrived.
+   */
+  readonly #waiting = new Map<string, LayerNode>();
   readonly counters = { assembled: 0, assembledBytes: 0, verified: 0, rejected: 0, tooLarge: 0 };
 
   constructor(deps: CompleteFilesDeps) {
@@ -105,6 +113,15 @@ export class CompleteFiles {
     if (this.#enabled && node.type === 'reg' && node.size > 0) this.#queue.want(node);
   }
 
+  /** Chunk `digest` is now held (ChunkCache.put): a wanted file that waited for it is wanted again. No I/O. */
+  stored(digest: string): void {
+    if (this.#waiting.size === 0) return;
+    const node = this.#waiting.get(digest);
+    if (node === undefined) return;
+    this.#waiting.delete(digest);
+    this.want(node);
+  }
+
   /** Make every multi-chunk file of `layer` whose chunks are all cached complete, in the background. */
   sweep(layer: SweptLayer): void {
     if (this.#enabled) this.#queue.sweep(layer);
@@ -129,7 +146,12 @@ export class CompleteFiles {
   }
 
   async #settle(node: LayerNode, reason: JobReason, signal: AbortSignal): Promise<void> {
-    if (node.type !== 'reg' || node.size === 0 || !node.chunks.every((c) => this.#d.chunks.has(c.chunkDigest))) return;
+    if (node.type !== 'reg' || node.size === 0) return;
+    const missing = node.chunks.find((c) => !this.#d.chunks.has(c.chunkDigest));
+    if (missing !== undefined) {
+      if (reason === 'wanted') this.#wait(missing.chunkDigest, node);
+      return;
+    }
     const only = oneChunk(node);
     if (only !== undefined) {
       // Hashing a one-chunk file is worth it only for a file someone opens (a sweep would read a whole layer again).
@@ -201,6 +223,11 @@ export class CompleteFiles {
       total -= bytes;
     }
     return total + size <= limit;
+  }
+
+  #wait(digest: string, node: LayerNode): void {
+    if (!this.#waiting.has(digest) && this.#waiting.size >= MAX_WAITING) this.#waiting.delete(this.#waiting.keys().next().value!);
+    this.#waiting.set(digest, node);
   }
 }
 

@@ -49,6 +49,37 @@ async function putAll(cache: ChunkCache, chunks: Buffer[]): Promise<void> {
 const data = testData(3 * 1024 * 1024 + 123, 7);
 
 describe('CompleteFiles', () => {
+  it('a file wanted before its last chunk arrived (reads finish out of order) is assembled once that chunk is stored; the wait is bounded', async () => {
+    const t = await openCache();
+    t.cache.files.enable();
+    const { node, chunks } = fileOf(data, 4);
+    await putAll(t.cache, chunks.slice(0, 3));
+    t.cache.files.want(node); // the read reaching the end finished first
+    await t.cache.files.idle();
+    expect(t.cache.files.completeFile(node)).toBeUndefined();
+    await putAll(t.cache, chunks.slice(3));
+    await t.cache.flush();
+    await t.cache.files.idle();
+    expect((await readFile(t.cache.files.completeFile(node)!.path)).equals(data)).toBe(true);
+    // Bounded: 1,100 files waiting for chunks that never come, then the first's chunk: forgotten.
+    const waiting = Array.from({ length: 1_100 }, (_, i) => fileOf(testData(2_000, 100 + i), 2, { path: `w/${i}` }));
+    for (const w of waiting) {
+      await t.cache.put(sha256(w.chunks[0]!), w.chunks[0]!);
+      t.cache.files.want(w.node);
+    }
+    await t.cache.files.idle();
+    const before = t.cache.files.stats();
+    await putAll(t.cache, waiting[0]!.chunks.slice(1));
+    await t.cache.flush();
+    await t.cache.files.idle();
+    expect(t.cache.files.completeFile(waiting[0]!.node)).toBeUndefined();
+    await putAll(t.cache, waiting[1_099]!.chunks.slice(1));
+    await t.cache.flush();
+    await t.cache.files.idle();
+    expect(t.cache.files.completeFile(waiting[1_099]!.node)).toBeDefined();
+    expect(t.cache.files.stats().assembled).toBe(before.assembled + 1);
+  });
+
   it('a one-chunk file is its verified chunk file: no assembly, no byte more on disk', async () => {
     const t = await openCache();
     const { node, chunks } = fileOf(data.subarray(0, 100_000), 1);
