@@ -53,7 +53,8 @@ describe('unmount of a layer', () => {
     process.env.PATH = `${bin}:${path ?? ''}`;
     let client: FusedClient;
     try {
-      client = await FusedClient.connect(root, { log: quietLog, config: {}, command: fusedCommand, startTimeoutMs: 30_000 });
+      // fusermount is fuse-native's unmount (the kernel transport calls umount2 itself).
+      client = await FusedClient.connect(root, { log: quietLog, config: { fs: { transport: 'fuse-native' } }, command: fusedCommand, startTimeoutMs: 30_000 });
     } finally {
       process.env.PATH = path;
     }

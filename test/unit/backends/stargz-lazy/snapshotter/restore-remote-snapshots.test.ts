@@ -41,7 +41,9 @@ let root: string;
 let sn: RestoreGated | undefined;
 const layers: { digest: string; toc: string; expected: Expected }[] = [];
 const mounted: string[] = [];
-const options = backend.options.parse({ mountTimeoutMs: 5_000 });
+// fuse-native: a killed FUSE process leaves dead mounts here. Under the kernel transport its
+// keeper takes the connections over instead (test/unit/.../fuse-kernel/keeper/, the handover e2e).
+const options = backend.options.parse({ mountTimeoutMs: 5_000, fs: { transport: 'fuse-native' } });
 
 async function open(): Promise<RestoreGated> {
   lines = [];

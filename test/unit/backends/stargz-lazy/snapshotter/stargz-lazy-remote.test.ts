@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import backend from '../../../../../backends/stargz-lazy/index.js';
 import { LABEL_STARGZ_DIGEST, LABEL_STARGZ_LAYERS, LABEL_STARGZ_REFERENCE } from '../../../../../backends/stargz-lazy/registry/blob-source.js';
 import { fusedPid, stopFused } from '../../../../../backends/stargz-lazy/fused-client/stop-fused.js';
+import { keeperOf } from '../../../../../backends/stargz-lazy/fuse-kernel/keeper/keeper-of.js';
 import type { MountsResponse__Output } from '../../../../../core/grpc/generated/containerd/services/snapshots/v1/MountsResponse.js';
 import type { Snapshotter } from '../../../../../core/sdk.js';
 import { grpcError, listAll, serve, unary, type Served } from '../../../core/grpc/helpers.js';
@@ -223,11 +224,13 @@ describe('stargz-lazy remote snapshots', () => {
     await remove(L1);
   }, 30_000);
 
-  it('a FUSE process killed with SIGKILL leaves dead mounts: UNAVAILABLE, and remove still detaches them', async () => {
+  it('a FUSE process (and its keeper) killed with SIGKILL leaves dead mounts: UNAVAILABLE, and remove still detaches them', async () => {
     expect((await grpcError(prepare('ns/11/extract ' + L1, '', labelsOf(0, L1)))).code).toBe(grpc.status.ALREADY_EXISTS);
     await prepare('ns/12/ctr', L1);
     const pid = await fusedPid(root);
     expect(pid).toBeGreaterThan(0);
+    const keeper = await keeperOf(pid!); // it would take the connections over (fuse-kernel/keeper/)
+    if (keeper !== undefined) process.kill(keeper, 'SIGKILL');
     process.kill(pid!, 'SIGKILL');
     while (await fusedPid(root)) await new Promise((r) => setTimeout(r, 50));
     expect(await fuseMounts()).toHaveLength(1); // the kernel keeps the mount; it answers ENOTCONN
