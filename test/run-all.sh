@@ -152,7 +152,7 @@ done
 # The stargz-lazy suite again on the other FUSE transport (issue 17: both transports in CI; the
 # runs above use the default, `fs.transport` in docs/configuration.md). E2E_FS_TRANSPORT sets it
 # on every stargz-lazy backend the scripts configure (test/e2e/lib/snaphost.sh).
-OTHER_TRANSPORT=fuse-native
+OTHER_TRANSPORT=kernel
 for name in stargz-lazy stargz-lazy-auth stargz-lazy-cache stargz-lazy-outage stargz-lazy-pull-secrets stargz-lazy-restart stargz-lazy-zstdchunked; do
   counted "e2e@$OTHER_TRANSPORT:$name" 15m env E2E_FS_TRANSPORT=$OTHER_TRANSPORT bash "test/e2e/$name.e2e.sh"
 done

@@ -65,10 +65,11 @@ export const fsOptions = z
      * (fuse-kernel/: its own addon, readdirplus, nanosecond times, 64-bit inodes, reads as
      * large as the kernel allows); a mount fails with FAILED_PRECONDITION naming why when that
      * addon is not built or /dev/fuse is missing (no silent fallback). Read at each mount.
-     * Default `kernel`: it won the side-by-side benchmark (docs/benchmarks.md, "The kernel FUSE
-     * transport (issue 17)"); `fuse-native` stays for kernels or machines where it cannot run.
+     * Default `fuse-native` for now: `kernel` won the side-by-side benchmark (docs/benchmarks.md,
+     * "The kernel FUSE transport (issue 17)"), but with it a FUSE process killed together with its
+     * connection keeper is not yet replaced cleanly (the new process found the lock still held).
      */
-    transport: z.enum(FS_TRANSPORTS).default('kernel'),
+    transport: z.enum(FS_TRANSPORTS).default('fuse-native'),
     /**
      * With `transport: kernel`: a file whose bytes are all in the local cache is opened with
      * kernel passthrough (Linux >= 6.9), so its reads go kernel-to-disk without snaphost; where

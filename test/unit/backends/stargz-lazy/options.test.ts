@@ -57,11 +57,11 @@ describe('stargz-lazy options', () => {
     expect(config.estargz).toEqual(o.estargz);
   });
 
-  it('fs.transport: kernel by default, fuse-native on request, carried to the FUSE process; nothing else accepted', () => {
-    expect(backend.options.parse({}).fs.transport).toBe('kernel');
-    expect(fusedConfigSchema.parse({}).fs.transport).toBe('kernel');
-    const o = backend.options.parse({ fs: { transport: 'fuse-native' } });
-    expect(fusedConfigOf(o, pino({ level: 'info' })).fs.transport).toBe('fuse-native');
+  it('fs.transport: fuse-native by default, kernel on request, carried to the FUSE process; nothing else accepted', () => {
+    expect(backend.options.parse({}).fs.transport).toBe('fuse-native');
+    expect(fusedConfigSchema.parse({}).fs.transport).toBe('fuse-native');
+    const o = backend.options.parse({ fs: { transport: 'kernel' } });
+    expect(fusedConfigOf(o, pino({ level: 'info' })).fs.transport).toBe('kernel');
     for (const bad of [{ transport: 'fuse3' }, { transport: '' }, { other: 1 }]) expect(backend.options.safeParse({ fs: bad }).success, JSON.stringify(bad)).toBe(false);
   });
 });
