@@ -27,7 +27,7 @@
  * on a stacked file system, ENOTTY/EOPNOTSUPP) is said ONCE per connection at warn, and every
  * later open is plain; inodes already passed through stay so until released.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, constants } from 'node:fs';
 import type { Logger } from '../../../../core/sdk.js';
 import type { CompleteFile } from '../../cache/complete-files.js';
 import type { LayerNode } from '../../estargz/layer-node.js';
@@ -150,7 +150,9 @@ export class PassthroughOpens {
     if (typeof plain === 'number') return plain;
     const inode = this.#inodes.get(node.ino);
     if (inode !== undefined) return this.#handle(node, inode, plain);
-    const backing = this.#active ? this.#backingFor(node) : undefined;
+    // O_DIRECT stays with the FUSE process: the backing file's file system would hold it to its
+    // own alignment rules (EINVAL for an unaligned buffer), which a FUSE file does not have.
+    const backing = this.#active && (flags & constants.O_DIRECT) === 0 ? this.#backingFor(node) : undefined;
     return this.#handle(node, { backing, handles: 0 }, plain);
   };
 

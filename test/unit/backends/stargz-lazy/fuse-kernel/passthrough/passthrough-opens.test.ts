@@ -4,7 +4,7 @@
  * until its last release), one backing id per backing file counted and closed at the last
  * release, the cap, and the fallbacks (not agreed, refused: one warning; a file changed on disk).
  */
-import { fstatSync, openSync } from 'node:fs';
+import { constants, fstatSync, openSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { CompleteFile } from '../../../../../../backends/stargz-lazy/cache/complete-files.js';
 import type { LayerNode } from '../../../../../../backends/stargz-lazy/estargz/layer-node.js';
@@ -89,6 +89,16 @@ describe('PassthroughOpens', () => {
     expect(t.opens.counters).toMatchObject({ passthroughOpens: 2, backingIdsOpen: 0, openFiles: 0 });
     t.opens.release(a.fh); // a RELEASE repeated or unknown changes nothing
     expect(t.calls).toHaveLength(2);
+  });
+
+  it('an O_DIRECT open of a complete file is plain (the backing file system would refuse unaligned buffers); a later buffered open passes through', () => {
+    const t = setup();
+    t.opens.negotiated(INIT.PASSTHROUGH);
+    const direct = t.opens.open(ref(2), constants.O_DIRECT) as OpenAnswer;
+    expect(direct.flags).toBe(FOPEN.KEEP_CACHE);
+    expect(t.calls).toEqual([]);
+    t.opens.release(direct.fh);
+    expect(open(t.opens, 2)).toMatchObject({ flags: FOPEN.PASSTHROUGH, backingId: 1 });
   });
 
   it('an inode open in cached mode stays plain until its last release, even once complete (the kernel would refuse: ETXTBSY)', () => {
