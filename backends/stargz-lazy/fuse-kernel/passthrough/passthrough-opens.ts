@@ -145,31 +145,19 @@ export class PassthroughOpens {
     else this.#off('the kernel did not offer FUSE_PASSTHROUGH at INIT (Linux < 6.9, or CONFIG_FUSE_PASSTHROUGH off)');
   }
 
-  /** O_DIRECT opens: served by the FUSE process, outside the inodes' modes. */
-  readonly #direct = new Set<bigint>();
-
   readonly open: OpenFile = (node, flags) => {
     const plain = this.#o.plain(node, flags);
     if (typeof plain === 'number') return plain;
-    // O_DIRECT stays with the FUSE process, whatever the inode's mode: the backing file's file
-    // system would hold it to its own alignment rules (EINVAL for an unaligned buffer), which a
-    // FUSE file does not have; and a direct-I/O open takes no io mode, so the kernel allows it
-    // next to passthrough opens of the same inode.
-    if ((flags & constants.O_DIRECT) !== 0) {
-      const fh = this.#nextFh++;
-      this.#direct.add(fh);
-      this.counters.plainOpens++;
-      return { ...plain, fh };
-    }
     const inode = this.#inodes.get(node.ino);
     if (inode !== undefined) return this.#handle(node, inode, plain);
-    const backing = this.#active ? this.#backingFor(node) : undefined;
+    // O_DIRECT stays with the FUSE process: the backing file's file system would hold it to its
+    // own alignment rules (EINVAL for an unaligned buffer), which a FUSE file does not have.
+    const backing = this.#active && (flags & constants.O_DIRECT) === 0 ? this.#backingFor(node) : undefined;
     return this.#handle(node, { backing, handles: 0 }, plain);
   };
 
   /** RELEASE of open `fh`: the last open file of an inode releases its mode, the last inode of a backing id closes it. */
   release(fh: bigint): void {
-    if (this.#direct.delete(fh)) return;
     const ino = this.#handles.get(fh);
     if (ino === undefined) return;
     this.#handles.delete(fh);
@@ -191,7 +179,6 @@ export class PassthroughOpens {
   end(): void {
     this.#active = false;
     this.#handles.clear();
-    this.#direct.clear();
     this.#inodes.clear();
     this.#backings.clear();
     this.counters.backingIdsOpen = 0;
