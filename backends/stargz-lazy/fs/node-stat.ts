@@ -19,7 +19,8 @@ export const S_IFBLK = 0o060000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
 
-const TYPE_BITS: Record<NodeType, number> = {
+/** The S_IF* type bits of each node type. */
+export const TYPE_BITS: Record<NodeType, number> = {
   fifo: S_IFIFO,
   char: S_IFCHR,
   dir: S_IFDIR,

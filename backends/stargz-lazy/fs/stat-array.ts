@@ -8,14 +8,12 @@
  * The values are exactly `statOf` / `whiteoutStatOf` (node-stat.ts; the unit test compares
  * them for every node of a layer), which document what each field shows.
  */
-import type { NodeType } from '../estargz/layer-node.js';
 import { NODE_TYPES, type PackedTree } from '../estargz/packed-tree.js';
-import { BLOCK_SIZE, encodeDev, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG } from './node-stat.js';
+import { BLOCK_SIZE, encodeDev, S_IFCHR, TYPE_BITS as BITS } from './node-stat.js';
 
 /** uint32 slots of one stat in fuse-native's layout. */
 export const STAT_SLOTS = 18;
 
-const BITS: Record<NodeType, number> = { dir: S_IFDIR, reg: S_IFREG, symlink: S_IFLNK, char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO };
 /** Type bits by the packed tree's type code. */
 const TYPE_BITS = NODE_TYPES.map((t) => BITS[t]);
 const CODE_REG = NODE_TYPES.indexOf('reg');

@@ -7,10 +7,11 @@
  * - the inode number is 64-bit (a bigint; the tree's own number).
  */
 import { NODE_TYPES, type PackedTree } from '../estargz/packed-tree.js';
-import { BLOCK_SIZE, encodeDev, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG } from '../fs/node-stat.js';
+import { BLOCK_SIZE, encodeDev, S_IFCHR, TYPE_BITS as BITS } from '../fs/node-stat.js';
 import type { Attr } from './wire/attr.js';
 
-const TYPE_BITS = NODE_TYPES.map((t) => ({ dir: S_IFDIR, reg: S_IFREG, symlink: S_IFLNK, char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO })[t]);
+/** Type bits by the packed tree's type code. */
+const TYPE_BITS = NODE_TYPES.map((t) => BITS[t]);
 const CODE_REG = NODE_TYPES.indexOf('reg');
 const CODE_CHAR = NODE_TYPES.indexOf('char');
 const CODE_BLOCK = NODE_TYPES.indexOf('block');
